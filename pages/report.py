@@ -1,0 +1,51 @@
+"""Report: counts per stage, metrics of base vs tuned, win rate and lineage."""
+
+import pandas as pd
+import streamlit as st
+
+from pages import _ui
+from workbench.pipeline import report
+
+path = _ui.sidebar()
+st.title("Report")
+with _ui.workspace() as ws:
+    train = ws.latest_run("train")
+    loss = ws.train_log(train["id"]) if train else None
+try:
+    result = report(path)
+except Exception as exc:  # the page must not show a traceback
+    _ui.show_error(exc)
+    st.stop()
+
+st.subheader("Stages")
+counts = {stage: summary for stage, summary in result["stages"].items()
+          if summary and stage != "pipeline"}
+st.dataframe(pd.DataFrame([{"stage": k, "summary": str(v)} for k, v in counts.items()]),
+             hide_index=True, use_container_width=True, key="stages_table")
+
+st.subheader("Metrics (held-out test split)")
+if result["metrics"]:
+    st.dataframe(pd.DataFrame(result["metrics"]).T, use_container_width=True, key="metrics")
+else:
+    reason = (result["stages"].get("pipeline") or {}).get("metrics_reason")
+    st.info(f"No metrics yet{': ' + reason if reason else '.'}")
+
+st.subheader("Human ratings")
+ratings = result["ratings"]
+if not ratings or ratings["n"] + ratings["both_bad"] == 0:
+    st.info("No ratings yet.")
+else:
+    c = st.columns(5)
+    c[0].metric("Tuned win rate", f"{ratings['win_rate']:.2f}" if ratings["n"] else "–")
+    c[1].metric("Wins", ratings["wins"])
+    c[2].metric("Losses", ratings["losses"])
+    c[3].metric("Ties", ratings["ties"])
+    c[4].metric("Both bad", ratings["both_bad"])
+    st.caption("Win rate = (wins + ½ ties) / n; both-bad verdicts are counted apart.")
+
+if loss is not None and not loss.empty:
+    st.subheader("Training loss")
+    st.line_chart(loss, x="step", y="loss")
+
+st.subheader("Lineage")
+st.json(result["lineage"] or {"lineage": "no trained model yet"}, expanded=False)

@@ -1,0 +1,58 @@
+"""Run: start the pipeline (or one stage) as a background job; watch progress and the log."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from pages import _ui
+from workbench import jobs
+from workbench.demo import DEMO_DATA
+from workbench.pipeline import STAGES
+
+path = _ui.sidebar()
+st.title("Run")
+
+with st.form("run_form"):
+    source = st.text_input("Dataset file (JSON or JSONL)", value=str(DEMO_DATA), key="input")
+    stage = st.selectbox("What to run", ["pipeline", *STAGES], key="stage")
+    c1, c2, c3, c4 = st.columns(4)
+    steps = c1.number_input("LoRA steps", 1, 10_000, 10, key="steps")
+    eval_size = c2.number_input("Eval size", 1, 10_000, 8, key="eval_size")
+    new_tokens = c3.number_input("Max new tokens", 8, 2048, 64, key="max_new_tokens")
+    seed = c4.number_input("Seed", 0, 2**31 - 1, 0, key="seed")
+    redact = st.checkbox("Train on PII-redacted text", key="redact")
+    submitted = st.form_submit_button("Start")
+
+if submitted:
+    options = {"input": source, "workspace": str(path), "max_train_steps": int(steps),
+               "eval_size": int(eval_size), "max_new_tokens": int(new_tokens),
+               "seed": int(seed), "redact": redact}
+    kind = "pipeline" if stage == "pipeline" else "stage"
+    job_dir = jobs.new_job(path / "artifacts" / "jobs", kind,
+                           {"options": options, "stage": stage})
+    jobs.start(job_dir)
+    st.success(f"Started {stage} as job {job_dir.name}")
+
+
+@st.fragment(run_every=2)
+def job_list(parent: Path) -> None:
+    """Pipeline and stage jobs, newest first, refreshed every 2 seconds."""
+    folders = sorted(parent.glob("*"), key=lambda p: p.name.split("-", 1)[-1], reverse=True)
+    if not folders:
+        st.caption("No jobs yet.")
+    for folder in folders[:10]:
+        state, progress = jobs.status(folder), jobs.progress(folder)
+        with st.expander(f"{folder.name} · {state['state']}",
+                         expanded=state["state"] == "running"):
+            total = progress.get("total") or 1
+            st.progress(min(progress.get("step", 0) / total, 1.0),
+                        text=progress.get("message", ""))
+            if state.get("error"):
+                st.error(state["error"])
+            st.code(jobs.log_tail(folder) or "(no log yet)", language=None)
+            if state["state"] == "running" and st.button("Cancel", key=f"cancel_{folder.name}"):
+                jobs.cancel(folder)
+
+
+st.subheader("Jobs")
+job_list(path / "artifacts" / "jobs")

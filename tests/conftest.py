@@ -1,0 +1,38 @@
+"""Test isolation: no network, a temporary HOME and caches, for this process and its jobs.
+
+pytest-socket blocks sockets in this process (pyproject addopts); job subprocesses get
+WORKBENCH_BLOCK_NETWORK=1, which makes them refuse INET connections (workbench.netguard).
+The converted model cache ($WORKBENCH_MODEL_CACHE, default .cache/models) is kept: it is
+built once by `make model`, from the packaged GGUF, without any network.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory, monkeypatch):
+    home = tmp_path_factory.mktemp("home")
+    for name in ("HOME", "XDG_CACHE_HOME", "HF_HOME", "TLDEXTRACT_CACHE"):
+        monkeypatch.setenv(name, str(home / name.lower()))
+    monkeypatch.setenv("WORKBENCH_BLOCK_NETWORK", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """../shared/data, or skip when this clone has none (a user's fresh clone)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present")
+    return SHARED_DATA
+
+
+def write_jsonl(path: Path, rows: list) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+    return path

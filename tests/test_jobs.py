@@ -1,0 +1,47 @@
+import os
+import signal
+import time
+
+from workbench import jobs
+from workbench.tasks import REGISTRY
+
+
+def test_a_job_runs_in_a_child_process_and_ends_succeeded(tmp_path):
+    job_dir = jobs.new_job(tmp_path, "stage", {"stage": "nope", "options": {}})
+    assert jobs.status(job_dir)["state"] == "queued"
+    jobs.start(job_dir)
+    for _ in range(200):
+        if jobs.status(job_dir)["state"] in jobs.FINAL:
+            break
+        time.sleep(0.1)
+    # PipelineOptions() without input/workspace is a TypeError inside the job: it fails,
+    # readably, with the error in its status and the traceback in its log.
+    state = jobs.status(job_dir)
+    assert state["state"] == "failed"
+    assert state["error"].startswith("TypeError")
+    assert "Traceback" in jobs.log_tail(job_dir)
+
+
+def test_a_job_whose_process_died_reads_as_failed(tmp_path):
+    job_dir = jobs.new_job(tmp_path, "train", {})
+    jobs.write_json(job_dir / "status.json", {"state": "running", "pid": 2**22 + 12345})
+    state = jobs.status(job_dir)
+    assert state["state"] == "failed" and "ended without a final state" in state["error"]
+
+
+def test_sigterm_cancels_a_running_job(tmp_path, monkeypatch):
+    job_dir = jobs.new_job(tmp_path, "sleep", {})
+
+    def sleeper(config, report):
+        report(0, 1, "sleeping")
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+        return {}
+
+    assert jobs.run(job_dir, {"sleep": sleeper}) == 1
+    assert jobs.status(job_dir)["state"] == "cancelled"
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def test_every_job_kind_has_a_function():
+    assert set(REGISTRY) == {"train", "generate", "pipeline", "stage"}

@@ -1,0 +1,172 @@
+"""The ``workbench`` command: the same stages as the app, headless.
+
+Run as: workbench pipeline --input data.jsonl --workspace ws/
+Every command prints one JSON object on stdout; progress goes to stderr. A domain error
+(missing file, unknown format, busy workspace, stage not possible) is one line on stderr and
+exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Callable
+
+import typer
+
+from workbench.errors import WorkbenchError
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+                  help="SLM Workbench: curate, fine-tune and judge small language models.")
+Workspace = typer.Option(..., "--workspace", "-w", help="Workspace folder.")
+
+
+def command(func: Callable) -> Callable:
+    """Register a subcommand whose return value is printed as JSON; domain errors → 1 line."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+        try:
+            result = func(*args, **kwargs)
+        except WorkbenchError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1)
+        typer.echo(json.dumps(result, ensure_ascii=False, default=str))
+    return app.command()(wrapper)
+
+
+@command
+def pipeline(input: str = typer.Option(..., help="Dataset file (JSON or JSONL)."),
+             workspace: str = Workspace,
+             format: str = typer.Option("auto", help="auto|alpaca|dolly|sharegpt|openai|"
+                                                     "prompt_completion"),
+             max_train_steps: int = typer.Option(30, help="LoRA optimizer steps."),
+             eval_size: int = typer.Option(50, help="First N test rows to generate for."),
+             max_new_tokens: int = typer.Option(256, help="Generation length limit."),
+             seed: int = typer.Option(0, help="Split and training seed."),
+             redact: bool = typer.Option(False, help="Train on PII-redacted text.")) -> dict:
+    """Run every stage from raw file to metrics; prints the summary."""
+    from workbench.pipeline import PipelineOptions
+    from workbench.pipeline import pipeline as run
+
+    return run(PipelineOptions(input=input, workspace=workspace, format=format,
+                               max_train_steps=max_train_steps, eval_size=eval_size,
+                               max_new_tokens=max_new_tokens, seed=seed, redact=redact))
+
+
+@command
+def ingest(input: str = typer.Option(..., help="Dataset file."), workspace: str = Workspace,
+           format: str = typer.Option("auto", help="Force a format.")) -> dict:
+    """Read a dataset file into the workspace (rows in = examples + rejects)."""
+    from workbench.stages import ingest as run
+
+    return run(Path(workspace), input, format)
+
+
+@command
+def validate(workspace: str = Workspace, max_seq_len: int = typer.Option(2048)) -> dict:
+    """Schema and token-length findings."""
+    from workbench.stages import validate as run
+
+    return run(Path(workspace), max_seq_len)
+
+
+@command
+def dedup(workspace: str = Workspace,
+          threshold: float = typer.Option(0.95, help="Semantic cosine threshold."),
+          semantic: bool = typer.Option(True, help="Run the semantic level.")) -> dict:
+    """Exact and semantic duplicate clusters."""
+    from workbench.stages import dedup as run
+
+    return run(Path(workspace), semantic, threshold)
+
+
+@command
+def pii(workspace: str = Workspace, redact: bool = typer.Option(False)) -> dict:
+    """Presidio PII scan (and optional redaction)."""
+    from workbench.stages import pii as run
+
+    return run(Path(workspace), redact)
+
+
+@command
+def split(workspace: str = Workspace, seed: int = typer.Option(0)) -> dict:
+    """Train/validation/test split (0.8/0.1/0.1)."""
+    from workbench.stages import split as run
+
+    return run(Path(workspace), seed)
+
+
+@command
+def train(workspace: str = Workspace, max_steps: int = typer.Option(30),
+          seed: int = typer.Option(0)) -> dict:
+    """LoRA fine-tune on the train split (background job; waits for it)."""
+    from workbench.model_stages import train as run
+    from workbench.pipeline import _progress
+
+    return run(Path(workspace), max_steps, seed, on_progress=_progress("train"))
+
+
+@command
+def generate(workspace: str = Workspace, eval_size: int = typer.Option(50),
+             max_new_tokens: int = typer.Option(256)) -> dict:
+    """Base and tuned generations on the test split (background job)."""
+    from workbench.model_stages import generate as run
+    from workbench.pipeline import _progress
+
+    return run(Path(workspace), eval_size, max_new_tokens, on_progress=_progress("generate"))
+
+
+@command
+def score(workspace: str = Workspace) -> dict:
+    """ROUGE of base and tuned; creates the blind rating items."""
+    from workbench.model_stages import score as run
+
+    return run(Path(workspace))
+
+
+@command
+def report(workspace: str = Workspace) -> dict:
+    """Counts per stage, metrics, win rate and lineage."""
+    from workbench.pipeline import report as run
+
+    return run(Path(workspace))
+
+
+@command
+def demo(workspace: str = typer.Option("workspaces/demo", help="Where to build it."),
+         force: bool = typer.Option(False, help="Rebuild even if present.")) -> dict:
+    """Build the demo workspace from the bundled demo dataset (skipped when present)."""
+    from workbench.demo import build_demo
+
+    return build_demo(Path(workspace), force)
+
+
+@command
+def prepare_model(base_model: str = typer.Option("embedded", help="'embedded' or a folder.")) -> dict:
+    """Convert the packaged GGUF once into the safetensors cache (later loads take ~1 s)."""
+    import time
+
+    from training.model import ensure_base_model
+
+    start = time.perf_counter()
+    path = ensure_base_model(base_model)
+    return {"model_dir": str(path), "seconds": round(time.perf_counter() - start, 2)}
+
+
+@app.command(hidden=True)
+def job(job_dir: Path) -> None:
+    """Run a job folder (used by the job runner; not for people)."""
+    from workbench.jobs import run
+    from workbench.netguard import maybe_block_network
+    from workbench.tasks import REGISTRY
+
+    maybe_block_network()
+    raise typer.Exit(run(job_dir, REGISTRY))
+
+
+def main() -> None:
+    app()

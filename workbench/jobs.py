@@ -1,0 +1,173 @@
+"""Background jobs: a child process (``python -m workbench job DIR``) and a folder contract.
+
+A job folder holds ``config.json`` (kind + parameters), ``status.json`` (state: queued,
+running, succeeded, failed, cancelled; pid; error), ``progress.json`` (step, total, message),
+``log.txt`` and its outputs, among them ``result.json``. JSON files are written atomically
+(temp file + rename), so a killed job leaves readable files; a job whose process died while
+"running" reads as failed. Compute jobs (train, generate) never open the workspace database:
+the owner writes their inputs into the folder and imports their outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import psutil
+
+from workbench.errors import JobFailed
+
+STATES = ("queued", "running", "succeeded", "failed", "cancelled")
+FINAL = ("succeeded", "failed", "cancelled")
+log = logging.getLogger("workbench.jobs")
+
+
+class Cancelled(Exception):
+    """Raised inside a job when it receives SIGTERM (a cancel)."""
+
+
+def write_json(path: Path, data) -> None:
+    """Write ``data`` as JSON atomically (temp file in the same folder, then rename)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1))
+    os.replace(tmp, path)
+
+
+def read_json(path: Path, default=None):
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return default
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def new_job(parent: Path, kind: str, config: dict) -> Path:
+    """Create ``parent/<kind>-<time>-<rand>/`` with config.json and a queued status."""
+    job_id = f"{kind}-{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+    job_dir = parent / job_id
+    job_dir.mkdir(parents=True)
+    write_json(job_dir / "config.json", {"kind": kind, **config})
+    write_json(job_dir / "status.json", {"state": "queued", "created": now()})
+    return job_dir
+
+
+def start(job_dir: Path) -> int:
+    """Start the job's child process in its own session; returns its pid."""
+    with open(job_dir / "log.txt", "ab") as log_file:
+        process = subprocess.Popen([sys.executable, "-m", "workbench", "job", str(job_dir)],
+                                   stdout=log_file, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True,
+                                   cwd=os.getcwd(), env=os.environ.copy())
+    status = read_json(job_dir / "status.json", {})
+    write_json(job_dir / "status.json", {**status, "pid": process.pid})
+    return process.pid
+
+
+def status(job_dir: Path) -> dict:
+    """The job's status; a "running"/"queued" job whose process is gone reads as failed."""
+    current = read_json(job_dir / "status.json", {"state": "failed", "error": "no status file"})
+    pid = current.get("pid")
+    if current["state"] in ("queued", "running") and pid and not _alive(pid):
+        current = {**current, "state": "failed",
+                   "error": f"the job process {pid} ended without a final state (killed?)"}
+    return current
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def progress(job_dir: Path) -> dict:
+    return read_json(job_dir / "progress.json", {})
+
+
+def log_tail(job_dir: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join((job_dir / "log.txt").read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return ""
+
+
+def cancel(job_dir: Path) -> None:
+    """Ask a running job to stop (SIGTERM); it ends as cancelled."""
+    pid = read_json(job_dir / "status.json", {}).get("pid")
+    if pid and _alive(pid):
+        os.kill(pid, signal.SIGTERM)
+
+
+def wait(job_dir: Path, on_progress: Callable[[dict], None] | None = None,
+         poll_s: float = 0.5) -> dict:
+    """Block until the job ends; returns result.json. Raises JobFailed unless it succeeded.
+
+    A Cancelled raised while waiting (this process was cancelled) cancels the child too.
+    """
+    seen = None
+    try:
+        while (state := status(job_dir))["state"] not in FINAL:
+            current = progress(job_dir)
+            if on_progress and current and current != seen:
+                on_progress(current)
+                seen = current
+            time.sleep(poll_s)
+    except (Cancelled, KeyboardInterrupt):
+        cancel(job_dir)
+        raise
+    if state["state"] != "succeeded":
+        raise JobFailed(f"{job_dir.name} {state['state']}: {state.get('error', '')}".strip())
+    return read_json(job_dir / "result.json", {})
+
+
+class Reporter:
+    """Handed to a job's function: progress updates and the job folder."""
+
+    def __init__(self, job_dir: Path):
+        self.dir = job_dir
+
+    def __call__(self, step: int, total: int, message: str = "") -> None:
+        write_json(self.dir / "progress.json",
+                   {"step": step, "total": total, "message": message, "at": now()})
+        log.info("%s/%s %s", step, total, message)
+
+
+def _on_sigterm(signum, frame):
+    raise Cancelled()
+
+
+def run(job_dir: Path, registry: dict[str, Callable[[dict, Reporter], dict]]) -> int:
+    """Child side: run the job's function, record the final state; returns an exit code."""
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(message)s")
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    config = read_json(job_dir / "config.json")
+    base = {"pid": os.getpid(), "started": now()}
+    write_json(job_dir / "status.json", {**base, "state": "running"})
+    try:
+        result = registry[config["kind"]](config, Reporter(job_dir))
+        write_json(job_dir / "result.json", result)
+        write_json(job_dir / "status.json", {**base, "state": "succeeded", "ended": now()})
+        return 0
+    except Cancelled:
+        write_json(job_dir / "status.json", {**base, "state": "cancelled", "ended": now()})
+        return 1
+    except Exception as exc:  # a job must end in a readable state, whatever happened
+        traceback.print_exc()
+        error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        write_json(job_dir / "status.json", {**base, "state": "failed", "error": error,
+                                             "ended": now()})
+        return 1

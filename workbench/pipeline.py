@@ -1,0 +1,137 @@
+"""The whole path, raw file → verdict: every automatic stage in order, with timings.
+
+``pipeline`` is what ``workbench pipeline`` prints and what the app's Run page starts as a
+job. A dataset too small for a test (or train) split completes with ``metrics: null`` and a
+reason instead of failing. ``report`` gathers the workspace's state for the Report page.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+from workbench import model_stages, stages
+from workbench.errors import StageError
+from workbench.store import open_workspace
+
+log = logging.getLogger("workbench.pipeline")
+STAGES = ("ingest", "validate", "dedup", "pii", "split", "train", "generate", "score")
+
+
+@dataclass
+class PipelineOptions:
+    """Options of ``workbench pipeline`` (the CLI flags and the Run page form)."""
+
+    input: str
+    workspace: str
+    format: str = "auto"
+    max_train_steps: int = 30
+    eval_size: int = 50
+    max_new_tokens: int = 256
+    seed: int = 0
+    redact: bool = False
+    max_seq_len: int = 2048
+
+
+def _progress(stage: str) -> Callable[[dict], None]:
+    def show(progress: dict) -> None:
+        log.info("[%s] %s/%s %s", stage, progress.get("step"), progress.get("total"),
+                 progress.get("message", ""))
+    return show
+
+
+def stage_runners(o: PipelineOptions) -> dict[str, Callable[[], dict]]:
+    """{stage name: zero-argument function running it with the options}, in order."""
+    ws = Path(o.workspace)
+    return {
+        "ingest": lambda: stages.ingest(ws, o.input, o.format),
+        "validate": lambda: stages.validate(ws, o.max_seq_len),
+        "dedup": lambda: stages.dedup(ws),
+        "pii": lambda: stages.pii(ws, redact=o.redact),
+        "split": lambda: stages.split(ws, o.seed),
+        "train": lambda: model_stages.train(ws, o.max_train_steps, o.seed,
+                                            on_progress=_progress("train")),
+        "generate": lambda: model_stages.generate(ws, o.eval_size, o.max_new_tokens,
+                                                  on_progress=_progress("generate")),
+        "score": lambda: model_stages.score(ws),
+    }
+
+
+def pipeline(o: PipelineOptions, on_stage: Callable[[int, int, str], None] | None = None) -> dict:
+    """Run every stage; returns the summary (counts, train, metrics, timings in seconds)."""
+    ws = Path(o.workspace)
+    results: dict[str, dict | None] = {}
+    timings: dict[str, float] = {}
+    reason = None
+    for i, (name, run) in enumerate(stage_runners(o).items()):
+        if on_stage:
+            on_stage(i, len(STAGES), name)
+        log.info("[%s] starting", name)
+        start = time.perf_counter()
+        try:
+            results[name] = run()
+        except StageError as exc:
+            if name not in ("train", "generate"):
+                raise
+            reason = str(exc)
+            log.warning("[%s] skipped: %s", name, reason)
+            break
+        finally:
+            timings[name] = round(time.perf_counter() - start, 2)
+    summary = summarize(results, reason, timings)
+    with open_workspace(ws) as store:
+        store.record_stage("pipeline", store.current_dataset(), asdict(o), summary)
+    return summary
+
+
+def summarize(results: dict, reason: str | None, timings: dict) -> dict:
+    """The pipeline's JSON object from the stage summaries."""
+    ingest, train = results["ingest"], results.get("train")
+    return {
+        "format": ingest["format"], "rows_in": ingest["rows_in"],
+        "examples": ingest["examples"], "rejects": ingest["rejects"],
+        "validation_findings": results["validate"]["validation_findings"],
+        "exact_duplicates": results["dedup"]["exact_duplicates"],
+        "semantic_duplicates": results["dedup"]["semantic_duplicates"],
+        "pii_spans": results["pii"]["pii_spans"], "redacted": results["pii"]["redacted"],
+        "split": results["split"],
+        "train": None if train is None else {k: train[k] for k in (
+            "steps", "first_loss", "final_loss", "adapter", "dataset_version")},
+        "metrics": results["score"]["metrics"] if "score" in results else None,
+        "metrics_reason": reason, "timings": timings,
+    }
+
+
+def report(workspace: Path) -> dict:
+    """Counts per stage, metrics, win rate and lineage of the workspace's latest runs."""
+    from evaluation.rating import win_rate
+
+    with open_workspace(workspace, create=False) as ws:
+        dataset_id = ws.current_dataset()
+        recipe_runs = {k: ws.latest_run(k) for k in stages_with_runs()}
+        generate = ws.latest_run("generate")
+        labels = ws.rating_labels(generate["id"]) if generate else []
+        split = ws.split_counts(dataset_id)
+    summaries = {k: (r["summary"] if r else None) for k, r in recipe_runs.items()}
+    train = summaries.get("train")
+    lineage = _read_lineage(train)
+    return {"dataset_id": dataset_id, "stages": summaries, "split": split,
+            "metrics": (summaries.get("score") or {}).get("metrics"),
+            "ratings": win_rate([label for label in labels]) if generate else None,
+            "lineage": lineage}
+
+
+def stages_with_runs() -> tuple[str, ...]:
+    return ("ingest", "validate", "dedup", "pii", "split", "train", "generate", "score",
+            "pipeline")
+
+
+def _read_lineage(train: dict | None) -> dict | None:
+    if not train or not train.get("adapter"):
+        return None
+    path = Path(train["adapter"]) / "lineage.json"
+    return json.loads(path.read_text()) if path.exists() else None

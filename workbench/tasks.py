@@ -1,0 +1,92 @@
+"""Job bodies: what runs inside ``python -m workbench job DIR`` for each job kind.
+
+Train and generate read their inputs from the job folder and write their outputs there; they
+never open the workspace database (the owner imports the outputs, see ``workbench.stages``).
+A pipeline job is an orchestrator: it runs the stages, each opening the workspace briefly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from workbench.jobs import Reporter, write_json
+
+log = logging.getLogger("workbench.tasks")
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    tmp.replace(path)
+
+
+def train_task(config: dict, report: Reporter) -> dict:
+    """Train a LoRA adapter on ``train.jsonl`` (one {"messages"} per line) of the job folder."""
+    from training.config import TrainConfig
+    from training.recipe import train_lora
+
+    train_config = TrainConfig.from_dict(config["train"])
+    examples = [row["messages"] for row in read_jsonl(report.dir / "train.jsonl")]
+    log_path = report.dir / "train_log.jsonl"
+
+    def on_step(step: int, total: int, loss: float) -> None:
+        with open(log_path, "a") as handle:
+            handle.write(json.dumps({"step": step, "loss": loss}) + "\n")
+        report(step, total, f"loss {loss:.4f}")
+
+    result = train_lora(examples, train_config, report.dir, on_step=on_step)
+    write_json(Path(result["adapter"]) / "lineage.json", config.get("lineage", {}))
+    return result
+
+
+def generate_task(config: dict, report: Reporter) -> dict:
+    """Greedy generations of each system in ``config["systems"]`` for ``prompts.jsonl``.
+
+    ``systems``: {name: adapter folder or None for the base model}. Writes
+    ``generations.jsonl`` rows {example_id, system, output}.
+    """
+    from evaluation.generate import generate
+
+    rows = read_jsonl(report.dir / "prompts.jsonl")
+    prompts = [row["prompt"] for row in rows]
+    model_dir = Path(config["model_dir"])
+    out, systems = [], config["systems"]
+    for k, (system, adapter) in enumerate(systems.items()):
+        report(k, len(systems), f"generating with {system} ({len(prompts)} prompts)")
+        outputs = generate(model_dir, prompts, adapter_dir=Path(adapter) if adapter else None,
+                           max_new_tokens=config["max_new_tokens"],
+                           batch_size=config.get("batch_size", 16))
+        out += [{"example_id": row["example_id"], "system": system, "output": text}
+                for row, text in zip(rows, outputs)]
+    write_jsonl(report.dir / "generations.jsonl", out)
+    report(len(systems), len(systems), "done")
+    return {"generations": len(out)}
+
+
+def pipeline_task(config: dict, report: Reporter) -> dict:
+    """Run every automatic stage (``workbench.stages.pipeline``) as one job."""
+    from workbench.pipeline import PipelineOptions, pipeline
+
+    options = PipelineOptions(**config["options"])
+    return pipeline(options, on_stage=lambda i, n, name: report(i, n, name))
+
+
+def stage_task(config: dict, report: Reporter) -> dict:
+    """Run one stage (``config["stage"]``) of ``workbench.pipeline.STAGE_RUNNERS`` as a job."""
+    from workbench.pipeline import PipelineOptions, stage_runners
+
+    options = PipelineOptions(**config["options"])
+    report(0, 1, config["stage"])
+    result = stage_runners(options)[config["stage"]]()
+    report(1, 1, "done")
+    return result
+
+
+REGISTRY = {"train": train_task, "generate": generate_task, "pipeline": pipeline_task,
+            "stage": stage_task}
