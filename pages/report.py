@@ -32,8 +32,9 @@ else:
 
 st.subheader("Human ratings")
 ratings = result["ratings"]
-if not ratings or ratings["n"] + ratings["both_bad"] == 0:
-    st.info("No ratings yet.")
+if ratings["human_ratings"] == 0:
+    st.info(f"No ratings yet ({ratings['auto_ties']} identical pairs were tied "
+            "automatically). Rate on the Rate page.")
 else:
     c = st.columns(5)
     c[0].metric("Tuned win rate", f"{ratings['win_rate']:.2f}" if ratings["n"] else "–")
@@ -41,7 +42,9 @@ else:
     c[2].metric("Losses", ratings["losses"])
     c[3].metric("Ties", ratings["ties"])
     c[4].metric("Both bad", ratings["both_bad"])
-    st.caption("Win rate = (wins + ½ ties) / n; both-bad verdicts are counted apart.")
+    st.caption(f"Win rate = (wins + ½ ties) / n over {ratings['human_ratings']} human ratings "
+               f"and {ratings['auto_ties']} automatic ties (identical outputs); both-bad "
+               "verdicts are counted apart.")
 
 if loss is not None and not loss.empty:
     st.subheader("Training loss")

@@ -114,14 +114,16 @@ def report(workspace: Path) -> dict:
         dataset_id = ws.current_dataset()
         recipe_runs = {k: ws.latest_run(k) for k in stages_with_runs()}
         generate = ws.latest_run("generate")
-        labels = ws.rating_labels(generate["id"]) if generate else []
+        ratings = ws.ratings(generate["id"]) if generate else []
         split = ws.split_counts(dataset_id)
     summaries = {k: (r["summary"] if r else None) for k, r in recipe_runs.items()}
     train = summaries.get("train")
     lineage = _read_lineage(train)
     return {"dataset_id": dataset_id, "stages": summaries, "split": split,
             "metrics": (summaries.get("score") or {}).get("metrics"),
-            "ratings": win_rate([label for label in labels]) if generate else None,
+            "ratings": {**win_rate([r["label"] for r in ratings]),
+                        "human_ratings": sum(r["rater"] != "auto" for r in ratings),
+                        "auto_ties": sum(r["rater"] == "auto" for r in ratings)},
             "lineage": lineage}
 
 

@@ -409,11 +409,12 @@ class Workspace:
             return False
         return True
 
-    def rating_labels(self, run_id: str) -> list[str]:
-        """De-randomized labels (tuned/base/tie/both_bad) of every rating of ``run_id``."""
-        return [r[0] for r in self.con.execute(
-            "SELECT r.label FROM ratings r JOIN rating_items i ON i.id = r.item_id "
-            "WHERE i.run_id = ? ORDER BY r.rated_at, r.item_id", [run_id]).fetchall()]
+    def ratings(self, run_id: str) -> list[dict]:
+        """Every rating of ``run_id``: item, rater ("auto" for identical outputs), choice and
+        de-randomized label (tuned/base/tie/both_bad)."""
+        return self.query("SELECT r.item_id, r.rater, r.choice, r.label, r.rated_at "
+                          "FROM ratings r JOIN rating_items i ON i.id = r.item_id "
+                          "WHERE i.run_id = ? ORDER BY r.rated_at, r.item_id", [run_id])
 
 
 def decode(value: Any) -> Any:

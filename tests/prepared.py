@@ -1,0 +1,58 @@
+"""A small prepared workspace (no model needed) for page and report tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from curation.formats import Example, Reject
+from workbench.store import open_workspace
+
+
+def conv(question: str, answer: str) -> list[dict]:
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+
+
+def prepare_workspace(root: Path) -> Path:
+    """Workspace with 10 examples, a reject, findings, a duplicate, a PII span, a split,
+    a train run with lineage and loss, a generate run with 3 items (one identical pair)."""
+    examples = [Example(i + 1, conv(f"Question {i}?", f"Answer {i}.")) for i in range(10)]
+    with open_workspace(root) as ws:
+        dataset_id = ws.add_dataset("t.jsonl", "t.jsonl", "openai", examples,
+                                    [Reject(11, "invalid_json", "not valid JSON", "{oops")])
+        ws.record_stage("ingest", dataset_id, {}, {"rows_in": 11, "examples": 10,
+                                                    "rejects": 1, "format": "openai"})
+        ws.replace_rows("findings", dataset_id, [{
+            "example_id": 1, "step": "validate", "code": "missing_system", "severity": "info",
+            "message": "row 1: no system message", "message_index": None}])
+        ws.replace_rows("dup_clusters", dataset_id, [{
+            "example_id": 2, "level": "exact", "representative_id": 1, "similarity": 1.0}])
+        ws.replace_rows("pii_spans", dataset_id, [{
+            "example_id": 3, "message_index": 0, "entity_type": "PERSON", "start_char": 0,
+            "end_char": 4, "score": 0.85}])
+        ws.assign_splits(dataset_id, 0, (0.6, 0.1, 0.3))
+        adapter = root / "artifacts" / "adapter"
+        adapter.mkdir(parents=True)
+        (adapter / "lineage.json").write_text(json.dumps({"dataset_version": "abc123"}))
+        ws.add_run("train-1", "train", dataset_id, str(root), {"train": {}})
+        ws.finish_run("train-1", "succeeded", {"adapter": str(adapter), "steps": 2,
+                                               "first_loss": 2.0, "final_loss": 1.5})
+        ws.insert("train_log", [{"run_id": "train-1", "step": 1, "loss": 2.0},
+                                {"run_id": "train-1", "step": 2, "loss": 1.5}])
+        ws.add_run("generate-1", "generate", dataset_id, str(root), {})
+        ws.finish_run("generate-1", "succeeded", {"prompts": 3})
+        outputs = {4: ("Base four.", "Tuned four."), 5: ("Same.", "Same."), 6: ("B6", "T6")}
+        ws.insert("generations", [
+            {"run_id": "generate-1", "example_id": e, "system": system,
+             "prompt": json.dumps(conv(f"Question {e}?", "")[:1]), "reference": f"Answer {e}.",
+             "output": out} for e, pair in outputs.items()
+            for system, out in zip(("base", "tuned"), pair)])
+        ws.insert("rating_items", [
+            {"id": 1, "run_id": "generate-1", "example_id": 4, "left_system": "tuned",
+             "right_system": "base", "auto_tie": False},
+            {"id": 2, "run_id": "generate-1", "example_id": 5, "left_system": "base",
+             "right_system": "tuned", "auto_tie": True},
+            {"id": 3, "run_id": "generate-1", "example_id": 6, "left_system": "base",
+             "right_system": "tuned", "auto_tie": False}])
+        ws.insert("ratings", [{"item_id": 2, "rater": "auto", "choice": "tie", "label": "tie"}])
+    return root

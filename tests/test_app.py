@@ -1,0 +1,66 @@
+"""The app's pages render against a prepared workspace, and rating works through the UI."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.prepared import prepare_workspace
+from workbench.store import open_workspace
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGES = ["pages/data.py", "pages/run.py", "pages/rate.py", "pages/report.py"]
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    root = prepare_workspace(tmp_path / "ws")
+    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(root))
+    return root
+
+
+def page(path: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page(path)
+    return at.run()
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_renders_without_an_exception(workspace, path):
+    at = page(path)
+    assert not at.exception, at.exception
+
+
+def test_data_page_counts_rows_rejects_and_duplicates(workspace):
+    at = page("pages/data.py")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {"Rows in": "11", "Examples": "10", "Rejects": "1", "Duplicates": "1",
+                       "PII spans": "1"}
+
+
+def test_report_says_no_ratings_until_a_person_rated(workspace):
+    at = page("pages/report.py")
+    assert at.info[-1].value.startswith("No ratings yet (1 identical pairs")
+    with open_workspace(workspace) as ws:
+        ws.add_rating(1, "ana", "A", "tuned")
+        ws.add_rating(1, "bo", "A", "tuned")
+        ws.add_rating(3, "ana", "tie", "tie")
+        ws.add_rating(3, "bo", "both_bad", "both_bad")
+    at = page("pages/report.py")
+    # 2 wins, 0 losses, 2 ties (one automatic), both-bad apart: (2 + 0.5 * 2) / 4
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Tuned win rate"], metrics["Ties"], metrics["Both bad"]) == ("0.75", "2", "1")
+
+
+def test_rating_an_item_stores_the_derandomized_label_and_hides_system_names(workspace):
+    at = page("pages/rate.py")
+    at.text_input(key="rater").input("ana").run()
+    shown = " ".join(t.value for t in at.text)
+    assert "Tuned four." in shown and "Base four." in shown
+    assert "tuned" not in " ".join(m.value for m in at.markdown).lower()
+    at.button(key="choice_A").click().run()   # item 1 has tuned on the left (A)
+    with open_workspace(workspace) as ws:
+        assert ws.query("SELECT item_id, rater, choice, label FROM ratings WHERE rater = 'ana'") \
+            == [{"item_id": 1, "rater": "ana", "choice": "A", "label": "tuned"}]
+    assert not at.exception
