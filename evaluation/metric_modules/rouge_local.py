@@ -1,0 +1,129 @@
+"""ROUGE as a local `evaluate` metric module, loadable offline with ``evaluate.load(<this file>)``.
+
+Run as: ``evaluate.load("/abs/path/evaluation/metric_modules/rouge_local.py")`` (see
+``evaluation.metrics.rouge``). ``evaluate`` ships no metric scripts, and loading the hub name
+``"rouge"`` needs the network; this file mirrors the hub module ``evaluate-metric/rouge``
+(same inputs, same ``rouge_score`` scorer, same defaults) so results match it, except that the
+aggregate is a plain mean (see ``_compute``).
+
+evaluate's loader reads this file line by line to find its dependencies and imports each
+``import x`` / ``from x import y`` it sees: keep one plain import per line, no ``a, b``.
+"""
+
+import datasets
+import evaluate
+from rouge_score import rouge_scorer
+
+_CITATION = """\
+@inproceedings{lin-2004-rouge,
+    title = "{ROUGE}: A Package for Automatic Evaluation of Summaries",
+    author = "Lin, Chin-Yew",
+    booktitle = "Text Summarization Branches Out",
+    year = "2004",
+    publisher = "Association for Computational Linguistics",
+    url = "https://www.aclweb.org/anthology/W04-1013",
+    pages = "74--81",
+}
+"""
+
+_DESCRIPTION = """\
+ROUGE-N (n-gram overlap), ROUGE-L (longest common subsequence) and ROUGE-Lsum (summary-level
+LCS, sentences split on newlines) between predictions and references, computed with Google's
+``rouge_score`` package (https://github.com/google-research/google-research/tree/master/rouge).
+The default tokenizer lowercases and keeps only ASCII letters and digits: text in other
+scripts tokenizes to nothing and scores 0.
+"""
+
+_KWARGS_DESCRIPTION = """
+Args:
+    predictions: list[str], one generated text per example.
+    references: list[str], or list[list[str]] for several references per example (the
+        reference with the highest F-measure is used, per rouge type, as in rouge_score).
+    rouge_types: list[str], default ["rouge1", "rouge2", "rougeL", "rougeLsum"].
+    use_aggregator: bool, default True. True: each rouge type maps to the mean over
+        examples and "per_example" holds one {rouge_type: value} dict per example.
+        False: each rouge type maps to the list of per-example values (hub behaviour).
+    use_stemmer: bool, default False; Porter stemmer in the default tokenizer.
+    measure: "fmeasure" (default), "precision" or "recall".
+Returns:
+    dict of floats in [0, 1] (see use_aggregator).
+Examples:
+    >>> rouge = evaluate.load("/abs/path/rouge_local.py")
+    >>> out = rouge.compute(predictions=["the cat sat"], references=["the cat sat on the mat"])
+    >>> round(out["rouge1"], 4)
+    0.6667
+"""
+
+DEFAULT_ROUGE_TYPES = ["rouge1", "rouge2", "rougeL", "rougeLsum"]
+MEASURES = ("precision", "recall", "fmeasure")
+
+
+@evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
+class RougeLocal(evaluate.Metric):
+    """ROUGE-1/2/L/Lsum through rouge_score; inputs and defaults as in evaluate-metric/rouge."""
+
+    def _info(self):
+        return evaluate.MetricInfo(
+            description=_DESCRIPTION,
+            citation=_CITATION,
+            inputs_description=_KWARGS_DESCRIPTION,
+            features=[
+                datasets.Features(
+                    {
+                        "predictions": datasets.Value("string"),
+                        "references": datasets.Sequence(datasets.Value("string")),
+                    }
+                ),
+                datasets.Features(
+                    {
+                        "predictions": datasets.Value("string"),
+                        "references": datasets.Value("string"),
+                    }
+                ),
+            ],
+            codebase_urls=["https://github.com/google-research/google-research/tree/master/rouge"],
+            reference_urls=["https://www.aclweb.org/anthology/W04-1013"],
+        )
+
+    def _compute(
+        self,
+        predictions,
+        references,
+        rouge_types=None,
+        use_aggregator=True,
+        use_stemmer=False,
+        measure="fmeasure",
+    ):
+        """Score each pair; aggregate as a plain mean.
+
+        The hub module aggregates with rouge_score's BootstrapAggregator (the median of 1,000
+        resampled means, random on every call); a mean is deterministic and is what the
+        bootstrap estimates. Confidence intervals belong to the paired bootstrap elsewhere.
+        An empty input gives 0.0 means and an empty per_example list.
+        """
+        if measure not in MEASURES:
+            raise ValueError(f"measure must be one of {MEASURES}, got {measure!r}")
+        rouge_types = list(rouge_types or DEFAULT_ROUGE_TYPES)
+        scorer = rouge_scorer.RougeScorer(rouge_types=rouge_types, use_stemmer=use_stemmer)
+        per_example = [
+            _score_pair(scorer, ref, pred, rouge_types, measure)
+            for ref, pred in zip(references, predictions)
+        ]
+        if not use_aggregator:
+            return {key: [row[key] for row in per_example] for key in rouge_types}
+        means = {key: _mean([row[key] for row in per_example]) for key in rouge_types}
+        return {**means, "per_example": per_example}
+
+
+def _score_pair(scorer, reference, prediction, rouge_types, measure):
+    """One example: {rouge_type: value}; a list of references keeps the best F per type."""
+    if isinstance(reference, (list, tuple)):
+        scores = scorer.score_multi(list(reference), prediction)
+    else:
+        scores = scorer.score(reference, prediction)
+    return {key: float(getattr(scores[key], measure)) for key in rouge_types}
+
+
+def _mean(values):
+    """Arithmetic mean; 0.0 for no values."""
+    return sum(values) / len(values) if values else 0.0

@@ -1,0 +1,102 @@
+"""ROUGE through the local evaluate module: hand-computed values, and loading without network."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from evaluation import metrics
+from evaluation.metrics import rouge
+
+# prediction "the cat sat" vs reference "the cat sat on the mat" (6 tokens):
+# unigrams 3/3 match: P=1, R=3/6, F=2/3; bigrams 2 of 2 vs 5: P=1, R=2/5, F=4/7; LCS 3 = rouge1.
+PRED, REF = "the cat sat", "the cat sat on the mat"
+
+
+@pytest.fixture(scope="session")
+def session_home(tmp_path_factory):
+    return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture(autouse=True)
+def temp_home(session_home, monkeypatch):
+    """Temp HOME and HF caches; one per session, as evaluate imports copied modules by path."""
+    monkeypatch.setenv("HOME", str(session_home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(session_home / ".cache"))
+    monkeypatch.setenv("HF_HOME", str(session_home / "hf"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import evaluate.config  # paths are read at import: pin them if evaluate came in earlier
+
+    monkeypatch.setattr(evaluate.config, "HF_MODULES_CACHE", session_home / "hf" / "modules")
+    monkeypatch.setattr(evaluate.config, "HF_METRICS_CACHE", session_home / "hf" / "metrics")
+    return session_home
+
+
+def test_rouge_of_a_prefix_prediction_matches_hand_computation():
+    out = rouge([PRED], [REF])
+    assert out["rouge1"] == pytest.approx(2 / 3, abs=1e-6)
+    assert out["rouge2"] == pytest.approx(4 / 7, abs=1e-6)
+    assert out["rougeL"] == pytest.approx(2 / 3, abs=1e-6)
+    expected = {"rouge1": 2 / 3, "rouge2": 4 / 7, "rougeL": 2 / 3}
+    assert out["per_example"] == [pytest.approx(expected, abs=1e-6)]
+
+
+def test_rouge1_precision_is_1_and_recall_is_one_half():
+    module = metrics.load_metric("rouge")
+    kwargs = dict(predictions=[PRED], references=[REF], rouge_types=["rouge1"])
+    assert module.compute(measure="precision", **kwargs)["rouge1"] == pytest.approx(1.0, abs=1e-6)
+    assert module.compute(measure="recall", **kwargs)["rouge1"] == pytest.approx(0.5, abs=1e-6)
+
+
+def test_aggregate_is_the_plain_mean_of_examples():
+    out = rouge([PRED, "a b"], [REF, "x y"])
+    assert out["rouge1"] == pytest.approx((2 / 3 + 0.0) / 2, abs=1e-6)
+    assert [row["rouge1"] for row in out["per_example"]] == pytest.approx([2 / 3, 0.0])
+
+
+def test_identical_texts_score_one_and_case_is_ignored():
+    assert rouge(["The Cat"], ["the cat"])["rougeL"] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_without_aggregator_module_returns_lists_per_type():
+    module = metrics.load_metric("rouge")
+    out = module.compute(predictions=[PRED, REF], references=[REF, REF], use_aggregator=False)
+    assert sorted(out) == ["rouge1", "rouge2", "rougeL", "rougeLsum"]
+    assert out["rouge1"] == pytest.approx([2 / 3, 1.0])
+
+
+def test_several_references_keep_the_best_match():
+    module = metrics.load_metric("rouge")
+    references = [["a dog ran", REF]]
+    out = module.compute(predictions=[PRED], references=references, rouge_types=["rouge1"])
+    assert out["rouge1"] == pytest.approx(2 / 3, abs=1e-6)
+
+
+def test_unknown_measure_is_refused():
+    with pytest.raises(ValueError, match="measure must be one of"):
+        metrics.load_metric("rouge").compute(predictions=[PRED], references=[REF], measure="f1")
+
+
+def test_empty_input_gives_zero_means():
+    assert rouge([], []) == {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0, "per_example": []}
+
+
+def test_length_mismatch_is_refused():
+    with pytest.raises(ValueError, match="2 predictions but 1 references"):
+        rouge([PRED, PRED], [REF])
+
+
+def test_module_loads_from_local_file_without_network(monkeypatch, temp_home):
+    calls = []
+
+    def refuse(*args, **kwargs):
+        calls.append(args)
+        raise OSError("network disabled in tests")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    metrics.load_metric.cache_clear()
+    assert rouge([PRED], [REF])["rouge1"] == pytest.approx(2 / 3, abs=1e-6)
+    assert calls == []
+    assert list((temp_home / "hf" / "modules").rglob("rouge_local.py"))

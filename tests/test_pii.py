@@ -1,0 +1,195 @@
+"""PII scan and redaction: exact spans, overlap policy, redaction text, and no network at all."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+import spacy.cli
+import tldextract
+
+from curation import pii
+from curation.pii import PiiConfig, Span, redact, redact_messages, resolve_overlaps, scan
+from curation.pii import scan_messages
+from workbench.errors import WorkbenchError
+
+CONTACT = "Contact Marta Kowalczyk at marta.k@example.com or (555) 010-4477."
+
+
+@pytest.fixture(autouse=True)
+def empty_home(tmp_path, monkeypatch):
+    """A fresh HOME and empty caches: nothing downloaded earlier can hide a fetch."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("TLDEXTRACT_CACHE", str(tmp_path / "tldextract"))
+    return tmp_path
+
+
+@pytest.fixture
+def network_calls(monkeypatch):
+    """Record (and refuse) every DNS lookup or connect, even ones a library would swallow."""
+    calls = []
+
+    def refuse(*args, **kwargs):
+        calls.append(args)
+        raise OSError("network disabled in tests")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    return calls
+
+
+def test_contact_line_gives_person_email_and_phone_at_exact_offsets():
+    assert scan([CONTACT]) == [
+        [
+            Span("PERSON", 8, 23, 0.85),
+            Span("EMAIL_ADDRESS", 27, 46, 1.0),
+            Span("PHONE_NUMBER", 50, 64, 0.4),
+        ]
+    ]
+    assert [CONTACT[8:23], CONTACT[27:46], CONTACT[50:64]] == [
+        "Marta Kowalczyk",
+        "marta.k@example.com",
+        "(555) 010-4477",
+    ]
+
+
+def test_email_is_one_span_even_with_url_enabled():
+    config = PiiConfig(entities=("EMAIL_ADDRESS", "URL"))
+    assert scan(["Write to marta.k@example.com today."], config) == [
+        [Span("EMAIL_ADDRESS", 9, 28, 1.0)]
+    ]
+
+
+def test_date_time_is_not_reported_by_default():
+    text = "Marta Kowalczyk was born on 3 March 1990."
+    assert [s.entity_type for s in scan([text])[0]] == ["PERSON"]
+    with_dates = PiiConfig(entities=("PERSON", "DATE_TIME"))
+    assert [s.entity_type for s in scan([text], with_dates)[0]] == ["PERSON", "DATE_TIME"]
+
+
+def test_phone_without_context_needs_the_phone_threshold_override():
+    assert scan([CONTACT], PiiConfig(entity_thresholds=()))[0] == [
+        Span("PERSON", 8, 23, 0.85),
+        Span("EMAIL_ADDRESS", 27, 46, 1.0),
+    ]
+
+
+def test_batch_scan_equals_one_text_at_a_time():
+    texts = [CONTACT, "", "Tom has 3 apples.", "My phone number is 212-555-0199", CONTACT * 2]
+    assert scan(texts) == [scan([text])[0] for text in texts]
+
+
+def test_scan_of_no_texts_is_empty():
+    assert scan([]) == []
+
+
+def test_resolve_overlaps_keeps_highest_score_then_longest():
+    spans = [
+        Span("URL", 35, 46, 0.5),
+        Span("EMAIL_ADDRESS", 27, 46, 1.0),
+        Span("PERSON", 0, 5, 0.85),
+        Span("LOCATION", 0, 9, 0.85),
+        Span("US_SSN", 9, 12, 0.5),
+    ]
+    assert resolve_overlaps(spans) == [
+        Span("LOCATION", 0, 9, 0.85),
+        Span("US_SSN", 9, 12, 0.5),
+        Span("EMAIL_ADDRESS", 27, 46, 1.0),
+    ]
+
+
+def test_scan_messages_rows_carry_offsets_but_never_the_value():
+    examples = [
+        [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": CONTACT}],
+        [{"role": "user", "content": "Add 7 and 8, then halve it."}],
+    ]
+    rows = scan_messages(examples)
+    assert rows == [
+        {"example_index": 0, "message_index": 1, "entity_type": "PERSON",
+         "start": 8, "end": 23, "score": 0.85},
+        {"example_index": 0, "message_index": 1, "entity_type": "EMAIL_ADDRESS",
+         "start": 27, "end": 46, "score": 1.0},
+        {"example_index": 0, "message_index": 1, "entity_type": "PHONE_NUMBER",
+         "start": 50, "end": 64, "score": 0.4},
+    ]
+    assert pii.count_by_entity(rows) == {"EMAIL_ADDRESS": 1, "PERSON": 1, "PHONE_NUMBER": 1}
+
+
+def test_redact_replaces_each_span_with_its_entity_type():
+    assert redact(CONTACT, scan([CONTACT])[0]) == (
+        "Contact <PERSON> at <EMAIL_ADDRESS> or <PHONE_NUMBER>."
+    )
+
+
+def test_redact_merges_same_type_spans_separated_only_by_spaces():
+    spans = [Span("PERSON", 0, 3, 0.85), Span("PERSON", 4, 6, 0.85), Span("PERSON", 11, 13, 0.85)]
+    assert redact("Ann Bo and Cy", spans) == "<PERSON> and <PERSON>"
+
+
+def test_redact_without_spans_returns_the_text_unchanged():
+    assert redact(CONTACT, []) == CONTACT
+
+
+def test_redact_refuses_spans_outside_the_text():
+    with pytest.raises(ValueError, match="outside a text of 5 characters"):
+        redact("short", [Span("PERSON", 2, 9, 0.85)])
+
+
+def test_redact_messages_changes_only_flagged_messages_and_keeps_other_keys():
+    messages = [
+        {"role": "user", "content": "Who wrote?", "name": "u1"},
+        {"role": "assistant", "content": CONTACT},
+    ]
+    rows = [r for r in scan_messages([messages]) if r["entity_type"] != "PERSON"]
+    assert redact_messages(messages, rows) == [
+        {"role": "user", "content": "Who wrote?", "name": "u1"},
+        {"role": "assistant",
+         "content": "Contact Marta Kowalczyk at <EMAIL_ADDRESS> or <PHONE_NUMBER>."},
+    ]
+    assert messages[1]["content"] == CONTACT
+
+
+def test_invalid_config_reports_every_problem_at_once():
+    with pytest.raises(WorkbenchError, match="thresholds must lie in.*batch_size must be >= 1"):
+        PiiConfig(score_threshold=1.5, batch_size=0)
+
+
+def test_unknown_entity_type_is_refused():
+    with pytest.raises(WorkbenchError, match="Unknown PII entity types: PASSPORT_NUMBER_XX"):
+        scan(["x"], PiiConfig(entities=("PERSON", "PASSPORT_NUMBER_XX")))
+
+
+def test_engine_builds_and_scans_offline_with_empty_caches(empty_home, network_calls):
+    pii.analyzer.cache_clear()
+    pii._offline_tld_extractor.cache_clear()
+    config = PiiConfig(entities=pii.DEFAULT_ENTITIES + ("URL",))
+    assert [s.entity_type for s in scan([CONTACT, "see www.example.org"], config)[1]] == ["URL"]
+    assert scan(["Write to marta.k@example.com"], config)[0] == [
+        Span("EMAIL_ADDRESS", 9, 28, 1.0)
+    ]
+    assert network_calls == []
+    assert not (empty_home / "tldextract").exists()
+    assert not (empty_home / "xdg").exists()
+
+
+def test_default_tldextract_would_fetch_so_the_guard_is_real(empty_home, network_calls):
+    extractor = tldextract.TLDExtract(cache_dir=str(empty_home / "tldextract"))
+    assert extractor("marta.k@example.com").fqdn == "example.com"
+    assert [call[0] for call in network_calls] == ["publicsuffix.org", "raw.githubusercontent.com"]
+
+
+def test_engine_build_never_calls_spacy_download(monkeypatch):
+    downloads = []
+    monkeypatch.setattr(spacy.cli, "download", lambda *a, **k: downloads.append(a))
+    pii.analyzer.cache_clear()
+    pii.analyzer()
+    assert downloads == []
+
+
+def test_missing_spacy_model_is_an_error_not_a_download(monkeypatch):
+    downloads = []
+    monkeypatch.setattr(spacy.cli, "download", lambda *a, **k: downloads.append(a))
+    with pytest.raises(WorkbenchError, match="'en_core_web_sm' is not installed"):
+        pii.analyzer("en_core_web_sm", "en")
+    assert downloads == []
