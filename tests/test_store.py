@@ -32,7 +32,7 @@ def test_reopening_does_not_migrate_twice(tmp_path):
     with open_workspace(tmp_path / "w"):
         pass
     with open_workspace(tmp_path / "w") as ws:
-        assert ws.con.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 1
+        assert ws.scalar("SELECT count(*) FROM schema_migrations") == 1
 
 
 def test_rows_in_equals_examples_plus_rejects(tmp_path):

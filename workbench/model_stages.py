@@ -119,7 +119,7 @@ def _rating_items(ws: Workspace, run_id: str, outputs: dict[int, dict[str, str]]
     from evaluation.rating import draw_sides
 
     rng = random.Random(secrets.randbits(64))
-    start = ws.con.execute("SELECT coalesce(max(id), 0) FROM rating_items").fetchone()[0]
+    start = ws.scalar("SELECT coalesce(max(id), 0) FROM rating_items")
     items, ties = [], []
     for k, (example_id, by_system) in enumerate(sorted(outputs.items()), start=start + 1):
         left, right = draw_sides(rng)
@@ -153,8 +153,7 @@ def score(workspace: Path) -> dict:
         ws.con.execute("DELETE FROM metric_scores WHERE run_id = ?", [run_id])
         ws.insert("metric_scores", [{"run_id": run_id, "system": s, "metric": m, "value": v}
                                     for s, values in metrics.items() for m, v in values.items()])
-        done = ws.con.execute("SELECT count(*) FROM rating_items WHERE run_id = ?",
-                              [run_id]).fetchone()[0]
+        done = ws.scalar("SELECT count(*) FROM rating_items WHERE run_id = ?", [run_id])
         items = {} if done else _rating_items(ws, run_id, outputs)
         summary = {"run_id": run_id, "metrics": metrics, "examples": len(outputs), **items}
         ws.record_stage("score", ws.current_dataset(), {"generate_run": run_id}, summary)

@@ -159,6 +159,16 @@ class Workspace:
         finally:
             self.con.unregister("_rows")
 
+    def scalar(self, sql: str, params: list | None = None):
+        """The first column of the first row (the result is fetched completely: DuckDB 2
+        refuses new statements while a result is only partly fetched)."""
+        rows = self.con.execute(sql, params or []).fetchall()
+        return rows[0][0] if rows else None
+
+    def row(self, sql: str, params: list | None = None) -> tuple:
+        """The first row of a one-row query, fetched completely."""
+        return self.con.execute(sql, params or []).fetchall()[0]
+
     def query(self, sql: str, params: list | None = None) -> list[dict]:
         cursor = self.con.execute(sql, params or [])
         names = [d[0] for d in cursor.description]
@@ -175,8 +185,7 @@ class Workspace:
     # -- datasets and examples -------------------------------------------------------
     def add_dataset(self, name: str, source: str, fmt: str, examples: list, rejects: list) -> int:
         """Store a read result; returns the new dataset id."""
-        dataset_id = self.con.execute(
-            "SELECT coalesce(max(id), 0) + 1 FROM datasets").fetchone()[0]
+        dataset_id = self.scalar("SELECT coalesce(max(id), 0) + 1 FROM datasets")
         self.con.execute("INSERT INTO datasets(id, name, source, format, rows_in) "
                          "VALUES (?, ?, ?, ?, ?)",
                          [dataset_id, name, source, fmt, len(examples) + len(rejects)])
@@ -192,10 +201,10 @@ class Workspace:
 
     def current_dataset(self) -> int:
         """Id of the newest dataset; StageError when nothing was ingested."""
-        row = self.con.execute("SELECT max(id) FROM datasets").fetchone()
-        if row[0] is None:
+        dataset_id = self.scalar("SELECT max(id) FROM datasets")
+        if dataset_id is None:
             raise StageError("the workspace has no dataset yet: run `workbench ingest` first")
-        return row[0]
+        return dataset_id
 
     def examples(self, dataset_id: int) -> list[dict]:
         """All examples of a dataset in input order; messages/meta decoded."""
@@ -385,10 +394,10 @@ class Workspace:
 
     def rating_progress(self, run_id: str, rater: str) -> tuple[int, int]:
         """(items rated by ``rater``, items to rate) for a generate run."""
-        return self.con.execute("""
+        return self.row("""
             SELECT count(r.item_id), count(*) FROM rating_items i LEFT JOIN ratings r
               ON r.item_id = i.id AND r.rater = ? WHERE i.run_id = ? AND NOT i.auto_tie""",
-                                [rater, run_id]).fetchone()
+                        [rater, run_id])
 
     # -- ratings ---------------------------------------------------------------------
     def next_rating_item(self, run_id: str, rater: str) -> dict | None:
