@@ -20,7 +20,7 @@ from workbench.store import DB_NAME, open_workspace
 
 def workspace_path() -> Path:
     """``$WORKBENCH_WORKSPACE`` or ``<repo>/workspaces/demo``."""
-    return Path(os.environ.get("WORKBENCH_WORKSPACE", REPO_ROOT / "workspaces" / "demo"))
+    return Path(os.environ.get("WORKBENCH_WORKSPACE", REPO_ROOT / "workspaces" / "demo")).resolve()
 
 
 def sidebar() -> Path:

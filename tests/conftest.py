@@ -9,6 +9,7 @@ built once by `make model`, from the packaged GGUF, without any network.
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,20 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not present")
     return SHARED_DATA
+
+
+@pytest.fixture
+def network_calls(monkeypatch) -> list:
+    """Record (and refuse) every DNS lookup or connect, even ones a library would swallow."""
+    calls = []
+
+    def refuse(*args, **kwargs):
+        calls.append(args)
+        raise OSError("network disabled in tests")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    return calls
 
 
 def write_jsonl(path: Path, rows: list) -> Path:

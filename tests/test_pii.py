@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 
 import pytest
 import spacy.cli
@@ -23,20 +22,6 @@ def empty_home(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("TLDEXTRACT_CACHE", str(tmp_path / "tldextract"))
     return tmp_path
-
-
-@pytest.fixture
-def network_calls(monkeypatch):
-    """Record (and refuse) every DNS lookup or connect, even ones a library would swallow."""
-    calls = []
-
-    def refuse(*args, **kwargs):
-        calls.append(args)
-        raise OSError("network disabled in tests")
-
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    return calls
 
 
 def test_contact_line_gives_person_email_and_phone_at_exact_offsets():
