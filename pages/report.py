@@ -37,11 +37,15 @@ if ratings["human_ratings"] == 0:
             "automatically). Rate on the Rate page.")
 else:
     c = st.columns(5)
-    c[0].metric("Tuned win rate", f"{ratings['win_rate']:.2f}" if ratings["n"] else "–")
+    c[0].metric("Tuned win rate", f"{ratings['win_rate']:.2f}" if ratings["n"] else "–",
+                help="Wilson 95% interval and sign-test p-value below")
     c[1].metric("Wins", ratings["wins"])
     c[2].metric("Losses", ratings["losses"])
     c[3].metric("Ties", ratings["ties"])
     c[4].metric("Both bad", ratings["both_bad"])
+    if ratings["n"]:
+        st.caption(f"95% interval {ratings['low']:.2f}–{ratings['high']:.2f} (Wilson) · "
+                   f"sign test p = {ratings['sign_test_p']:.3g} (ties dropped)")
     st.caption(f"Win rate = (wins + ½ ties) / n over {ratings['human_ratings']} human ratings "
                f"and {ratings['auto_ties']} automatic ties (identical outputs); both-bad "
                "verdicts are counted apart.")

@@ -51,6 +51,8 @@ def test_report_says_no_ratings_until_a_person_rated(workspace):
     # 2 wins, 0 losses, 2 ties (one automatic), both-bad apart: (2 + 0.5 * 2) / 4
     metrics = {m.label: m.value for m in at.metric}
     assert (metrics["Tuned win rate"], metrics["Ties"], metrics["Both bad"]) == ("0.75", "2", "1")
+    # Wilson interval of 3 successes in 4 (2 wins + 2 half ties); sign test 2-0: p = 0.5
+    assert at.caption[0].value == "95% interval 0.30–0.95 (Wilson) · sign test p = 0.5 (ties dropped)"
 
 
 def test_rating_an_item_stores_the_derandomized_label_and_hides_system_names(workspace):

@@ -108,8 +108,6 @@ def summarize(results: dict, reason: str | None, timings: dict) -> dict:
 
 def report(workspace: Path) -> dict:
     """Counts per stage, metrics, win rate and lineage of the workspace's latest runs."""
-    from evaluation.rating import win_rate
-
     with open_workspace(workspace, create=False) as ws:
         dataset_id = ws.current_dataset()
         recipe_runs = {k: ws.latest_run(k) for k in stages_with_runs()}
@@ -121,10 +119,25 @@ def report(workspace: Path) -> dict:
     lineage = _read_lineage(train)
     return {"dataset_id": dataset_id, "stages": summaries, "split": split,
             "metrics": (summaries.get("score") or {}).get("metrics"),
-            "ratings": {**win_rate([r["label"] for r in ratings]),
-                        "human_ratings": sum(r["rater"] != "auto" for r in ratings),
-                        "auto_ties": sum(r["rater"] == "auto" for r in ratings)},
+            "ratings": rating_summary(ratings),
             "lineage": lineage}
+
+
+def rating_summary(ratings: list[dict]) -> dict:
+    """Win/loss/tie counts, win rate with its Wilson 95% interval and the sign-test p-value.
+
+    ``ratings``: rows with ``label`` (tuned/base/tie/both_bad) and ``rater`` ("auto" marks
+    identical outputs tied automatically, counted as ties and reported apart).
+    """
+    from evaluation.rating import win_rate
+    from evaluation.stats import sign_test, win_rate_interval
+
+    counts = win_rate([r["label"] for r in ratings])
+    interval = win_rate_interval(counts["wins"], counts["losses"], counts["ties"])
+    return {**counts, "low": interval["low"], "high": interval["high"],
+            "sign_test_p": sign_test(counts["wins"], counts["losses"]),
+            "human_ratings": sum(r["rater"] != "auto" for r in ratings),
+            "auto_ties": sum(r["rater"] == "auto" for r in ratings)}
 
 
 def stages_with_runs() -> tuple[str, ...]:
