@@ -3,7 +3,7 @@ import signal
 import time
 
 from workbench import jobs
-from workbench.tasks import REGISTRY
+from workbench.tasks import REGISTRY, read_jsonl, write_jsonl
 
 
 def test_a_job_runs_in_a_child_process_and_ends_succeeded(tmp_path):
@@ -45,3 +45,9 @@ def test_sigterm_cancels_a_running_job(tmp_path, monkeypatch):
 
 def test_every_job_kind_has_a_function():
     assert set(REGISTRY) == {"train", "generate", "pipeline", "stage"}
+
+
+def test_job_files_round_trip_rows_holding_unicode_line_separators(tmp_path):
+    rows = [{"messages": [{"role": "user", "content": "a\u2028b\x85c\u2029d"}]}, {"x": 1}]
+    write_jsonl(tmp_path / "rows.jsonl", rows)
+    assert read_jsonl(tmp_path / "rows.jsonl") == rows

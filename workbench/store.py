@@ -116,7 +116,7 @@ def open_workspace(path: str | Path, create: bool = True) -> Iterator["Workspace
     Raises StageError when the folder holds no workspace and ``create`` is False, and
     WorkspaceBusy when another process keeps it open past the wait.
     """
-    root = Path(path)
+    root = Path(path).resolve()
     if not create and not (root / DB_NAME).exists():
         raise StageError(f"{root}: no workspace here (run `workbench ingest` first)")
     root.mkdir(parents=True, exist_ok=True)
