@@ -9,7 +9,7 @@ from tests.prepared import prepare_workspace
 from workbench.store import open_workspace
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGES = ["pages/data.py", "pages/run.py", "pages/rate.py", "pages/report.py"]
+PAGES = ["views/data.py", "views/run.py", "views/rate.py", "views/report.py"]
 
 
 @pytest.fixture
@@ -33,21 +33,21 @@ def test_every_page_renders_without_an_exception(workspace, path):
 
 
 def test_data_page_counts_rows_rejects_and_duplicates(workspace):
-    at = page("pages/data.py")
+    at = page("views/data.py")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics == {"Rows in": "11", "Examples": "10", "Rejects": "1", "Duplicates": "1",
                        "PII spans": "1"}
 
 
 def test_report_says_no_ratings_until_a_person_rated(workspace):
-    at = page("pages/report.py")
+    at = page("views/report.py")
     assert at.info[-1].value.startswith("No ratings yet (1 identical pairs")
     with open_workspace(workspace) as ws:
         ws.add_rating(1, "ana", "A", "tuned")
         ws.add_rating(1, "bo", "A", "tuned")
         ws.add_rating(3, "ana", "tie", "tie")
         ws.add_rating(3, "bo", "both_bad", "both_bad")
-    at = page("pages/report.py")
+    at = page("views/report.py")
     # 2 wins, 0 losses, 2 ties (one automatic), both-bad apart: (2 + 0.5 * 2) / 4
     metrics = {m.label: m.value for m in at.metric}
     assert (metrics["Tuned win rate"], metrics["Ties"], metrics["Both bad"]) == ("0.75", "2", "1")
@@ -56,7 +56,7 @@ def test_report_says_no_ratings_until_a_person_rated(workspace):
 
 
 def test_rating_an_item_stores_the_derandomized_label_and_hides_system_names(workspace):
-    at = page("pages/rate.py")
+    at = page("views/rate.py")
     at.text_input(key="rater").input("ana").run()
     shown = " ".join(t.value for t in at.text)
     assert "Tuned four." in shown and "Base four." in shown

@@ -7,7 +7,7 @@ system names are never shown; identical outputs were tied automatically and are 
 import streamlit as st
 
 from evaluation.rating import derandomize
-from pages import _ui
+from views import _ui
 
 _ui.sidebar()
 st.title("Rate")
@@ -31,7 +31,9 @@ if item is None:
     st.stop()
 
 st.subheader("Prompt")
-st.text(item["prompt"][-1]["content"])
+turns = [m for m in item["prompt"] if m["role"] != "system"]
+for message in turns:
+    st.text(f"{message['role']}: {message['content']}" if len(turns) > 1 else message["content"])
 left, right = st.columns(2)
 left.markdown("**Answer A**")
 left.text(item["left_output"])
@@ -41,7 +43,7 @@ right.text(item["right_output"])
 buttons = st.columns(4)
 labels = {"A": "A is better", "B": "B is better", "tie": "Tie", "both_bad": "Both bad"}
 for column, (choice, text) in zip(buttons, labels.items()):
-    if column.button(text, key=f"choice_{choice}", use_container_width=True):
+    if column.button(text, key=f"choice_{choice}", width="stretch"):
         label = derandomize(choice, item["left_system"], item["right_system"])
         with _ui.workspace() as ws:
             ws.add_rating(item["id"], rater, choice, label)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import _ui
+from views import _ui
 from workbench import jobs
 from workbench.demo import DEMO_DATA
 from workbench.pipeline import STAGES

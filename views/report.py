@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from pages import _ui
+from views import _ui
 from workbench.pipeline import report
 
 path = _ui.sidebar()
@@ -20,12 +20,12 @@ except Exception as exc:  # the page must not show a traceback
 st.subheader("Stages")
 counts = {stage: summary for stage, summary in result["stages"].items()
           if summary and stage != "pipeline"}
-st.dataframe(pd.DataFrame([{"stage": k, "summary": str(v)} for k, v in counts.items()]),
-             hide_index=True, use_container_width=True, key="stages_table")
+st.dataframe(pd.DataFrame([{"stage": k, "result": _ui.describe(v)} for k, v in counts.items()]),
+             hide_index=True, width="stretch", key="stages_table")
 
 st.subheader("Metrics (held-out test split)")
 if result["metrics"]:
-    st.dataframe(pd.DataFrame(result["metrics"]).T, use_container_width=True, key="metrics")
+    st.dataframe(pd.DataFrame(result["metrics"]).T, width="stretch", key="metrics")
 else:
     reason = (result["stages"].get("pipeline") or {}).get("metrics_reason")
     st.info(f"No metrics yet{': ' + reason if reason else '.'}")

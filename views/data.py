@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages import _ui
+from views import _ui
 
 _ui.sidebar()
 st.title("Data")
@@ -29,4 +29,4 @@ for tab, kind in zip(st.tabs(list(labels.values())), labels):
         if frame.empty:
             st.caption(f"No {labels[kind].lower()}.")
         else:
-            st.dataframe(frame, hide_index=True, use_container_width=True, key=f"table_{kind}")
+            st.dataframe(frame, hide_index=True, width="stretch", key=f"table_{kind}")

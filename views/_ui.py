@@ -48,3 +48,22 @@ def workspace():
 
 def show_error(exc: Exception) -> None:
     st.error(str(exc))
+
+
+def describe(summary: dict,
+             skip: tuple = ("run_id", "adapter", "dataset_id", "metrics")) -> str:
+    """One line from a stage summary: ``key value · key value``, nested dicts inline.
+
+    >>> describe({"exact_duplicates": 4, "by_code": {"a": 1}, "run_id": "x"})
+    'exact duplicates 4 · by code a 1'
+    """
+    parts = []
+    for key, value in summary.items():
+        if key in skip or value is None:
+            continue
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items())
+        elif isinstance(value, float):
+            value = f"{value:.4g}"
+        parts.append(f"{key.replace('_', ' ')} {value}")
+    return " · ".join(parts)
