@@ -33,7 +33,7 @@ def command(func: Callable) -> Callable:
             result = func(*args, **kwargs)
         except WorkbenchError as exc:
             typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1)
+            raise typer.Exit(1) from None
         typer.echo(json.dumps(result, ensure_ascii=False, default=str))
     return app.command()(wrapper)
 

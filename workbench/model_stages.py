@@ -10,7 +10,6 @@ import json
 import logging
 import random
 import secrets
-from collections import Counter
 from pathlib import Path
 from typing import Callable
 
