@@ -26,3 +26,21 @@ def test_core_packages_never_import_streamlit():
 
 def test_the_cli_module_does_not_import_torch_or_peft_at_import_time():
     assert not {"torch", "peft", "transformers"} & imported_modules(ROOT / "workbench" / "cli.py")
+
+
+def test_ingest_and_split_run_without_importing_torch(tmp_path):
+    import subprocess
+    import sys
+
+    script = (
+        "import json, sys, pathlib\n"
+        "from workbench import cli, stages\n"
+        f"p = pathlib.Path({str(tmp_path)!r}) / 'a.jsonl'\n"
+        "p.write_text(json.dumps({'instruction': 'Hi', 'output': 'Hello'}) + '\\n')\n"
+        f"stages.ingest(pathlib.Path({str(tmp_path)!r}) / 'ws', str(p))\n"
+        f"stages.split(pathlib.Path({str(tmp_path)!r}) / 'ws')\n"
+        "print(sorted({'torch', 'peft', 'transformers'} & set(sys.modules)))\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
