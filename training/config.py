@@ -30,7 +30,10 @@ class TrainConfig:
     max_steps: int = field(default=30, metadata={
         "help": "Number of optimizer steps; the data is cycled when it runs out."})
     batch_size: int = field(default=8, metadata={
-        "help": "Conversations per optimizer step (no gradient accumulation)."})
+        "help": "Conversations per optimizer step."})
+    max_batch_tokens: int = field(default=2048, metadata={
+        "help": "Padded tokens per forward pass: a batch above it is split into micro-batches "
+                "whose gradients are accumulated (bounds memory, same optimizer step)."})
     warmup_steps: int = field(default=2, metadata={
         "help": "Steps of linear learning-rate warmup before the linear decay."})
     max_seq_len: int = field(default=1024, metadata={
@@ -49,6 +52,8 @@ class TrainConfig:
             (self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}"),
             (self.max_steps >= 1, f"max_steps must be >= 1, got {self.max_steps}"),
             (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
+            (self.max_batch_tokens >= 1,
+             f"max_batch_tokens must be >= 1, got {self.max_batch_tokens}"),
             (self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}"),
             (self.max_seq_len >= 8, f"max_seq_len must be >= 8, got {self.max_seq_len}"),
         ]

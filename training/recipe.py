@@ -127,15 +127,52 @@ def init_lora_model(model_dir: Path, config: TrainConfig):
     return add_lora(load_model(model_dir, dtype=torch.float32), config)
 
 
-def train_step(model, batch: dict, optimizer, scheduler, params: list) -> float:
-    """One optimizer step on one batch; returns its mean loss per labelled token (nats)."""
-    loss = model(**batch, use_cache=False).loss
-    loss.backward()
+def micro_batches(examples: list[dict], max_tokens: int) -> list[list[dict]]:
+    """Split one batch so each part's padded size (rows × longest row) is ≤ ``max_tokens``.
+
+    Rows are taken longest first; a row longer than ``max_tokens`` stands alone. Activation
+    memory grows with padded tokens per forward pass (about 1.4 MB per token for
+    SmolLM2-135M in fp32: a batch of 8 × 1024 tokens was OOM-killed at 13.5 GB).
+
+    >>> rows = [{"input_ids": [0] * n} for n in (300, 900, 500, 100)]
+    >>> [[len(r["input_ids"]) for r in part] for part in micro_batches(rows, 1024)]
+    [[900], [500, 300], [100]]
+    """
+    parts: list[list[dict]] = []
+    for example in sorted(examples, key=lambda e: -len(e["input_ids"])):
+        if parts and (len(parts[-1]) + 1) * len(parts[-1][0]["input_ids"]) <= max_tokens:
+            parts[-1].append(example)
+        else:
+            parts.append([example])
+    return parts
+
+
+def labelled_tokens(batch: dict) -> int:
+    """Tokens that count in the causal-LM loss (labels are shifted by one inside the model)."""
+    return int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
+
+
+def train_step(model, parts: list[dict], optimizer, scheduler, params: list) -> float:
+    """One optimizer step over collated micro-batches (gradient accumulation).
+
+    Each part's mean loss is weighted by its share of the batch's labelled tokens, so the
+    step equals one step on the whole batch. Returns the batch's mean loss per labelled
+    token (nats).
+    """
+    total = sum(labelled_tokens(part) for part in parts)
+    batch_loss = 0.0
+    for part in parts:
+        share = labelled_tokens(part) / total
+        if share == 0:
+            continue
+        loss = model(**part, use_cache=False).loss * share
+        loss.backward()
+        batch_loss += loss.item()
     torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
     optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
-    return loss.item()
+    return batch_loss
 
 
 def run_steps(model, encoded: list[dict], pad_id: int, config: TrainConfig,
@@ -149,8 +186,9 @@ def run_steps(model, encoded: list[dict], pad_id: int, config: TrainConfig,
     model.train()
     losses = []
     for step in range(1, config.max_steps + 1):
-        batch = collate([encoded[index] for index in next(batches)], pad_id)
-        losses.append(train_step(model, batch, optimizer, scheduler, params))
+        rows = [encoded[index] for index in next(batches)]
+        parts = [collate(part, pad_id) for part in micro_batches(rows, config.max_batch_tokens)]
+        losses.append(train_step(model, parts, optimizer, scheduler, params))
         if on_step is not None:
             on_step(step, config.max_steps, losses[-1])
     return losses
