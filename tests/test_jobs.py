@@ -51,3 +51,13 @@ def test_job_files_round_trip_rows_holding_unicode_line_separators(tmp_path):
     rows = [{"messages": [{"role": "user", "content": "a\u2028b\x85c\u2029d"}]}, {"x": 1}]
     write_jsonl(tmp_path / "rows.jsonl", rows)
     assert read_jsonl(tmp_path / "rows.jsonl") == rows
+
+
+def test_wait_reports_the_last_progress_written_before_the_job_ended(tmp_path):
+    job_dir = jobs.new_job(tmp_path, "quick", {})
+    jobs.write_json(job_dir / "progress.json", {"step": 3, "total": 3, "message": "done"})
+    jobs.write_json(job_dir / "result.json", {"ok": True})
+    jobs.write_json(job_dir / "status.json", {"state": "succeeded"})
+    seen = []
+    assert jobs.wait(job_dir, seen.append) == {"ok": True}
+    assert [p["step"] for p in seen] == [3]

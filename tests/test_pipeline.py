@@ -24,6 +24,7 @@ def test_openai_toy_file_findings_are_exactly_the_three_known_flaws(shared_data,
                      {"line": 4, "code": "missing_user", "severity": "error"},
                      {"line": 5, "code": "too_many_tokens", "severity": "error"}]
     assert summary["error_rows"] == 2
+    assert summary["by_severity"] == {"info": 1, "error": 2}
 
 
 def test_too_few_rows_for_a_test_split_completes_with_null_metrics_and_a_reason(tmp_path):

@@ -24,11 +24,18 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_
 Workspace = typer.Option(..., "--workspace", "-w", help="Workspace folder.")
 
 
+def quiet_libraries() -> None:
+    """Keep stderr to our progress lines: Presidio logs every recognizer it loads or skips."""
+    for name in ("presidio-analyzer", "presidio-anonymizer"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def command(func: Callable) -> Callable:
     """Register a subcommand whose return value is printed as JSON; domain errors → 1 line."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+        quiet_libraries()
         try:
             result = func(*args, **kwargs)
         except WorkbenchError as exc:
@@ -59,7 +66,8 @@ def pipeline(input: str = typer.Option(..., help="Dataset file (JSON or JSONL)."
 
 @command
 def ingest(input: str = typer.Option(..., help="Dataset file."), workspace: str = Workspace,
-           format: str = typer.Option("auto", help="Force a format.")) -> dict:
+           format: str = typer.Option("auto", help="auto|alpaca|dolly|sharegpt|openai|"
+                                                   "prompt_completion")) -> dict:
     """Read a dataset file into the workspace (rows in = examples + rejects)."""
     from workbench.stages import ingest as run
 

@@ -11,19 +11,29 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from workbench.errors import InputError
 from workbench.store import DB_NAME
 
 DEMO_DATA = Path(__file__).parent / "demo_data" / "demo_chat.jsonl"
 
 
 def build_demo(workspace: Path, force: bool = False, max_train_steps: int = 10) -> dict:
-    """Run the pipeline on the demo data into ``workspace`` unless it already holds one."""
+    """Run the pipeline on the demo data into ``workspace`` unless it already holds one.
+
+    Only a workspace is ever replaced (``force``): a folder that exists, is not empty and
+    holds no ``workspace.duckdb`` raises InputError and is left as it is.
+    """
     from workbench.pipeline import PipelineOptions, pipeline
 
-    if (workspace / DB_NAME).exists() and not force:
+    is_workspace = (workspace / DB_NAME).exists()
+    if is_workspace and not force:
         return {"workspace": str(workspace), "built": False, "reason": "already present"}
-    if workspace.exists():
-        shutil.rmtree(workspace)
+    if not is_workspace and workspace.exists() and any(workspace.iterdir()):
+        raise InputError(f"{workspace} is a folder that is not a workspace; refusing to build "
+                         "the demo into it (choose an empty or new folder)")
+    if is_workspace:
+        (workspace / DB_NAME).unlink()
+        shutil.rmtree(workspace / "artifacts", ignore_errors=True)
     summary = pipeline(PipelineOptions(input=str(DEMO_DATA), workspace=str(workspace),
                                        max_train_steps=max_train_steps, eval_size=8,
                                        max_new_tokens=64))

@@ -118,13 +118,19 @@ def wait(job_dir: Path, on_progress: Callable[[dict], None] | None = None,
     A Cancelled raised while waiting (this process was cancelled) cancels the child too.
     """
     seen = None
+
+    def report_new() -> None:
+        nonlocal seen
+        current = progress(job_dir)
+        if on_progress and current and current != seen:
+            on_progress(current)
+            seen = current
+
     try:
         while (state := status(job_dir))["state"] not in FINAL:
-            current = progress(job_dir)
-            if on_progress and current and current != seen:
-                on_progress(current)
-                seen = current
+            report_new()
             time.sleep(poll_s)
+        report_new()  # the last update, written just before the job ended
     except (Cancelled, KeyboardInterrupt):
         cancel(job_dir)
         raise

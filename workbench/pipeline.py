@@ -95,6 +95,7 @@ def summarize(results: dict, reason: str | None, timings: dict) -> dict:
         "format": ingest["format"], "rows_in": ingest["rows_in"],
         "examples": ingest["examples"], "rejects": ingest["rejects"],
         "validation_findings": results["validate"]["validation_findings"],
+        "validation_by_severity": results["validate"]["by_severity"],
         "exact_duplicates": results["dedup"]["exact_duplicates"],
         "semantic_duplicates": results["dedup"]["semantic_duplicates"],
         "pii_spans": results["pii"]["pii_spans"], "redacted": results["pii"]["redacted"],

@@ -57,6 +57,7 @@ def validate(workspace: Path, max_seq_len: int = 2048, base_model: str = "embedd
                 "severity": f.severity, "message": f.message,
                 "message_index": f.message_index} for f in findings]
     summary = {"validation_findings": len(findings),
+               "by_severity": dict(Counter(f.severity for f in findings)),
                "by_code": dict(Counter(f.code for f in findings)),
                "error_rows": len({f.index for f in findings if f.severity == "error"})}
     with open_workspace(workspace) as ws:
