@@ -17,7 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from curation.formats import FORMATS, MAX_DEPTH, from_alpaca, read_file
+from curation.files import MAX_DEPTH
+from curation.formats import FORMATS, from_alpaca, read_file
 from tests.conftest import write_jsonl
 from workbench.errors import InputError
 
