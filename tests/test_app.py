@@ -66,3 +66,16 @@ def test_rating_an_item_stores_the_derandomized_label_and_hides_system_names(wor
         assert ws.query("SELECT item_id, rater, choice, label FROM ratings WHERE rater = 'ana'") \
             == [{"item_id": 1, "rater": "ana", "choice": "A", "label": "tuned"}]
     assert not at.exception
+
+
+def test_run_page_starts_a_stage_as_a_background_job_that_succeeds(workspace):
+    from workbench import jobs
+
+    at = page("views/run.py")
+    at.selectbox(key="stage").select("split")  # a form's values commit on submit
+    at.button(key="start").click().run()
+    assert not at.exception
+    job_dirs = list((workspace / "artifacts" / "jobs").glob("stage-*"))
+    assert len(job_dirs) == 1
+    assert jobs.wait(job_dirs[0]) == {"train": 7, "validation": 1, "test": 1}  # 9 eligible rows
+    assert jobs.status(job_dirs[0])["state"] == "succeeded"

@@ -21,7 +21,7 @@ with st.form("run_form"):
     new_tokens = c3.number_input("Max new tokens", 8, 2048, 64, key="max_new_tokens")
     seed = c4.number_input("Seed", 0, 2**31 - 1, 0, key="seed")
     redact = st.checkbox("Train on PII-redacted text", key="redact")
-    submitted = st.form_submit_button("Start")
+    submitted = st.form_submit_button("Start", key="start")
 
 if submitted:
     options = {"input": source, "workspace": str(path), "max_train_steps": int(steps),
