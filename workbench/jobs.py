@@ -87,6 +87,10 @@ def status(job_dir: Path) -> dict:
 
 
 def _alive(pid: int) -> bool:
+    try:  # reap it if it is our own finished child, or it stays a zombie until we exit
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
