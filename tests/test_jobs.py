@@ -61,3 +61,29 @@ def test_wait_reports_the_last_progress_written_before_the_job_ended(tmp_path):
     seen = []
     assert jobs.wait(job_dir, seen.append) == {"ok": True}
     assert [p["step"] for p in seen] == [3]
+
+
+def test_a_second_model_job_waits_for_the_compute_slot_and_says_so(tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    lock = tmp_path / "compute.lock"
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import fcntl, time
+        f = open({str(lock)!r}, "a"); fcntl.flock(f, fcntl.LOCK_EX)
+        print("held", flush=True); time.sleep(1.5)""")], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    messages, start = [], time.monotonic()
+    with jobs.compute_slot(lambda step, total, message: messages.append(message), lock):
+        waited = time.monotonic() - start
+    holder.wait()
+    assert messages == ["waiting for another training or generation job to finish"]
+    assert waited > 0.5
+
+
+def test_the_compute_slot_is_free_when_nobody_holds_it(tmp_path):
+    messages = []
+    with jobs.compute_slot(lambda *a: messages.append(a), tmp_path / "compute.lock"):
+        pass
+    assert messages == []

@@ -11,7 +11,7 @@ import json
 import logging
 from pathlib import Path
 
-from workbench.jobs import Reporter, write_json
+from workbench.jobs import Reporter, compute_slot, write_json
 
 log = logging.getLogger("workbench.tasks")
 
@@ -47,7 +47,8 @@ def train_task(config: dict, report: Reporter) -> dict:
             handle.write(json.dumps({"step": step, "loss": loss}) + "\n")
         report(step, total, f"loss {loss:.4f}")
 
-    result = train_lora(examples, train_config, report.dir, on_step=on_step)
+    with compute_slot(report):
+        result = train_lora(examples, train_config, report.dir, on_step=on_step)
     write_json(Path(result["adapter"]) / "lineage.json", config.get("lineage", {}))
     return result
 
@@ -58,12 +59,19 @@ def generate_task(config: dict, report: Reporter) -> dict:
     ``systems``: {name: adapter folder or None for the base model}. Writes
     ``generations.jsonl`` rows {example_id, system, output}.
     """
+    rows = read_jsonl(report.dir / "prompts.jsonl")
+    with compute_slot(report):
+        out = _generate_all(rows, config, report)
+    write_jsonl(report.dir / "generations.jsonl", out)
+    report(len(config["systems"]), len(config["systems"]), "done")
+    return {"generations": len(out)}
+
+
+def _generate_all(rows: list[dict], config: dict, report: Reporter) -> list[dict]:
     from evaluation.generate import generate
 
-    rows = read_jsonl(report.dir / "prompts.jsonl")
-    prompts = [row["prompt"] for row in rows]
-    model_dir = Path(config["model_dir"])
-    out, systems = [], config["systems"]
+    prompts, model_dir = [row["prompt"] for row in rows], Path(config["model_dir"])
+    systems, out = config["systems"], []
     for k, (system, adapter) in enumerate(systems.items()):
         report(k, len(systems), f"generating with {system} ({len(prompts)} prompts)")
         outputs = generate(model_dir, prompts, adapter_dir=Path(adapter) if adapter else None,
@@ -71,9 +79,7 @@ def generate_task(config: dict, report: Reporter) -> dict:
                            batch_size=config.get("batch_size", 16))
         out += [{"example_id": row["example_id"], "system": system, "output": text}
                 for row, text in zip(rows, outputs)]
-    write_jsonl(report.dir / "generations.jsonl", out)
-    report(len(systems), len(systems), "done")
-    return {"generations": len(out)}
+    return out
 
 
 def pipeline_task(config: dict, report: Reporter) -> dict:
