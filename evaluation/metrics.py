@@ -2,8 +2,8 @@
 
 Run as: ``from evaluation.metrics import rouge; rouge(["the cat sat"], ["the cat sat on the mat"])``
 
-``evaluate.load("rouge")`` fetches the module from the Hugging Face hub, so every metric here is
-loaded from a local file under ``evaluation/metric_modules/`` instead. Loading a local file
+Loading a metric by its hub name (evaluate.load with "rouge") fetches the module from the
+Hugging Face hub, so every metric here is loaded from a local file under ``evaluation/metric_modules/`` instead. Loading a local file
 does no network call; evaluate copies the script into ``HF_MODULES_CACHE`` (by default under
 ``~/.cache/huggingface/modules``) and imports it from there.
 """
