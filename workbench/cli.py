@@ -113,9 +113,9 @@ def train(workspace: str = Workspace, max_steps: int = typer.Option(30),
           seed: int = typer.Option(0)) -> dict:
     """LoRA fine-tune on the train split (background job; waits for it)."""
     from workbench.model_stages import train as run
-    from workbench.pipeline import _progress
+    from workbench.pipeline import log_progress
 
-    return run(Path(workspace), max_steps, seed, on_progress=_progress("train"))
+    return run(Path(workspace), max_steps, seed, on_progress=log_progress("train"))
 
 
 @command
@@ -123,9 +123,9 @@ def generate(workspace: str = Workspace, eval_size: int = typer.Option(50),
              max_new_tokens: int = typer.Option(256)) -> dict:
     """Base and tuned generations on the test split (background job)."""
     from workbench.model_stages import generate as run
-    from workbench.pipeline import _progress
+    from workbench.pipeline import log_progress
 
-    return run(Path(workspace), eval_size, max_new_tokens, on_progress=_progress("generate"))
+    return run(Path(workspace), eval_size, max_new_tokens, on_progress=log_progress("generate"))
 
 
 @command

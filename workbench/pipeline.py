@@ -20,6 +20,7 @@ from workbench.store import open_workspace
 
 log = logging.getLogger("workbench.pipeline")
 STAGES = ("ingest", "validate", "dedup", "pii", "split", "train", "generate", "score")
+REPORT_STAGES = STAGES + ("pipeline",)  # run kinds whose latest summary the report shows
 
 
 @dataclass
@@ -37,7 +38,7 @@ class PipelineOptions:
     max_seq_len: int = 2048
 
 
-def _progress(stage: str) -> Callable[[dict], None]:
+def log_progress(stage: str) -> Callable[[dict], None]:
     def show(progress: dict) -> None:
         log.info("[%s] %s/%s %s", stage, progress.get("step"), progress.get("total"),
                  progress.get("message", ""))
@@ -54,9 +55,9 @@ def stage_runners(o: PipelineOptions) -> dict[str, Callable[[], dict]]:
         "pii": lambda: stages.pii(ws, redact=o.redact),
         "split": lambda: stages.split(ws, o.seed),
         "train": lambda: model_stages.train(ws, o.max_train_steps, o.seed,
-                                            on_progress=_progress("train")),
+                                            on_progress=log_progress("train")),
         "generate": lambda: model_stages.generate(ws, o.eval_size, o.max_new_tokens,
-                                                  on_progress=_progress("generate")),
+                                                  on_progress=log_progress("generate")),
         "score": lambda: model_stages.score(ws),
     }
 
@@ -111,7 +112,7 @@ def report(workspace: Path) -> dict:
     """Counts per stage, metrics, win rate and lineage of the workspace's latest runs."""
     with open_workspace(workspace, create=False) as ws:
         dataset_id = ws.current_dataset()
-        recipe_runs = {k: ws.latest_run(k) for k in stages_with_runs()}
+        recipe_runs = {k: ws.latest_run(k) for k in REPORT_STAGES}
         generate = ws.latest_run("generate")
         ratings = ws.ratings(generate["id"]) if generate else []
         split = ws.split_counts(dataset_id)
@@ -139,11 +140,6 @@ def rating_summary(ratings: list[dict]) -> dict:
             "sign_test_p": sign_test(counts["wins"], counts["losses"]),
             "human_ratings": sum(r["rater"] != "auto" for r in ratings),
             "auto_ties": sum(r["rater"] == "auto" for r in ratings)}
-
-
-def stages_with_runs() -> tuple[str, ...]:
-    return ("ingest", "validate", "dedup", "pii", "split", "train", "generate", "score",
-            "pipeline")
 
 
 def _read_lineage(train: dict | None) -> dict | None:

@@ -98,7 +98,7 @@ def pii(workspace: Path, redact: bool = False) -> dict:
     Summary: pii_spans, by_entity, examples_with_pii, redacted (examples). Span values are
     never logged or returned, only types and offsets.
     """
-    from curation.pii import PiiConfig, redact_messages, scan_messages
+    from curation.pii import PiiConfig, count_by_entity, redact_messages, scan_messages
 
     dataset_id, rows = _examples(workspace)
     config = PiiConfig()
@@ -113,7 +113,7 @@ def pii(workspace: Path, redact: bool = False) -> dict:
     redacted = {rows[i]["id"]: redact_messages(rows[i]["messages"], found)
                 for i, found in by_example.items()} if redact else {}
     summary = {"pii_spans": len(spans),
-               "by_entity": dict(Counter(s["entity_type"] for s in spans)),
+               "by_entity": count_by_entity(spans),
                "examples_with_pii": len(by_example), "redacted": len(redacted)}
     with open_workspace(workspace) as ws:
         ws.replace_rows("pii_spans", dataset_id, records)

@@ -14,7 +14,7 @@ import json
 import re
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import duckdb
 import pyarrow as pa
@@ -424,8 +424,3 @@ class Workspace:
         return self.query("SELECT r.item_id, r.rater, r.choice, r.label, r.rated_at "
                           "FROM ratings r JOIN rating_items i ON i.id = r.item_id "
                           "WHERE i.run_id = ? ORDER BY r.rated_at, r.item_id", [run_id])
-
-
-def decode(value: Any) -> Any:
-    """Decode a JSON column value (None stays None)."""
-    return None if value is None else json.loads(value)
