@@ -8,41 +8,11 @@ exit code 1, never a traceback.
 
 from __future__ import annotations
 
-import functools
-import json
-import logging
-import sys
 from pathlib import Path
-from typing import Callable
 
 import typer
 
-from workbench.errors import WorkbenchError
-
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
-                  help="SLM Workbench: curate, fine-tune and judge small language models.")
-Workspace = typer.Option(..., "--workspace", "-w", help="Workspace folder.")
-
-
-def quiet_libraries() -> None:
-    """Keep stderr to our progress lines: Presidio logs every recognizer it loads or skips."""
-    for name in ("presidio-analyzer", "presidio-anonymizer"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-
-
-def command(func: Callable) -> Callable:
-    """Register a subcommand whose return value is printed as JSON; domain errors → 1 line."""
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
-        quiet_libraries()
-        try:
-            result = func(*args, **kwargs)
-        except WorkbenchError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from None
-        typer.echo(json.dumps(result, ensure_ascii=False, default=str))
-    return app.command()(wrapper)
+from workbench.cliapp import Workspace, app, command
 
 
 @command
@@ -174,6 +144,11 @@ def job(job_dir: Path) -> None:
 
     maybe_block_network()
     raise typer.Exit(run(job_dir, REGISTRY))
+
+
+# Each area's commands live in its own module; importing it registers them on ``app``.
+# (add yours to this list)
+AREAS: list = []
 
 
 def main() -> None:
