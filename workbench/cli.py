@@ -146,9 +146,9 @@ def job(job_dir: Path) -> None:
     raise typer.Exit(run(job_dir, REGISTRY))
 
 
-# Each area's commands live in its own module; importing it registers them on ``app``.
-# (add yours to this list)
-AREAS: list = []
+# Each area keeps its commands in its own module (workbench/cli_<area>.py, importing ``app``
+# and ``command`` from workbench.cliapp); importing the module here registers them.
+# from workbench import cli_<area>  # noqa: E402,F401
 
 
 def main() -> None:
