@@ -183,7 +183,8 @@ class Workspace:
 
     # -- splits ----------------------------------------------------------------------
     def eligible_sql(self) -> str:
-        """Examples with no error finding that represent their exact and semantic cluster."""
+        """Examples with no error finding that represent their exact and semantic cluster and
+        whose latest drop/restore decision is not a drop."""
         return """
             SELECT e.id, coalesce(s.representative_id, e.id) AS group_id FROM examples e
             LEFT JOIN dup_clusters s ON s.dataset_id = e.dataset_id AND s.example_id = e.id
@@ -192,7 +193,10 @@ class Workspace:
               AND NOT EXISTS (SELECT 1 FROM findings f WHERE f.dataset_id = e.dataset_id
                    AND f.example_id = e.id AND f.severity = 'error')
               AND NOT EXISTS (SELECT 1 FROM dup_clusters d WHERE d.dataset_id = e.dataset_id
-                   AND d.example_id = e.id AND d.representative_id <> d.example_id)"""
+                   AND d.example_id = e.id AND d.representative_id <> d.example_id)
+              AND coalesce((SELECT arg_max(x.action, x.id) FROM decisions x
+                   WHERE x.dataset_id = e.dataset_id AND x.example_id = e.id
+                   AND x.action IN ('drop', 'restore')), '') <> 'drop'"""
 
     def assign_splits(self, dataset_id: int, seed: int, ratios: tuple[float, float, float]):
         """Split eligible rows into train/validation/test, whole duplicate groups at a time.
