@@ -153,8 +153,8 @@ def decide(ws: Workspace, dataset_id: int, example_id: int, action: str, who: st
     return {"example_id": example_id, "action": action}
 
 
-def decisions(ws: Workspace, dataset_id: int):
-    """A DataFrame of every recorded decision of a dataset, newest first."""
-    return ws.frame("""SELECT id, example_id, action, who, reason, message_index, old_text,
+def decisions(ws: Workspace, dataset_id: int) -> list[dict]:
+    """Every recorded decision of a dataset, newest first."""
+    return ws.query("""SELECT id, example_id, action, who, reason, message_index, old_text,
         new_text, decided_at FROM decisions WHERE dataset_id = ? ORDER BY id DESC""",
                     [dataset_id])
