@@ -131,3 +131,13 @@ def datasets(ws: Workspace):
     """A DataFrame of every dataset: id, name, format, rows_in, examples."""
     return ws.frame("""SELECT d.id, d.name, d.format, d.rows_in, (SELECT count(*) FROM
         examples e WHERE e.dataset_id = d.id) AS examples FROM datasets d ORDER BY d.id""")
+
+
+def token_histogram(ws: Workspace, dataset_id: int, bins: int = 30):
+    """Rows per token-length bin (templated length from validate): DataFrame of tokens (bin
+    start) and rows; bins of equal width ``ceil(max / bins)``."""
+    return ws.frame("""WITH t AS (SELECT n_tokens FROM example_tokens WHERE dataset_id = ?
+            AND n_tokens IS NOT NULL), w AS (SELECT greatest(1, ceil(max(n_tokens) / ?))::INT
+            AS width FROM t)
+        SELECT (n_tokens // width) * width AS tokens, count(*) AS rows FROM t, w
+        GROUP BY ALL ORDER BY tokens""", [dataset_id, bins])
