@@ -377,10 +377,14 @@ def parse_rows(path: Path) -> tuple[list[tuple[int, Any]], list[Reject]]:
         return _parse_hf_folder(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: the file is empty")
-    if _is_parquet(path):
-        return _parse_parquet(path)
-    text = _decode(path, path.read_bytes())
+    try:
+        if path.stat().st_size == 0:
+            raise InputError(f"{path}: the file is empty")
+        if _is_parquet(path):
+            return _parse_parquet(path)
+        data = path.read_bytes()
+    except OSError as exc:  # unreadable: permissions, a device, a vanished file
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    text = _decode(path, data)
     delimiter = CSV_DELIMITERS.get(path.suffix.lower())
     return _parse_csv(path, text, delimiter) if delimiter else _parse_json(path, text)
