@@ -1,7 +1,7 @@
 """Queries of the data pages: the row browser, findings by code, token lengths.
 
 Full-text search is a case-insensitive substring match of every given word over the row's
-messages (``contains(lower(...))``: no LIKE wildcards to escape); it needs no index and scans
+message texts (``contains(lower(...))``: no LIKE wildcards to escape); it needs no index and scans
 ~1M short rows a second in DuckDB.
 """
 
@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from workbench.store.workspace import Workspace
 
+CONTENT_SQL = ("lower(array_to_string(json_extract_string(e.messages, '$[*].content'), "
+               "chr(10)))")  # message texts only: a search for "user" must not match roles
 STATUS_SQL = """coalesce((SELECT arg_max(x.action, x.id) FROM decisions x
     WHERE x.dataset_id = e.dataset_id AND x.example_id = e.id
       AND x.action IN ('drop', 'restore')), 'kept')"""
@@ -33,7 +35,7 @@ class RowFilter:
 def _where(f: RowFilter) -> tuple[str, list]:
     clauses, params = [], []
     for word in f.search.split():
-        clauses.append("contains(lower(e.messages), lower(?))")
+        clauses.append(f"contains({CONTENT_SQL}, lower(?))")
         params.append(word)
     if f.code:
         clauses.append("EXISTS (SELECT 1 FROM findings g WHERE g.dataset_id = e.dataset_id "
