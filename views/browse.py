@@ -8,6 +8,7 @@ from workbench.store.browse import RowFilter, browse_rows, example_detail, meta_
 from workbench.store.versions import decide, decisions, edit_message
 
 PAGE = 25
+ANY = lambda value: value or "any"  # noqa: E731
 _ui.sidebar()
 st.title("Browse")
 if "browse_note" in st.session_state:
@@ -20,11 +21,12 @@ with _ui.workspace() as ws:
 
 c = st.columns([3, 2, 2, 2])
 search = c[0].text_input("Search the messages", key="search", placeholder="words")
-code = c[1].selectbox("Finding", ["", *codes], key="code")
-split = c[2].selectbox("Split", ["", "train", "validation", "test"], key="split")
-status = c[3].selectbox("Status", ["", "kept", "drop", "edited"], key="status")
+code = c[1].selectbox("Finding", ["", *codes], key="code", format_func=ANY)
+split = c[2].selectbox("Split", ["", "train", "validation", "test"], key="split",
+                       format_func=ANY)
+status = c[3].selectbox("Status", ["", "kept", "drop", "edited"], key="status", format_func=ANY)
 m = st.columns([2, 2, 2, 1])
-meta_key = m[0].selectbox("Meta field", ["", *keys], key="meta_key")
+meta_key = m[0].selectbox("Meta field", ["", *keys], key="meta_key", format_func=ANY)
 meta_value = m[1].text_input("equals", key="meta_value", disabled=not meta_key)
 cluster = m[2].number_input("Duplicate cluster (representative id)", 0, None, 0,
                             key="cluster", help="0 = any")

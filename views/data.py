@@ -6,6 +6,7 @@ import streamlit as st
 from views import _ui
 from workbench.store.browse import finding_counts, rows_with_code, token_histogram
 
+SEVERITY_COLORS = {"error": "#d62728", "warning": "#ff9f1c", "info": "#9aa5b1"}
 _ui.sidebar()
 st.title("Data")
 with _ui.workspace() as ws:
@@ -32,7 +33,9 @@ with findings_tab:
     if counts.empty:
         st.caption("No validation findings.")
     else:
-        st.bar_chart(counts, x="code", y="rows", color="severity", horizontal=True)
+        bars = counts.pivot(index="code", columns="severity", values="rows").fillna(0)
+        st.bar_chart(bars, horizontal=True, y_label="rows",
+                     color=[SEVERITY_COLORS[name] for name in bars.columns])
         code = st.selectbox("Rows behind a bar", counts["code"].tolist(), key="finding_code")
         with _ui.workspace() as ws:
             behind = rows_with_code(ws, dataset_id, code)

@@ -202,7 +202,8 @@ def mix(workspace: Path, specs: list[str], total: int | None = None, seed: int =
     examples = [Example(i, r["messages"], r["meta"]) for i, r in enumerate(mixed, start=1)]
     with open_workspace(workspace) as ws:
         dataset_id = ws.add_dataset(name, "mix " + " ".join(specs), "mix", examples, [])
-        summary = {"dataset_id": dataset_id, "rows": len(examples),
+        summary = {"dataset_id": dataset_id, "format": "mix", "rows_in": len(examples),
+                   "examples": len(examples), "rejects": 0, "rows": len(examples),
                    "by_source": dict(Counter(r["meta"]["source_dataset"] for r in mixed))}
         ws.record_stage("ingest", dataset_id, {"mix": specs, "total": total, "seed": seed},
                         summary)
