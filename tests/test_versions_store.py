@@ -171,3 +171,12 @@ def test_mix_stage_writes_a_new_dataset_whose_rows_name_their_source(tmp_path):
         metas = [json.loads(m) for (m,) in store.con.execute(
             "SELECT meta FROM examples WHERE dataset_id = 3 ORDER BY id").fetchall()]
     assert [m["source_dataset"] for m in metas] == ["1", "1", "2", "2", "2"]
+
+
+def test_the_trained_version_keeps_the_split_rows_it_hashes(ws):
+    ws.assign_splits(1, 0, (0.5, 0.25, 0.25))
+    vid = ws.record_version(1)
+    stored = version_rows(ws, vid)
+    assert [r["origin"] for r in stored] == ["1:1", "1:2", "1:3", "1:6"]
+    assert sorted(r["split"] for r in stored) == ["test", "train", "train", "validation"]
+    assert ws.record_version(1) == vid

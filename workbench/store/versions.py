@@ -28,12 +28,23 @@ def curated_rows(ws: Workspace, dataset_id: int) -> list[dict]:
              "meta": json.loads(r["meta"]), "split": r["split"]} for r in rows]
 
 
-def create_version(ws: Workspace, dataset_id: int, note: str = "") -> dict:
-    """Store the dataset's curated rows as a version unless that content exists already.
+def split_rows(ws: Workspace, dataset_id: int) -> list[dict]:
+    """The rows that have a split (what training reads), as version rows, in id order."""
+    rows = ws.query("""SELECT e.id, coalesce(e.redacted_messages, e.messages) AS messages,
+        e.meta, s.split FROM splits s JOIN examples e ON e.dataset_id = s.dataset_id
+        AND e.id = s.example_id WHERE s.dataset_id = ? ORDER BY e.id""", [dataset_id])
+    return [{"origin": f"{dataset_id}:{r['id']}", "messages": json.loads(r["messages"]),
+             "meta": json.loads(r["meta"]), "split": r["split"]} for r in rows]
 
-    Returns ``{id, n_rows, created}``. Raises StageError when no row is eligible.
+
+def create_version(ws: Workspace, dataset_id: int, note: str = "",
+                   rows: list[dict] | None = None) -> dict:
+    """Store ``rows`` (default: the dataset's curated rows) as a version unless that content
+    exists already.
+
+    Returns ``{id, n_rows, created}``. Raises StageError when there is no row.
     """
-    rows = curated_rows(ws, dataset_id)
+    rows = curated_rows(ws, dataset_id) if rows is None else rows
     if not rows:
         raise StageError("no eligible row to version (every row is dropped or has an error)")
     vid = version_id(rows)

@@ -242,18 +242,11 @@ class Workspace:
 
     # -- versions and stage runs -----------------------------------------------------
     def record_version(self, dataset_id: int) -> str:
-        """Content hash (SHA-256, 16 hex) of the split rows as trained; stored once."""
-        import hashlib
+        """The version of the split rows as trained (content hash; rows kept in
+        version_rows, so an adapter's lineage leads back to the exact rows it saw)."""
+        from workbench.store.versions import create_version, split_rows
 
-        rows = self.con.execute("""
-            SELECT s.split, s.example_id, coalesce(e.redacted_messages, e.messages)
-            FROM splits s JOIN examples e ON e.dataset_id = s.dataset_id AND e.id = s.example_id
-            WHERE s.dataset_id = ? ORDER BY s.example_id""", [dataset_id]).fetchall()
-        version = hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]
-        self.con.execute("INSERT OR IGNORE INTO versions(id, dataset_id, n_rows, recipe) "
-                         "VALUES (?, ?, ?, ?)", [version, dataset_id, len(rows),
-                                                 json.dumps(self.curation_recipe(dataset_id))])
-        return version
+        return create_version(self, dataset_id, "trained", split_rows(self, dataset_id))["id"]
 
     def record_stage(self, kind: str, dataset_id: int, config: dict, summary: dict) -> str:
         """Record a finished in-process stage as a run; returns its id."""
