@@ -109,3 +109,22 @@ def test_versions_page_freezes_exports_and_estimates_the_cost(workspace):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Epochs"] == "11"  # 9 rows: 100 // 9
     assert not at.exception
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("empty.jsonl", b"", "the file is empty"),
+    ("binary.jsonl", b"\x89PNG\r\n\x1a\n\x00\x00",
+     "binary file (NUL byte at offset 8), not UTF-8 text"),
+    ("repr.jsonl", b"{'prompt': 'p', 'completion': 'c'}\n",
+     "no readable row (1 malformed; line 1: invalid_json: not JSON (looks like a Python dict: "
+     "use double quotes))"),
+])
+def test_datasets_page_turns_bad_files_into_one_error_line(workspace, tmp_path, name, data,
+                                                           message):
+    source = tmp_path / name
+    source.write_bytes(data)
+    at = page("views/datasets.py")
+    at.text_input(key="import_path").input(str(source))
+    at.button(key="import").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [f"{source}: {message}"]
