@@ -141,6 +141,10 @@ def _system(row: dict) -> list[dict]:
 def _openai_message(i: int, message: Any) -> dict:
     if not isinstance(message, dict):
         raise RowError("wrong_type", f"messages[{i}] is not an object")
+    missing = [k for k in MESSAGE_KEYS if k not in message
+               and not (k == "content" and message.get("tool_calls"))]
+    if missing:  # the guide's message_missing_key
+        raise RowError("missing_field", f"messages[{i}] has no '{missing[0]}'")
     role, content = message.get("role"), message.get("content")
     if content is None and message.get("tool_calls"):
         content = ""  # an assistant turn that only calls tools

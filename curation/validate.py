@@ -6,7 +6,7 @@ Sources of the checks (``CODES`` lists each with its severity and source):
   (openai-cookbook ``examples/Chat_finetuning_data_prep.ipynb``): its format errors
   ``data_type`` and ``missing_messages_list`` are ingest rejects (``not_an_object``,
   ``missing_field``: such a row never becomes an example), ``message_missing_key`` is an ingest
-  reject too (``wrong_type``); ``message_unrecognized_key`` → ``unknown_key``,
+  reject too (``missing_field`` naming the key); ``message_unrecognized_key`` → ``unknown_key``,
   ``unrecognized_role`` → ``unknown_role``, ``missing_content`` → ``empty_content``,
   ``example_missing_assistant_message`` → ``missing_assistant``; its warnings: missing system
   → ``missing_system``, missing user → ``missing_user``, over its 16,385-token limit →

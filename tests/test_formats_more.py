@@ -193,3 +193,10 @@ def test_empty_and_binary_files_are_one_line_errors(tmp_path):
         read_file(tmp_path / "e.jsonl")
     with pytest.raises(InputError, match=r"binary file \(NUL byte at offset 8\)"):
         read_file(tmp_path / "b.jsonl")
+
+
+def test_openai_message_without_a_content_key_is_a_missing_field_reject_naming_it(tmp_path):
+    rows = [TOOL_ROW, {"messages": [{"role": "user"}, {"role": "assistant", "content": "a"}]}]
+    reject = read_file(write_jsonl(tmp_path / "t.jsonl", rows)).rejects[0]
+    assert (reject.line, reject.reason, reject.detail) == (
+        2, "missing_field", "openai: messages[0] has no 'content'")
