@@ -43,13 +43,14 @@ def _extra_keys(messages: list[dict]) -> list[str]:
 
 
 def openai_record(messages: list[dict], meta: dict, include_meta: bool = True) -> dict:
+    """``{"messages", **meta}``; a tool-calling turn's empty content is written as null."""
     out = [{**m, "content": None} if m.get("tool_calls") and m["content"] == "" else m
            for m in messages]
     return {"messages": out, **(meta if include_meta else {})}
 
 
 def alpaca_record(messages: list[dict], meta: dict) -> dict:
-    """Raises ValueError naming why the row is not a single Alpaca exchange."""
+    """``{"instruction", "input": "", "output", "system"?, **meta}``. Raises ValueError naming why the row is not a single Alpaca exchange."""
     if _extra_keys(messages):
         raise ValueError(f"message keys {', '.join(_extra_keys(messages))} have no Alpaca field")
     system = messages[0]["content"] if messages and messages[0]["role"] == "system" else None
@@ -61,7 +62,7 @@ def alpaca_record(messages: list[dict], meta: dict) -> dict:
 
 
 def sharegpt_record(messages: list[dict], meta: dict) -> dict:
-    """Raises ValueError for tool turns or extra message keys."""
+    """``{"conversations": [{"from", "value"}], **meta}``. Raises ValueError for tool turns or extra message keys."""
     if _extra_keys(messages):
         raise ValueError(f"message keys {', '.join(_extra_keys(messages))} have no ShareGPT field")
     unknown = sorted({m["role"] for m in messages} - SHAREGPT_FROM.keys())

@@ -88,6 +88,12 @@ class Mapping:
         return cls(_pairs(columns, "column"), _pairs(roles, "role"))
 
     def apply(self, row: Any) -> Any:
+        """``row`` with its keys and turn roles renamed (a non-object row is returned as is).
+
+        >>> Mapping({"q": "prompt"}, {"bot": "assistant"}).apply(
+        ...     {"q": "x", "messages": [{"role": "bot", "content": "y"}]})
+        {'prompt': 'x', 'messages': [{'role': 'assistant', 'content': 'y'}]}
+        """
         if not isinstance(row, dict) or not (self.columns or self.roles):
             return row
         row = {self.columns.get(k, k): v for k, v in row.items()}
