@@ -13,6 +13,9 @@ import streamlit as st
 st.set_page_config(page_title="SLM Workbench", layout="wide")
 PAGES = [
     st.Page("views/data.py", title="Data", icon=":material/table:", default=True),
+    st.Page("views/datasets.py", title="Datasets", icon=":material/upload_file:"),
+    st.Page("views/browse.py", title="Browse", icon=":material/search:"),
+    st.Page("views/versions.py", title="Versions", icon=":material/history:"),
     st.Page("views/run.py", title="Run", icon=":material/play_arrow:"),
     st.Page("views/rate.py", title="Rate", icon=":material/thumbs_up_down:"),
     st.Page("views/report.py", title="Report", icon=":material/summarize:"),

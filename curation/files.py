@@ -1,4 +1,5 @@
-"""File parsing for the readers: JSONL, JSON arrays, CSV/TSV and Parquet → (line, row) pairs.
+"""File parsing for the readers: JSONL, JSON arrays, CSV/TSV, Parquet and a saved HF
+``datasets`` folder → (line, row) pairs.
 
 Files (UTF-8, a BOM is skipped; line = what a reject points at):
 
@@ -8,13 +9,15 @@ Files (UTF-8, a BOM is skipped; line = what a reject points at):
 - CSV / TSV (by suffix): a header row, then records; line = the physical line where the
   record starts (quoted cells may span lines). Cells are strings.
 - Parquet (by suffix or magic bytes): line = 1-based row index.
+- A folder written by ``datasets.Dataset.save_to_disk`` (its ``train`` split, or its only
+  split, for a ``DatasetDict``): line = 1-based row index.
   In CSV and Parquet a null cell is an absent field, and ``messages`` / ``conversations``
   cells holding JSON text are decoded.
 
 Whole-file problems raise InputError (missing, empty, binary, not UTF-8, a broken JSON
 array or CSV, no recognizable row). Row problems are rejects with a stable reason:
-``invalid_json``, ``too_deep``, ``invalid_unicode``, ``wrong_field_count``,
-``not_an_object``, ``missing_field``, ``wrong_type``, ``unknown_role``.
+``invalid_json``, ``too_deep``, ``invalid_unicode``, ``line_too_long``,
+``wrong_field_count``, ``not_an_object``, ``missing_field``, ``wrong_type``, ``unknown_role``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from workbench.errors import InputError
 
+MAX_LINE_CHARS = 16 * 2**20  # a JSONL line longer than this is a reject, not a 50 MB parse
 MAX_DEPTH = 100  # nesting levels a row may have; chat rows need ~5, json crashes near 1000
 JSON_COLUMNS = ("messages", "conversations")  # CSV/Parquet cells that may hold JSON text
 CSV_DELIMITERS = {".csv": ",", ".tsv": "\t"}
@@ -142,6 +146,10 @@ def _parse_jsonl(text: str) -> tuple[list[tuple[int, Any]], list[Reject]]:
     rows, rejects = [], []
     for number, line in enumerate(_LINE_BREAK.split(text), start=1):
         if not line.strip(" \t"):
+            continue
+        if len(line) > MAX_LINE_CHARS:
+            rejects.append(Reject(number, "line_too_long", f"{len(line):,} characters, over "
+                                  f"the {MAX_LINE_CHARS:,} a row may have", line[:500]))
             continue
         try:  # a BOM may start any line of concatenated files
             rows.append((number, loads_row(line.lstrip("\ufeff"))))
@@ -327,23 +335,56 @@ def _parse_parquet(path: Path) -> tuple[list, list[Reject]]:
         raise InputError(f"{path}: not a readable Parquet file: {exc}") from None
 
 
+def _hf_table(path: Path):
+    """The Arrow table of a saved HF dataset (a DatasetDict's ``train`` or only split)."""
+    import datasets
+
+    try:
+        loaded = datasets.load_from_disk(str(path))
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        raise InputError(f"{path}: a folder, but not one saved by datasets' save_to_disk "
+                         f"({str(exc).splitlines()[0][:200]})") from None
+    if isinstance(loaded, datasets.DatasetDict):
+        names = list(loaded)
+        if "train" not in loaded and len(names) != 1:
+            raise InputError(f"{path}: a DatasetDict with splits {', '.join(names)} and no "
+                             "'train' split; point at one split's folder")
+        loaded = loaded["train" if "train" in loaded else names[0]]
+    return loaded.data.table
+
+
+def _parse_hf_folder(path: Path) -> tuple[list, list[Reject]]:
+    """Rows of a saved HF ``datasets`` folder (line = 1-based row index)."""
+    table = _hf_table(path)
+    _columns(path, table.column_names)
+    records = (r for batch in table.to_batches() for r in batch.to_pylist())
+    return _column_rows(enumerate(records, start=1), lambda r: _columns_row(_jsonable(r)))
+
+
 def _is_parquet(path: Path) -> bool:
     with path.open("rb") as f:
         return path.suffix.lower() == ".parquet" or f.read(4) == PARQUET_MAGIC
 
 
 def parse_rows(path: Path) -> tuple[list[tuple[int, Any]], list[Reject]]:
-    """Read a JSONL, JSON array, CSV/TSV or Parquet file into (line, row) pairs plus rejects.
+    """Read a JSONL, JSON array, CSV/TSV, Parquet file or saved HF dataset folder into
+    (line, row) pairs plus rejects.
 
     Raises InputError for whole-file problems: missing, empty, binary, not UTF-8, a broken
     JSON array or CSV, an unreadable Parquet file. A bad row is a Reject.
     """
+    if path.is_dir():
+        return _parse_hf_folder(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: the file is empty")
-    if _is_parquet(path):
-        return _parse_parquet(path)
-    text = _decode(path, path.read_bytes())
+    try:
+        if path.stat().st_size == 0:
+            raise InputError(f"{path}: the file is empty")
+        if _is_parquet(path):
+            return _parse_parquet(path)
+        data = path.read_bytes()
+    except OSError as exc:  # unreadable: permissions, a device, a vanished file
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    text = _decode(path, data)
     delimiter = CSV_DELIMITERS.get(path.suffix.lower())
     return _parse_csv(path, text, delimiter) if delimiter else _parse_json(path, text)

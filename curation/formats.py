@@ -6,24 +6,30 @@ number and a reason code, so ``rows_in == len(examples) + len(rejects)`` always 
 Formats (``FORMATS``), each a function ``row -> (messages, meta)`` that raises
 :class:`RowError` with a reason code when the row does not fit:
 
-- ``openai``: ``{"messages": [{"role", "content"}, ...]}`` (OpenAI chat fine-tuning format)
-- ``sharegpt``: ``{"conversations": [{"from": human|gpt|system, "value"}, ...]}``
-- ``alpaca``: ``{"instruction", "input", "output"}`` (Stanford Alpaca; empty input omitted)
+- ``openai``: ``{"messages": [{"role", "content", "name"?, "weight"?, "tool_calls"?,
+  "tool_call_id"?}, ...]}`` (OpenAI chat fine-tuning format; role ``tool`` too; a null
+  ``content`` beside ``tool_calls`` reads as "")
+- ``sharegpt``: ``{"system"?, "conversations": [{"from": human|user|gpt|assistant|system,
+  "value"}, ...]}``; any other ``from`` rejects the row
+- ``alpaca``: ``{"instruction", "input"?, "output", "system"?}`` (Stanford Alpaca; a missing,
+  null or empty ``input`` all read the same)
 - ``dolly``: ``{"instruction", "context", "response", "category"}`` (databricks-dolly-15k)
 - ``prompt_completion``: ``{"prompt", "completion"}`` (OpenAI legacy fine-tuning format)
+- ``oasst``: an OpenAssistant message tree ``{"message_tree_id", "prompt": {"text", "role":
+  prompter|assistant, "replies": [...]}}`` flattened along the best-ranked path
 
-Files are parsed by :mod:`curation.files` (JSONL, JSON, CSV/TSV, Parquet).
+Files are parsed by :mod:`curation.files` (JSONL, JSON, CSV/TSV, Parquet, a saved HF
+``datasets`` folder). A :class:`Mapping` renames columns and roles before a row is read.
 
 Whole-file problems raise InputError (missing, empty, binary, not UTF-8, a broken JSON
 array or CSV, no recognizable row). Row problems are rejects with a stable reason:
-``invalid_json``, ``too_deep``, ``invalid_unicode``, ``wrong_field_count``,
+``invalid_json``, ``too_deep``, ``invalid_unicode``, ``line_too_long``, ``wrong_field_count``,
 ``not_an_object``, ``missing_field``, ``wrong_type``, ``unknown_role``.
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -31,17 +37,19 @@ from typing import Any, Callable
 from curation.files import Reject, RowError, parse_rows
 from workbench.errors import InputError
 
-__all__ = ["Example", "Reject", "ReadResult", "RowError", "FORMATS", "read_file", "parse_rows"]
+__all__ = ["Example", "Reject", "ReadResult", "RowError", "Mapping", "FORMATS", "read_file",
+           "parse_rows"]
 
-ROLES = ("system", "user", "assistant")
+ROLES = ("system", "user", "assistant", "tool")
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant",
                   "assistant": "assistant", "system": "system"}
-DETECT_SAMPLE = 200  # rows looked at by auto-detection; misfits later are rejected per row
+OASST_ROLES = {"prompter": "user", "assistant": "assistant"}
+MESSAGE_KEYS = ("role", "content")  # every other key of an OpenAI message is kept as given
 
 
 @dataclass(frozen=True)
 class Example:
-    """One readable row. ``line`` is 1-based; ``messages`` is a list of {role, content}."""
+    """One readable row. ``line`` is 1-based; ``messages`` is a list of {role, content, ...}."""
 
     line: int
     messages: list[dict]
@@ -60,6 +68,55 @@ class ReadResult:
     @property
     def rows_in(self) -> int:
         return len(self.examples) + len(self.rejects)
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """Renames applied to every row before it is read (CLI ``--column a=b --role x=y``).
+
+    ``columns`` maps a file's column to the name a format expects (``{"question":
+    "instruction"}``); ``roles`` maps a turn's role (``role`` or ``from``) to a known one
+    (``{"bot": "assistant"}``).
+    """
+
+    columns: dict = field(default_factory=dict)
+    roles: dict = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, columns: list[str] = (), roles: list[str] = ()) -> "Mapping":
+        """From ``["old=new", ...]`` pairs; InputError naming a pair without ``=``."""
+        return cls(_pairs(columns, "column"), _pairs(roles, "role"))
+
+    def apply(self, row: Any) -> Any:
+        """``row`` with its keys and turn roles renamed (a non-object row is returned as is).
+
+        >>> Mapping({"q": "prompt"}, {"bot": "assistant"}).apply(
+        ...     {"q": "x", "messages": [{"role": "bot", "content": "y"}]})
+        {'prompt': 'x', 'messages': [{'role': 'assistant', 'content': 'y'}]}
+        """
+        if not isinstance(row, dict) or not (self.columns or self.roles):
+            return row
+        row = {self.columns.get(k, k): v for k, v in row.items()}
+        for key, role_key in (("messages", "role"), ("conversations", "from")):
+            if self.roles and isinstance(row.get(key), list):
+                row[key] = [{**t, role_key: self.roles.get(t.get(role_key), t.get(role_key))}
+                            if isinstance(t, dict) and _hashable(t.get(role_key)) else t
+                            for t in row[key]]
+        return row
+
+
+def _hashable(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool, type(None)))
+
+
+def _pairs(items, what: str) -> dict:
+    out = {}
+    for item in items or ():
+        old, sep, new = str(item).partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise InputError(f"--{what} {item!r}: expected OLD=NEW")
+        out[old.strip()] = new.strip()
+    return out
 
 
 def _text(row: dict, key: str, required: bool = True) -> str:
@@ -81,28 +138,44 @@ def _join(first: str, second: str) -> str:
     return f"{first}\n\n{second}" if second.strip() else first
 
 
+def _system(row: dict) -> list[dict]:
+    """A top-level ``system`` field (ShareGPT, Alpaca variants) as the first message."""
+    text = _text(row, "system", required=False)
+    return [{"role": "system", "content": text}] if text else []
+
+
+def _openai_message(i: int, message: Any) -> dict:
+    if not isinstance(message, dict):
+        raise RowError("wrong_type", f"messages[{i}] is not an object")
+    missing = [k for k in MESSAGE_KEYS if k not in message
+               and not (k == "content" and message.get("tool_calls"))]
+    if missing:  # the guide's message_missing_key
+        raise RowError("missing_field", f"messages[{i}] has no '{missing[0]}'")
+    role, content = message.get("role"), message.get("content")
+    if content is None and message.get("tool_calls"):
+        content = ""  # an assistant turn that only calls tools
+    if not isinstance(role, str) or not isinstance(content, str):
+        raise RowError("wrong_type", f"messages[{i}] needs string 'role' and 'content'")
+    extra = {k: v for k, v in message.items() if k not in MESSAGE_KEYS and v is not None}
+    return {"role": role, "content": content, **extra}
+
+
 def from_openai(row: dict) -> tuple[list[dict], dict]:
-    """Map an OpenAI chat row; roles are kept as given (validation judges them)."""
+    """Map an OpenAI chat row; roles and extra keys (name, weight, tool_calls, tool_call_id)
+    are kept as given, null ones dropped (validation judges them)."""
     messages = row.get("messages")
     if not isinstance(messages, list):
         raise RowError("missing_field", "field 'messages' is missing or not a list")
-    out = []
-    for i, message in enumerate(messages):
-        if not isinstance(message, dict):
-            raise RowError("wrong_type", f"messages[{i}] is not an object")
-        role, content = message.get("role"), message.get("content")
-        if not isinstance(role, str) or not isinstance(content, str):
-            raise RowError("wrong_type", f"messages[{i}] needs string 'role' and 'content'")
-        out.append({"role": role, "content": content})
-    return out, _meta(row, {"messages"})
+    return [_openai_message(i, m) for i, m in enumerate(messages)], _meta(row, {"messages"})
 
 
 def from_sharegpt(row: dict) -> tuple[list[dict], dict]:
-    """Map a ShareGPT row (``from`` human/gpt/system); an unknown ``from`` rejects the row."""
+    """Map a ShareGPT row (``from`` human/user/gpt/assistant/system, optional top-level
+    ``system``); an unknown ``from`` rejects the row."""
     turns = row.get("conversations")
     if not isinstance(turns, list):
         raise RowError("missing_field", "field 'conversations' is missing or not a list")
-    out = []
+    out = _system(row)
     for i, turn in enumerate(turns):
         if not isinstance(turn, dict) or not isinstance(turn.get("value"), str):
             raise RowError("wrong_type", f"conversations[{i}] needs a string 'value'")
@@ -110,15 +183,15 @@ def from_sharegpt(row: dict) -> tuple[list[dict], dict]:
         if role is None:
             raise RowError("unknown_role", f"conversations[{i}].from = {turn.get('from')!r}")
         out.append({"role": role, "content": turn["value"]})
-    return out, _meta(row, {"conversations"})
+    return out, _meta(row, {"conversations", "system"})
 
 
 def from_alpaca(row: dict) -> tuple[list[dict], dict]:
     """Map an Alpaca row; a missing, null or empty ``input`` all mean no input."""
     prompt = _join(_text(row, "instruction"), _text(row, "input", required=False))
-    messages = [{"role": "user", "content": prompt},
-                {"role": "assistant", "content": _text(row, "output")}]
-    return messages, _meta(row, {"instruction", "input", "output"})
+    messages = _system(row) + [{"role": "user", "content": prompt},
+                               {"role": "assistant", "content": _text(row, "output")}]
+    return messages, _meta(row, {"instruction", "input", "output", "system"})
 
 
 def from_dolly(row: dict) -> tuple[list[dict], dict]:
@@ -136,21 +209,56 @@ def from_prompt_completion(row: dict) -> tuple[list[dict], dict]:
     return messages, _meta(row, {"prompt", "completion"})
 
 
+def _best_reply(replies: list) -> dict | None:
+    """The reply with the lowest ``rank`` (0 = best, by OpenAssistant's ranking); deleted
+    replies are skipped; unranked ones come after ranked ones, in file order."""
+    live = [(i, r) for i, r in enumerate(replies)
+            if isinstance(r, dict) and not r.get("deleted")]
+    ranked = sorted(live, key=lambda p: (not isinstance(p[1].get("rank"), int),
+                                         p[1].get("rank") if isinstance(p[1].get("rank"), int)
+                                         else 0, p[0]))
+    return ranked[0][1] if ranked else None
+
+
+def from_oasst(row: dict) -> tuple[list[dict], dict]:
+    """Flatten an OpenAssistant message tree along its best-ranked path (root prompt, then
+    at each node the rank-0 live reply). Meta keeps the tree id and the root's ``lang``."""
+    node = row.get("prompt")
+    if not isinstance(node, dict):
+        raise RowError("missing_field", "field 'prompt' is missing or not a message tree")
+    out, depth = [], 0
+    while node is not None:
+        role = OASST_ROLES.get(node.get("role"))
+        if role is None:
+            raise RowError("unknown_role", f"message at depth {depth}: role = {node.get('role')!r}")
+        out.append({"role": role, "content": _text(node, "text")})
+        replies = node.get("replies") or []
+        if not isinstance(replies, list):
+            raise RowError("wrong_type", f"message at depth {depth}: 'replies' is not a list")
+        node, depth = _best_reply(replies), depth + 1
+    meta = _meta(row, {"prompt"})
+    if isinstance(row["prompt"].get("lang"), str):
+        meta["lang"] = row["prompt"]["lang"]
+    return out, meta
+
+
 FORMATS: dict[str, Callable[[dict], tuple[list[dict], dict]]] = {
     "openai": from_openai,
     "sharegpt": from_sharegpt,
     "alpaca": from_alpaca,
     "dolly": from_dolly,
     "prompt_completion": from_prompt_completion,
+    "oasst": from_oasst,
 }
 
 # Keys that identify a format, most specific first (Dolly before Alpaca: both have
-# "instruction").
+# "instruction"; OpenAssistant before prompt/completion: both have "prompt").
 SIGNATURES = [
     ("openai", {"messages"}),
     ("sharegpt", {"conversations"}),
     ("dolly", {"instruction", "response"}),
     ("alpaca", {"instruction", "output"}),
+    ("oasst", {"message_tree_id", "prompt"}),
     ("prompt_completion", {"prompt", "completion"}),
 ]
 
@@ -167,16 +275,28 @@ def guess_row_format(row: Any) -> str | None:
     return next((name for name, keys in SIGNATURES if keys <= row.keys()), None)
 
 
-def detect_format(rows: list[tuple[int, Any]]) -> str:
-    """Pick the format most rows (of the first ``DETECT_SAMPLE``) match.
+def _unknown_shape(rows: list[tuple[int, Any]]) -> str:
+    keys = sorted({k for _, row in rows[:1000] if isinstance(row, dict) for k in row})[:8]
+    seen = f"rows have keys {', '.join(keys)}" if keys else "rows are not objects"
+    return (f"unrecognized format: {seen}; expected one of: {accepted_formats()} "
+            "(rename columns with --column OLD=NEW)")
 
-    Raises InputError naming the accepted formats when no row matches any.
+
+def detect_format(rows: list[tuple[int, Any]]) -> str:
+    """Pick the format most rows match, counting every row (so neither row order nor a
+    sample size can change the answer); ties go to the more specific signature.
+
+    Raises InputError naming the keys seen and the accepted formats when no row matches.
     """
-    votes = Counter(guess_row_format(row) for _, row in rows[:DETECT_SAMPLE])
-    votes.pop(None, None)
-    if not votes:
-        raise InputError(f"unrecognized format: no row matches any of: {accepted_formats()}")
-    return votes.most_common(1)[0][0]
+    votes = {name: 0 for name, _ in SIGNATURES}
+    for _, row in rows:
+        name = guess_row_format(row)
+        if name:
+            votes[name] += 1
+    best = max(votes, key=lambda name: votes[name])  # max keeps the first of equal counts
+    if votes[best] == 0:
+        raise InputError(_unknown_shape(rows))
+    return best
 
 
 def map_rows(rows: list[tuple[int, Any]], fmt: str) -> tuple[list[Example], list[Reject]]:
@@ -195,8 +315,17 @@ def map_rows(rows: list[tuple[int, Any]], fmt: str) -> tuple[list[Example], list
     return examples, rejects
 
 
-def read_file(path: str | Path, fmt: str = "auto") -> ReadResult:
-    """Read ``path`` in format ``fmt`` (``auto`` detects it from the rows).
+def _no_rows(path: Path, rejects: list[Reject]) -> InputError:
+    if not rejects:
+        return InputError(f"{path}: no readable row")
+    first = rejects[0]
+    return InputError(f"{path}: no readable row ({len(rejects)} malformed; line {first.line}: "
+                      f"{first.reason}: {first.detail})")
+
+
+def read_file(path: str | Path, fmt: str = "auto", mapping: Mapping | None = None) -> ReadResult:
+    """Read ``path`` in format ``fmt`` (``auto`` detects it from all rows), after renaming
+    columns and roles with ``mapping``.
 
     Raises InputError for a whole-file problem (see :func:`parse_rows`), an unknown ``fmt``
     or an unrecognized format; never for a single bad row (that row becomes a Reject).
@@ -206,7 +335,9 @@ def read_file(path: str | Path, fmt: str = "auto") -> ReadResult:
         raise InputError(f"unknown format '{fmt}'; accepted: auto, {accepted_formats()}")
     rows, rejects = parse_rows(path)
     if not rows:
-        raise InputError(f"{path}: no readable row ({len(rejects)} malformed)")
+        raise _no_rows(path, rejects)
+    if mapping:
+        rows = [(line, mapping.apply(row)) for line, row in rows]
     fmt = detect_format(rows) if fmt == "auto" else fmt
     examples, more = map_rows(rows, fmt)
     rejects = sorted(rejects + more, key=lambda r: r.line)

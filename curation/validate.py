@@ -1,20 +1,73 @@
-"""Validation: schema checks and token length of each example, as findings.
+"""Validation: every check of one example, as findings with a stable code and severity.
 
-Checks follow OpenAI's "Chat fine-tuning data prep" guide (openai-cookbook,
-``examples/Chat_finetuning_data_prep.ipynb``): missing system message (info), missing user
-message, missing assistant message, unknown role, missing/empty content, and the token limit.
-Token length is measured with the base model's own chat template (``count_tokens``), against
-``max_seq_len``. Findings with severity ``error`` take the row out of the training set.
+Sources of the checks (``CODES`` lists each with its severity and source):
+
+- OpenAI's "Data preparation and analysis for chat model fine-tuning" notebook
+  (openai-cookbook ``examples/Chat_finetuning_data_prep.ipynb``): its format errors
+  ``data_type`` and ``missing_messages_list`` are ingest rejects (``not_an_object``,
+  ``missing_field``: such a row never becomes an example), ``message_missing_key`` is an ingest
+  reject too (``missing_field`` naming the key); ``message_unrecognized_key`` → ``unknown_key``,
+  ``unrecognized_role`` → ``unknown_role``, ``missing_content`` → ``empty_content``,
+  ``example_missing_assistant_message`` → ``missing_assistant``; its warnings: missing system
+  → ``missing_system``, missing user → ``missing_user``, over its 16,385-token limit →
+  ``openai_token_limit``.
+- The base model's own chat template (``count_tokens``): ``too_many_tokens`` over
+  ``max_seq_len``, and ``zero_trainable_tokens`` when no assistant token is left after
+  templating and truncation (``count_trainable``; training.data.encode_example).
+- Role order: ``role_order``, ``trailing_user_turn``, ``tool_call_without_reply``.
+- Text: ``whitespace_only`` turns, ``encoding_damage`` (ftfy.fix_encoding would change the
+  text: mojibake), ``refusal`` and ``boilerplate`` answers, ``unsupported_language`` (langdetect
+  says the row is not in a language the PII model covers).
+
+Each finding names its row (the input line) and, where it concerns one turn, the message
+index. Findings with severity ``error`` take the row out of the training set.
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from curation.formats import ROLES
-
 SEVERITIES = ("info", "warning", "error")
+KNOWN_ROLES = ("system", "user", "assistant", "tool", "function")  # the guide adds "function"
+# The guide's known keys plus the current format's tool keys (tool_calls, tool_call_id).
+KNOWN_KEYS = ("role", "content", "name", "function_call", "weight", "tool_calls",
+              "tool_call_id")
+
+CODES: dict[str, tuple[str, str]] = {  # code -> (severity, what it means and where from)
+    "no_messages": ("error", "empty messages list (guide: missing_messages_list)"),
+    "unknown_role": ("error", "role not system/user/assistant/tool (guide: unrecognized_role)"),
+    "unknown_key": ("warning", "message key the API does not know (guide: "
+                               "message_unrecognized_key)"),
+    "empty_content": ("error", "empty content and no tool call (guide: missing_content)"),
+    "whitespace_only": ("error", "content is only whitespace"),
+    "missing_assistant": ("error", "no assistant message (guide: "
+                                   "example_missing_assistant_message)"),
+    "missing_system": ("info", "no system message; the chat template adds its own (guide)"),
+    "missing_user": ("error", "no user message (guide warning; no prompt to learn from)"),
+    "too_many_tokens": ("error", "templated conversation longer than max_seq_len"),
+    "openai_token_limit": ("warning", "over the guide's 16,385-token limit: OpenAI truncates"),
+    "zero_trainable_tokens": ("error", "no assistant token left after templating and "
+                                       "truncation: the row teaches nothing"),
+    "role_order": ("warning", "the same role twice in a row (e.g. assistant after assistant)"),
+    "trailing_user_turn": ("warning", "ends with a user turn, which training ignores"),
+    "tool_call_without_reply": ("error", "an assistant tool call with no tool message "
+                                         "answering its id"),
+    "encoding_damage": ("warning", "mojibake: ftfy.fix_encoding would change the text"),
+    "refusal": ("warning", "the answer refuses (\"I'm sorry, but I can't ...\")"),
+    "boilerplate": ("warning", "AI-assistant boilerplate (\"As an AI language model ...\")"),
+    "unsupported_language": ("warning", "a language the PII model does not cover"),
+}
+
+# Phrases used to filter ShareGPT dumps (e.g. ShareGPT_Vicuna_unfiltered's optional_clean.py
+# list) and AlpacaDataCleaned's refusal cleanup; matched case-insensitively in answers.
+REFUSALS = (r"\bI(?:'m| am) sorry,? but I (?:can(?:no|')t|am unable|won't)",
+            r"\bI can(?:no|')t (?:help|assist|fulfill|comply|provide) (?:with )?(?:that|this)",
+            r"\bI(?:'m| am) (?:not able|unable) to (?:help|assist|comply|provide)")
+BOILERPLATE = (r"\bas an AI(?: language)? model\b", r"\bas a large language model\b",
+               r"\bI(?:'m| am) an AI (?:language model|assistant) (?:developed|created|trained) by")
 
 
 @dataclass(frozen=True)
@@ -34,77 +87,230 @@ class ValidateConfig:
 
     max_seq_len: int = field(default=2048, metadata={
         "help": "Longest conversation in tokens (base model's chat template); longer is an error."})
+    openai_token_limit: int = field(default=16385, metadata={
+        "help": "OpenAI's per-example limit (data-prep guide): longer rows are truncated there."})
+    pii_languages: tuple = field(default=("en",), metadata={
+        "help": "ISO 639-1 codes the PII model covers; rows detected as another are flagged."})
+    min_language_chars: int = field(default=40, metadata={
+        "help": "Rows with fewer letters (in distinct words) are too short to tell their "
+                "language; not checked."})
+    check_language: bool = field(default=True, metadata={
+        "help": "Run language detection (langdetect, ~ms per row)."})
 
 
-def _role_findings(index: int, line: int, messages: list[dict]) -> list[Finding]:
+def finding(index: int, code: str, text: str, message_index: int | None = None) -> Finding:
+    """A Finding with the severity that ``CODES`` gives ``code``."""
+    return Finding(index, code, CODES[code][0], text, message_index)
+
+
+def _message_findings(index: int, line: int, messages: list[dict]) -> list[Finding]:
     out = []
     for i, message in enumerate(messages):
-        if message["role"] not in ROLES:
-            out.append(Finding(index, "unknown_role", "error",
-                               f"row {line}: message {i} has unknown role "
-                               f"'{message['role']}'", i))
-        elif not message["content"].strip():
-            out.append(Finding(index, "empty_content", "error",
-                               f"row {line}: message {i} ({message['role']}) is empty", i))
+        role, content = message["role"], message["content"]
+        where = f"row {line}: message {i}"
+        if role not in KNOWN_ROLES:
+            out.append(finding(index, "unknown_role", f"{where} has unknown role '{role}'", i))
+        unknown = sorted(k for k in message if k not in KNOWN_KEYS)
+        if unknown:
+            out.append(finding(index, "unknown_key", f"{where} has unknown key(s) "
+                                                     f"{', '.join(unknown)}", i))
+        if not content and not message.get("tool_calls") and not message.get("function_call"):
+            out.append(finding(index, "empty_content", f"{where} ({role}) is empty", i))
+        elif content and not content.strip():
+            out.append(finding(index, "whitespace_only", f"{where} ({role}) is only whitespace",
+                               i))
     return out
 
 
 def _presence_findings(index: int, line: int, messages: list[dict]) -> list[Finding]:
-    roles = [m["role"] for m in messages]
-    out = []
     if not messages:
-        return [Finding(index, "no_messages", "error", f"row {line}: no messages")]
+        return [finding(index, "no_messages", f"row {line}: no messages")]
+    roles = {m["role"] for m in messages}
+    out = []
     if "system" not in roles:
-        out.append(Finding(index, "missing_system", "info",
+        out.append(finding(index, "missing_system",
                            f"row {line}: no system message (the chat template adds its own)"))
     if "user" not in roles:
-        out.append(Finding(index, "missing_user", "error", f"row {line}: no user message"))
+        out.append(finding(index, "missing_user", f"row {line}: no user message"))
     if "assistant" not in roles:
-        out.append(Finding(index, "missing_assistant", "error",
+        out.append(finding(index, "missing_assistant",
                            f"row {line}: no assistant message to learn from"))
     return out
 
 
 def _order_findings(index: int, line: int, messages: list[dict]) -> list[Finding]:
-    turns = [(i, m["role"]) for i, m in enumerate(messages) if m["role"] != "system"]
+    turns = [(i, m["role"]) for i, m in enumerate(messages)
+             if m["role"] in ("user", "assistant", "tool")]  # a tool reply parts two answers
     out = []
-    for (_, previous), (i, role) in zip(turns, turns[1:]):
+    for (_, previous), (i, role) in zip(turns, turns[1:], strict=False):
         if role == previous:
-            out.append(Finding(index, "role_order", "warning",
+            out.append(finding(index, "role_order",
                                f"row {line}: message {i} repeats role '{role}'", i))
     if turns and turns[-1][1] == "user" and any(r == "assistant" for _, r in turns):
-        out.append(Finding(index, "trailing_user_turn", "warning",
+        out.append(finding(index, "trailing_user_turn",
                            f"row {line}: ends with a user turn (ignored in training)",
                            turns[-1][0]))
+    return out + _tool_findings(index, line, messages)
+
+
+def _tool_findings(index: int, line: int, messages: list[dict]) -> list[Finding]:
+    out = []
+    for i, message in enumerate(messages):
+        calls = message.get("tool_calls")
+        if message["role"] != "assistant" or not isinstance(calls, list):
+            continue
+        answered = {m.get("tool_call_id") for m in messages[i + 1:] if m["role"] == "tool"}
+        for call in calls:
+            call_id = call.get("id") if isinstance(call, dict) else None
+            if call_id not in answered:
+                out.append(finding(index, "tool_call_without_reply",
+                                   f"row {line}: message {i} calls tool {call_id!r} and no "
+                                   "tool message answers it", i))
     return out
 
 
 def check_schema(index: int, line: int, messages: list[dict]) -> list[Finding]:
-    """All schema findings of one example (roles, presence, order, empty content)."""
-    return (_presence_findings(index, line, messages) + _role_findings(index, line, messages)
+    """All schema findings of one example (roles, keys, presence, order, empty content)."""
+    return (_presence_findings(index, line, messages) + _message_findings(index, line, messages)
             + _order_findings(index, line, messages))
+
+
+@functools.cache
+def _patterns(kind: str) -> re.Pattern:
+    return re.compile("|".join(REFUSALS if kind == "refusal" else BOILERPLATE), re.IGNORECASE)
+
+
+def check_text(index: int, line: int, messages: list[dict]) -> list[Finding]:
+    """Encoding damage in any turn; refusal and boilerplate in assistant turns."""
+    import ftfy
+
+    out = []
+    for i, message in enumerate(messages):
+        content = message["content"]
+        if content and ftfy.fix_encoding(content) != content:
+            out.append(finding(index, "encoding_damage", f"row {line}: message {i} looks like "
+                               "mojibake (ftfy.fix_encoding would change it)", i))
+        if message["role"] != "assistant":
+            continue
+        for code in ("refusal", "boilerplate"):
+            if _patterns(code).search(content):
+                out.append(finding(index, code, f"row {line}: message {i} is a {code} answer", i))
+    return out
+
+
+@functools.cache
+def _language_factory():
+    """langdetect's profiles (shipped in its package; nothing is downloaded), seeded so the
+    same text always gets the same answer."""
+    from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
+
+    factory = DetectorFactory()
+    factory.load_profile(PROFILES_DIRECTORY)
+    factory.set_seed(0)
+    return factory
+
+
+def detect_language(text: str) -> tuple[str, float] | None:
+    """(ISO 639-1 code, probability) of ``text`` by langdetect (a port of Google's
+    language-detection, 55 languages); None when it cannot tell."""
+    from langdetect.lang_detect_exception import LangDetectException
+
+    detector = _language_factory().create()
+    detector.append(text[:2000])
+    try:
+        best = detector.get_probabilities()[0]
+    except (LangDetectException, IndexError):
+        return None
+    return best.lang, best.prob
+
+
+# English function words that are not words of other Latin-script languages ("a", "in",
+# "is" are left out). Measured here: >= 12% of the words in 97% of GSM8K rows, 96% of
+# Dolly's first 25, 99% of FastChat's ShareGPT sample, and 0% in French, German, Italian,
+# Spanish, Portuguese and Dutch test sentences; such rows skip langdetect.
+ENGLISH_WORDS = frozenset("the and of to it you that for with are was this be what how they "
+                          "we have has his her their not or if at by from which will would "
+                          "can there".split())
+ENGLISH_SHARE = 0.12
+
+
+def english_share(text: str) -> float:
+    """Share of ``text``'s words that are common English function words.
+
+    >>> english_share("The cat and the dog")
+    0.6
+    """
+    words = re.findall(r"[a-z']+", text.lower())
+    return sum(w in ENGLISH_WORDS for w in words) / max(1, len(words))
+
+
+def check_language(index: int, line: int, messages: list[dict],
+                   config: ValidateConfig) -> list[Finding]:
+    """``unsupported_language`` when the row's text is in none of ``config.pii_languages``."""
+    text = "\n".join(m["content"] for m in messages if m["role"] in ("user", "assistant"))
+    text = " ".join(dict.fromkeys(text.split()))  # a word repeated 2,000 times is one word
+    if sum(c.isalpha() for c in text) < config.min_language_chars:
+        return []
+    if "en" in config.pii_languages and english_share(text) >= ENGLISH_SHARE:
+        return []  # plainly English: skip langdetect's ~3 ms
+    found = detect_language(text)
+    if found is None or found[0] in config.pii_languages:
+        return []
+    lang, prob = found
+    return [finding(index, "unsupported_language",
+                    f"row {line}: looks like '{lang}' (p={prob:.2f}); the PII model covers "
+                    f"{', '.join(config.pii_languages)}")]
 
 
 def check_length(index: int, line: int, n_tokens: int, max_seq_len: int) -> list[Finding]:
     """A ``too_many_tokens`` error when the templated conversation exceeds ``max_seq_len``."""
     if n_tokens <= max_seq_len:
         return []
-    return [Finding(index, "too_many_tokens", "error",
+    return [finding(index, "too_many_tokens",
                     f"row {line}: {n_tokens} tokens > max_seq_len {max_seq_len}")]
 
 
+def _counted(index: int, line: int, messages: list[dict], config: ValidateConfig,
+             counters: dict[str, Callable]) -> list[Finding]:
+    out = []
+    if counters.get("count_tokens"):
+        out += check_length(index, line, counters["count_tokens"](messages), config.max_seq_len)
+    if counters.get("count_trainable"):
+        try:
+            trainable, why = counters["count_trainable"](messages), "after truncation to " \
+                f"max_seq_len {config.max_seq_len}"
+        except ValueError as exc:  # the template cannot place an answer (training.data)
+            trainable, why = 0, str(exc)
+        if trainable == 0 and any(m["role"] == "assistant" for m in messages):
+            out.append(finding(index, "zero_trainable_tokens",
+                               f"row {line}: 0 trainable assistant tokens ({why})"))
+    if counters.get("count_openai_tokens"):
+        n = counters["count_openai_tokens"](messages)
+        if n > config.openai_token_limit:
+            out.append(finding(index, "openai_token_limit", f"row {line}: {n} tokens > "
+                               f"OpenAI's limit {config.openai_token_limit}"))
+    return out
+
+
 def validate(examples: list[tuple[int, list[dict]]], config: ValidateConfig,
-             count_tokens: Callable[[list[dict]], int] | None = None) -> list[Finding]:
+             count_tokens: Callable[[list[dict]], int] | None = None,
+             count_trainable: Callable[[list[dict]], int] | None = None,
+             count_openai_tokens: Callable[[list[dict]], int] | None = None) -> list[Finding]:
     """Validate ``examples`` given as (line, messages) pairs.
 
-    ``count_tokens(messages) -> int`` measures the templated length; the length check runs
-    only on rows whose schema is sound and when a counter is given. Returns findings in
-    input order.
+    Counters, each ``messages -> int``: ``count_tokens`` the base model's templated length,
+    ``count_trainable`` the assistant tokens left after templating and truncation (may raise
+    ValueError: counted as 0), ``count_openai_tokens`` the guide's count. They run only on
+    rows whose schema has no error. Returns findings in input order.
     """
+    counters = {"count_tokens": count_tokens, "count_trainable": count_trainable,
+                "count_openai_tokens": count_openai_tokens}
     findings = []
     for index, (line, messages) in enumerate(examples):
         schema = check_schema(index, line, messages)
-        findings += schema
-        if count_tokens and not any(f.severity == "error" for f in schema):
-            findings += check_length(index, line, count_tokens(messages), config.max_seq_len)
+        findings += schema + check_text(index, line, messages)
+        if config.check_language:
+            findings += check_language(index, line, messages, config)
+        if not any(f.severity == "error" for f in schema):
+            findings += _counted(index, line, messages, config, counters)
     return findings

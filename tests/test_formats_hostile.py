@@ -25,7 +25,7 @@ from workbench.errors import InputError
 ALPACA = {"instruction": "Add 2 and 3.", "input": "", "output": "5"}
 ALPACA_LINE = json.dumps(ALPACA)
 PY_HINT = "not JSON (looks like a Python dict: use double quotes)"
-REASONS = {"invalid_json", "too_deep", "invalid_unicode", "not_an_object", "missing_field",
+REASONS = {"invalid_json", "too_deep", "invalid_unicode", "line_too_long", "not_an_object", "missing_field",
            "wrong_type", "unknown_role", "wrong_field_count"}
 # tmp_path is reused across examples on purpose: each example overwrites its one file.
 FAST = settings(max_examples=40, deadline=None, database=None,

@@ -17,8 +17,8 @@ def test_whitespace_only_content_and_unknown_role_are_errors():
     rows = [(7, [{"role": "system", "content": "s"}, {"role": "user", "content": " \n"},
                  {"role": "robot", "content": "x"}, {"role": "assistant", "content": "ok"}])]
     found = validate(rows, ValidateConfig())
-    assert codes(found) == [(0, "empty_content", "error"), (0, "unknown_role", "error")]
-    assert found[0].message == "row 7: message 1 (user) is empty"
+    assert codes(found) == [(0, "whitespace_only", "error"), (0, "unknown_role", "error")]
+    assert found[0].message == "row 7: message 1 (user) is only whitespace"
 
 
 def test_length_is_checked_against_max_seq_len_with_the_given_counter():

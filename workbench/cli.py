@@ -34,14 +34,20 @@ def pipeline(input: str = typer.Option(..., help="Dataset file (JSON or JSONL)."
                                max_new_tokens=max_new_tokens, seed=seed, redact=redact))
 
 
+COLUMNS = typer.Option([], "--column", help="Rename a column before reading: OLD=NEW.")
+ROLES = typer.Option([], "--role", help="Rename a role before reading: OLD=NEW.")
+
+
 @command
-def ingest(input: str = typer.Option(..., help="Dataset file."), workspace: str = Workspace,
+def ingest(input: str = typer.Option(..., help="Dataset file or saved HF dataset folder."),
+           workspace: str = Workspace,
            format: str = typer.Option("auto", help="auto|alpaca|dolly|sharegpt|openai|"
-                                                   "prompt_completion")) -> dict:
+                                                   "prompt_completion|oasst"),
+           column: list[str] = COLUMNS, role: list[str] = ROLES) -> dict:
     """Read a dataset file into the workspace (rows in = examples + rejects)."""
     from workbench.stages import ingest as run
 
-    return run(Path(workspace), input, format)
+    return run(Path(workspace), input, format, column, role)
 
 
 @command
@@ -149,6 +155,7 @@ def job(job_dir: Path) -> None:
 # Each area keeps its commands in its own module (workbench/cli_<area>.py, importing ``app``
 # and ``command`` from workbench.cliapp); importing the module here registers them.
 # from workbench import cli_<area>  # noqa: E402,F401
+from workbench import cli_curation_io  # noqa: E402,F401
 
 
 def main() -> None:

@@ -13,17 +13,21 @@ from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
+from workbench.errors import StageError
 from workbench.store import open_workspace
 
 log = logging.getLogger("workbench.stages")
 DEFAULT_RATIOS = (0.8, 0.1, 0.1)
 
 
-def ingest(workspace: Path, input_path: str, fmt: str = "auto") -> dict:
-    """Read a file into a new dataset. Summary: rows_in, examples, rejects (+ reasons)."""
-    from curation.formats import read_file
+def ingest(workspace: Path, input_path: str, fmt: str = "auto", columns: list[str] = (),
+           roles: list[str] = ()) -> dict:
+    """Read a file (or saved HF dataset folder) into a new dataset, renaming ``columns`` and
+    ``roles`` (``OLD=NEW`` pairs) first. Summary: rows_in, examples, rejects (+ reasons)."""
+    from curation.formats import Mapping, read_file
 
-    result = read_file(input_path, fmt)
+    mapping = Mapping.parse(columns, roles)
+    result = read_file(input_path, fmt, mapping)
     with open_workspace(workspace) as ws:
         dataset_id = ws.add_dataset(Path(input_path).name, str(input_path), result.format,
                                     result.examples, result.rejects)
@@ -31,7 +35,9 @@ def ingest(workspace: Path, input_path: str, fmt: str = "auto") -> dict:
                    "rows_in": result.rows_in, "examples": len(result.examples),
                    "rejects": len(result.rejects),
                    "reject_reasons": dict(Counter(r.reason for r in result.rejects))}
-        ws.record_stage("ingest", dataset_id, {"input": str(input_path), "format": fmt}, summary)
+        ws.record_stage("ingest", dataset_id, {"input": str(input_path), "format": fmt,
+                                               "columns": list(columns), "roles": list(roles)},
+                        summary)
     return summary
 
 
@@ -41,30 +47,72 @@ def _examples(workspace: Path) -> tuple[int, list[dict]]:
         return dataset_id, ws.examples(dataset_id)
 
 
+def _measure(tokenizer, messages: list[dict], max_seq_len: int) -> tuple:
+    """(templated tokens, assistant tokens left after truncation to ``max_seq_len``) as
+    training.data.encode_example labels them; the second is the ValueError when the template
+    cannot place an answer, and both are None when the row cannot be templated at all."""
+    from training.data import (
+        IGNORE_INDEX,
+        assistant_char_spans,
+        label_tokens,
+        token_length,
+    )
+
+    try:
+        text, spans = assistant_char_spans(tokenizer, messages)
+    except ValueError as exc:
+        return token_length(tokenizer, messages), exc
+    except Exception:  # a row the template refuses (e.g. an unknown role): schema reports it
+        return None, None
+    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    labels = label_tokens(list(encoded["input_ids"]), encoded["offset_mapping"], spans)
+    return len(labels), sum(label != IGNORE_INDEX for label in labels[:max_seq_len])
+
+
+def _trainable(measured: tuple) -> int:
+    if isinstance(measured[1], ValueError):
+        raise measured[1]
+    return measured[1] or 0
+
+
 def validate(workspace: Path, max_seq_len: int = 2048, base_model: str = "embedded") -> dict:
-    """Schema and token-length findings. Summary: validation_findings, by_code, error_rows."""
+    """Every validation check (curation.validate.CODES); token counts per example are kept
+    for the length plot. Summary: validation_findings, by_severity, by_code, error_rows."""
+    from curation.cost import num_tokens_from_messages
     from curation.validate import ValidateConfig
     from curation.validate import validate as run_checks
-    from training.data import token_length
     from training.model import ensure_base_model, load_tokenizer
 
     dataset_id, rows = _examples(workspace)
     tokenizer = load_tokenizer(ensure_base_model(base_model))
+    measured = {id(r["messages"]): _measure(tokenizer, r["messages"], max_seq_len)
+                for r in rows}
+    openai = {id(r["messages"]): num_tokens_from_messages(r["messages"]) for r in rows}
     findings = run_checks([(r["line"], r["messages"]) for r in rows],
                           ValidateConfig(max_seq_len=max_seq_len),
-                          count_tokens=lambda m: token_length(tokenizer, m))
+                          count_tokens=lambda m: measured[id(m)][0] or 0,
+                          count_trainable=lambda m: _trainable(measured[id(m)]),
+                          count_openai_tokens=lambda m: openai[id(m)])
     records = [{"example_id": rows[f.index]["id"], "step": "validate", "code": f.code,
                 "severity": f.severity, "message": f.message,
                 "message_index": f.message_index} for f in findings]
+    tokens = [{"example_id": r["id"], "n_tokens": measured[id(r["messages"])][0],
+               "trainable_tokens": _count_or_none(measured[id(r["messages"])][1]),
+               "openai_tokens": openai[id(r["messages"])]} for r in rows]
     summary = {"validation_findings": len(findings),
                "by_severity": dict(Counter(f.severity for f in findings)),
                "by_code": dict(Counter(f.code for f in findings)),
                "error_rows": len({f.index for f in findings if f.severity == "error"})}
     with open_workspace(workspace) as ws:
         ws.replace_rows("findings", dataset_id, records, "AND step = ?", ["validate"])
+        ws.replace_rows("example_tokens", dataset_id, tokens)
         ws.record_stage("validate", dataset_id, {"max_seq_len": max_seq_len,
                                                  "base_model": base_model}, summary)
     return summary
+
+
+def _count_or_none(value) -> int | None:
+    return value if isinstance(value, int) else None
 
 
 def dedup(workspace: Path, semantic: bool = True, threshold: float = 0.95) -> dict:
@@ -130,3 +178,40 @@ def split(workspace: Path, seed: int = 0, ratios: tuple = DEFAULT_RATIOS) -> dic
         summary = ws.assign_splits(dataset_id, seed, tuple(ratios))
         ws.record_stage("split", dataset_id, {"seed": seed, "ratios": list(ratios)}, summary)
     return summary
+
+
+def mix(workspace: Path, specs: list[str], total: int | None = None, seed: int = 0,
+        name: str = "mix") -> dict:
+    """Mix the curated rows of several datasets (``ID:RATIO`` or ``ID:COUNT`` specs) into a
+    new dataset; each row's meta names its source. Summary: dataset_id, rows, by_source."""
+    from curation.formats import Example
+    from curation.mix import MixSource, parse_spec
+    from curation.mix import mix as draw
+    from workbench.store.versions import curated_rows
+
+    parsed = [parse_spec(spec) for spec in specs]
+    with open_workspace(workspace, create=False) as ws:
+        sources = []
+        for source, kind, value in parsed:
+            if not ws.scalar("SELECT count(*) FROM datasets WHERE id = ?", [_int(source)]):
+                raise StageError(f"no dataset {source} (see `workbench datasets`)")
+            rows = curated_rows(ws, _int(source))
+            sources.append(MixSource(source, rows, value if kind == "ratio" else None,
+                                     int(value) if kind == "count" else None))
+    mixed = draw(sources, total, seed)
+    examples = [Example(i, r["messages"], r["meta"]) for i, r in enumerate(mixed, start=1)]
+    with open_workspace(workspace) as ws:
+        dataset_id = ws.add_dataset(name, "mix " + " ".join(specs), "mix", examples, [])
+        summary = {"dataset_id": dataset_id, "format": "mix", "rows_in": len(examples),
+                   "examples": len(examples), "rejects": 0, "rows": len(examples),
+                   "by_source": dict(Counter(r["meta"]["source_dataset"] for r in mixed))}
+        ws.record_stage("ingest", dataset_id, {"mix": specs, "total": total, "seed": seed},
+                        summary)
+    return summary
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise StageError(f"dataset id '{text}' is not a number") from None

@@ -47,7 +47,21 @@ def m001_initial(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
-MIGRATIONS = [m001_initial]
+def m005_curation_io(con: duckdb.DuckDBPyConnection) -> None:
+    """Row edits keep old and new text; versions keep their rows; token counts per example."""
+    con.execute("""
+    ALTER TABLE decisions ADD COLUMN message_index INTEGER;
+    ALTER TABLE decisions ADD COLUMN old_text VARCHAR;
+    ALTER TABLE decisions ADD COLUMN new_text VARCHAR;
+    ALTER TABLE versions ADD COLUMN note VARCHAR;
+    CREATE TABLE version_rows(version_id VARCHAR, position INTEGER, origin VARCHAR,
+        messages VARCHAR, meta VARCHAR, split VARCHAR, PRIMARY KEY(version_id, position));
+    CREATE TABLE example_tokens(dataset_id INTEGER, example_id INTEGER, n_tokens INTEGER,
+        trainable_tokens INTEGER, openai_tokens INTEGER);
+    """)
+
+
+MIGRATIONS = [m001_initial, m005_curation_io]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:

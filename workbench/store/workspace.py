@@ -183,7 +183,8 @@ class Workspace:
 
     # -- splits ----------------------------------------------------------------------
     def eligible_sql(self) -> str:
-        """Examples with no error finding that represent their exact and semantic cluster."""
+        """Examples with no error finding that represent their exact and semantic cluster and
+        whose latest drop/restore decision is not a drop."""
         return """
             SELECT e.id, coalesce(s.representative_id, e.id) AS group_id FROM examples e
             LEFT JOIN dup_clusters s ON s.dataset_id = e.dataset_id AND s.example_id = e.id
@@ -192,7 +193,10 @@ class Workspace:
               AND NOT EXISTS (SELECT 1 FROM findings f WHERE f.dataset_id = e.dataset_id
                    AND f.example_id = e.id AND f.severity = 'error')
               AND NOT EXISTS (SELECT 1 FROM dup_clusters d WHERE d.dataset_id = e.dataset_id
-                   AND d.example_id = e.id AND d.representative_id <> d.example_id)"""
+                   AND d.example_id = e.id AND d.representative_id <> d.example_id)
+              AND coalesce((SELECT arg_max(x.action, x.id) FROM decisions x
+                   WHERE x.dataset_id = e.dataset_id AND x.example_id = e.id
+                   AND x.action IN ('drop', 'restore')), '') <> 'drop'"""
 
     def assign_splits(self, dataset_id: int, seed: int, ratios: tuple[float, float, float]):
         """Split eligible rows into train/validation/test, whole duplicate groups at a time.
@@ -238,18 +242,11 @@ class Workspace:
 
     # -- versions and stage runs -----------------------------------------------------
     def record_version(self, dataset_id: int) -> str:
-        """Content hash (SHA-256, 16 hex) of the split rows as trained; stored once."""
-        import hashlib
+        """The version of the split rows as trained (content hash; rows kept in
+        version_rows, so an adapter's lineage leads back to the exact rows it saw)."""
+        from workbench.store.versions import create_version, split_rows
 
-        rows = self.con.execute("""
-            SELECT s.split, s.example_id, coalesce(e.redacted_messages, e.messages)
-            FROM splits s JOIN examples e ON e.dataset_id = s.dataset_id AND e.id = s.example_id
-            WHERE s.dataset_id = ? ORDER BY s.example_id""", [dataset_id]).fetchall()
-        version = hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]
-        self.con.execute("INSERT OR IGNORE INTO versions(id, dataset_id, n_rows, recipe) "
-                         "VALUES (?, ?, ?, ?)", [version, dataset_id, len(rows),
-                                                 json.dumps(self.curation_recipe(dataset_id))])
-        return version
+        return create_version(self, dataset_id, "trained", split_rows(self, dataset_id))["id"]
 
     def record_stage(self, kind: str, dataset_id: int, config: dict, summary: dict) -> str:
         """Record a finished in-process stage as a run; returns its id."""

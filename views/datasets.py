@@ -1,0 +1,63 @@
+"""Datasets: import a file (any format, with a column/role mapping) and mix datasets into a
+new one by ratios or counts."""
+
+import streamlit as st
+
+from views import _ui
+from workbench import stages
+from workbench.errors import WorkbenchError
+from workbench.store.browse import datasets
+
+path = _ui.sidebar()
+st.title("Datasets")
+
+with st.form("import_form"):
+    st.subheader("Import")
+    source = st.text_input("File or saved HF dataset folder", key="import_path")
+    fmt = st.selectbox("Format", ["auto", "openai", "sharegpt", "alpaca", "dolly",
+                                  "prompt_completion", "oasst"], key="import_format")
+    c = st.columns(2)
+    columns = c[0].text_input("Rename columns", key="columns",
+                              placeholder="question=instruction, answer=output")
+    roles = c[1].text_input("Rename roles", key="roles", placeholder="bot=assistant")
+    imported = st.form_submit_button("Import", key="import")
+
+
+def pairs(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def run(action, *args) -> dict | None:
+    try:
+        return action(path, *args)
+    except WorkbenchError as exc:
+        _ui.show_error(exc)
+        return None
+
+
+if imported:
+    summary = run(stages.ingest, source.strip(), fmt, pairs(columns), pairs(roles))
+    if summary:
+        st.success(f"Imported as dataset {summary['dataset_id']}: " + _ui.describe(summary))
+
+if (path / "workspace.duckdb").exists():
+    with _ui.workspace() as ws:
+        table = datasets(ws)
+    st.subheader("Datasets")
+    st.dataframe(table, hide_index=True, width="stretch", key="datasets")
+
+    with st.form("mix_form"):
+        st.subheader("Mix")
+        specs = st.text_input("Sources", key="mix_sources", placeholder="1:70%, 2:30%  or  1:500, 2:200",
+                              help="DATASET_ID:RATIO (0.3 or 30%) or DATASET_ID:COUNT")
+        c = st.columns(3)
+        total = c[0].number_input("Total rows (ratios; 0 = as many as possible)", 0, None, 0,
+                                  key="mix_total")
+        seed = c[1].number_input("Seed", 0, None, 0, key="mix_seed")
+        name = c[2].text_input("Name", "mix", key="mix_name")
+        mixed = st.form_submit_button("Mix", key="mix")
+    if mixed:
+        summary = run(stages.mix, pairs(specs), int(total) or None, int(seed), name)
+        if summary:
+            st.success(f"Mixed into dataset {summary['dataset_id']}: "
+                       + _ui.describe(summary))
