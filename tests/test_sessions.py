@@ -261,3 +261,15 @@ def test_random_plans_always_give_each_item_k_raters():
                     [f"r{i}" for i in range(n_raters)], seed=rng.randint(0, 99))
         firsts = [r for r in rows if not r.is_repeat]
         assert Counter(r.item_no for r in firsts) == {i.item_no: k for i in items}
+
+
+def test_summary_of_a_session_counts_derandomized_labels(ws):
+    result = make(ws, n=4, raters=("ana",), identical=(4,))
+    ana = rater(ws, result)
+    sides = {r["position"]: r["left_system"] for r in
+             ws.query("SELECT position, left_system FROM assignments WHERE rater_id = ?", [ana])}
+    for position, left in sides.items():  # always pick tuned, wherever it was shown
+        ss.submit(ws, ana, position, "A" if left == "tuned" else "B")
+    (pair,) = ss.summary(ws, 1, n_boot=5)["pairs"]
+    assert (pair["system"], pair["wins"], pair["losses"], pair["ties"], pair["auto_ties"]) == \
+        ("tuned", 3, 0, 1, 1)

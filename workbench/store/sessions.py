@@ -323,3 +323,33 @@ def auto_ties(ws: Workspace, session_id: int) -> list[dict]:
     """Items tied automatically (identical outputs): item_no, example_id, first/second system."""
     return ws.query("SELECT item_no, example_id, first_system, second_system FROM session_items "
                     "WHERE session_id = ? AND auto_tie ORDER BY item_no", [session_id])
+
+
+def summary(ws: Workspace, session_id: int, metric_scores: dict | None = None,
+            n_boot: int = 200) -> dict:
+    """Every statistic of a session (``evaluation.session_stats.summarize``) plus its design.
+
+    ``metric_scores``: optional ``{metric: {(example_id, system): score}}`` for the
+    metric–human agreement (see ``rouge_scores``).
+    """
+    from evaluation.session_stats import summarize
+
+    info = session(ws, session_id)
+    result = summarize(raw_ratings(ws, session_id), auto_ties(ws, session_id),
+                       tuple(info["systems"]), metric_scores, n_boot=n_boot)
+    return {"session": {k: info[k] for k in ("id", "name", "run_id", "systems", "k",
+                                             "repeat_share")}, **result}
+
+
+def rouge_scores(ws: Workspace, session_id: int) -> dict:
+    """Per-example ROUGE-L F of every system of a session against the reference:
+    ``{"rougeL": {(example_id, system): score}}`` (for the metric–human agreement)."""
+    from evaluation.metrics import rouge
+
+    rows = ws.query("""
+        SELECT g.example_id, g.system, g.output, g.reference FROM generations g
+        JOIN rating_sessions s ON s.run_id = g.run_id AND s.id = ?
+        WHERE g.example_id IN (SELECT example_id FROM session_items WHERE session_id = ?)
+        ORDER BY g.example_id, g.system""", [session_id, session_id])
+    per = rouge([r["output"] for r in rows], [r["reference"] or "" for r in rows])["per_example"]
+    return {"rougeL": {(r["example_id"], r["system"]): s["rougeL"] for r, s in zip(rows, per, strict=True)}}
