@@ -2,7 +2,13 @@
 
 import pytest
 
-from workbench.auth import AuthError, hash_password, new_token, token_hash, verify_password
+from workbench.auth import (
+    AuthError,
+    hash_password,
+    new_token,
+    token_hash,
+    verify_password,
+)
 from workbench.store import auth as admin
 from workbench.store import memory_workspace
 
