@@ -273,3 +273,16 @@ def test_summary_of_a_session_counts_derandomized_labels(ws):
     (pair,) = ss.summary(ws, 1, n_boot=5)["pairs"]
     assert (pair["system"], pair["wins"], pair["losses"], pair["ties"], pair["auto_ties"]) == \
         ("tuned", 3, 0, 1, 1)
+
+
+def test_session_ratings_of_base_and_tuned_reach_the_report(ws):
+    from workbench.pipeline import rating_summary
+
+    result = make(ws, n=2, raters=("ana",), repeat_share=0.5)
+    ana = rater(ws, result)
+    rows = ws.query("SELECT position, left_system FROM assignments WHERE rater_id = ? "
+                    "ORDER BY position", [ana])
+    for row in rows:  # tuned wins every time, the repeat included
+        ss.submit(ws, ana, row["position"], "A" if row["left_system"] == "tuned" else "B")
+    summary = rating_summary(ws.ratings("gen-1"))
+    assert (summary["wins"], summary["human_ratings"]) == (2, 2)  # the repeat is not counted
