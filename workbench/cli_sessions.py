@@ -27,7 +27,7 @@ def session_create(workspace: str = Workspace,
                    systems: str = typer.Option("base,tuned", help="Systems, comma-separated."),
                    k: int = typer.Option(1, help="Distinct raters per item."),
                    repeat_share: float = typer.Option(0.0, help="Share (0-0.5) of repeats."),
-                   guidelines: Path = typer.Option(None, help="Markdown file for raters."),
+                   guidelines: str = typer.Option(None, help="Markdown file for raters."),
                    run: str = typer.Option(None, help="Generate run id (default: latest)."),
                    seed: int = typer.Option(None, help="Draw seed (default: random).")) -> dict:
     """Create a rating session; prints the invite tokens (shown only this once)."""
@@ -38,9 +38,9 @@ def session_create(workspace: str = Workspace,
 
     text = ""
     if guidelines is not None:
-        if not guidelines.is_file():
+        if not Path(guidelines).is_file():
             raise InputError(f"{guidelines}: no such guidelines file")
-        text = guidelines.read_text(encoding="utf-8")
+        text = Path(guidelines).read_text(encoding="utf-8")
     design = SessionDesign(tuple(_split(systems)), k, repeat_share, text)
     with open_workspace(workspace, create=False) as ws:
         run_id = run or ws.require_run("generate")["id"]
@@ -86,7 +86,7 @@ def session_token(workspace: str = Workspace,
 def session_stats(workspace: str = Workspace, session: int = typer.Option(...),
                   rouge: bool = typer.Option(False, help="Agreement of ROUGE-L with raters."),
                   n_boot: int = typer.Option(200, help="Bradley-Terry bootstrap resamples."),
-                  csv_out: Path = typer.Option(None, "--csv", help="Write raw ratings here.")
+                  csv_out: str = typer.Option(None, "--csv", help="Write raw ratings here.")
                   ) -> dict:
     """Win rates, agreement, position bias, consistency (and the raw ratings as CSV)."""
     from workbench.store import open_workspace
@@ -97,7 +97,7 @@ def session_stats(workspace: str = Workspace, session: int = typer.Option(...),
         result = ss.summary(ws, session, scores, n_boot=n_boot)
         raw = ss.raw_ratings(ws, session)
     if csv_out is not None and raw:
-        with csv_out.open("w", newline="", encoding="utf-8") as handle:
+        with Path(csv_out).open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(raw[0]))
             writer.writeheader()
             writer.writerows(raw)
