@@ -191,3 +191,12 @@ def test_the_admin_sees_a_clear_message_for_an_impossible_session(workspace):
     close_all()
     with open_workspace(workspace) as ws:
         assert ws.scalar("SELECT count(*) FROM rating_sessions") == 0
+
+
+def test_the_run_page_refuses_a_typed_path_outside_the_allowed_folders(workspace):
+    at = app({"role": "admin"})
+    at.switch_page("views/run.py").run()
+    at.text_input(key="input").input(str(workspace / ".." / ".." / "etc" / "passwd"))
+    at.button(key="start").click().run()
+    assert "outside the allowed folders" in at.error[0].value
+    assert not (workspace / "artifacts" / "jobs").exists()
