@@ -18,9 +18,10 @@ CHOICES = {"A": ("A is better", "1"), "B": ("B is better", "2"), "tie": ("Tie", 
 editing = st.session_state.get("editing", False)
 
 with _ui.workspace() as ws:  # a token revoked meanwhile: the rater is logged out
-    info = ss.session(ws, me["session_id"])
-    done = ss.progress(ws, me["rater_id"])
-    item = ss.last_answer(ws, me["rater_id"]) if editing else ss.next_item(ws, me["rater_id"])
+    shown = ss.screen(ws, me["rater_id"])
+    info, done, item = shown["session"], shown["progress"], shown["item"]
+    if editing:
+        item = ss.last_answer(ws, me["rater_id"])
 
 st.title("Rate")
 st.caption(f"Rating as {me['name']} · {info['name']}")

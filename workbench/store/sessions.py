@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
+from collections import OrderedDict
 
 import duckdb
 
@@ -163,54 +165,115 @@ def reissue_token(ws: Workspace, rater_id: str, actor: str = "admin") -> str:
 
 
 # -- rating -------------------------------------------------------------------------------
-_ITEM_SQL = """
-    SELECT a.position, a.item_no, l.prompt, l.output AS left_output, r.output AS right_output
-    FROM assignments a
-    JOIN session_items i ON i.session_id = a.session_id AND i.item_no = a.item_no
-    JOIN rating_sessions s ON s.id = a.session_id
-    JOIN generations l ON l.run_id = s.run_id AND l.example_id = i.example_id
-         AND l.system = a.left_system
-    JOIN generations r ON r.run_id = s.run_id AND r.example_id = i.example_id
-         AND r.system = a.right_system
-    WHERE a.rater_id = ?"""
+# A rater's plan (session, positions, sides) and what each position shows never change once
+# a session exists (assignments and generations are written once), so the app keeps them in
+# memory: a click then costs one small query for the rater's state, not joins over every run's
+# outputs (bench/rating_load.py: p95 next-item time under 20 concurrent raters).
+class _Memo:
+    """A small thread-safe LRU map for immutable rows, keyed by workspace folder first."""
+
+    def __init__(self, size: int):
+        self.size, self.data, self.lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key, load):
+        with self.lock:
+            if key in self.data:
+                self.data.move_to_end(key)
+                return self.data[key]
+        value = load()
+        if value is not None:
+            with self.lock:
+                self.data[key] = value
+                while len(self.data) > self.size:
+                    self.data.popitem(last=False)
+        return value
 
 
-def _item(row: dict) -> dict:
-    row["prompt"] = json.loads(row["prompt"])
-    return row
+_PLANS, _SHOWN = _Memo(1_000), _Memo(20_000)
+
+
+def _plan(ws: Workspace, rater_id: str) -> dict:
+    """{"session_id", "name", "guidelines", "positions": {position: assignment row}}."""
+    def load():
+        rows = ws.query("""
+            SELECT a.session_id, s.name, s.guidelines, a.position, a.item_no, a.left_system,
+                   a.right_system FROM assignments a JOIN rating_sessions s ON s.id = a.session_id
+            WHERE a.rater_id = ? ORDER BY a.position""", [rater_id])
+        if not rows:
+            return None
+        return {**{k: rows[0][k] for k in ("session_id", "name", "guidelines")},
+                "positions": {r["position"]: {k: r[k] for k in ("session_id", "item_no",
+                              "left_system", "right_system")} for r in rows}}
+    plan_ = _PLANS.get((str(ws.root), rater_id), load)
+    if plan_ is None:
+        raise AuthError("unknown rater")
+    return plan_
+
+
+def _show(ws: Workspace, rater_id: str, position: int) -> dict | None:
+    """Prompt and both outputs at one of the rater's positions (no system names)."""
+    def load():
+        rows = ws.query("""
+            SELECT a.position, a.item_no, l.prompt, l.output AS left_output,
+                   r.output AS right_output
+            FROM assignments a
+            JOIN session_items i ON i.session_id = a.session_id AND i.item_no = a.item_no
+            JOIN rating_sessions s ON s.id = a.session_id
+            JOIN generations l ON l.run_id = s.run_id AND l.example_id = i.example_id
+                 AND l.system = a.left_system
+            JOIN generations r ON r.run_id = s.run_id AND r.example_id = i.example_id
+                 AND r.system = a.right_system
+            WHERE a.rater_id = ? AND a.position = ?""", [rater_id, position])
+        return {**rows[0], "prompt": json.loads(rows[0]["prompt"])} if rows else None
+    shown = _SHOWN.get((str(ws.root), rater_id, position), load)
+    return None if shown is None else {**shown, "prompt": list(shown["prompt"])}
+
+
+def _state(ws: Workspace, rater_id: str) -> tuple[set, set]:
+    """(rated positions, skipped positions) of an active rater; AuthError when revoked."""
+    revoked, rated, skipped = ws.row("""
+        SELECT (SELECT revoked_at IS NOT NULL FROM session_raters WHERE id = $r),
+               (SELECT list(position) FROM session_ratings WHERE rater_id = $r),
+               (SELECT list(position) FROM skips WHERE rater_id = $r)""", {"r": rater_id})
+    if revoked is None:
+        raise AuthError("unknown rater")
+    if revoked:
+        raise AuthError("this invite token was revoked: ask the session's admin")
+    return set(rated or ()), set(skipped or ()) - set(rated or ())
+
+
+def screen(ws: Workspace, rater_id: str) -> dict:
+    """Everything the rate page shows: ``{"session": {"name", "guidelines"}, "progress":
+    {"rated", "total", "skipped"}, "item": next unrated position (skipped ones last) as
+    ``{"position", "item_no", "prompt", "left_output", "right_output"}`` or None when done}``.
+    No system names. Raises AuthError for an unknown or revoked rater."""
+    rated, skipped = _state(ws, rater_id)
+    plan_ = _plan(ws, rater_id)
+    todo = [p for p in plan_["positions"] if p not in rated]
+    todo.sort(key=lambda p: (p in skipped, p))
+    return {"session": {"name": plan_["name"], "guidelines": plan_["guidelines"]},
+            "progress": {"rated": len(rated), "total": len(plan_["positions"]),
+                         "skipped": len(skipped)},
+            "item": _show(ws, rater_id, todo[0]) if todo else None}
 
 
 def next_item(ws: Workspace, rater_id: str) -> dict | None:
-    """The rater's next unrated position (skipped ones last): ``{"position", "item_no",
-    "prompt" (messages), "left_output", "right_output"}``, no system names; None when done."""
-    active_rater(ws, rater_id)
-    rows = ws.query(_ITEM_SQL + """
-        AND NOT EXISTS (SELECT 1 FROM session_ratings x WHERE x.rater_id = a.rater_id
-                        AND x.position = a.position)
-        ORDER BY EXISTS (SELECT 1 FROM skips k WHERE k.rater_id = a.rater_id
-                         AND k.position = a.position), a.position LIMIT 1""", [rater_id])
-    return _item(rows[0]) if rows else None
+    """``screen(ws, rater_id)["item"]``: the next item to rate, or None when done."""
+    return screen(ws, rater_id)["item"]
 
 
 def progress(ws: Workspace, rater_id: str) -> dict:
     """``{"rated", "total", "skipped"}`` for one rater (skipped = skipped, not yet rated)."""
-    rated, total, skipped = ws.row("""
-        SELECT count(x.position), count(*), count(k.position) FILTER (WHERE x.position IS NULL)
-        FROM assignments a
-        LEFT JOIN session_ratings x ON x.rater_id = a.rater_id AND x.position = a.position
-        LEFT JOIN skips k ON k.rater_id = a.rater_id AND k.position = a.position
-        WHERE a.rater_id = ?""", [rater_id])
-    return {"rated": rated, "total": total, "skipped": skipped}
+    return screen(ws, rater_id)["progress"]
 
 
 def _assignment(ws: Workspace, rater_id: str, position) -> dict:
     if isinstance(position, bool) or not isinstance(position, int):
         raise RatingError(f"position {position!r} is not an item assigned to you")
-    rows = ws.query("SELECT session_id, item_no, left_system, right_system FROM assignments "
-                    "WHERE rater_id = ? AND position = ?", [rater_id, position])
-    if not rows:
+    row = _plan(ws, rater_id)["positions"].get(position)
+    if row is None:
         raise RatingError(f"position {position!r} is not an item assigned to you")
-    return rows[0]
+    return row
 
 
 def submit(ws: Workspace, rater_id: str, position: int, choice: str, reason: str | None = None,
@@ -253,13 +316,9 @@ def skip(ws: Workspace, rater_id: str, position: int) -> None:
 def last_answer(ws: Workspace, rater_id: str) -> dict | None:
     """The rater's most recent answer with its item (for "edit last answer"); None if none."""
     active_rater(ws, rater_id)
-    rows = ws.query(_ITEM_SQL + """ AND a.position = (SELECT position FROM session_ratings
-        WHERE rater_id = ? ORDER BY seq DESC LIMIT 1)""", [rater_id, rater_id])
-    if not rows:
-        return None
-    answer = ws.query("SELECT choice, reason, likert_left, likert_right FROM session_ratings "
-                      "WHERE rater_id = ? AND position = ?", [rater_id, rows[0]["position"]])
-    return {**_item(rows[0]), **answer[0]}
+    rows = ws.query("SELECT position, choice, reason, likert_left, likert_right FROM "
+                    "session_ratings WHERE rater_id = ? ORDER BY seq DESC LIMIT 1", [rater_id])
+    return {**_show(ws, rater_id, rows[0]["position"]), **rows[0]} if rows else None
 
 
 def edit_last(ws: Workspace, rater_id: str, position: int, choice: str,
