@@ -56,7 +56,7 @@ reason = st.text_input("Reason (optional)", key=f"reason_{position}_{editing}",
 
 buttons = st.columns(6)
 for column, (choice, (text, key)) in zip(buttons, CHOICES.items(), strict=False):
-    if column.button(f"{text} ({key})", key=f"choice_{choice}_{position}", shortcut=key,
+    if column.button(text, key=f"choice_{choice}_{position}", shortcut=key,
                      width="stretch", type="primary" if editing and item["choice"] == choice
                      else "secondary"):
         action = ss.edit_last if editing else ss.submit
@@ -70,11 +70,11 @@ if editing:
         st.session_state["editing"] = False
         st.rerun()
 else:
-    if buttons[4].button("Skip (S)", key=f"skip_{position}", shortcut="S", width="stretch"):
+    if buttons[4].button("Skip", key=f"skip_{position}", shortcut="S", width="stretch"):
         with _ui.workspace() as ws:
             ss.skip(ws, me["rater_id"], position)
         st.rerun()
-    if done["rated"] and buttons[5].button("Edit last (E)", key="edit_last", shortcut="E",
+    if done["rated"] and buttons[5].button("Edit last answer", key="edit_last", shortcut="E",
                                            width="stretch"):
         st.session_state["editing"] = True
         st.rerun()

@@ -52,9 +52,10 @@ with st.expander("New session", expanded=not existing):
                 st.success(f"Session {made['session_id']}: {made['items']} items "
                            f"({made['auto_ties']} identical pairs tied automatically), "
                            f"{made['assignments']} assignments.")
-                st.warning("Copy the invite tokens now: they are not shown again.")
-                st.dataframe(pd.DataFrame(made["tokens"].items(), columns=["rater", "token"]),
-                             hide_index=True, key="tokens")
+                st.warning("Copy the invite tokens now: they are not shown again. A rater "
+                           "logs in with the token, or opens the app with ?token=TOKEN.")
+                st.code("\n".join(f"{r}\t{t}" for r, t in made["tokens"].items()),
+                        language=None)
 
 if not existing:
     st.stop()
