@@ -4,6 +4,8 @@ A rater's invite link may carry the token as ``?token=…``; it is read once and
 address bar. Nothing typed here is logged; the store keeps only hashes (workbench/auth.py).
 """
 
+import time
+
 import streamlit as st
 
 from views import _ui
@@ -12,12 +14,15 @@ from workbench.store import DB_NAME, open_workspace
 from workbench.store import auth as admin
 from workbench.store import sessions as ss
 
+FAILED_LOGIN_PAUSE_S = 1.0  # slows password guessing from one browser session
+
 
 def rater_login(token: str) -> None:
     with _ui.workspace() as ws:
         try:
             st.session_state["auth"] = {"role": "rater", **ss.login(ws, token)}
         except AuthError as exc:
+            time.sleep(FAILED_LOGIN_PAUSE_S)
             st.error(str(exc))
             return
     st.rerun()
@@ -68,4 +73,5 @@ with admin_col.form("admin_login"):
         if ok:
             st.session_state["auth"] = {"role": "admin"}
             st.rerun()
+        time.sleep(FAILED_LOGIN_PAUSE_S)
         st.error("wrong admin password")

@@ -9,6 +9,7 @@ and a markdown image is shown as text and nothing is fetched. Screenshots: test-
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -61,6 +62,8 @@ def e2e_workspace(root: Path) -> Path:
                        "END WHERE example_id <> 5")  # example 5 stays an identical pair
         ws.con.execute("UPDATE generations SET output = ? WHERE example_id = 6 AND "
                        "system = 'tuned'", [HOSTILE])
+        ws.con.execute("UPDATE examples SET messages = ? WHERE id = 3", [json.dumps(
+            [{"role": "user", "content": HOSTILE}, {"role": "assistant", "content": HOSTILE}])])
     return root
 
 
