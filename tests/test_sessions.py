@@ -286,3 +286,12 @@ def test_session_ratings_of_base_and_tuned_reach_the_report(ws):
         ss.submit(ws, ana, row["position"], "A" if row["left_system"] == "tuned" else "B")
     summary = rating_summary(ws.ratings("gen-1"))
     assert (summary["wins"], summary["human_ratings"]) == (2, 2)  # the repeat is not counted
+
+
+def test_the_sessions_migration_adds_its_tables(ws):
+    tables = {r["table_name"] for r in ws.query(
+        "SELECT table_name FROM information_schema.tables")}
+    assert {"rating_sessions", "session_items", "session_raters", "assignments", "skips",
+            "session_ratings", "admin_credentials"} <= tables
+    assert ws.scalar("SELECT name FROM schema_migrations ORDER BY name DESC LIMIT 1") == \
+        "m004_sessions"

@@ -100,8 +100,10 @@ for col, (title, value) in zip(cols, [
         ("Fleiss' κ", agreement["fleiss_kappa"]), ("Left answer wins", bias["rate"]),
         ("Consistency on repeats", result["consistency"]["rate"])], strict=True):
     col.metric(title, "–" if value is None else f"{value:.2f}")
-st.caption(" · ".join(agreement["notes"]) + f" · position bias sign test p = "
-           f"{bias['sign_test_p']:.3g} · Cohen's κ = {agreement['cohen_kappa'] or '–'}")
+kappa = agreement["cohen_kappa"]
+st.caption(" · ".join([*agreement["notes"], f"position bias sign test p = "
+                       f"{bias['sign_test_p']:.3g}", "Cohen's κ (2 raters) = "
+                       + ("–" if kappa is None else f"{kappa:.2f}")]))
 if result["metric_agreement"]:
     st.json(result["metric_agreement"], expanded=False)
 st.download_button("Raw ratings (CSV)", pd.DataFrame(raw).to_csv(index=False),
