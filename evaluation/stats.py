@@ -187,24 +187,59 @@ def position_bias_rate(choices: list[str]) -> float | None:
     return left / (left + right) if left + right else None
 
 
-def intra_rater_consistency(pairs: list[tuple[str, str]]) -> float | None:
+def intra_rater_consistency(pairs: list[tuple[str, str]],
+                            labels: tuple[str, ...] = LABELS) -> float | None:
     """Share of repeated items where one rater gave the same de-randomized label both times.
 
-    Shapes: one (first_label, repeat_label) tuple per repeated item. Compare de-randomized
+    Shapes: one (first_label, repeat_label) tuple per repeated item; ``labels`` are the
+    allowed de-randomized labels (system names, "tie", "both_bad"). Compare de-randomized
     labels: sides are drawn again for the repeat, so equal raw A/B choices can mean opposite
-    verdicts. All four labels count, so "tie" then "tie" is consistent. Returns None when
+    verdicts. All labels count, so "tie" then "tie" is consistent. Returns None when
     there are no pairs.
-    Raises ValueError for a label outside ``evaluation.rating.LABELS`` (e.g. a raw "A").
+    Raises ValueError for a label outside ``labels`` (e.g. a raw "A").
 
     >>> intra_rater_consistency([("tuned", "tuned"), ("tie", "base")])
     0.5
     """
-    unknown = {label for pair in pairs for label in pair} - set(LABELS)
+    unknown = {label for pair in pairs for label in pair} - set(labels)
     if unknown:
-        raise ValueError(f"unknown labels {sorted(unknown)}; expected {LABELS}")
+        raise ValueError(f"unknown labels {sorted(unknown)}; expected {labels}")
     if not pairs:
         return None
     return sum(first == repeat for first, repeat in pairs) / len(pairs)
+
+
+def metric_agreement(metric_diffs: list[float], human: list[int]) -> dict:
+    """How well an automatic metric agrees with human pairwise verdicts.
+
+    Shapes: for judgment i, ``metric_diffs[i]`` = metric(second) − metric(first) and
+    ``human[i]`` = +1 (second won), −1 (first won) or 0 (tie); drop both_bad before calling.
+    Returns ``{"n", "decisive", "agreement", "metric_ties", "kendall_tau", "p_value"}``:
+    agreement = share of decisive human verdicts whose winner the metric also scores higher
+    (a metric tie counts as disagreement; None without decisive verdicts); Kendall's tau-b
+    between the metric difference and the verdict, with its two-sided p-value (None when
+    either side is constant).
+    Raises ValueError for lists of different lengths or a verdict outside {-1, 0, 1}.
+    Source: Kendall (1945), Biometrika 33:239 (tau-b); ``scipy.stats.kendalltau``; the
+    metric–human agreement of Zheng et al. (2023) §4.
+    """
+    from scipy.stats import kendalltau
+
+    if len(metric_diffs) != len(human):
+        raise ValueError(f"{len(metric_diffs)} metric differences but {len(human)} verdicts")
+    if set(human) - {-1, 0, 1}:
+        raise ValueError(f"verdicts must be -1, 0 or 1, got {sorted(set(human) - {-1, 0, 1})}")
+    diffs, verdicts = np.asarray(metric_diffs, dtype=float), np.asarray(human)
+    decisive = verdicts != 0
+    agree = np.sign(diffs[decisive]) == verdicts[decisive]
+    tau, p_value = (None, None)
+    if len(set(diffs)) > 1 and len(set(human)) > 1:
+        result = kendalltau(diffs, verdicts, variant="b")
+        tau, p_value = float(result.statistic), float(result.pvalue)
+    return {"n": len(human), "decisive": int(decisive.sum()),
+            "agreement": float(agree.mean()) if decisive.any() else None,
+            "metric_ties": int((diffs[decisive] == 0).sum()), "kendall_tau": tau,
+            "p_value": p_value}
 
 
 def _bt_loss(strengths, pairs, scores, weights):

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import streamlit as st
 
+from workbench.auth import AuthError
 from workbench.errors import WorkbenchError
 from workbench.settings import REPO_ROOT
-from workbench.store import DB_NAME, open_workspace
+from workbench.store import DB_NAME
+from workbench.store.pool import shared_workspace
 
 
 def workspace_path() -> Path:
@@ -39,11 +41,45 @@ def workspace():
                 "`make run` to build the demo workspace.")
         st.stop()
     try:
-        with open_workspace(path, create=False) as ws:
+        with shared_workspace(path) as ws:  # one connection per process, a cursor per action
             yield ws
     except WorkbenchError as exc:
+        if isinstance(exc, AuthError):  # e.g. a token revoked meanwhile: log the rater out
+            st.session_state.pop("auth", None)
         st.error(str(exc))
         st.stop()
+
+
+# -- roles (issue 7): who is logged in, and refusing everyone else --------------------------
+def auth() -> dict:
+    """The logged-in identity: ``{"role": "admin"}``, ``{"role": "rater", "rater_id",
+    "session_id", "name"}``, or ``{}`` (nobody). Lives in this browser session only."""
+    return st.session_state.get("auth") or {}
+
+
+def refuse() -> None:
+    """The whole answer to a page this role may not open: one line, nothing else."""
+    st.error("Not allowed: this page is not available to you.", icon=":material/block:")
+    st.stop()
+
+
+def require(role: str) -> dict:
+    """Stop the page with a refusal unless the logged-in role is ``role``."""
+    if auth().get("role") != role:
+        refuse()
+    return auth()
+
+
+def refusal_pages(pages: list) -> list:
+    """Hidden stand-ins at the URL paths of ``pages``: opening one shows only the refusal."""
+    # ``url_path`` is "" for the default page; ``_url_path`` keeps the path it has elsewhere
+    return [st.Page(refuse, title="Not allowed", url_path=page._url_path) for page in pages]
+
+
+def logout_button() -> None:
+    if st.sidebar.button("Log out", key="logout"):
+        st.session_state.pop("auth", None)
+        st.rerun()
 
 
 def show_error(exc: Exception) -> None:

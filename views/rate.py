@@ -1,50 +1,80 @@
-"""Rate: blind pairwise comparison of two outputs (A = left, B = right).
+"""Rate: a rater's blind pairwise comparisons (A = left, B = right), one item at a time.
 
-Sides were drawn when the items were created and are stored, so a rerun never reshuffles;
-system names are never shown; identical outputs were tied automatically and are skipped.
+The order of items and the sides were drawn once for this rater and stored when the session
+was created, so a rerun never reshuffles; this page never receives a system name (the store
+turns the choice into a de-randomized label). Dataset text is shown with ``st.text``: markdown,
+HTML or image links inside a prompt or an answer are never rendered or fetched.
+Keys: 1 = A better, 2 = B better, 3 = tie, 4 = both bad, S = skip, E = edit last answer.
 """
 
 import streamlit as st
 
-from evaluation.rating import derandomize
 from views import _ui
+from workbench.store import sessions as ss
 
-_ui.sidebar()
+me = _ui.require("rater")
+CHOICES = {"A": ("A is better", "1"), "B": ("B is better", "2"), "tie": ("Tie", "3"),
+           "both_bad": ("Both bad", "4")}
+editing = st.session_state.get("editing", False)
+
+with _ui.workspace() as ws:  # a token revoked meanwhile: the rater is logged out
+    shown = ss.screen(ws, me["rater_id"])
+    info, done, item = shown["session"], shown["progress"], shown["item"]
+    if editing:
+        item = ss.last_answer(ws, me["rater_id"])
+
 st.title("Rate")
-rater = st.text_input("Your name", key="rater", placeholder="rater name").strip()
-if not rater:
-    st.info("Enter your name to start rating.")
-    st.stop()
-
-with _ui.workspace() as ws:
-    run = ws.latest_run("generate")
-    if run is None:
-        st.info("Nothing to rate yet: run the pipeline first.")
-        st.stop()
-    item_ref = ws.next_rating_item(run["id"], rater)
-    done, total = ws.rating_progress(run["id"], rater)
-    item = ws.rating_item(item_ref["id"]) if item_ref else None
-
-st.progress(done / total if total else 1.0, text=f"{done} of {total} rated")
+st.caption(f"Rating as {me['name']} · {info['name']}")
+if info["guidelines"]:
+    with st.expander("Guidelines", expanded=done["rated"] == 0):
+        st.markdown(info["guidelines"])  # written by the admin, not dataset text
+st.progress(done["rated"] / done["total"] if done["total"] else 1.0,
+            text=f"{done['rated']} of {done['total']} rated"
+                 + (f" · {done['skipped']} skipped" if done["skipped"] else ""))
+if flash := st.session_state.pop("flash", None):
+    st.toast(flash)
 if item is None:
     st.success("All items rated. Thank you!")
     st.stop()
 
-st.subheader("Prompt")
+position = item["position"]
+st.subheader("Editing your last answer" if editing else "Prompt")
 turns = [m for m in item["prompt"] if m["role"] != "system"]
 for message in turns:
     st.text(f"{message['role']}: {message['content']}" if len(turns) > 1 else message["content"])
-left, right = st.columns(2)
-left.markdown("**Answer A**")
-left.text(item["left_output"])
-right.markdown("**Answer B**")
-right.text(item["right_output"])
+columns = st.columns(2)
+likert = {}
+for column, side, text, field in ((columns[0], "A", item["left_output"], "likert_left"),
+                                  (columns[1], "B", item["right_output"], "likert_right")):
+    column.markdown(f"**Answer {side}**")
+    column.text(text)
+    likert[field] = column.pills(f"Quality of {side} (optional, 1–5)", [1, 2, 3, 4, 5],
+                                 key=f"{field}_{position}_{editing}",
+                                 default=item.get(field) if editing else None)
+reason = st.text_input("Reason (optional)", key=f"reason_{position}_{editing}",
+                       value=item.get("reason") or "" if editing else "", max_chars=2000)
 
-buttons = st.columns(4)
-labels = {"A": "A is better", "B": "B is better", "tie": "Tie", "both_bad": "Both bad"}
-for column, (choice, text) in zip(buttons, labels.items()):
-    if column.button(text, key=f"choice_{choice}", width="stretch"):
-        label = derandomize(choice, item["left_system"], item["right_system"])
+buttons = st.columns(6)
+for column, (choice, (text, key)) in zip(buttons, CHOICES.items(), strict=False):
+    if column.button(text, key=f"choice_{choice}_{position}", shortcut=key,
+                     width="stretch", type="primary" if editing and item["choice"] == choice
+                     else "secondary"):
+        action = ss.edit_last if editing else ss.submit
+        with _ui.workspace() as ws:  # a refusal (already rated, revoked) → st.error, stop
+            action(ws, me["rater_id"], position, choice, reason.strip() or None, **likert)
+        st.session_state["editing"] = False
+        st.session_state["flash"] = "Answer changed" if editing else "Saved"
+        st.rerun()
+if editing:
+    if buttons[4].button("Cancel edit", key="cancel_edit", width="stretch"):
+        st.session_state["editing"] = False
+        st.rerun()
+else:
+    if buttons[4].button("Skip", key=f"skip_{position}", shortcut="S", width="stretch"):
         with _ui.workspace() as ws:
-            ws.add_rating(item["id"], rater, choice, label)
+            ss.skip(ws, me["rater_id"], position)
+        st.rerun()
+    if done["rated"] and buttons[5].button("Edit last answer", key="edit_last", shortcut="E",
+                                           width="stretch"):
+        st.session_state["editing"] = True
         st.rerun()

@@ -7,6 +7,8 @@ import streamlit as st
 from views import _ui
 from workbench import jobs
 from workbench.demo import DEMO_DATA
+from workbench.errors import WorkbenchError
+from workbench.paths import allowed_roots, confine
 from workbench.pipeline import STAGES
 
 path = _ui.sidebar()
@@ -24,6 +26,11 @@ with st.form("run_form"):
     submitted = st.form_submit_button("Start", key="start")
 
 if submitted:
+    try:  # a typed path stays inside the workspace, the demo data or $WORKBENCH_DATA_DIRS
+        source = str(confine(source, allowed_roots(path)))
+    except WorkbenchError as exc:
+        st.error(str(exc))
+        st.stop()
     options = {"input": source, "workspace": str(path), "max_train_steps": int(steps),
                "eval_size": int(eval_size), "max_new_tokens": int(new_tokens),
                "seed": int(seed), "redact": redact}

@@ -156,6 +156,7 @@ def job(job_dir: Path) -> None:
 # and ``command`` from workbench.cliapp); importing the module here registers them.
 # from workbench import cli_<area>  # noqa: E402,F401
 from workbench import cli_curation_io  # noqa: E402,F401
+from workbench import cli_sessions  # noqa: E402,F401
 
 
 def main() -> None:

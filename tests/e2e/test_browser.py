@@ -1,12 +1,17 @@
-"""Real-browser check: the app served by `streamlit run` shows every page of a workspace.
+"""Real-browser checks: the app served by `streamlit run`, driven by Playwright in chromium.
 
 Run as: make test-e2e   (needs Debian's chromium at /usr/bin/chromium and playwright)
-Screenshots go to test-artifacts/ for a person to look at.
+The admin sets the password on first start, visits every page, creates a rating session; two
+raters in separate browser contexts (separate sessions, as two people) rate at the same time.
+A rater's page source holds no system name and no admin link; a dataset row with an <img> tag
+and a markdown image is shown as text and nothing is fetched. Screenshots: test-artifacts/.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -17,11 +22,17 @@ from pathlib import Path
 import pytest
 
 from tests.prepared import prepare_workspace
+from workbench.store import open_workspace
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-PAGES = {"data": "Data", "run": "Run", "rate": "Rate", "report": "Report"}
+ADMIN_PAGES = {"Data": "data", "Run": "run", "Sessions": "sessions", "Report": "report"}
+PASSWORD = "e2e admin password"
+HOSTILE_HOST = "198.51.100.7"  # TEST-NET-2: never routed
+HOSTILE = (f'<img src="http://{HOSTILE_HOST}/x.png"> and ![x](http://{HOSTILE_HOST}/y.png)'
+           " **bold?**")
+REFUSAL = "Not allowed: this page is not available to you."
 pytestmark = [pytest.mark.e2e, pytest.mark.enable_socket]
 
 
@@ -31,7 +42,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_healthy(url: str, timeout_s: float = 60) -> None:
+def wait_healthy(url: str, timeout_s: float = 90) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
@@ -42,9 +53,23 @@ def wait_healthy(url: str, timeout_s: float = 60) -> None:
     raise TimeoutError(f"streamlit did not answer at {url}")
 
 
+def e2e_workspace(root: Path) -> Path:
+    """The prepared workspace, with answers that do not name their system and one hostile row."""
+    prepare_workspace(root)
+    with open_workspace(root) as ws:
+        ws.con.execute("UPDATE generations SET output = 'Answer ' || example_id || "
+                       "CASE WHEN system = 'base' THEN ', first take.' ELSE ', second take.' "
+                       "END WHERE example_id <> 5")  # example 5 stays an identical pair
+        ws.con.execute("UPDATE generations SET output = ? WHERE example_id = 6 AND "
+                       "system = 'tuned'", [HOSTILE])
+        ws.con.execute("UPDATE examples SET messages = ? WHERE id = 3", [json.dumps(
+            [{"role": "user", "content": HOSTILE}, {"role": "assistant", "content": HOSTILE}])])
+    return root
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    workspace = prepare_workspace(tmp_path_factory.mktemp("e2e") / "ws")
+    workspace = e2e_workspace(tmp_path_factory.mktemp("e2e") / "ws")
     port = free_port()
     env = {**os.environ, "WORKBENCH_WORKSPACE": str(workspace)}
     process = subprocess.Popen(
@@ -74,13 +99,95 @@ def browser():
         browser.close()
 
 
-@pytest.mark.parametrize("slug", PAGES)
-def test_each_page_renders_in_a_real_browser(server, browser, slug):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{server}/{slug}")
-    page.get_by_role("heading", name=PAGES[slug]).first.wait_for(timeout=30_000)
-    page.wait_for_timeout(1500)  # let tables and charts settle for the screenshot
+def shot(page, name: str) -> None:
+    page.wait_for_timeout(800)  # let tables and charts settle for the screenshot
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{slug}.png"), full_page=True)
-    assert page.locator("[data-testid='stException']").count() == 0
-    page.close()
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    assert page.locator("[data-testid='stException']").count() == 0, name
+
+
+def new_page(browser, requests: list):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.on("request", lambda request: requests.append(request.url))
+    return page
+
+
+def heading(page, name: str) -> None:
+    page.get_by_role("heading", name=name).first.wait_for(timeout=60_000)
+
+
+def test_admin_creates_a_session_and_two_raters_rate_at_once(server, browser):
+    requests: list[str] = []
+    admin = new_page(browser, requests)
+    admin.goto(server)
+    heading(admin, "First start: set the admin password")
+    admin.get_by_label("New admin password").fill(PASSWORD)
+    admin.get_by_label("Repeat it").fill(PASSWORD)
+    admin.get_by_role("button", name="Set password and log in").click()
+    heading(admin, "Data")
+    for title, slug in ADMIN_PAGES.items():
+        admin.get_by_role("link", name=title).click()
+        heading(admin, "Rating sessions" if slug == "sessions" else title)
+        shot(admin, f"admin-{slug}")
+
+    admin.get_by_role("link", name="Sessions").click()
+    heading(admin, "Rating sessions")
+    admin.get_by_label("Session name").fill("e2e")
+    admin.get_by_label("Raters, one name per line").fill("ana\nbo")
+    admin.get_by_label("Guidelines for raters (markdown)").fill("Prefer the **correct** one.")
+    admin.get_by_role("button", name="Create session").click()
+    admin.get_by_text("Copy the invite tokens now").wait_for(timeout=60_000)
+    shot(admin, "admin-session-created")
+    text = admin.locator("[data-testid='stCode']").first.inner_text()
+    tokens = dict(line.split("\t") for line in text.strip().splitlines())
+    assert sorted(tokens) == ["ana", "bo"]
+
+    ana, bo = new_page(browser, requests), new_page(browser, requests)
+    ana.goto(f"{server}/?token={tokens['ana']}")  # the invite link
+    bo.goto(server)
+    bo.get_by_label("Invite token").fill(tokens["bo"])
+    bo.get_by_role("button", name="Start rating").click()
+    for rater, page in (("ana", ana), ("bo", bo)):
+        heading(page, "Rate")
+        page.get_by_text("0 of 2 rated").first.wait_for(timeout=60_000)  # 1 item + 1 repeat
+        # the page source, less Streamlit's own comments, styles and script code
+        html = re.sub(r"<!--.*?-->|<(style|script)\b.*?</\1>", "", page.content(), flags=re.S)
+        found = re.search(r"\b(base|tuned)\b", html, re.IGNORECASE)
+        assert not found, html[max(found.start() - 150, 0):found.end() + 80]
+        for slug in ADMIN_PAGES.values():
+            assert f'href="{server}/{slug}"' not in html and f'href="/{slug}"' not in html
+        assert "token=" not in page.url  # the invite token left the address bar
+        shot(page, f"rater-{rater}")
+
+    hostile = next(p for p in (ana, bo) if p.get_by_text(HOSTILE_HOST).count())
+    assert hostile.locator(f"img[src*='{HOSTILE_HOST}']").count() == 0
+    assert hostile.get_by_text(HOSTILE, exact=True).count() == 1  # the literal text
+    for done in (1, 2):  # both at once: each clicks before waiting for the other
+        ana.get_by_role("button", name="A is better").click()
+        bo.keyboard.press("3")  # the shortcut of "Tie"
+        if done == 1:
+            for page in (ana, bo):
+                page.get_by_text("1 of 2 rated").first.wait_for(timeout=60_000)
+    for rater, page in (("ana", ana), ("bo", bo)):
+        page.get_by_text("All items rated. Thank you!").wait_for(timeout=60_000)
+        shot(page, f"rater-{rater}-done")
+    assert not [url for url in requests if HOSTILE_HOST in url]
+
+    admin.goto(server)  # a new browser session: the admin logs in with the password
+    admin.get_by_label("Admin password").fill(PASSWORD)
+    admin.get_by_role("button", name="Log in").click()
+    heading(admin, "Data")
+    admin.get_by_role("link", name="Sessions").click()
+    admin.get_by_text("Raw ratings (CSV)").wait_for(timeout=60_000)
+    shot(admin, "admin-session-progress")
+
+
+def test_an_admin_url_opened_without_admin_login_shows_only_a_refusal(server, browser):
+    page = new_page(browser, [])
+    for slug in ADMIN_PAGES.values():
+        page.goto(f"{server}/{slug}")
+        page.get_by_text(REFUSAL).wait_for(timeout=60_000)
+        assert page.get_by_role("heading").count() == 0
+        assert page.locator("[data-testid='stSidebarNav']").count() == 0
+    shot(page, "refusal")

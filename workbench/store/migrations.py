@@ -61,7 +61,36 @@ def m005_curation_io(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
-MIGRATIONS = [m001_initial, m005_curation_io]
+def m004_sessions(con: duckdb.DuckDBPyConnection) -> None:
+    """Blind rating sessions (issue 6) and the admin password (issue 7); owner: store/sessions.py
+    and store/auth.py. Tokens and the password are stored hashed only (workbench/auth.py)."""
+    con.execute("""
+    CREATE TABLE rating_sessions(id INTEGER PRIMARY KEY, name VARCHAR, run_id VARCHAR,
+        systems VARCHAR, k INTEGER, repeat_share DOUBLE, guidelines VARCHAR, seed BIGINT,
+        created_by VARCHAR, created_at TIMESTAMP DEFAULT current_timestamp);
+    CREATE TABLE session_items(session_id INTEGER, item_no INTEGER, example_id INTEGER,
+        first_system VARCHAR, second_system VARCHAR, auto_tie BOOLEAN,
+        PRIMARY KEY(session_id, item_no));
+    CREATE TABLE session_raters(id VARCHAR PRIMARY KEY, session_id INTEGER, name VARCHAR,
+        token_hash VARCHAR UNIQUE, created_at TIMESTAMP DEFAULT current_timestamp,
+        revoked_at TIMESTAMP);
+    CREATE TABLE assignments(session_id INTEGER, rater_id VARCHAR, position INTEGER,
+        item_no INTEGER, left_system VARCHAR, right_system VARCHAR, is_repeat BOOLEAN,
+        PRIMARY KEY(rater_id, position));
+    CREATE TABLE skips(rater_id VARCHAR, position INTEGER, skipped_at TIMESTAMP DEFAULT
+        current_timestamp, PRIMARY KEY(rater_id, position));
+    CREATE SEQUENCE session_rating_seq;
+    CREATE TABLE session_ratings(seq BIGINT DEFAULT nextval('session_rating_seq'),
+        session_id INTEGER, rater_id VARCHAR, position INTEGER, item_no INTEGER,
+        choice VARCHAR, label VARCHAR, reason VARCHAR, likert_left INTEGER,
+        likert_right INTEGER, rated_at TIMESTAMP DEFAULT current_timestamp,
+        edited_at TIMESTAMP, PRIMARY KEY(rater_id, position));
+    CREATE TABLE admin_credentials(id INTEGER PRIMARY KEY, password_hash VARCHAR,
+        set_at TIMESTAMP DEFAULT current_timestamp);
+    """)
+
+
+MIGRATIONS = [m001_initial, m004_sessions, m005_curation_io]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:

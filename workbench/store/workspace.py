@@ -360,7 +360,19 @@ class Workspace:
 
     def ratings(self, run_id: str) -> list[dict]:
         """Every rating of ``run_id``: item, rater ("auto" for identical outputs), choice and
-        de-randomized label (tuned/base/tie/both_bad)."""
-        return self.query("SELECT r.item_id, r.rater, r.choice, r.label, r.rated_at "
-                          "FROM ratings r JOIN rating_items i ON i.id = r.item_id "
-                          "WHERE i.run_id = ? ORDER BY r.rated_at, r.item_id", [run_id])
+        de-randomized label (tuned/base/tie/both_bad). Base-vs-tuned ratings of rating
+        sessions over the run count too (first showings; repeats only measure consistency;
+        their item_id is negative: -(session_id · 1e6 + item_no))."""
+        return self.query("""
+            SELECT r.item_id, r.rater, r.choice, r.label, r.rated_at
+            FROM ratings r JOIN rating_items i ON i.id = r.item_id WHERE i.run_id = ?
+            UNION ALL
+            SELECT -(x.session_id * 1000000 + x.item_no), x.rater_id, x.choice, x.label,
+                   x.rated_at
+            FROM session_ratings x
+            JOIN rating_sessions s ON s.id = x.session_id
+            JOIN session_items i ON i.session_id = x.session_id AND i.item_no = x.item_no
+            JOIN assignments a ON a.rater_id = x.rater_id AND a.position = x.position
+            WHERE s.run_id = ? AND i.first_system = 'base' AND i.second_system = 'tuned'
+              AND NOT a.is_repeat
+            ORDER BY rated_at, item_id""", [run_id, run_id])

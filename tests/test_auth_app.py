@@ -1,0 +1,202 @@
+"""Roles in the app: first-start password, admin and rater logins, refusals, blind rate page."""
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from streamlit.util import calc_hash
+
+from evaluation.sessions import SessionDesign
+from tests.prepared import prepare_workspace
+from workbench.store import auth as admin
+from workbench.store import open_workspace
+from workbench.store import sessions as ss
+from workbench.store.pool import close_all
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PASSWORD = "a long admin password"
+HOSTILE = 'See <img src="http://198.51.100.7/x.png"> and ![x](http://198.51.100.7/y.png) **now**'
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    root = prepare_workspace(tmp_path / "ws")
+    with open_workspace(root) as ws:  # a hostile answer from the tuned model on example 6
+        ws.con.execute("UPDATE generations SET output = ? WHERE example_id = 6 AND "
+                       "system = 'tuned'", [HOSTILE])
+        ws.con.execute("UPDATE generations SET output = 'Four: ' || (system = 'base')::INT "
+                       "WHERE example_id = 4")  # answers that do not name their system
+    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(root))
+    yield root
+    close_all()
+
+
+def session_with(root, raters=("ana",)) -> dict:
+    close_all()
+    with open_workspace(root) as ws:
+        admin.set_admin_password(ws, PASSWORD)
+        return ss.create_session(ws, "s1", "generate-1", SessionDesign(guidelines="Be **fair**."),
+                                 list(raters), seed=0)
+
+
+def app(auth=None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    if auth:
+        at.session_state["auth"] = auth
+    return at.run()
+
+
+def rater_app(root, token) -> AppTest:
+    at = app()
+    at.text_input(key="token").input(token)
+    at.button(key="rater_submit").click().run()
+    return at
+
+
+def open_url_path(at: AppTest, url_path: str) -> AppTest:
+    at._page_hash = calc_hash(url_path)  # what a browser opening /<url_path> asks for
+    return at.run()
+
+
+def test_first_start_asks_for_an_admin_password_and_stores_its_hash(workspace):
+    at = app()
+    assert at.subheader[0].value == "First start: set the admin password"
+    at.text_input(key="new_password").input("short")
+    at.text_input(key="confirm_password").input("short")
+    at.button(key="set_password_submit").click().run()
+    assert at.error[0].value == "the admin password needs at least 10 characters"
+    at.text_input(key="new_password").input(PASSWORD)
+    at.text_input(key="confirm_password").input(PASSWORD)
+    at.button(key="set_password_submit").click().run()
+    assert at.session_state["auth"] == {"role": "admin"}
+    assert at.title[0].value == "Data"
+    close_all()
+    with open_workspace(workspace) as ws:
+        assert admin.check_admin(ws, PASSWORD)
+
+
+def test_a_wrong_admin_password_is_refused(workspace):
+    session_with(workspace)
+    at = app()
+    at.text_input(key="password").input("not the password").run()
+    at.button(key="admin_submit").click().run()
+    assert at.error[0].value == "wrong admin password"
+    assert "auth" not in at.session_state
+
+
+@pytest.mark.parametrize(("token", "message"), [("rt_wrong", "unknown invite token"),
+                                                ("revoked", "revoked")])
+def test_a_wrong_or_revoked_token_is_refused_at_login(workspace, token, message):
+    made = session_with(workspace)
+    if token == "revoked":
+        with open_workspace(workspace) as ws:
+            ws.con.execute("UPDATE session_raters SET revoked_at = current_timestamp")
+        token = made["tokens"]["ana"]
+    at = rater_app(workspace, token)
+    assert message in at.error[0].value
+    assert "auth" not in at.session_state
+
+
+def test_nobody_logged_in_gets_a_refusal_on_an_admin_url(workspace):
+    session_with(workspace)
+    at = open_url_path(app(), "data")
+    assert [e.value for e in at.error] == ["Not allowed: this page is not available to you."]
+    assert not at.dataframe and not at.metric
+
+
+def test_a_rater_sees_the_rate_page_and_only_a_refusal_on_admin_urls(workspace):
+    made = session_with(workspace)
+    at = rater_app(workspace, made["tokens"]["ana"])
+    assert at.title[0].value == "Rate"
+    for url_path in ("data", "run", "sessions", "report"):
+        at = open_url_path(at, url_path)
+        assert [e.value for e in at.error] == ["Not allowed: this page is not available to you."]
+        assert not at.dataframe and not at.metric and not at.title
+
+
+def test_the_rate_page_names_no_system_and_shows_dataset_text_as_text(workspace):
+    made = session_with(workspace)
+    at = rater_app(workspace, made["tokens"]["ana"])
+    shown = json.dumps([str(e.proto) for e in at.main]) + json.dumps([str(e.proto) for e in
+                                                                      at.sidebar])
+    assert "tuned" not in shown.lower() and "base" not in shown.lower()
+    texts = [t.value for t in at.text]
+    if HOSTILE not in texts:  # the hostile row is the other item: rate this one first
+        at.button(key="choice_tie_0").click().run()
+        texts = [t.value for t in at.text]
+    assert HOSTILE in texts
+    assert all("198.51.100.7" not in m.value for m in at.markdown)
+
+
+def test_a_rater_rates_skips_and_edits_through_the_page(workspace):
+    made = session_with(workspace)
+    at = rater_app(workspace, made["tokens"]["ana"])
+    at.button(key="skip_0").click().run()
+    at.pills(key="likert_left_1_False").set_value(4)
+    at.text_input(key="reason_1_False").input("clearer")
+    at.button(key="choice_A_1").click().run()
+    at.button(key="edit_last").click().run()
+    assert at.subheader[0].value == "Editing your last answer"
+    at.button(key="choice_B_1").click().run()
+    at.button(key="choice_both_bad_0").click().run()
+    assert at.success[0].value == "All items rated. Thank you!"
+    close_all()
+    with open_workspace(workspace) as ws:
+        rows = ws.query("SELECT position, choice, reason, likert_left, edited_at IS NOT NULL "
+                        "AS edited FROM session_ratings ORDER BY position")
+        sides = ws.query("SELECT right_system FROM assignments WHERE position = 1")[0]
+        label = ws.scalar("SELECT label FROM session_ratings WHERE position = 1")
+    assert rows == [{"position": 0, "choice": "both_bad", "reason": None, "likert_left": None,
+                     "edited": False},
+                    {"position": 1, "choice": "B", "reason": "clearer", "likert_left": 4,
+                     "edited": True}]
+    assert label == sides["right_system"]
+
+
+def test_a_revoked_rater_is_logged_out_on_the_next_click(workspace):
+    made = session_with(workspace)
+    at = rater_app(workspace, made["tokens"]["ana"])
+    close_all()
+    with open_workspace(workspace) as ws:
+        ws.con.execute("UPDATE session_raters SET revoked_at = current_timestamp")
+    at.button(key="choice_A_0").click().run()
+    assert "revoked" in at.error[0].value
+    assert "auth" not in at.session_state
+
+
+def test_the_admin_creates_a_session_and_sees_the_tokens_once(workspace):
+    with open_workspace(workspace) as ws:
+        admin.set_admin_password(ws, PASSWORD)
+    at = app({"role": "admin"})
+    at.switch_page("views/sessions.py").run()
+    at.text_input(key="session_name").input("first")
+    at.text_area(key="raters").input("ana\nbo")
+    at.button(key="create").click().run()
+    assert at.success[0].value.startswith("Session 1: 2 items (1 identical pairs tied")
+    lines = [line.split("\t") for line in at.code[0].value.splitlines()]
+    assert [name for name, _ in lines] == ["ana", "bo"]
+    assert all(token.startswith("rt_") and len(token) == 46 for _, token in lines)
+
+
+def test_the_admin_sees_a_clear_message_for_an_impossible_session(workspace):
+    with open_workspace(workspace) as ws:
+        admin.set_admin_password(ws, PASSWORD)
+    at = app({"role": "admin"})
+    at.switch_page("views/sessions.py").run()
+    at.text_input(key="session_name").input("too big")
+    at.text_area(key="raters").input("ana\nbo\ncy")
+    at.button(key="create").click().run()
+    assert at.error[0].value == "the session has 2 items but 3 raters × k = 1 needs at least 3"
+    close_all()
+    with open_workspace(workspace) as ws:
+        assert ws.scalar("SELECT count(*) FROM rating_sessions") == 0
+
+
+def test_the_run_page_refuses_a_typed_path_outside_the_allowed_folders(workspace):
+    at = app({"role": "admin"})
+    at.switch_page("views/run.py").run()
+    at.text_input(key="input").input(str(workspace / ".." / ".." / "etc" / "passwd"))
+    at.button(key="start").click().run()
+    assert "outside the allowed folders" in at.error[0].value
+    assert not (workspace / "artifacts" / "jobs").exists()

@@ -1,0 +1,112 @@
+"""Sessions (admin): create a blind rating session, invite raters, watch progress, statistics.
+
+Invite tokens are shown once, right after creation (the store keeps their hash only). A rater
+who lost theirs gets a new one here; revoking stops a token at once, ratings so far are kept.
+"""
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from evaluation.sessions import SessionDesign
+from views import _ui
+from workbench.errors import WorkbenchError
+from workbench.store import sessions as ss
+
+_ui.require("admin")
+_ui.sidebar()
+st.title("Rating sessions")
+
+with _ui.workspace() as ws:
+    runs = ws.query("SELECT id FROM runs WHERE kind = 'generate' AND state = 'succeeded' "
+                    "ORDER BY created_at DESC")
+    systems_by_run = {r["id"]: [s["system"] for s in ws.query(
+        "SELECT DISTINCT system FROM generations WHERE run_id = ? ORDER BY 1", [r["id"]])]
+        for r in runs}
+    existing = ss.sessions(ws)
+
+with st.expander("New session", expanded=not existing):
+    if not runs:
+        st.info("No generate run yet: run the pipeline on the Run page first.")
+    else:
+        run_id = st.selectbox("Outputs of generate run", list(systems_by_run), key="run_id")
+        with st.form("new_session"):
+            name = st.text_input("Session name", key="session_name")
+            systems = st.multiselect("Systems to compare", systems_by_run[run_id],
+                                     default=systems_by_run[run_id], key="systems")
+            raters = st.text_area("Raters, one name per line", key="raters")
+            c1, c2 = st.columns(2)
+            k = c1.number_input("Raters per item (k)", 1, 50, 1, key="k")
+            share = c2.slider("Share of repeated items", 0.0, 0.5, 0.1, 0.05, key="repeat")
+            guidelines = st.text_area("Guidelines for raters (markdown)", key="guidelines")
+            create = st.form_submit_button("Create session", key="create")
+        if create:
+            design = SessionDesign(tuple(systems), int(k), float(share), guidelines)
+            try:
+                with _ui.workspace() as ws:
+                    made = ss.create_session(ws, name, run_id, design, raters.splitlines())
+            except WorkbenchError as exc:
+                st.error(str(exc))
+            else:
+                st.success(f"Session {made['session_id']}: {made['items']} items "
+                           f"({made['auto_ties']} identical pairs tied automatically), "
+                           f"{made['assignments']} assignments.")
+                st.warning("Copy the invite tokens now: they are not shown again. A rater "
+                           "logs in with the token, or opens the app with ?token=TOKEN.")
+                st.code("\n".join(f"{r}\t{t}" for r, t in made["tokens"].items()),
+                        language=None)
+
+if not existing:
+    st.stop()
+labels = {s["id"]: f"{s['id']} · {s['name']} ({', '.join(s['systems'])})" for s in existing}
+session_id = st.selectbox("Session", list(labels), format_func=labels.get, key="session")
+with _ui.workspace() as ws:
+    progress = ss.rater_progress(ws, session_id)
+    raw = ss.raw_ratings(ws, session_id)
+
+st.subheader("Progress")
+st.dataframe(pd.DataFrame(progress).drop(columns="rater_id"), hide_index=True,
+             key="progress")
+names = {r["rater_id"]: r["name"] for r in progress}
+c1, c2, c3 = st.columns([2, 1, 1])
+rater_id = c1.selectbox("Rater", list(names), format_func=names.get, key="rater_pick")
+if c2.button("Revoke token", key="revoke"):
+    with _ui.workspace() as ws:
+        ss.revoke(ws, rater_id)
+    st.rerun()
+if c3.button("New token", key="reissue"):
+    with _ui.workspace() as ws:
+        token = ss.reissue_token(ws, rater_id)
+    st.code(token, language=None)
+    st.caption(f"New token for {names[rater_id]}; the old one no longer works.")
+
+st.subheader("Statistics")
+if not raw:
+    st.info("No ratings yet.")
+    st.stop()
+with_rouge = st.toggle("Agreement of ROUGE-L with the raters", key="with_rouge")
+with _ui.workspace() as ws:
+    scores = ss.rouge_scores(ws, session_id) if with_rouge else None
+    result = ss.summary(ws, session_id, scores)
+st.dataframe(pd.DataFrame(result["pairs"]), hide_index=True, key="pairs")
+if result["bradley_terry"]:
+    st.caption("Bradley–Terry strengths (log-odds, bootstrap 95% intervals)")
+    st.dataframe(pd.DataFrame(result["bradley_terry"]).T, key="bt")
+cols = st.columns(4)
+agreement, bias = result["agreement"], result["position_bias"]
+for col, (title, value) in zip(cols, [
+        ("Krippendorff's α", agreement["krippendorff_alpha"]),
+        ("Fleiss' κ", agreement["fleiss_kappa"]), ("Left answer wins", bias["rate"]),
+        ("Consistency on repeats", result["consistency"]["rate"])], strict=True):
+    col.metric(title, "–" if value is None else f"{value:.2f}")
+kappa = agreement["cohen_kappa"]
+st.caption(" · ".join([*agreement["notes"], f"position bias sign test p = "
+                       f"{bias['sign_test_p']:.3g}", "Cohen's κ (2 raters) = "
+                       + ("–" if kappa is None else f"{kappa:.2f}")]))
+if result["metric_agreement"]:
+    st.json(result["metric_agreement"], expanded=False)
+st.download_button("Raw ratings (CSV)", pd.DataFrame(raw).to_csv(index=False),
+                   file_name=f"session-{session_id}-ratings.csv", key="csv")
+with st.expander("Design"):
+    st.json(json.loads(json.dumps(result["session"], default=str)))
