@@ -22,6 +22,7 @@ def workspace(tmp_path, monkeypatch):
 
 def page(path: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["auth"] = {"role": "admin"}  # logins: tests/test_auth_app.py
     at.run()
     at.switch_page(path)
     return at.run()
