@@ -21,18 +21,20 @@ Matched values never leave this module: findings carry entity type, offsets and 
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import spacy.util
 import tldextract
 from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine, RecognizerRegistry
-from presidio_analyzer import RecognizerResult
+from presidio_analyzer import PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpEngineProvider
 from presidio_analyzer.predefined_recognizers import EmailRecognizer
 from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
 
+from curation.pii_recognizers import extra_recognizers
 from workbench.errors import WorkbenchError
 
 DEFAULT_ENTITIES = (
@@ -58,6 +60,7 @@ NER_TO_PRESIDIO = {
     "DATE": "DATE_TIME",
     "TIME": "DATE_TIME",
 }
+NER_ENTITIES = frozenset(NER_TO_PRESIDIO.values())
 # The other labels of en_core_web_sm; Presidio logs a warning per hit of an unmapped label.
 NER_LABELS_IGNORED = (
     "CARDINAL", "EVENT", "LANGUAGE", "LAW", "MONEY",
@@ -107,6 +110,22 @@ class PiiConfig:
     batch_size: int = field(
         default=32, metadata={"help": "Texts per spaCy nlp.pipe batch (speed only)."}
     )
+    allow_list: tuple[str, ...] = field(
+        default=(),
+        metadata={"help": "Values never reported (whole span, case-insensitive), e.g. the "
+                  "company's public support address or story characters' names."},
+    )
+    deny_list: tuple[tuple[str, str], ...] = field(
+        default=(),
+        metadata={"help": "(entity type, value) pairs always reported (score 1.0) wherever "
+                  "the value occurs as a whole word, case-insensitive: e.g. ('PERSON', "
+                  "'Zorblax') for a name no model knows."},
+    )
+    context: tuple[str, ...] = field(
+        default=(),
+        metadata={"help": "Extra context words for every text (Presidio's context "
+                  "enhancer raises a pattern's score when one appears near it)."},
+    )
 
     def __post_init__(self) -> None:
         problems = _config_problems(self)
@@ -129,6 +148,12 @@ def _config_problems(config: PiiConfig) -> list[str]:
     if config.batch_size < 1:
         problems.append(f"batch_size must be >= 1, got {config.batch_size}")
     return problems
+
+
+EVAL_CONFIG = PiiConfig(
+    entities=("CREDIT_CARD", "DATE_TIME", "EMAIL_ADDRESS", "IBAN_CODE", "IP_ADDRESS",
+              "LOCATION", "NRP", "ORGANIZATION", "PERSON", "PHONE_NUMBER", "STREET_ADDRESS",
+              "URL", "US_DRIVER_LICENSE", "US_SSN"))
 
 
 @dataclass(frozen=True)
@@ -170,6 +195,8 @@ def _registry(nlp_engine, language: str) -> RecognizerRegistry:
     registry.load_predefined_recognizers(nlp_engine=nlp_engine, languages=[language])
     registry.remove_recognizer("EmailRecognizer")
     registry.add_recognizer(OfflineEmailRecognizer(supported_language=language))
+    for recognizer in extra_recognizers(language):
+        registry.add_recognizer(recognizer)
     assert not any(type(r) is EmailRecognizer for r in registry.recognizers)
     return registry
 
@@ -207,28 +234,62 @@ def _check_entities(engine: AnalyzerEngine, config: PiiConfig) -> None:
 
 
 def resolve_overlaps(spans: list[Span]) -> list[Span]:
-    """Keep non-overlapping spans, best first: highest score, then longest, then leftmost.
+    """Keep non-overlapping spans, best first: pattern types before NER types, then highest
+    score, then longest, then leftmost.
 
     Each character ends up in at most one span (e.g. an e-mail address beats the URL found
-    inside it). Returns the kept spans sorted by start.
+    inside it, a street address beats the PERSON or DATE_TIME spaCy guessed inside it: a
+    pattern that matched a whole structure is better evidence than a statistical tag).
+    Returns the kept spans sorted by start.
 
     >>> resolve_overlaps([Span("URL", 8, 19, 0.5), Span("EMAIL_ADDRESS", 0, 19, 1.0)])
     [Span(entity_type='EMAIL_ADDRESS', start=0, end=19, score=1.0)]
     """
     kept: list[Span] = []
-    for span in sorted(spans, key=lambda s: (-s.score, s.start - s.end, s.start, s.entity_type)):
+    for span in sorted(spans, key=lambda s: (s.entity_type in NER_ENTITIES, -s.score,
+                                             s.start - s.end, s.start, s.entity_type)):
         if all(span.end <= k.start or span.start >= k.end for k in kept):
             kept.append(span)
     return sorted(kept, key=lambda s: (s.start, s.end))
 
 
-def _to_spans(results: list[RecognizerResult], config: PiiConfig) -> list[Span]:
-    """Presidio results above their entity's threshold, overlaps resolved."""
-    spans = [
-        Span(r.entity_type, r.start, r.end, float(r.score))
-        for r in results
-        if r.score >= config.threshold_for(r.entity_type)
-    ]
+_POSSESSIVE = re.compile(r"['’]s?$")
+_NOT_A_DATE = re.compile(r"^[\d\s().+-]+$")
+_YEAR = re.compile(r"\b(1[89]|20)\d\d\b")
+
+
+def _trim_ner(text: str, span: Span) -> Span | None:
+    """A spaCy span cut to what it names, or None when it cannot be one.
+
+    Cut at the first line break (the small model runs names into the next line: "Ann Bo\n
+    Phone"), drop a trailing possessive ("Ann's" -> "Ann"), and drop a DATE_TIME made only
+    of digits and separators without a year (phone and house numbers the model tags DATE).
+    """
+    value = text[span.start:span.end]
+    end = span.start + len(value.split("\n", 1)[0].rstrip())
+    end -= len(_POSSESSIVE.search(text[span.start:end]).group()) if _POSSESSIVE.search(
+        text[span.start:end]) else 0
+    value = text[span.start:end]
+    if end <= span.start or (span.entity_type == "DATE_TIME" and _NOT_A_DATE.match(value)
+                             and not _YEAR.search(value)):
+        return None
+    return Span(span.entity_type, span.start, end, span.score)
+
+
+def postprocess(text: str, results: list[RecognizerResult], config: PiiConfig) -> list[Span]:
+    """Presidio results of ``text`` as reported spans: NER spans trimmed (``_trim_ner``),
+    values on the allow-list dropped, those above their entity's threshold kept, overlaps
+    resolved (``resolve_overlaps``). Sorted by start."""
+    allowed = {value.casefold() for value in config.allow_list}
+    spans = []
+    for r in results:
+        span = Span(r.entity_type, r.start, r.end, float(r.score))
+        if span.entity_type in NER_ENTITIES:
+            span = _trim_ner(text, span)
+        if (span is None or span.score < config.threshold_for(span.entity_type)
+                or text[span.start:span.end].casefold() in allowed):
+            continue
+        spans.append(span)
     return resolve_overlaps(spans)
 
 
@@ -245,15 +306,26 @@ def scan(texts: list[str], config: PiiConfig = PiiConfig()) -> list[list[Span]]:
     """
     engine = analyzer(config.spacy_model, config.language)
     _check_entities(engine, config)
-    floor = min(config.threshold_for(entity) for entity in config.entities)
+    texts = list(texts)
     results = BatchAnalyzerEngine(engine).analyze_iterator(
-        list(texts),
-        language=config.language,
-        entities=list(config.entities),
-        score_threshold=floor,
-        batch_size=config.batch_size,
-    )
-    return [_to_spans(r, config) for r in results]
+        texts, batch_size=config.batch_size, **analyze_kwargs(config))
+    return [postprocess(t, r, config) for t, r in zip(texts, results)]
+
+
+def analyze_kwargs(config: PiiConfig) -> dict:
+    """Keyword arguments of ``AnalyzerEngine.analyze`` for ``config`` (language, entities,
+    the lowest threshold, context words, deny-list recognizers)."""
+    deny: dict[str, list[str]] = {}
+    for entity, value in config.deny_list:
+        deny.setdefault(entity, []).append(value)
+    ad_hoc = [PatternRecognizer(supported_entity=entity, deny_list=values,
+                                deny_list_score=1.0, name=f"deny_list_{entity}")
+              for entity, values in sorted(deny.items())]
+    return {"language": config.language,
+            "entities": sorted(set(config.entities) | set(deny)),
+            "score_threshold": min(config.threshold_for(e) for e in config.entities),
+            "context": list(config.context) or None,
+            "ad_hoc_recognizers": ad_hoc or None}
 
 
 def _content(message: dict) -> str:
