@@ -256,6 +256,10 @@ def resolve_overlaps(spans: list[Span]) -> list[Span]:
 _POSSESSIVE = re.compile(r"['’]s?$")
 _NOT_A_DATE = re.compile(r"^[\d\s().+-]+$")
 _YEAR = re.compile(r"\b(1[89]|20)\d\d\b")
+_CALENDAR_WORD = re.compile(
+    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)[a-z]*\b",
+    re.I)
+_AGE = re.compile(r"\byears?[ -]old\b", re.I)
 
 
 def _trim_ner(text: str, span: Span) -> Span | None:
@@ -263,15 +267,20 @@ def _trim_ner(text: str, span: Span) -> Span | None:
 
     Cut at the first line break (the small model runs names into the next line: "Ann Bo\n
     Phone"), drop a trailing possessive ("Ann's" -> "Ann"), and drop a DATE_TIME made only
-    of digits and separators without a year (phone and house numbers the model tags DATE).
+    of digits and separators without a year (phone and house numbers the model tags DATE),
+    one with neither a digit nor a month or weekday name ("next week", "a year": no date of
+    anyone) and an age ("33 year old").
     """
     value = text[span.start:span.end]
     end = span.start + len(value.split("\n", 1)[0].rstrip())
     end -= len(_POSSESSIVE.search(text[span.start:end]).group()) if _POSSESSIVE.search(
         text[span.start:end]) else 0
     value = text[span.start:end]
-    if end <= span.start or (span.entity_type == "DATE_TIME" and _NOT_A_DATE.match(value)
-                             and not _YEAR.search(value)):
+    if end <= span.start:
+        return None
+    if span.entity_type == "DATE_TIME" and (
+            (_NOT_A_DATE.match(value) and not _YEAR.search(value)) or _AGE.search(value)
+            or not (re.search(r"\d", value) or _CALENDAR_WORD.search(value))):
         return None
     return Span(span.entity_type, span.start, end, span.score)
 

@@ -17,8 +17,10 @@ from presidio_analyzer import EntityRecognizer, RecognizerResult
 
 # -- street addresses ---------------------------------------------------------------------
 _CAP = r"(?:\p{Lu}[\p{L}\p{M}'’.-]*)"  # a capitalised word (also UPPER CASE)
-_PARTICLE = r"(?:de|del|della|delle|di|da|do|dos|das|du|la|le|les|des|van|von|der|den|e|y|i|am|an|im|of|the|and)"
-_NAMEWORD = rf"(?:{_CAP}|{_PARTICLE}|\d{{1,4}}(?:st|nd|rd|th)?)"
+_PARTICLE = (r"(?:(?:de|del|della|delle|di|da|do|dos|das|du|la|le|les|des|van|von|der|den|"
+             r"e|y|i|am|an|im|of|the|and|út|útja|utca|u\.|tee|tie|vej|gade|katu)\b|"
+             r"[dlDL]['’]\p{L}+)")
+_NAMEWORD = rf"(?:{_CAP}|{_PARTICLE}|\d{{1,4}}(?:st|nd|rd|th)?\b)"
 _NUM = r"(?:\d{1,6}[A-Za-z]?(?:[/-]\d{1,4})?)"
 _SUFFIX = (r"(?:St|Street|Streets|Ave|Avenue|Rd|Road|Blvd|Boulevard|Lane|Ln|Dr|Drive|Way|Ct|"
            r"Court|Pl|Place|Sq|Square|Ter|Terrace|Pkwy|Parkway|Hwy|Highway|Cres|Crescent|"
@@ -30,7 +32,7 @@ _PREFIX = (r"(?:Rue|Via|Viale|Vicolo|Corso|Piazza|Piazzale|Largo|Strada|Rua|Aven
            r"Calle|Carrer|Camino|Paseo|Plaza|Praça|Travessa|Estrada|Alameda|Rambla|"
            r"Boulevard|Avenue|Chemin|Allée|Place|Impasse|Quai|Route|ul\.|ulica|al\.|"
            r"aleja|pl\.|trg|Trg|utca|út|Odos|Leoforos|Οδός|Λεωφόρος|Πλατεία|Straße|Strasse)")
-_COMPOUND = (r"(?:\p{L}+(?:straße|strasse|str\.|gasse|weg|allee|platz|ring|damm|ufer|"
+_COMPOUND = (r"(?:\p{L}{3,}(?:straße|strasse|str\.|gasse|weg|allee|platz|damm|ufer|"
              r"vej|vegen|veien|gata|gatan|gade|väg|vägen|katu|tie|kuja|polku|straat|laan|"
              r"plein|gracht|kade|singel|utca|útja|út|ulica|cesta|ulice|iela|gatve|tänav|"
              r"sokak|caddesi))")
@@ -48,12 +50,13 @@ _STREET = rf"""(?:
 # and postcodes (city, region, country + postcode), joined by a comma or a newline (with
 # the quoting marks e-mails and chats put in front of lines).
 _SEP = r"(?:[ \t]*,[ \t]*|[ \t]*\n[ \t]*(?:>|\?\?\?|[-*•])?[ \t]*|[ \t]+)"
+_PLACE_SEP = r"(?:[ \t]*,[ \t]*|[ \t]*\n[ \t]*(?:>|\?\?\?)?[ \t]*,?[ \t]*|[ \t]+)"
 _PLACE = (rf"(?:(?:{_CAP}|\([\p{{L}} ]+\)|{_PARTICLE}|nan|\d{{2,6}}(?:[ -]\d{{2,4}})?|"
           rf"\p{{Lu}}\d\p{{Lu}}[ ]?\d\p{{Lu}}\d)(?:[ \t]+(?:{_CAP}|\([\p{{L}} ]+\)|{_PARTICLE}|"
           rf"\d{{2,6}}(?:[ -]\d{{2,4}})?|\p{{Lu}}\d\p{{Lu}}[ ]?\d\p{{Lu}}\d|N|S|E|W)){{0,4}})")
 ADDRESS_RE = regex.compile(
-    rf"(?<![\w@/.]){_STREET}(?:{_SEP}{_UNIT})*(?:(?:[ \t]*,[ \t]*|[ \t]*\n[ \t]*(?:>|\?\?\?)?"
-    rf"[ \t]*,?[ \t]*){_PLACE}(?![\p{{L}}:@]))*",
+    rf"(?<![\w@/.])(?P<street>{_STREET}(?:{_SEP}{_UNIT})*)"
+    rf"(?:{_PLACE_SEP}(?P<place>{_PLACE})(?![\p{{L}}:@]))*",
     regex.VERBOSE,
 )
 _LABEL_WORDS = regex.compile(r"^(?:Phone|Mobile|Desk|Fax|E-?mail|Website|Name|Date|When|"
@@ -67,28 +70,51 @@ class StreetAddressRecognizer(EntityRecognizer):
 
     SCORE = 0.7
 
-    def __init__(self, supported_language: str = "en"):
-        super().__init__(supported_entities=["STREET_ADDRESS"], name="StreetAddressRecognizer",
-                         supported_language=supported_language)
+    def __init__(self, supported_language: str = "en", split_places: bool = False):
+        super().__init__(supported_entities=["STREET_ADDRESS", "LOCATION"],
+                         name="StreetAddressRecognizer", supported_language=supported_language)
+        self.split_places = split_places
 
     def load(self) -> None:  # noqa: D102 (nothing to load)
         pass
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
-        """One result per address block of ``text`` (character offsets, end exclusive)."""
+        """Results per address block of ``text`` (character offsets, end exclusive).
+
+        With ``split_places`` and LOCATION among ``entities``, the street part (street line + unit lines) is
+        STREET_ADDRESS and each following city/region/country segment is a LOCATION; else
+        the whole block is one STREET_ADDRESS.
+        """
         results = []
+        split = self.split_places and "LOCATION" in entities
         for match in ADDRESS_RE.finditer(text):
-            start, end = match.span()
-            value = match.group().rstrip(" \t\n,.>?")
-            if match.group().endswith(".") and regex.search(r"\b(?:St|Ave|Rd|Dr|Blvd|Ln)\.$",
-                                                            match.group()):
-                value = match.group().rstrip(" \t\n,>?")
-            end = start + len(value)
-            if _LABEL_WORDS.match(value) or not regex.search(r"\p{L}", value):
+            start, _ = match.span()
+            end = start + len(_trim_tail(match.group()))
+            for p_start, _p_end in match.spans("place"):
+                if "\n" in text[start:p_start] and COUNTRY_RE.match(text, p_start):
+                    end = start + len(_trim_tail(text[start:p_start]))  # country: LOCATION
+                    break
+            if _LABEL_WORDS.match(text[start:end]) or not regex.search(r"\p{L}", text[start:end]):
                 continue
-            if end - start >= 4:
+            if split:
+                s_end = match.start("street") + len(_trim_tail(match.group("street")))
+                results.append(RecognizerResult("STREET_ADDRESS", start, s_end, self.SCORE))
+                for p_start, p_end in match.spans("place"):
+                    p_end = p_start + len(_trim_tail(text[p_start:p_end]))
+                    if p_end > p_start and text[p_start:p_end] != "nan":
+                        results.append(RecognizerResult("LOCATION", p_start, p_end, self.SCORE))
+            elif end - start >= 4:
                 results.append(RecognizerResult("STREET_ADDRESS", start, end, self.SCORE))
-        return results
+        return [r for r in results if r.entity_type in entities]
+
+
+def _trim_tail(value: str) -> str:
+    """``value`` without trailing separators; a final "." kept after St/Ave/Rd/Dr/Blvd/Ln."""
+    trimmed = value.rstrip(" \t\n,.>?")
+    if value.rstrip(" \t\n,>?").endswith(".") and regex.search(r"\b(?:St|Ave|Rd|Dr|Blvd|Ln)$",
+                                                                trimmed):
+        return trimmed + "."
+    return trimmed
 
 
 # -- phone numbers after a label ----------------------------------------------------------
@@ -171,7 +197,85 @@ class IntroducedNameRecognizer(EntityRecognizer):
         return results
 
 
+# -- numbers named by their label --------------------------------------------------------
+def _luhn_ok(digits: str) -> bool:
+    """The Luhn checksum (ISO/IEC 7812-1) of a digit string."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+CARD_RE = regex.compile(r"(?<=\b(?:card|cc|credit card|debit card|card number|card no\.?)"
+                        r"[ \t]*(?:#|:|number|no\.?|is)?[ \t]*)(\d(?:[ -]?\d){11,18})\b", regex.I)
+LICENSE_RE = regex.compile(r"(?<=\bdriver['’]?s?[ \t]+licen[cs]e[ \t]*(?:number|no\.?|#)?[ \t]*"
+                           r"(?:is|:)?[ \t]*)([A-Z0-9][A-Z0-9-]{4,18}[A-Z0-9])\b", regex.I)
+
+
+class LabelledNumberRecognizer(EntityRecognizer):
+    """CREDIT_CARD (12-19 digits with a valid Luhn checksum after "card", "cc", "card
+    number") and US_DRIVER_LICENSE (5-20 letters/digits after "driver's license (number)").
+    Presidio's card recognizer only knows Visa/MC/Amex/Discover/Diners prefixes (it misses
+    JCB 15-digit "2131..." and 12-19 digit Maestro numbers); its licence pattern is scored
+    too low to beat a phone number. Score 0.9 for both."""
+
+    SCORE = 0.9
+
+    def __init__(self, supported_language: str = "en"):
+        super().__init__(supported_entities=["CREDIT_CARD", "US_DRIVER_LICENSE"],
+                         name="LabelledNumberRecognizer", supported_language=supported_language)
+
+    def load(self) -> None:  # noqa: D102
+        pass
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
+        """Card and licence numbers of ``text`` that follow their label."""
+        results = []
+        for match in CARD_RE.finditer(text):
+            if _luhn_ok(regex.sub(r"\D", "", match.group(1))):
+                results.append(RecognizerResult("CREDIT_CARD", *match.span(1), self.SCORE))
+        for match in LICENSE_RE.finditer(text):
+            if any(ch.isdigit() for ch in match.group(1)):
+                results.append(RecognizerResult("US_DRIVER_LICENSE", *match.span(1), self.SCORE))
+        return [r for r in results if r.entity_type in entities]
+
+
+# -- country names ------------------------------------------------------------------------
+def _country_re() -> regex.Pattern:
+    from faker.providers.address.en import Provider
+
+    names = sorted({n.split(" (")[0] for n in Provider.countries} | {"USA", "UK", "Czechia"},
+                   key=len, reverse=True)
+    return regex.compile(r"(?<![\p{L}])(?:" + "|".join(regex.escape(n) for n in names)
+                         + r")(?![\p{L}])")
+
+
+COUNTRY_RE = _country_re()
+
+
+class CountryRecognizer(EntityRecognizer):
+    """LOCATION: the English names of the 245 countries and territories in Faker's list
+    (case-sensitive, whole words). spaCy's small model misses a country after a newline or
+    next to a postcode. Score 0.6, so a street address around it (0.7) keeps the whole block."""
+
+    SCORE = 0.6
+
+    def __init__(self, supported_language: str = "en"):
+        super().__init__(supported_entities=["LOCATION"], name="CountryRecognizer",
+                         supported_language=supported_language)
+
+    def load(self) -> None:  # noqa: D102
+        pass
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
+        """One result per country name in ``text``."""
+        return [RecognizerResult("LOCATION", *m.span(), self.SCORE)
+                for m in COUNTRY_RE.finditer(text)]
+
+
 def extra_recognizers(language: str = "en") -> list[EntityRecognizer]:
     """Our recognizers, to add to Presidio's predefined ones."""
     return [StreetAddressRecognizer(language), LabelledPhoneRecognizer(language),
-            IntroducedNameRecognizer(language)]
+            IntroducedNameRecognizer(language), LabelledNumberRecognizer(language),
+            CountryRecognizer(language)]
