@@ -129,9 +129,9 @@ def _prf(tp: int, fp: int, fn: int) -> dict:
 def score(texts: list[str], gold: list[list[Span]], predicted: list[list[Span]]) -> dict:
     """Token-level and exact-span P/R/F2 per class and overall (micro), see module doc."""
     counts = {level: {c: Counter() for c in CLASSES} for level in ("token", "span")}
-    for text, g, p in zip(texts, gold, predicted):
+    for text, g, p in zip(texts, gold, predicted, strict=True):
         p = [s for s in p if s.entity_type in CLASSES]
-        for gl, pl in zip(_token_labels(text, g), _token_labels(text, p)):
+        for gl, pl in zip(_token_labels(text, g), _token_labels(text, p), strict=True):
             if gl == pl != "O":
                 counts["token"][gl]["tp"] += 1
                 continue
@@ -189,7 +189,7 @@ def speed(texts: list[str], config: PiiConfig) -> dict:
     t0 = time.perf_counter()
     loop = [engine.analyze(t, **pii.analyze_kwargs(config)) for t in texts]
     t_loop = time.perf_counter() - t0
-    loop_spans = [pii.postprocess(t, r, config) for t, r in zip(texts, loop)]
+    loop_spans = [pii.postprocess(t, r, config) for t, r in zip(texts, loop, strict=True)]
     assert ours == loop_spans, "batched scan and per-row loop disagree"
     return {"texts": len(texts), "ours_s": round(t_ours, 2), "per_row_loop_s": round(t_loop, 2),
             "ours_texts_per_s": round(len(texts) / t_ours, 1),

@@ -38,12 +38,15 @@ _COMPOUND = (r"(?:\p{L}{3,}(?:straße|strasse|str\.|gasse|weg|allee|platz|damm|u
              r"sokak|caddesi))")
 _UNIT = r"(?:(?:Apt|Apartment|Suite|Ste|Unit|Flat|Floor|Fl|Room|Rm|Bldg|Building)\.?\s*\#?\s*\w{1,6})"
 _BOX = r"(?:(?:P\.?\s?O\.?\s*)?Box\s+\d{1,6}|Postbox\s+\d{1,6}|Unit\s+\d{1,6}\s+Box\s+\d{1,6}|PSC\s+\d{1,6},?\s+Box\s+\d{1,6})"
+_MONTH = (r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|January|February|March|"
+          r"April|June|July|August|September|October|November|December|Mon|Tue|Wed|Thu|Fri|"
+          r"Sat|Sun|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b\.?")
 _STREET = rf"""(?:
-    (?:{_NUM}[ \t]+){{0,2}}(?:{_NAMEWORD}[ \t]+){{0,4}}{_SUFFIX}\b\.?(?:[ \t]+{_NUM}\b)?
+    (?:{_NUM}[ \t]+){{0,2}}(?:{_NAMEWORD}[ \t]+){{1,4}}{_SUFFIX}\b\.?(?:[ \t]+{_NUM}\b)?
   | (?:{_NUM}[ \t]+){{0,2}}{_PREFIX}(?:[ \t]+{_NAMEWORD}){{1,5}}(?:[ \t]+{_NUM}\b)?
   | (?:{_NUM}[ \t]+){{0,2}}{_COMPOUND}\b\.?(?:[ \t]+{_NUM}\b)?
   | (?:{_NUM}[ \t]+)?{_BOX}
-  | {_NUM}[ \t]+{_CAP}(?:[ \t]+{_NAMEWORD}){{0,3}}[ \t]+{_NUM}\b\.?
+  | {_NUM}[ \t]+(?!{_MONTH}){_CAP}(?:[ \t]+{_NAMEWORD}){{0,3}}[ \t]+{_NUM}\b\.?
   | (?:[Tt]he[ \t]+corner[ \t]+of[ \t]+)[^\n,]{{3,40}}?[ \t]+and[ \t]+(?:{_NAMEWORD}[ \t]+){{0,3}}{_NAMEWORD}
 )"""
 # After the street line: unit lines, then short lines/segments of capitalised words, codes
@@ -160,7 +163,7 @@ _NAME_WORD = r"\p{L}[\p{L}\p{M}'’-]*"
 NAME_RE = regex.compile(
     rf"(?<=\b(?:my name is|name is|i am called|call me|calls me|named (?:him|her|it)?|"
     rf"change it to|name:|signed,|regards,|sincerely,)[ \t]*\n?[ \t]*)"
-    rf"({_NAME_WORD}(?:[ \t]+(?:\p{{Lu}}\.?|{_NAME_WORD})){{0,2}})",
+    rf"({_NAME_WORD}(?:[ \t]+(?:\p{{Lu}}\.|{_NAME_WORD})){{0,2}})",
     regex.I,
 )
 _NOT_NAME = frozenset(
