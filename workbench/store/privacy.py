@@ -213,7 +213,7 @@ def override(ws: Workspace, dataset_id: int, version: str, who: str, reason: str
     """
     if who not in admins(ws):
         raise WorkbenchError(f"{who!r} is not a privacy admin: only an admin can override the "
-                             "privacy gate (`workbench privacy grant-admin`)")
+                             "privacy gate (`workbench privacy-grant-admin`)")
     if not reason.strip():
         raise WorkbenchError("an override needs a reason")
     detail = {"dataset_id": dataset_id, "dataset_version": version, "reason": reason,
@@ -253,8 +253,8 @@ def check_gate(ws: Workspace, dataset_id: int, version: str,
             raise PrivacyGateError(
                 f"privacy gate: {block['unreviewed']} unreviewed PII finding(s) with score >= "
                 f"{threshold} and {block['accepted_not_redacted']} accepted but not redacted "
-                f"({types}); review them (`workbench privacy review`), redact, or have an admin "
-                f"override (`workbench privacy override`)")
+                f"({types}); review them (`workbench privacy-findings`, `privacy-bulk`), "
+                f"redact, or have an admin override (`workbench privacy-override`)")
     return facts
 
 
