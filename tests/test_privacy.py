@@ -10,8 +10,13 @@ from pathlib import Path
 import pytest
 
 from curation.pii import Span
-from curation.pii_redact import (RedactionError, RedactionPolicy, check_redacted, redact_text,
-                                 replacement)
+from curation.pii_redact import (
+    RedactionError,
+    RedactionPolicy,
+    check_redacted,
+    redact_text,
+    replacement,
+)
 from tests.conftest import write_jsonl
 from workbench import model_stages
 from workbench import privacy as privacy_stage
