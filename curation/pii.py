@@ -39,7 +39,7 @@ from presidio_analyzer.predefined_recognizers import EmailRecognizer
 from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
 
-from curation.pii_recognizers import extra_recognizers
+from curation.pii_recognizers import extra_recognizers, relabel_person
 from workbench.errors import WorkbenchError
 
 DEFAULT_ENTITIES = (
@@ -242,7 +242,7 @@ def _check_entities(engine: AnalyzerEngine, config: PiiConfig) -> None:
 
 def resolve_overlaps(spans: list[Span]) -> list[Span]:
     """Keep non-overlapping spans, best first: pattern types before NER types, then highest
-    score, then longest, then leftmost.
+    score, then longest, then PERSON, then leftmost.
 
     Each character ends up in at most one span (e.g. an e-mail address beats the URL found
     inside it, a street address beats the PERSON or DATE_TIME spaCy guessed inside it: a
@@ -254,7 +254,8 @@ def resolve_overlaps(spans: list[Span]) -> list[Span]:
     """
     kept: list[Span] = []
     for span in sorted(spans, key=lambda s: (s.entity_type in NER_ENTITIES, -s.score,
-                                             s.start - s.end, s.start, s.entity_type)):
+                                             s.start - s.end, s.entity_type != "PERSON",
+                                             s.start, s.entity_type)):
         if all(span.end <= k.start or span.start >= k.end for k in kept):
             kept.append(span)
     return sorted(kept, key=lambda s: (s.start, s.end))
@@ -302,6 +303,11 @@ def postprocess(text: str, results: list[RecognizerResult], config: PiiConfig) -
         span = Span(r.entity_type, r.start, r.end, float(r.score))
         if span.entity_type in NER_ENTITIES:
             span = _trim_ner(text, span)
+        if span is not None and "PERSON" in config.entities:
+            span = Span(relabel_person(text, span.entity_type, span.start, span.end),
+                        span.start, span.end, span.score)
+        if span is not None and span.entity_type not in config.entities:
+            continue
         if (span is None or span.score < config.threshold_for(span.entity_type)
                 or text[span.start:span.end].casefold() in allowed):
             continue

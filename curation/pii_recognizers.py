@@ -12,6 +12,9 @@ Matching uses the ``regex`` module (Unicode classes such as ``\\p{Lu}``); no NLP
 
 from __future__ import annotations
 
+import functools
+import importlib
+
 import regex
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
@@ -277,8 +280,75 @@ class CountryRecognizer(EntityRecognizer):
                 for m in COUNTRY_RE.finditer(text)]
 
 
+# -- given names --------------------------------------------------------------------------
+NAME_LOCALES = ("en_US en_GB de_DE fr_FR es_ES it_IT pl_PL cs_CZ hu_HU fi_FI sv_SE da_DK "
+                "nl_NL pt_BR pt_PT hr_HR sl_SI no_NO is_IS et_EE el_GR ru_RU").split()
+_ORG_WORDS = regex.compile(r"\b(?:Inc|Ltd|LLC|Corp|Co|Company|Group|Orchestra|Bank|University|"
+                           r"Association|Associates|Foundation|Institute|Band|Club|Records|"
+                           r"Agency|Partners|Holdings|Systems|Solutions|Services|Labs?)\b|,|&|"
+                           r"\band\b")
+
+
+@functools.lru_cache(maxsize=1)
+def given_names() -> frozenset[str]:
+    """Casefolded first names of Faker's person providers for ``NAME_LOCALES`` (~10k), less
+    English stop words (spaCy's list: "My", "May", "Will" are names somewhere)."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    names: set[str] = set()
+    for locale in NAME_LOCALES:
+        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+        for attr in ("first_names", "first_names_male", "first_names_female"):
+            value = getattr(provider, attr, None) or ()
+            names.update(n.casefold() for n in (value.keys() if isinstance(value, dict)
+                                                else value))
+    return frozenset(names - {w.casefold() for w in STOP_WORDS})
+
+
+_CAP_WORD = r"\p{Lu}[\p{Ll}\p{M}'’-]+"
+GIVEN_NAME_RE = regex.compile(rf"(?<![\p{{L}}@.])({_CAP_WORD})((?:[ \t]+(?:\p{{Lu}}\.?|{_CAP_WORD})"
+                              rf"){{0,2}})(?![\p{{L}}@])")
+
+
+class GivenNameRecognizer(EntityRecognizer):
+    """PERSON: a capitalised given name from Faker's name lists (22 locales), with up to two
+    following capitalised words or initials ("Ubul Csonka", "Brad L Key"). spaCy's small
+    model tags many non-English names as ORG or nothing. Score 0.6 (below spaCy's 0.85)."""
+
+    SCORE = 0.6
+
+    def __init__(self, supported_language: str = "en"):
+        super().__init__(supported_entities=["PERSON"], name="GivenNameRecognizer",
+                         supported_language=supported_language)
+
+    def load(self) -> None:  # noqa: D102
+        pass
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
+        """One result per given name (with its surname) in ``text``."""
+        names = given_names()
+        results = []
+        for match in GIVEN_NAME_RE.finditer(text):
+            if match.group(1).casefold() in names and not _ORG_WORDS.search(match.group()):
+                results.append(RecognizerResult("PERSON", match.start(), match.end(),
+                                                self.SCORE))
+        return results
+
+
+def relabel_person(text: str, entity_type: str, start: int, end: int) -> str:
+    """PERSON for an ORGANIZATION or LOCATION span of spaCy's that is 1-3 capitalised words
+    starting with a known given name and has no company word; else ``entity_type``."""
+    value = text[start:end]
+    words = value.split()
+    if (entity_type in ("ORGANIZATION", "LOCATION") and 1 <= len(words) <= 3
+            and words[0].casefold() in given_names() and not _ORG_WORDS.search(value)
+            and all(w[:1].isupper() for w in words)):
+        return "PERSON"
+    return entity_type
+
+
 def extra_recognizers(language: str = "en") -> list[EntityRecognizer]:
     """Our recognizers, to add to Presidio's predefined ones."""
     return [StreetAddressRecognizer(language), LabelledPhoneRecognizer(language),
             IntroducedNameRecognizer(language), LabelledNumberRecognizer(language),
-            CountryRecognizer(language)]
+            CountryRecognizer(language), GivenNameRecognizer(language)]

@@ -133,3 +133,12 @@ def test_bench_names_the_bad_record(bench, tmp_path):
     data.write_text('[{"full_text": "ok", "spans": []}, {"full_text": 3}]')
     with pytest.raises(ValueError, match="record 1: field 'full_text' must be text"):
         bench.load_records(data)
+
+
+def test_a_given_name_that_spacy_calls_an_organization_is_a_person():
+    config = PiiConfig(entities=("PERSON", "ORGANIZATION"))
+    assert spans("We need to add Thelma Mitchell as guardian.", config) == [
+        ("PERSON", "Thelma Mitchell", 0.85)]
+    assert spans("We need to add Thelma Mitchell as guardian.",
+                 PiiConfig(entities=("ORGANIZATION",))) == [
+        ("ORGANIZATION", "Thelma Mitchell", 0.85)]
