@@ -25,12 +25,16 @@ _PARTICLE = (r"(?:(?:de|del|della|delle|di|da|do|dos|das|du|la|le|les|des|van|vo
              r"[dlDL]['’]\p{L}+)")
 _NAMEWORD = rf"(?:{_CAP}|{_PARTICLE}|\d{{1,4}}(?:st|nd|rd|th)?\b)"
 _NUM = r"(?:\d{1,6}[A-Za-z]?(?:[/-]\d{1,4})?)"
-_SUFFIX = (r"(?:St|Street|Streets|Ave|Avenue|Rd|Road|Blvd|Boulevard|Lane|Ln|Dr|Drive|Way|Ct|"
-           r"Court|Pl|Place|Sq|Square|Ter|Terrace|Pkwy|Parkway|Hwy|Highway|Cres|Crescent|"
-           r"Close|Row|Park|Parks|Union|Trail|Cir|Circle|Alley|Plaza|Gardens|Grove|Hill|"
-           r"Heights|Mews|Walk|Wharf|Quay|Green|Loop|Pike|Path|Run|Crossing|Route|Rte|"
-           r"Estate|Ridge|View|Vale|Manor|Meadows?|Station|Summit|Valley|Villages?|Ville|"
-           r"Burg|Causeway|Circus|Esplanade|Embankment)")
+_SUFFIX = (r"(?:St|Str|Street|Streets|Ave|Avenue|Rd|Road|Blvd|Boulevard|Lane|Ln|Dr|Drive|Ct|"
+           r"Pkwy|Parkway|Hwy|Highway|Cres|Crescent|Terrace|Ter|Alley)")
+# Words that end street names but also other names ("European Union", "Hyde Park"): only
+# with a house number in front.
+_WEAK_SUFFIX = (r"(?:Way|Court|Pl|Place|Sq|Square|Close|Row|Park|Parks|Union|Trail|Cir|"
+                r"Circle|Plaza|Gardens|Grove|Hill|Heights|Mews|Walk|Wharf|Quay|Green|Loop|"
+                r"Pike|Path|Run|Crossing|Crossroad|Route|Rte|Estate|Ridge|View|Vale|Manor|"
+                r"Meadows?|Station|Summit|Valley|Villages?|Ville|Burg|Causeway|Circus|"
+                r"Esplanade|Embankment|Rapids|Islands?|Cliffs?|Creek|Springs?|Lakes?|Fields?|"
+                r"Forges?|Ports?|Points?|Shores?|Squares|Stravenue|Throughway|Tunnel)")
 _PREFIX = (r"(?:Rue|Via|Viale|Vicolo|Corso|Piazza|Piazzale|Largo|Strada|Rua|Avenida|Av\.|"
            r"Calle|Carrer|Camino|Paseo|Plaza|Praça|Travessa|Estrada|Alameda|Rambla|"
            r"Boulevard|Avenue|Chemin|Allée|Place|Impasse|Quai|Route|ul\.|ulica|al\.|"
@@ -46,6 +50,8 @@ _MONTH = (r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|January|Febr
           r"Sat|Sun|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b\.?")
 _STREET = rf"""(?:
     (?:{_NUM}[ \t]+){{0,2}}(?:{_NAMEWORD}[ \t]+){{1,4}}{_SUFFIX}\b\.?(?:[ \t]+{_NUM}\b)?
+  | (?:{_NUM}[ \t]+){{1,2}}(?:{_NAMEWORD}[ \t]+){{1,4}}{_WEAK_SUFFIX}\b\.?(?:[ \t]+{_NUM}\b)?
+  | (?:USNS|USNV|USS|USCGC)[ \t]+{_CAP}
   | (?:{_NUM}[ \t]+){{0,2}}{_PREFIX}(?:[ \t]+{_NAMEWORD}){{1,5}}(?:[ \t]+{_NUM}\b)?
   | (?:{_NUM}[ \t]+){{0,2}}{_COMPOUND}\b\.?(?:[ \t]+{_NUM}\b)?
   | (?:{_NUM}[ \t]+)?{_BOX}
@@ -56,7 +62,8 @@ _STREET = rf"""(?:
 # and postcodes (city, region, country + postcode), joined by a comma or a newline (with
 # the quoting marks e-mails and chats put in front of lines).
 _SEP = r"(?:[ \t]*,[ \t]*|[ \t]*\n[ \t]*(?:>|\?\?\?|[-*•])?[ \t]*|[ \t]+)"
-_PLACE_SEP = r"(?:[ \t]*,[ \t]*|[ \t]*\n[ \t]*(?:>|\?\?\?)?[ \t]*,?[ \t]*|[ \t]+)"
+_PLACE_SEP = (r"(?:[ \t]*,[ \t]*|[ \t]*\n[ \t]*(?:>|\?\?\?)?[ \t]*,?[ \t]*"
+              r"|[ \t]+(?=\p{Lu}|\d{2}))")  # same line: a capitalised word or a postcode
 _PLACE = (rf"(?:(?:{_CAP}|\([\p{{L}} ]+\)|{_PARTICLE}|nan|\d{{2,6}}(?:[ -]\d{{2,4}})?|"
           rf"\p{{Lu}}\d\p{{Lu}}[ ]?\d\p{{Lu}}\d)(?:[ \t]+(?:{_CAP}|\([\p{{L}} ]+\)|{_PARTICLE}|"
           rf"\d{{2,6}}(?:[ -]\d{{2,4}})?|\p{{Lu}}\d\p{{Lu}}[ ]?\d\p{{Lu}}\d|N|S|E|W)){{0,4}})")
@@ -65,6 +72,7 @@ ADDRESS_RE = regex.compile(
     rf"(?:{_PLACE_SEP}(?P<place>{_PLACE})(?![\p{{L}}:@]))*",
     regex.VERBOSE,
 )
+_POSTCODE = regex.compile(r"[ \t]+(\d{3,6}(?:[ -]\d{2,4})?)\b")
 _LABEL_WORDS = regex.compile(r"^(?:Phone|Mobile|Desk|Fax|E-?mail|Website|Name|Date|When|"
                              r"Where|Address|Tel)\b", regex.I)
 
@@ -97,8 +105,13 @@ class StreetAddressRecognizer(EntityRecognizer):
             start, _ = match.span()
             end = start + len(_trim_tail(match.group()))
             for p_start, _p_end in match.spans("place"):
-                if "\n" in text[start:p_start] and COUNTRY_RE.match(text, p_start):
+                country = COUNTRY_RE.match(text, p_start)
+                if "\n" in text[start:p_start] and country:
                     end = start + len(_trim_tail(text[start:p_start]))  # country: LOCATION
+                    code = _POSTCODE.match(text, country.end())
+                    if code:  # "Belgium 95287": the postcode stays part of the address
+                        results.append(RecognizerResult("STREET_ADDRESS", code.start(1),
+                                                        code.end(1), self.SCORE))
                     break
             if _LABEL_WORDS.match(text[start:end]) or not regex.search(r"\p{L}", text[start:end]):
                 continue

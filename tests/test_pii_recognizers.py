@@ -142,3 +142,16 @@ def test_a_given_name_that_spacy_calls_an_organization_is_a_person():
     assert spans("We need to add Thelma Mitchell as guardian.",
                  PiiConfig(entities=("ORGANIZATION",))) == [
         ("ORGANIZATION", "Thelma Mitchell", 0.85)]
+
+
+def test_weak_street_words_need_a_house_number():
+    assert spans("Article 50 of the Treaty on European Union applies.") == []
+    assert spans("They live at 12 Hyde Park.") == [("STREET_ADDRESS", "12 Hyde Park", 0.7)]
+
+
+def test_military_address_and_the_postcode_after_a_country_line():
+    assert spans("Send it to USNS Bergman\nFPO AP 93757 soon.") == [
+        ("STREET_ADDRESS", "USNS Bergman\nFPO AP 93757", 0.7)]
+    assert spans("Vogelsang Str 4\nApt. 329\nZurich\nSwitzerland 91321") == [
+        ("STREET_ADDRESS", "Vogelsang Str 4\nApt. 329\nZurich", 0.7),
+        ("LOCATION", "Switzerland", 0.85), ("STREET_ADDRESS", "91321", 0.7)]
