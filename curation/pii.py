@@ -273,13 +273,16 @@ _AGE = re.compile(r"\byears?[ -]old\b", re.I)
 def _trim_ner(text: str, span: Span) -> Span | None:
     """A spaCy span cut to what it names, or None when it cannot be one.
 
-    Cut at the first line break (the small model runs names into the next line: "Ann Bo\n
+    Drop a leading "The ", cut at the first line break (the small model runs names into the next line: "Ann Bo\n
     Phone"), drop a trailing possessive ("Ann's" -> "Ann"), and drop a DATE_TIME made only
     of digits and separators without a year (phone and house numbers the model tags DATE),
     one with neither a digit nor a month or weekday name ("next week", "a year": no date of
     anyone) and an age ("33 year old").
     """
     value = text[span.start:span.end]
+    if value[:4].lower() == "the " and span.end - span.start > 4:  # "The Garmin Orchestra"
+        span = Span(span.entity_type, span.start + 4, span.end, span.score)
+        value = value[4:]
     end = span.start + len(value.split("\n", 1)[0].rstrip())
     end -= len(_POSSESSIVE.search(text[span.start:end]).group()) if _POSSESSIVE.search(
         text[span.start:end]) else 0

@@ -155,3 +155,11 @@ def test_military_address_and_the_postcode_after_a_country_line():
     assert spans("Vogelsang Str 4\nApt. 329\nZurich\nSwitzerland 91321") == [
         ("STREET_ADDRESS", "Vogelsang Str 4\nApt. 329\nZurich", 0.7),
         ("LOCATION", "Switzerland", 0.85), ("STREET_ADDRESS", "91321", 0.7)]
+
+
+def test_company_word_makes_an_organization_and_a_leading_the_is_dropped():
+    config = PiiConfig(entities=("ORGANIZATION",))
+    assert spans("He moved to American Red Ball Movers last year.", config) == [
+        ("ORGANIZATION", "American Red Ball Movers", 0.85)]
+    assert spans("The Garmin Orchestra was founded in 1977.", config) == [
+        ("ORGANIZATION", "Garmin Orchestra", 0.85)]
