@@ -245,10 +245,9 @@ def _print_table(figures: dict) -> None:
             o, p = ours.get(name), plain.get(name)
             if not (o or p):
                 continue
-            o = o or _prf(0, 0, 0)
-            p = p or _prf(0, 0, 0)
-            print(f"{name:<18}{o['precision']:>8.3f}{o['recall']:>7.3f}{o['f2']:>7.3f}  "
-                  f"{p['precision']:>8.3f}{p['recall']:>7.3f}{p['f2']:>7.3f}", file=sys.stderr)
+            cells = [f"{x['precision']:>8.3f}{x['recall']:>7.3f}{x['f2']:>7.3f}" if x
+                     else f"{'-':>8}{'-':>7}{'-':>7}" for x in (o, p)]
+            print(f"{name:<18}{cells[0]}  {cells[1]}", file=sys.stderr)
 
 
 if __name__ == "__main__":
