@@ -22,6 +22,7 @@ PAGES = [  # the admin's pages
     st.Page("views/datasets.py", title="Datasets", icon=":material/upload_file:"),
     st.Page("views/browse.py", title="Browse", icon=":material/search:"),
     st.Page("views/versions.py", title="Versions", icon=":material/history:"),
+    st.Page("views/privacy.py", title="Privacy", icon=":material/shield_person:"),
     st.Page("views/run.py", title="Run", icon=":material/play_arrow:"),
     st.Page("views/sessions.py", title="Sessions", icon=":material/groups:"),
     st.Page("views/report.py", title="Report", icon=":material/summarize:"),

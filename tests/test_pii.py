@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-
 import pytest
 import spacy.cli
 import tldextract
 
 from curation import pii
-from curation.pii import PiiConfig, Span, redact, redact_messages, resolve_overlaps, scan
-from curation.pii import scan_messages
+from curation.pii import (
+    PiiConfig,
+    Span,
+    redact,
+    redact_messages,
+    resolve_overlaps,
+    scan,
+    scan_messages,
+)
 from workbench.errors import WorkbenchError
 
 CONTACT = "Contact Marta Kowalczyk at marta.k@example.com or (555) 010-4477."

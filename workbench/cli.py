@@ -155,8 +155,11 @@ def job(job_dir: Path) -> None:
 # Each area keeps its commands in its own module (workbench/cli_<area>.py, importing ``app``
 # and ``command`` from workbench.cliapp); importing the module here registers them.
 # from workbench import cli_<area>  # noqa: E402,F401
-from workbench import cli_curation_io  # noqa: E402,F401
-from workbench import cli_sessions  # noqa: E402,F401
+from workbench import (
+    cli_curation_io,  # noqa: E402,F401
+    cli_privacy,  # noqa: E402,F401
+    cli_sessions,  # noqa: E402,F401
+)
 
 
 def main() -> None:

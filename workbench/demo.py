@@ -20,6 +20,9 @@ DEMO_DATA = Path(__file__).parent / "demo_data" / "demo_chat.jsonl"
 def build_demo(workspace: Path, force: bool = False, max_train_steps: int = 10) -> dict:
     """Run the pipeline on the demo data into ``workspace`` unless it already holds one.
 
+    The demo trains on the redacted text (``redact=True``): its rows carry fictional PII on
+    purpose, and the privacy gate refuses to train on unreviewed findings.
+
     Only a workspace is ever replaced (``force``): a folder that exists, is not empty and
     holds no ``workspace.duckdb`` raises InputError and is left as it is.
     """
@@ -36,5 +39,5 @@ def build_demo(workspace: Path, force: bool = False, max_train_steps: int = 10) 
         shutil.rmtree(workspace / "artifacts", ignore_errors=True)
     summary = pipeline(PipelineOptions(input=str(DEMO_DATA), workspace=str(workspace),
                                        max_train_steps=max_train_steps, eval_size=8,
-                                       max_new_tokens=64))
+                                       max_new_tokens=64, redact=True))
     return {"workspace": str(workspace), "built": True, **summary}

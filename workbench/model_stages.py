@@ -16,6 +16,7 @@ from typing import Callable
 from workbench import jobs
 from workbench.errors import JobFailed, StageError
 from workbench.store import Workspace, open_workspace
+from workbench.store.privacy import check_gate as check_privacy_gate
 from workbench.tasks import read_jsonl, write_jsonl
 
 log = logging.getLogger("workbench.stages")
@@ -67,6 +68,7 @@ def train(workspace: Path, max_steps: int = 30, seed: int = 0, base_model: str =
             raise StageError("the train split is empty: nothing to train on")
         version = ws.record_version(dataset_id)
         lineage = _lineage(ws, dataset_id, version, config)
+        lineage["privacy"] = check_privacy_gate(ws, dataset_id, version)  # or PrivacyGateError
     run_id, job_dir, result = _run_job(
         workspace, "train", dataset_id, {"train": config, "lineage": lineage},
         {"train.jsonl": [{"messages": r["messages"]} for r in rows]}, on_progress)

@@ -141,12 +141,14 @@ def dedup(workspace: Path, semantic: bool = True, threshold: float = 0.95) -> di
 
 
 def pii(workspace: Path, redact: bool = False) -> dict:
-    """Presidio scan of every message; ``redact`` replaces spans with <ENTITY_TYPE>.
+    """Presidio scan of every message; ``redact`` replaces every finding with <ENTITY_TYPE>.
 
     Summary: pii_spans, by_entity, examples_with_pii, redacted (examples). Span values are
-    never logged or returned, only types and offsets.
+    never logged or returned, only types and offsets. The redaction is a recorded decision
+    (``workbench.privacy.redact``, who = "pipeline --redact") that resolves the spans it
+    covers for the training gate.
     """
-    from curation.pii import PiiConfig, count_by_entity, redact_messages, scan_messages
+    from curation.pii import PiiConfig, count_by_entity, scan_messages
 
     dataset_id, rows = _examples(workspace)
     config = PiiConfig()
@@ -155,18 +157,17 @@ def pii(workspace: Path, redact: bool = False) -> dict:
                 "message_index": s["message_index"], "entity_type": s["entity_type"],
                 "start_char": s["start"], "end_char": s["end"], "score": s["score"]}
                for s in spans]
-    by_example: dict[int, list[dict]] = {}
-    for s in spans:
-        by_example.setdefault(s["example_index"], []).append(s)
-    redacted = {rows[i]["id"]: redact_messages(rows[i]["messages"], found)
-                for i, found in by_example.items()} if redact else {}
     summary = {"pii_spans": len(spans),
                "by_entity": count_by_entity(spans),
-               "examples_with_pii": len(by_example), "redacted": len(redacted)}
+               "examples_with_pii": len({s["example_index"] for s in spans}), "redacted": 0}
     with open_workspace(workspace) as ws:
         ws.replace_rows("pii_spans", dataset_id, records)
-        if redacted:
-            ws.set_redactions(dataset_id, redacted, who="pipeline --redact")
+    if redact and spans:
+        from workbench.privacy import redact as apply_redaction
+
+        summary["redacted"] = apply_redaction(workspace, "pipeline --redact",
+                                              include_unreviewed=True)["examples"]
+    with open_workspace(workspace) as ws:
         ws.record_stage("pii", dataset_id, {**asdict(config), "redact": redact}, summary)
     return summary
 

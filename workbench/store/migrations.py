@@ -90,7 +90,24 @@ def m004_sessions(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
-MIGRATIONS = [m001_initial, m004_sessions, m005_curation_io]
+def m002_privacy(con: duckdb.DuckDBPyConnection) -> None:
+    """Privacy review: per-span decisions, kept value lists, reviewer roles."""
+    con.execute("""
+    CREATE SEQUENCE pii_decision_ids;
+    CREATE TABLE pii_decisions(id BIGINT DEFAULT nextval('pii_decision_ids'),
+        dataset_id INTEGER, example_id INTEGER, message_index INTEGER, start_char INTEGER,
+        end_char INTEGER, entity_type VARCHAR, decision VARCHAR, who VARCHAR, reason VARCHAR,
+        bulk VARCHAR, decided_at TIMESTAMP DEFAULT current_timestamp);
+    CREATE TABLE pii_value_lists(dataset_id INTEGER, name VARCHAR, entity_type VARCHAR,
+        decision VARCHAR, value_list VARCHAR, who VARCHAR,
+        created_at TIMESTAMP DEFAULT current_timestamp);
+    CREATE TABLE privacy_roles(name VARCHAR PRIMARY KEY, role VARCHAR, granted_by VARCHAR,
+        granted_at TIMESTAMP DEFAULT current_timestamp);
+    CREATE TABLE privacy_secrets(name VARCHAR PRIMARY KEY, value VARCHAR);
+    """)
+
+
+MIGRATIONS = [m001_initial, m002_privacy, m004_sessions, m005_curation_io]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:

