@@ -182,44 +182,12 @@ class Workspace:
         self.con.execute("COMMIT")
 
     # -- splits ----------------------------------------------------------------------
-    def eligible_sql(self) -> str:
-        """Examples with no error finding that represent their exact and semantic cluster."""
-        return """
-            SELECT e.id, coalesce(s.representative_id, e.id) AS group_id FROM examples e
-            LEFT JOIN dup_clusters s ON s.dataset_id = e.dataset_id AND s.example_id = e.id
-                 AND s.level = 'semantic'
-            WHERE e.dataset_id = $dataset
-              AND NOT EXISTS (SELECT 1 FROM findings f WHERE f.dataset_id = e.dataset_id
-                   AND f.example_id = e.id AND f.severity = 'error')
-              AND NOT EXISTS (SELECT 1 FROM dup_clusters d WHERE d.dataset_id = e.dataset_id
-                   AND d.example_id = e.id AND d.representative_id <> d.example_id)"""
+    def assign_splits(self, dataset_id: int, seed: int, ratios: tuple[float, float, float],
+                      **options) -> dict[str, int]:
+        """workbench.store.dedup.assign_splits (grouped, optionally stratified)."""
+        from workbench.store.dedup import assign_splits
 
-    def assign_splits(self, dataset_id: int, seed: int, ratios: tuple[float, float, float]):
-        """Split eligible rows into train/validation/test, whole duplicate groups at a time.
-
-        Groups are ordered by md5(seed:group) (deterministic, independent of input order)
-        and cut at the cumulative row counts round(n·validation), round(n·test).
-        Returns {"train": n, "validation": n, "test": n}.
-        """
-        params = {"dataset": dataset_id, "seed": str(seed), "val": ratios[1], "test": ratios[2]}
-        self.con.execute("BEGIN")
-        self.con.execute("DELETE FROM splits WHERE dataset_id = $dataset", {"dataset": dataset_id})
-        self.con.execute(f"""
-            INSERT INTO splits(dataset_id, example_id, split, seed)
-            WITH eligible AS ({self.eligible_sql()}),
-            groups AS (SELECT group_id, count(*) AS size,
-                         md5($seed || ':' || group_id::VARCHAR) AS draw
-                       FROM eligible GROUP BY group_id),
-            cum AS (SELECT group_id, sum(size) OVER (ORDER BY draw, group_id) AS upto,
-                           sum(size) OVER () AS n FROM groups),
-            labelled AS (SELECT group_id, CASE
-                   WHEN upto <= round(n * $test) THEN 'test'
-                   WHEN upto <= round(n * $test) + round(n * $val) THEN 'validation'
-                   ELSE 'train' END AS split FROM cum)
-            SELECT $dataset, e.id, l.split, $seed::INTEGER
-            FROM eligible e JOIN labelled l USING (group_id)""", params)
-        self.con.execute("COMMIT")
-        return self.split_counts(dataset_id)
+        return assign_splits(self, dataset_id, seed, ratios, **options)
 
     def split_counts(self, dataset_id: int) -> dict[str, int]:
         counts = dict(self.con.execute("SELECT split, count(*) FROM splits WHERE dataset_id = ? "

@@ -1,0 +1,218 @@
+"""SQL of deduplication, review overrides, splits and the leakage report.
+
+Tables: ``dup_clusters`` (one row per example and level that saw it: its representative and
+similarity), ``dup_overrides`` (a person's decisions, re-applied after every dedup run),
+``splits`` and ``leakage``.
+
+An example's *group* is its representative followed through the levels (exact → near →
+semantic); the group's root is the example kept. Splits assign whole groups, drawn by
+md5(seed:md5(root messages)), so they depend on content and seed only, never on row order.
+"""
+
+from __future__ import annotations
+
+import json
+
+from workbench.errors import StageError
+from workbench.store.workspace import Workspace
+
+OVERRIDE_ACTIONS = ("representative", "not_duplicate")
+LEVELS = ("exact", "near", "semantic")
+
+
+def replace_clusters(ws: Workspace, dataset_id: int, records: list[dict]) -> int:
+    """Store a dedup run's cluster records, then re-apply the dataset's overrides.
+
+    ``records``: {example_id, level, representative_id, similarity}. Returns the number of
+    overrides re-applied.
+    """
+    ws.replace_rows("dup_clusters", dataset_id, records)
+    overrides = ws.query("SELECT level, action, example_id, representative_id FROM "
+                         "dup_overrides WHERE dataset_id = ? ORDER BY decision_id", [dataset_id])
+    for o in overrides:
+        _apply(ws, dataset_id, o["level"], o["action"], o["example_id"], o["representative_id"])
+    return len(overrides)
+
+
+def _apply(ws: Workspace, dataset_id: int, level: str, action: str, example_id: int,
+           representative_id: int | None) -> None:
+    """One override in SQL (see ``override``)."""
+    params = {"d": dataset_id, "level": level, "x": example_id, "r": representative_id}
+    if action == "not_duplicate":
+        ws.con.execute("UPDATE dup_clusters SET representative_id = example_id, similarity = 1 "
+                       "WHERE dataset_id = $d AND level = $level AND example_id = $x", params)
+        return
+    old = ws.scalar("SELECT representative_id FROM dup_clusters WHERE dataset_id = $d AND "
+                    "level = $level AND example_id = $x", params)
+    if old is None or old == example_id:
+        return
+    params["old"] = old
+    later = LEVELS[LEVELS.index(level) + 1:]
+    ws.con.execute("""UPDATE dup_clusters SET representative_id = $x, similarity = CASE
+            WHEN example_id = $x THEN 1 WHEN example_id = $old THEN (SELECT similarity FROM
+            dup_clusters WHERE dataset_id = $d AND level = $level AND example_id = $x)
+            ELSE NULL END
+        WHERE dataset_id = $d AND level = $level AND representative_id = $old""", params)
+    for lv in later:  # the new representative takes the old one's place in later levels
+        params["lv"] = lv
+        ws.con.execute("UPDATE dup_clusters SET example_id = $x WHERE dataset_id = $d AND "
+                       "level = $lv AND example_id = $old", params)
+        ws.con.execute("UPDATE dup_clusters SET representative_id = $x WHERE dataset_id = $d "
+                       "AND level = $lv AND representative_id = $old", params)
+
+
+def override(ws: Workspace, dataset_id: int, level: str, action: str, example_id: int,
+             who: str, reason: str = "") -> int:
+    """Record and apply a reviewer's decision on one cluster; returns the decision id.
+
+    ``representative``: ``example_id`` becomes its cluster's representative (the kept row;
+    the other members' similarity to it is unknown until dedup runs again and is NULL).
+    ``not_duplicate``: ``example_id`` leaves its cluster and is kept. Raises StageError for
+    an unknown action or an example the level did not see.
+    """
+    if action not in OVERRIDE_ACTIONS:
+        raise StageError(f"override action must be one of {OVERRIDE_ACTIONS}, not {action!r}")
+    rep = ws.query("SELECT representative_id FROM dup_clusters WHERE dataset_id = ? AND "
+                   "level = ? AND example_id = ?", [dataset_id, level, example_id])
+    if not rep:
+        raise StageError(f"example {example_id} has no {level} cluster")
+    decision_id = ws.scalar("SELECT nextval('decision_ids')")
+    ws.con.execute("BEGIN")
+    ws.con.execute("INSERT INTO decisions(id, dataset_id, example_id, action, who, reason) "
+                   "VALUES (?, ?, ?, ?, ?, ?)",
+                   [decision_id, dataset_id, example_id, f"dedup_{action}", who,
+                    json.dumps({"level": level, "was_representative": rep[0]["representative_id"],
+                                "why": reason})])
+    ws.insert("dup_overrides", [{"decision_id": decision_id, "dataset_id": dataset_id,
+                                 "level": level, "action": action, "example_id": example_id,
+                                 "representative_id": rep[0]["representative_id"]}])
+    _apply(ws, dataset_id, level, action, example_id, rep[0]["representative_id"])
+    ws.con.execute("COMMIT")
+    return decision_id
+
+
+def finding_counts(ws: Workspace, dataset_id: int) -> dict[int, int]:
+    """{example_id: number of findings} (for the 'fewest_findings' policy)."""
+    return dict(ws.con.execute("SELECT example_id, count(*) FROM findings WHERE dataset_id = ? "
+                               "GROUP BY example_id", [dataset_id]).fetchall())
+
+
+def kept_count(ws: Workspace, dataset_id: int) -> int:
+    """Examples that are their own group's root (what a split without duplicates sees)."""
+    return ws.scalar(f"SELECT count(*) FROM ({groups_sql(None)}) WHERE id = group_id",
+                     {"dataset": dataset_id})
+
+
+def clusters(ws: Workspace, dataset_id: int, level: str) -> list[dict]:
+    """Clusters with more than one member at ``level``, largest first.
+
+    Rows: {representative_id, size, min_similarity}.
+    """
+    return ws.query("""SELECT representative_id, count(*) AS size,
+            min(similarity) FILTER (WHERE example_id <> representative_id) AS min_similarity
+        FROM dup_clusters WHERE dataset_id = ? AND level = ? GROUP BY representative_id
+        HAVING count(*) > 1 ORDER BY size DESC, representative_id""", [dataset_id, level])
+
+
+def cluster_members(ws: Workspace, dataset_id: int, level: str,
+                    representative_id: int) -> list[dict]:
+    """Members of one cluster (representative first): id, line, similarity, messages."""
+    rows = ws.query("""SELECT d.example_id, e.line, d.similarity, e.messages
+        FROM dup_clusters d JOIN examples e ON e.dataset_id = d.dataset_id AND e.id = d.example_id
+        WHERE d.dataset_id = ? AND d.level = ? AND d.representative_id = ?
+        ORDER BY d.example_id <> d.representative_id, d.similarity DESC, d.example_id""",
+                    [dataset_id, level, representative_id])
+    for row in rows:
+        row["messages"] = json.loads(row["messages"])
+    return rows
+
+
+def overrides(ws: Workspace, dataset_id: int) -> list[dict]:
+    """Every recorded dedup decision of the dataset, oldest first."""
+    return ws.query("""SELECT o.decision_id, o.level, o.action, o.example_id,
+            o.representative_id AS was_representative, d.who, d.decided_at
+        FROM dup_overrides o JOIN decisions d ON d.id = o.decision_id
+        WHERE o.dataset_id = ? ORDER BY o.decision_id""", [dataset_id])
+
+
+def groups_sql(stratify_by: str | None) -> str:
+    """Examples with their group (root), the root's content hash and stratum value."""
+    stratum = "''" if not stratify_by else \
+        "coalesce(json_extract_string(r.meta, '$.\"' || $stratify || '\"'), '')"
+    return f"""
+        WITH lv AS (SELECT example_id, level, representative_id AS rep FROM dup_clusters
+                    WHERE dataset_id = $dataset),
+        g AS (SELECT e.id, coalesce(s.rep, nr.rep, ex.rep, e.id) AS group_id FROM examples e
+              LEFT JOIN lv ex ON ex.level = 'exact' AND ex.example_id = e.id
+              LEFT JOIN lv nr ON nr.level = 'near' AND nr.example_id = coalesce(ex.rep, e.id)
+              LEFT JOIN lv s ON s.level = 'semantic'
+                   AND s.example_id = coalesce(nr.rep, ex.rep, e.id)
+              WHERE e.dataset_id = $dataset)
+        SELECT g.id, g.group_id, md5(r.messages) AS root_key, {stratum} AS stratum
+        FROM g JOIN examples r ON r.dataset_id = $dataset AND r.id = g.group_id"""
+
+
+def assign_splits(ws: Workspace, dataset_id: int, seed: int, ratios: tuple[float, float, float],
+                  stratify_by: str | None = None, include_duplicates: bool = False) -> dict:
+    """Split eligible rows into train/validation/test, whole duplicate groups at a time.
+
+    Eligible: no error finding and, unless ``include_duplicates``, the kept row of its group.
+    Groups are ordered by md5(seed:md5(root messages)) inside each stratum (the root's
+    ``meta[stratify_by]``, missing = one stratum); stratum quotas are cut from the cumulative
+    row count across strata (cascade rounding: the totals are round(n·test) and
+    round(n·(test+validation)), each stratum within one row of its share).
+    Returns {"train": n, "validation": n, "test": n}.
+    """
+    params = {"dataset": dataset_id, "seed": str(seed), "val": ratios[1], "test": ratios[2]}
+    if stratify_by:
+        params["stratify"] = stratify_by
+    keep = "" if include_duplicates else "AND m.id = m.group_id"
+    ws.con.execute("BEGIN")
+    ws.con.execute("DELETE FROM splits WHERE dataset_id = $dataset", {"dataset": dataset_id})
+    ws.con.execute(f"""
+        INSERT INTO splits(dataset_id, example_id, split, seed)
+        WITH members AS ({groups_sql(stratify_by)}),
+        eligible AS (SELECT m.* FROM members m WHERE NOT EXISTS (SELECT 1 FROM findings f
+                WHERE f.dataset_id = $dataset AND f.example_id = m.id AND f.severity = 'error')
+                {keep}),
+        groups AS (SELECT group_id, stratum, count(*) AS size,
+                     md5($seed || ':' || any_value(root_key)) AS draw
+                   FROM eligible GROUP BY group_id, stratum),
+        strata AS (SELECT stratum, sum(size) AS n FROM groups GROUP BY stratum),
+        quota AS (SELECT stratum, sum(n) OVER (ORDER BY stratum) AS c, n FROM strata),
+        quotas AS (SELECT stratum,
+                round(c * $test) - round((c - n) * $test) AS q_test,
+                round(c * ($test + $val)) - round((c - n) * ($test + $val)) AS q_held
+            FROM quota),
+        cum AS (SELECT g.group_id, q.q_test, q.q_held, sum(g.size) OVER (
+                    PARTITION BY g.stratum ORDER BY g.draw, g.group_id) AS upto
+                FROM groups g JOIN quotas q USING (stratum)),
+        labelled AS (SELECT group_id, CASE WHEN upto <= q_test THEN 'test'
+                WHEN upto <= q_held THEN 'validation' ELSE 'train' END AS split FROM cum)
+        SELECT $dataset, e.id, l.split, $seed::INTEGER
+        FROM eligible e JOIN labelled l USING (group_id)""", params)
+    ws.con.execute("COMMIT")
+    return ws.split_counts(dataset_id)
+
+
+def split_texts(ws: Workspace, dataset_id: int) -> list[dict]:
+    """Split rows with their messages: {example_id, split, messages} in id order."""
+    rows = ws.query("""SELECT s.example_id, s.split, e.messages FROM splits s JOIN examples e
+        ON e.dataset_id = s.dataset_id AND e.id = s.example_id WHERE s.dataset_id = ?
+        ORDER BY s.example_id""", [dataset_id])
+    for row in rows:
+        row["messages"] = json.loads(row["messages"])
+    return rows
+
+
+def replace_leakage(ws: Workspace, dataset_id: int, records: list[dict]) -> None:
+    """Store the leakage report: {example_id, split, nearest_train_id, similarity,
+    threshold, above} per held-out example."""
+    ws.replace_rows("leakage", dataset_id, records)
+
+
+def leakage(ws: Workspace, dataset_id: int):
+    """The leakage report as a DataFrame, most similar first."""
+    return ws.frame("""SELECT example_id, split, nearest_train_id, round(similarity, 4) AS
+        similarity, above FROM leakage WHERE dataset_id = ? ORDER BY similarity DESC,
+        example_id""", [dataset_id])
