@@ -37,7 +37,7 @@ def replace_clusters(ws: Workspace, dataset_id: int, records: list[dict]) -> int
 def _apply(ws: Workspace, dataset_id: int, level: str, action: str, example_id: int,
            representative_id: int | None) -> None:
     """One override in SQL (see ``override``)."""
-    params = {"d": dataset_id, "level": level, "x": example_id, "r": representative_id}
+    params = {"d": dataset_id, "level": level, "x": example_id}
     if action == "not_duplicate":
         ws.con.execute("UPDATE dup_clusters SET representative_id = example_id, similarity = 1 "
                        "WHERE dataset_id = $d AND level = $level AND example_id = $x", params)
@@ -54,11 +54,11 @@ def _apply(ws: Workspace, dataset_id: int, level: str, action: str, example_id: 
             ELSE NULL END
         WHERE dataset_id = $d AND level = $level AND representative_id = $old""", params)
     for lv in later:  # the new representative takes the old one's place in later levels
-        params["lv"] = lv
+        moved = {"d": dataset_id, "lv": lv, "x": example_id, "old": old}
         ws.con.execute("UPDATE dup_clusters SET example_id = $x WHERE dataset_id = $d AND "
-                       "level = $lv AND example_id = $old", params)
+                       "level = $lv AND example_id = $old", moved)
         ws.con.execute("UPDATE dup_clusters SET representative_id = $x WHERE dataset_id = $d "
-                       "AND level = $lv AND representative_id = $old", params)
+                       "AND level = $lv AND representative_id = $old", moved)
 
 
 def override(ws: Workspace, dataset_id: int, level: str, action: str, example_id: int,
