@@ -28,9 +28,12 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from curation.near_dedup import NearDedupConfig
 
 SCOPES = ("conversation", "prompt")
 POLICIES = ("longest", "first", "fewest_findings")

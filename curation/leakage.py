@@ -54,4 +54,4 @@ def report(ids: list[int], splits: list[str], vectors: np.ndarray, threshold: fl
              "nearest_train_id": ids[train[w]] if w >= 0 else None,
              "similarity": float(s) if w >= 0 else None, "threshold": threshold,
              "above": bool(w >= 0 and s >= threshold)}
-            for i, w, s in zip(held, where.tolist(), sims.tolist())]
+            for i, w, s in zip(held, where.tolist(), sims.tolist(), strict=True)]

@@ -3,9 +3,19 @@ import random
 import numpy as np
 import pytest
 
-from curation.dedup import (DedupConfig, DedupPlan, ExactConfig, exact_clusters, groups,
-                            leader_clusters, normalize, policy_order, prompt_text,
-                            semantic_clusters, text_key)
+from curation.dedup import (
+    DedupConfig,
+    DedupPlan,
+    ExactConfig,
+    exact_clusters,
+    groups,
+    leader_clusters,
+    normalize,
+    policy_order,
+    prompt_text,
+    semantic_clusters,
+    text_key,
+)
 from curation.near_dedup import NearDedupConfig
 from tests.dedup_helpers import bag_of_words, conv, reps
 
