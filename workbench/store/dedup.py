@@ -167,14 +167,25 @@ def assign_splits(ws: Workspace, dataset_id: int, seed: int, ratios: tuple[float
     if stratify_by:
         params["stratify"] = stratify_by
     keep = "" if include_duplicates else "AND m.id = m.group_id"
+    eligible = f"""SELECT m.* FROM ({groups_sql(stratify_by)}) m WHERE NOT EXISTS (
+        SELECT 1 FROM findings f WHERE f.dataset_id = $dataset AND f.example_id = m.id
+        AND f.severity = 'error') {keep}"""
     ws.con.execute("BEGIN")
     ws.con.execute("DELETE FROM splits WHERE dataset_id = $dataset", {"dataset": dataset_id})
-    ws.con.execute(f"""
-        INSERT INTO splits(dataset_id, example_id, split, seed)
-        WITH members AS ({groups_sql(stratify_by)}),
-        eligible AS (SELECT m.* FROM members m WHERE NOT EXISTS (SELECT 1 FROM findings f
-                WHERE f.dataset_id = $dataset AND f.example_id = m.id AND f.severity = 'error')
-                {keep}),
+    ws.con.execute(f"INSERT INTO splits(dataset_id, example_id, split, seed) SELECT $dataset, "
+                   f"id, split, $seed::INTEGER FROM ({split_sql(eligible)})", params)
+    ws.con.execute("COMMIT")
+    return ws.split_counts(dataset_id)
+
+
+def split_sql(members: str) -> str:
+    """SELECT of (id, split) over ``members`` (columns id, group_id, root_key, stratum).
+
+    Parameters: $seed (VARCHAR), $val and $test (fractions). Used by ``assign_splits`` and,
+    over a Parquet file, by bench/curation.py.
+    """
+    return f"""
+        WITH eligible AS ({members}),
         groups AS (SELECT group_id, stratum, count(*) AS size,
                      md5($seed || ':' || any_value(root_key)) AS draw
                    FROM eligible GROUP BY group_id, stratum),
@@ -189,10 +200,7 @@ def assign_splits(ws: Workspace, dataset_id: int, seed: int, ratios: tuple[float
                 FROM groups g JOIN quotas q USING (stratum)),
         labelled AS (SELECT group_id, CASE WHEN upto <= q_test THEN 'test'
                 WHEN upto <= q_held THEN 'validation' ELSE 'train' END AS split FROM cum)
-        SELECT $dataset, e.id, l.split, $seed::INTEGER
-        FROM eligible e JOIN labelled l USING (group_id)""", params)
-    ws.con.execute("COMMIT")
-    return ws.split_counts(dataset_id)
+        SELECT e.id, l.split FROM eligible e JOIN labelled l USING (group_id)"""
 
 
 def split_texts(ws: Workspace, dataset_id: int) -> list[dict]:

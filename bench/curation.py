@@ -1,29 +1,31 @@
-"""Near and semantic dedup against named baselines, on generated data with planted duplicates.
+"""Curation benchmark: semantic dedup, near dedup and split, each against a named baseline.
 
-Run as: python bench/curation_dedup.py [--quick]
+Run as: python bench/curation.py [--quick]
 
 Data: conversations filled from templates with random words; then planted copies of random
 earlier rows: exact copies, near copies (one or two words replaced) and paraphrase-ish
 copies (the same slots in the template's paraphrase). Rows are shuffled.
 
-(a) near: curation.near_dedup.near_text_clusters vs the plain datasketch loop
-    (``plain_datasketch_clusters``: MinHash.update per shingle, MinHashLSH query + insert):
-    time ratio and whether the clusters are identical.
-(b) semantic: ours (each distinct text embedded once, sentence-transformers' length-sorted
-    batches, usearch HNSW leader clusters, threshold 0.95) vs ``SentenceTransformer.encode``
-    + ``sentence_transformers.util.paraphrase_mining`` with its defaults (pairs ≥ 0.95):
-    speed ratio, recall of planted pairs relative to the baseline, growth exponent of time
-    vs n (log-log slope between the two sizes), and the clustering stage alone (ANN vs the
-    exact blocked leader_clusters vs paraphrase_mining_embeddings, on the same vectors).
-    A planted pair counts as found by ours when both rows are in one cluster: without
-    chaining, a pair ≥ threshold can still be split when its rows join different leaders.
+(a) semantic: ours (curation.embed: each distinct text embedded once, length-sorted
+    batches, bf16 or int8 model; then curation.ann's HNSW leader clusters, threshold 0.95)
+    vs ``SentenceTransformer.encode`` + ``sentence_transformers.util.paraphrase_mining``
+    with its defaults (fp32; pairs ≥ 0.95 count as found): speed ratio, recall of planted
+    pairs (ours: both rows in one cluster) relative to the baseline's, and the growth
+    exponent of time vs n (log-log slope between the two sizes). Model loading and
+    conversion are outside both timings.
+(b) near: curation.near_dedup.near_text_clusters vs the plain datasketch loop (MinHash.update
+    per shingle, MinHashLSH query + insert): time ratio and whether the clusters are identical.
+(c) split: 2M rows (id, duplicate group, category) from Parquet to a stored split (Parquet of
+    id, split): ours = workbench.store.dedup.split_sql in DuckDB over read_parquet, vs
+    pandas.read_parquet + scikit-learn GroupShuffleSplit (test, then validation) + to_parquet.
+    Each runs in its own process; time excludes imports; peak memory is that process's
+    ru_maxrss.
+(d) the clustering stage alone on synthetic 384-d vectors (ANN vs exact leader vs
+    paraphrase_mining_embeddings), at sizes where the n² of the exact methods shows.
 
-(c) the clustering stage alone on synthetic 384-d vectors (intrinsic dimension 32, planted
-    near-copies), at sizes where the n² of the exact methods shows.
-
-Sizes: near 10k and 100k (--quick: 2k and 10k); semantic 10k and 100k (--quick: 300 and 1k,
-as encoding dominates: the full run takes over an hour on 2 cores); (c) 20k and 100k
-(--quick: 4k and 16k).
+Sizes: semantic 10k and 100k (--quick: 300 and 1k: MiniLM encodes ~25-60 conversations/s
+on 2 cores, so the full run takes hours; --semantic-sizes overrides); near 10k and 100k
+(--quick: 2k and 10k); split 2M rows (--quick: 200k); (d) 20k and 100k (--quick: 4k, 16k).
 
 Progress goes to stderr; the last stdout line is one JSON object with every figure.
 """
@@ -43,8 +45,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from curation.ann import ann_leader_clusters  # noqa: E402
-from curation.dedup import (DedupConfig, conversation_text, leader_clusters,  # noqa: E402
-                            load_embedder)
+from curation.dedup import DedupConfig, conversation_text, leader_clusters  # noqa: E402
+from curation.embed import embed, load_backend, load_embedder  # noqa: E402
 from curation.near_dedup import (NearDedupConfig, near_text_clusters,  # noqa: E402
                                  plain_datasketch_clusters)
 
@@ -166,15 +168,12 @@ def bench_near(texts: list[str], planted) -> dict:
             "planted_recall": recall_by_kind(same_cluster_pairs(ours, planted), planted)}
 
 
-def semantic_ours(texts: list[str], threshold: float):
-    """Distinct texts embedded once (encode sorts by length), then ANN leader clusters."""
-    distinct = {t: i for i, t in enumerate(dict.fromkeys(texts))}
-    vectors, t_embed = timed(load_embedder().encode, list(distinct), batch_size=64,
-                             normalize_embeddings=True, convert_to_numpy=True)
-    vectors = vectors[[distinct[t] for t in texts]]
+def semantic_ours(texts: list[str], threshold: float, backend: str):
+    """curation.embed (distinct texts once, ``backend``), then ANN leader clusters."""
+    vectors, t_embed = timed(embed, texts, 64, backend)
     clusters, t_cluster = timed(ann_leader_clusters, vectors, threshold)
     return clusters, vectors, {"embed_s": t_embed, "cluster_s": t_cluster,
-                               "distinct_texts": len(distinct)}
+                               "distinct_texts": len(set(texts))}
 
 
 def semantic_baseline(texts: list[str], threshold: float):
@@ -201,22 +200,26 @@ def cluster_stage(vectors, threshold: float) -> dict:
                                              for a, e in zip(ann, exact))}
 
 
-def bench_semantic(texts: list[str], planted, threshold: float) -> dict:
-    clusters, vectors, ours = semantic_ours(texts, threshold)
-    ours_s = ours["embed_s"] + ours["cluster_s"]
-    log(f"  ours {ours_s:.1f}s ({ours['distinct_texts']} distinct texts); baseline ...")
+def bench_semantic(texts: list[str], planted, threshold: float, backends: list[str]) -> dict:
+    log("  baseline (encode + paraphrase_mining) ...")
     base_pairs, base_s = semantic_baseline(texts, threshold)
-    ours_found = same_cluster_pairs(clusters, planted)
     base_found = {(i, j) for i, j, _ in planted if (i, j) in base_pairs}
-    return {"ours_s": round(ours_s, 2), "ours_embed_s": round(ours["embed_s"], 2),
-            "ours_cluster_s": round(ours["cluster_s"], 3),
-            "distinct_texts": ours["distinct_texts"], "baseline_s": round(base_s, 2),
-            "speedup": round(base_s / ours_s, 2),
-            "planted_recall_ours": recall_by_kind(ours_found, planted),
-            "planted_recall_baseline": recall_by_kind(base_found, planted),
-            "recall_relative_to_baseline": round(len(ours_found & base_found)
-                                                 / max(len(base_found), 1), 4),
-            "cluster_stage": cluster_stage(vectors, threshold)}
+    out = {"baseline_s": round(base_s, 2),
+           "planted_recall_baseline": recall_by_kind(base_found, planted)}
+    for backend in backends:
+        clusters, vectors, ours = semantic_ours(texts, threshold, backend)
+        ours_s = ours["embed_s"] + ours["cluster_s"]
+        found = same_cluster_pairs(clusters, planted)
+        recall = recall_by_kind(found, planted)
+        out[backend] = {
+            "ours_s": round(ours_s, 2), "embed_s": round(ours["embed_s"], 2),
+            "cluster_s": round(ours["cluster_s"], 3), "distinct_texts": ours["distinct_texts"],
+            "speedup": round(base_s / ours_s, 2), "planted_recall": recall,
+            "recall_vs_baseline": round(recall["all"] / max(
+                out["planted_recall_baseline"]["all"], 1e-9), 4),
+            "baseline_pairs_found": round(len(found & base_found) / max(len(base_found), 1), 4)}
+        log(f"  {backend}: {out[backend]}")
+    return out
 
 
 def synthetic_vectors(n: int, d: int = 384, seed: int = 0) -> np.ndarray:
@@ -247,37 +250,137 @@ def slope(n: list[int], seconds: list[float]) -> float:
     return round(math.log(seconds[1] / seconds[0]) / math.log(n[1] / n[0]), 2)
 
 
+def write_split_rows(path: Path, n: int, seed: int = 0) -> None:
+    """Parquet of n rows: id, group (~20% of rows in groups of 2-5), category (7 values)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    sizes = np.where(rng.random(n) < 0.07, rng.integers(2, 6, n), 1)
+    group = np.repeat(np.arange(n), sizes)[:n]
+    rng.shuffle(group)
+    categories = np.array(["open_qa", "closed_qa", "brainstorming", "classification",
+                           "summarization", "information_extraction", "general_qa"])
+    pq.write_table(pa.table({"id": np.arange(n, dtype=np.int64), "group_id": group,
+                             "category": categories[rng.integers(0, 7, n)]}), path)
+
+
+def split_ours(source: str, target: str) -> dict:
+    """workbench.store.dedup.split_sql in DuckDB over the Parquet file → Parquet (id, split)."""
+    import duckdb
+
+    from workbench.store.dedup import split_sql
+
+    members = (f"SELECT id, group_id, group_id::VARCHAR AS root_key, '' AS stratum "
+               f"FROM read_parquet('{source}')")
+    con = duckdb.connect()
+    con.execute(f"COPY ({split_sql(members)}) TO '{target}' (FORMAT parquet)",
+                {"seed": "0", "val": 0.1, "test": 0.1})
+    return dict(con.execute(f"SELECT split, count(*) FROM read_parquet('{target}') "
+                            "GROUP BY split").fetchall())
+
+
+def split_baseline(source: str, target: str) -> dict:
+    """pandas + GroupShuffleSplit: test 10%, then validation 10% of all from the rest."""
+    import pandas as pd
+    from sklearn.model_selection import GroupShuffleSplit
+
+    frame = pd.read_parquet(source, columns=["id", "group_id", "category"])
+    rest, test = next(GroupShuffleSplit(1, test_size=0.1, random_state=0)
+                      .split(frame, groups=frame["group_id"]))
+    split = np.full(len(frame), "train", dtype=object)
+    split[test] = "test"
+    train, val = next(GroupShuffleSplit(1, test_size=0.1 / 0.9, random_state=0)
+                      .split(rest, groups=frame["group_id"].to_numpy()[rest]))
+    split[rest[val]] = "validation"
+    pd.DataFrame({"id": frame["id"], "split": split}).to_parquet(target)
+    return pd.Series(split).value_counts().to_dict()
+
+
+def split_worker(kind: str, source: str, target: str) -> None:
+    """Child process: import, then time one split method; print its figures as JSON."""
+    import resource
+
+    function = {"ours": split_ours, "baseline": split_baseline}[kind]
+    if kind == "baseline":
+        import pandas  # noqa: F401
+        import sklearn.model_selection  # noqa: F401
+    else:
+        import duckdb  # noqa: F401
+    counts, seconds = timed(function, source, target)
+    print(json.dumps({"seconds": round(seconds, 2), "counts": counts,
+                      "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF)
+                                           .ru_maxrss / 1024, 1)}))
+
+
+def bench_split(n: int, folder: Path) -> dict:
+    import subprocess
+
+    source = folder / "rows.parquet"
+    write_split_rows(source, n)
+    out = {"rows": n}
+    for kind in ("ours", "baseline"):
+        result = subprocess.run([sys.executable, __file__, "--split-worker", kind, str(source),
+                                 str(folder / f"{kind}.parquet")], capture_output=True,
+                                text=True, check=True)
+        out[kind] = json.loads(result.stdout.strip().splitlines()[-1])
+    out["speedup"] = round(out["baseline"]["seconds"] / out["ours"]["seconds"], 2)
+    out["peak_memory_ratio"] = round(out["ours"]["peak_rss_mb"]
+                                     / out["baseline"]["peak_rss_mb"], 2)
+    return out
+
+
 def main() -> None:
+    import tempfile
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="near 2k/10k, semantic 300/1k (about 2 minutes on 2 idle cores)")
+    parser.add_argument("--quick", action="store_true", help="small sizes (under 2 minutes)")
     parser.add_argument("--semantic-sizes", type=int, nargs=2, default=None,
                         help="override the two semantic sizes (encoding dominates)")
+    parser.add_argument("--backends", nargs="+", default=["bf16", "int8"],
+                        help="encoder backends of ours to measure")
+    parser.add_argument("--skip", nargs="*", default=[],
+                        choices=["semantic", "near", "split", "cluster_stage"])
+    parser.add_argument("--split-worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.split_worker:
+        return split_worker(*args.split_worker)
     near_sizes = [2_000, 10_000] if args.quick else [10_000, 100_000]
-    # MiniLM encodes ~25-60 conversations/s on 2 cores and both methods encode every size:
-    # 2k + 10k would take ~10 minutes, so --quick measures semantic dedup on smaller sizes.
     semantic_sizes = args.semantic_sizes or ([300, 1_000] if args.quick else [10_000, 100_000])
     scaling_sizes = [4_000, 16_000] if args.quick else [20_000, 100_000]
+    split_rows = 200_000 if args.quick else 2_000_000
     threshold = DedupConfig().threshold
-    result = {"near": {}, "semantic": {}, "threshold_near": NearDedupConfig().threshold,
-              "threshold_semantic": threshold}
-    for n in near_sizes:
-        rows, planted = make_rows(n, seed=n)
-        log(f"near dedup, n={n} ...")
-        result["near"][str(n)] = bench_near([conversation_text(r) for r in rows], planted)
-        log(f"  {result['near'][str(n)]}")
-    load_embedder()  # model loading is not part of either method's time
-    for n in semantic_sizes:
-        rows, planted = make_rows(n, seed=n)
-        log(f"semantic dedup, n={n} ...")
-        result["semantic"][str(n)] = bench_semantic([conversation_text(r) for r in rows],
-                                                    planted, threshold)
-        log(f"  {result['semantic'][str(n)]}")
-    for key in ("ours_s", "baseline_s"):
-        result["semantic"][f"growth_exponent_{key[:-2]}"] = slope(
-            semantic_sizes, [result["semantic"][str(n)][key] for n in semantic_sizes])
-    result["cluster_stage_synthetic"] = cluster_scaling(scaling_sizes, threshold)
+    result = {"threshold_near": NearDedupConfig().threshold, "threshold_semantic": threshold}
+    if "semantic" not in args.skip:
+        for backend in args.backends:  # loading and converting are outside the timings
+            load_backend(backend)
+        load_embedder()
+        result["semantic"] = {}
+        for n in semantic_sizes:
+            rows, planted = make_rows(n, seed=n)
+            log(f"semantic dedup, n={n} ...")
+            result["semantic"][str(n)] = bench_semantic(
+                [conversation_text(r) for r in rows], planted, threshold, args.backends)
+        sizes = [str(n) for n in semantic_sizes]
+        result["semantic"]["growth_exponent_baseline"] = slope(
+            semantic_sizes, [result["semantic"][n]["baseline_s"] for n in sizes])
+        for backend in args.backends:
+            result["semantic"][f"growth_exponent_{backend}"] = slope(
+                semantic_sizes, [result["semantic"][n][backend]["ours_s"] for n in sizes])
+    if "near" not in args.skip:
+        result["near"] = {}
+        for n in near_sizes:
+            rows, planted = make_rows(n, seed=n)
+            log(f"near dedup, n={n} ...")
+            result["near"][str(n)] = bench_near([conversation_text(r) for r in rows], planted)
+            log(f"  {result['near'][str(n)]}")
+    if "split" not in args.skip:
+        log(f"split, {split_rows} rows ...")
+        with tempfile.TemporaryDirectory() as folder:
+            result["split"] = bench_split(split_rows, Path(folder))
+        log(f"  {result['split']}")
+    if "cluster_stage" not in args.skip:
+        result["cluster_stage_synthetic"] = cluster_scaling(scaling_sizes, threshold)
     print(json.dumps(result))
 
 
