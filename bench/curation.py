@@ -47,8 +47,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from curation.ann import ann_leader_clusters  # noqa: E402
 from curation.dedup import DedupConfig, conversation_text, leader_clusters  # noqa: E402
 from curation.embed import embed, load_backend, load_embedder  # noqa: E402
-from curation.near_dedup import (NearDedupConfig, near_text_clusters,  # noqa: E402
-                                 plain_datasketch_clusters)
+from curation.near_dedup import (  # noqa: E402
+    NearDedupConfig,
+    near_text_clusters,
+    plain_datasketch_clusters,
+)
 
 NOUNS = ("bread garden bicycle river laptop window violin kettle lantern carpet engine "
          "tomato ladder mirror harbor pencil teapot blanket camera wallet drum fence "
@@ -122,9 +125,12 @@ def make_rows(n: int, seed: int = 0) -> tuple[list[list[dict]], list[tuple[int, 
         for _ in range(n // 10):
             source = rng.randrange(originals)
             template, slots = origin[source]
-            copy = {"exact": lambda: rows[source],
-                    "near": lambda: _near_copy(rows[source], rng),
-                    "paraphrase": lambda: _conversation(TEMPLATES[template][1], slots)}[kind]()
+            if kind == "exact":
+                copy = rows[source]
+            elif kind == "near":
+                copy = _near_copy(rows[source], rng)
+            else:
+                copy = _conversation(TEMPLATES[template][1], slots)
             planted.append((source, len(rows), kind))
             rows.append(copy)
     order = list(range(len(rows)))
