@@ -13,6 +13,7 @@ import streamlit as st
 st.set_page_config(page_title="SLM Workbench", layout="wide")
 PAGES = [
     st.Page("views/data.py", title="Data", icon=":material/table:", default=True),
+    st.Page("views/dedup.py", title="Duplicates", icon=":material/content_copy:"),
     st.Page("views/run.py", title="Run", icon=":material/play_arrow:"),
     st.Page("views/rate.py", title="Rate", icon=":material/thumbs_up_down:"),
     st.Page("views/report.py", title="Report", icon=":material/summarize:"),
