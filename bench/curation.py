@@ -23,7 +23,7 @@ copies (the same slots in the template's paraphrase). Rows are shuffled.
 (d) the clustering stage alone on synthetic 384-d vectors (ANN vs exact leader vs
     paraphrase_mining_embeddings), at sizes where the n² of the exact methods shows.
 
-Sizes: semantic 10k and 100k (--quick: 300 and 1k: MiniLM encodes ~25-60 conversations/s
+Sizes: semantic 10k and 100k (--quick: 200 and 600: MiniLM encodes ~25-60 conversations/s
 on 2 cores, so the full run takes hours; --semantic-sizes overrides); near 10k and 100k
 (--quick: 2k and 10k); split 2M rows (--quick: 200k); (d) 20k and 100k (--quick: 4k, 16k).
 
@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from curation.ann import ann_leader_clusters  # noqa: E402
 from curation.dedup import DedupConfig, conversation_text, leader_clusters  # noqa: E402
-from curation.embed import embed, load_backend, load_embedder  # noqa: E402
+from curation.embed import embed, load_embedder  # noqa: E402
 from curation.near_dedup import (  # noqa: E402
     NearDedupConfig,
     near_text_clusters,
@@ -275,13 +275,13 @@ def split_ours(source: str, target: str) -> dict:
     """workbench.store.dedup.split_sql in DuckDB over the Parquet file → Parquet (id, split)."""
     import duckdb
 
-    from workbench.store.dedup import split_sql
+    from workbench.store.dedup import draw_params, split_sql
 
-    members = (f"SELECT id, group_id, group_id::VARCHAR AS root_key, '' AS stratum "
+    members = (f"SELECT id, group_id, group_id AS root_key, '' AS stratum "
                f"FROM read_parquet('{source}')")
     con = duckdb.connect()
-    con.execute(f"COPY ({split_sql(members)}) TO '{target}' (FORMAT parquet)",
-                {"seed": "0", "val": 0.1, "test": 0.1})
+    con.execute(f"COPY ({split_sql(members, stratified=False)}) TO '{target}' (FORMAT parquet)",
+                {"val": 0.1, "test": 0.1, **draw_params(0)})
     return dict(con.execute(f"SELECT split, count(*) FROM read_parquet('{target}') "
                             "GROUP BY split").fetchall())
 
@@ -343,8 +343,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes (under 2 minutes)")
     parser.add_argument("--semantic-sizes", type=int, nargs=2, default=None,
                         help="override the two semantic sizes (encoding dominates)")
-    parser.add_argument("--backends", nargs="+", default=["bf16", "int8"],
-                        help="encoder backends of ours to measure")
+    parser.add_argument("--backends", nargs="+", default=["bf16"],
+                        help="encoder backends of ours to measure (bf16, fp32, int8)")
     parser.add_argument("--skip", nargs="*", default=[],
                         choices=["semantic", "near", "split", "cluster_stage"])
     parser.add_argument("--split-worker", nargs=3, help=argparse.SUPPRESS)
@@ -352,15 +352,15 @@ def main() -> None:
     if args.split_worker:
         return split_worker(*args.split_worker)
     near_sizes = [2_000, 10_000] if args.quick else [10_000, 100_000]
-    semantic_sizes = args.semantic_sizes or ([300, 1_000] if args.quick else [10_000, 100_000])
+    semantic_sizes = args.semantic_sizes or ([200, 600] if args.quick else [10_000, 100_000])
     scaling_sizes = [4_000, 16_000] if args.quick else [20_000, 100_000]
     split_rows = 200_000 if args.quick else 2_000_000
     threshold = DedupConfig().threshold
     result = {"threshold_near": NearDedupConfig().threshold, "threshold_semantic": threshold}
     if "semantic" not in args.skip:
-        for backend in args.backends:  # loading and converting are outside the timings
-            load_backend(backend)
-        load_embedder()
+        for backend in args.backends:  # loading, converting, warming up: outside the timings
+            embed([f"warm up {i}" for i in range(64)], 64, backend)
+        load_embedder().encode(["warm up"] * 64)
         result["semantic"] = {}
         for n in semantic_sizes:
             rows, planted = make_rows(n, seed=n)
