@@ -13,12 +13,15 @@ SHOWN = 4  # members side by side; the rest are listed below
 _ui.sidebar()
 st.title("Duplicates")
 st.sidebar.text_input("Reviewer", key="reviewer")
-level = st.radio("Level", LEVELS, horizontal=True, key="level")
 with _ui.workspace() as ws:
     dataset_id = ws.current_dataset()
-    clusters = store.clusters(ws, dataset_id, level)
+    by_level = {lv: store.clusters(ws, dataset_id, lv) for lv in LEVELS}
     decisions = store.overrides(ws, dataset_id)
     leakage = store.leakage(ws, dataset_id)
+first = next((i for i, lv in enumerate(LEVELS) if by_level[lv]), 0)
+level = st.radio("Level", LEVELS, index=first, horizontal=True, key="level",
+                 format_func=lambda lv: f"{lv} ({len(by_level[lv])} clusters)")
+clusters = by_level[level]
 
 
 def label(cluster: dict) -> str:

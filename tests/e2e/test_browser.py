@@ -21,7 +21,7 @@ from tests.prepared import prepare_workspace
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-PAGES = {"data": "Data", "run": "Run", "rate": "Rate", "report": "Report"}
+PAGES = {"data": "Data", "dedup": "Duplicates", "run": "Run", "rate": "Rate", "report": "Report"}
 pytestmark = [pytest.mark.e2e, pytest.mark.enable_socket]
 
 
