@@ -69,7 +69,8 @@ def override(ws: Workspace, dataset_id: int, level: str, action: str, example_id
 
     ``representative``: ``example_id`` becomes its cluster's representative (the kept row;
     the other members' similarity to it is unknown until dedup runs again and is NULL).
-    ``not_duplicate``: ``example_id`` leaves its cluster and is kept. Raises StageError for
+    ``not_duplicate``: ``example_id`` leaves its cluster and is kept (it is not compared at
+    the later levels, which ran on the representatives only). Raises StageError for
     an unknown action or an example the level did not see.
     """
     if action not in OVERRIDE_ACTIONS:
