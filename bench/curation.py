@@ -22,7 +22,7 @@ copies (the same slots in the template's paraphrase). Rows are shuffled.
     id, split): ours = workbench.store.dedup.split_sql in DuckDB over read_parquet, vs
     pandas.read_parquet + scikit-learn GroupShuffleSplit (test, then validation) + to_parquet.
     Each runs in its own process; time excludes imports; peak memory is that process's
-    ru_maxrss.
+    VmHWM.
 (d) the clustering stage alone on synthetic 384-d vectors (ANN vs exact leader vs
     paraphrase_mining_embeddings), at sizes where the n² of the exact methods shows.
 
@@ -323,8 +323,6 @@ def split_baseline(source: str, target: str) -> dict:
 
 def split_worker(kind: str, source: str, target: str) -> None:
     """Child process: import, then time one split method; print its figures as JSON."""
-    import resource
-
     function = {"ours": split_ours, "baseline": split_baseline}[kind]
     if kind == "baseline":
         import pandas  # noqa: F401
@@ -333,8 +331,16 @@ def split_worker(kind: str, source: str, target: str) -> None:
         import duckdb  # noqa: F401
     counts, seconds = timed(function, source, target)
     print(json.dumps({"seconds": round(seconds, 2), "counts": counts,
-                      "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF)
-                                           .ru_maxrss / 1024, 1)}))
+                      "peak_rss_mb": peak_rss_mb()}))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM; ru_maxrss would carry the parent's peak
+    across exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def bench_split(n: int, folder: Path) -> dict:
