@@ -164,7 +164,7 @@ def assign_splits(ws: Workspace, dataset_id: int, seed: int, ratios: tuple[float
     Groups are ordered by a seeded hash of md5(root messages) inside each stratum (the root's
     ``meta[stratify_by]``, missing = one stratum); stratum quotas are cut from the cumulative
     row count across strata (cascade rounding: the totals are round(n·test) and
-    round(n·(test+validation)), each stratum within one row of its share).
+    round(n·validation), each stratum within one row of its share of each).
     Returns {"train": n, "validation": n, "test": n}.
     """
     params = {"dataset": dataset_id, "seed": seed, "val": ratios[1], "test": ratios[2],
@@ -221,7 +221,8 @@ def split_sql(members: str, stratified: bool = True) -> str:
         strata AS (SELECT stratum, count(*) AS n FROM r GROUP BY stratum),
         quota AS (SELECT stratum, n, sum(n) OVER (ORDER BY stratum) AS c FROM strata),
         qs AS (SELECT stratum, n, round(c * $test) - round((c - n) * $test) AS q_test,
-                round(c * ($test + $val)) - round((c - n) * ($test + $val)) AS q_held
+                round(c * $test) - round((c - n) * $test) + round(c * $val)
+                    - round((c - n) * $val) AS q_held
             FROM quota),
         bounds AS (SELECT *, (q_held / n + 6 * sqrt(q_held / n * (1 - q_held / n) / n)
                 + 64 / n) * 2147483647 AS bound FROM qs),
