@@ -21,6 +21,7 @@ PAGES = [  # the admin's pages
     st.Page("views/data.py", title="Data", icon=":material/table:", default=True),
     st.Page("views/datasets.py", title="Datasets", icon=":material/upload_file:"),
     st.Page("views/browse.py", title="Browse", icon=":material/search:"),
+    st.Page("views/dedup.py", title="Duplicates", icon=":material/content_copy:"),
     st.Page("views/versions.py", title="Versions", icon=":material/history:"),
     st.Page("views/privacy.py", title="Privacy", icon=":material/shield_person:"),
     st.Page("views/run.py", title="Run", icon=":material/play_arrow:"),

@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from usearch.index import Index
 
-from curation.dedup import Cluster, DedupConfig, conversation_text, embed
+from curation.dedup import Cluster, DedupConfig, scope_text
 
 # The index's own distances only pre-filter candidates (numpy decides at the threshold), so
 # they may be off by this much: measured max error on 384-d vectors 1.2e-4 (f16), 1.0e-3 (bf16).
@@ -138,15 +138,14 @@ def ann_leader_clusters(embeddings: np.ndarray, threshold: float, k: int = 32,
     return out
 
 
-def semantic_clusters_ann(conversations: list[list[dict]], config: DedupConfig,
-                          k: int = 32) -> list[Cluster]:
-    """curation.dedup.semantic_clusters with each distinct text embedded once and an ANN index.
+def semantic_clusters_ann(conversations: list[list[dict]], config: DedupConfig) -> list[Cluster]:
+    """curation.dedup.semantic_clusters with the fast encoder and an ANN index (input order).
 
-    sentence-transformers' ``encode`` already batches by length (longest first).
+    Each distinct text is embedded once (curation.embed).
     """
+    from curation.embed import encode
+
     if not conversations:
         return []
-    texts = [conversation_text(m) for m in conversations]
-    distinct = {t: i for i, t in enumerate(dict.fromkeys(texts))}
-    vectors = embed(list(distinct), config.batch_size)
-    return ann_leader_clusters(vectors[[distinct[t] for t in texts]], config.threshold, k)
+    vectors = encode([scope_text(m, config.scope) for m in conversations], config)
+    return ann_leader_clusters(vectors, config.threshold, config.k)

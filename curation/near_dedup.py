@@ -40,6 +40,10 @@ _EMPTY = np.uint32(0xFFFFFFFF)  # datasketch's initial hash value: a set with no
 class NearDedupConfig:
     """Near-duplicate (MinHash LSH) settings."""
 
+    enabled: bool = field(default=True, metadata={"help": "Run the near level."})
+    scope: str = field(default="conversation", metadata={
+        "help": "What is compared: 'conversation' (every turn, role-tagged) or 'prompt' "
+                "(the turns before the last assistant turn)."})
     ngram: int = field(default=3, metadata={
         "help": "Words per shingle. A text with fewer words is one shorter shingle."})
     num_perm: int = field(default=128, metadata={

@@ -14,6 +14,10 @@ from pathlib import Path
 
 import pytest
 
+# urllib3 probes IPv6 support by creating (never connecting) a socket when first imported;
+# import it before pytest-socket blocks sockets, so that probe is not reported as network use.
+import urllib3  # noqa: F401
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 

@@ -25,7 +25,7 @@ def test_schema_has_every_table_after_migration(tmp_path):
     assert {"datasets", "examples", "rejects", "findings", "dup_clusters", "pii_spans",
             "decisions", "splits", "versions", "runs", "train_log", "generations",
             "metric_scores", "rating_items", "ratings", "audit_log",
-            "schema_migrations"} <= tables
+            "schema_migrations", "dup_overrides", "leakage"} <= tables
 
 
 def test_reopening_does_not_migrate_twice(tmp_path):

@@ -59,29 +59,11 @@ def validate(workspace: str = Workspace, max_seq_len: int = typer.Option(2048)) 
 
 
 @command
-def dedup(workspace: str = Workspace,
-          threshold: float = typer.Option(0.95, help="Semantic cosine threshold."),
-          semantic: bool = typer.Option(True, help="Run the semantic level.")) -> dict:
-    """Exact and semantic duplicate clusters."""
-    from workbench.stages import dedup as run
-
-    return run(Path(workspace), semantic, threshold)
-
-
-@command
 def pii(workspace: str = Workspace, redact: bool = typer.Option(False)) -> dict:
     """Presidio PII scan (and optional redaction)."""
     from workbench.stages import pii as run
 
     return run(Path(workspace), redact)
-
-
-@command
-def split(workspace: str = Workspace, seed: int = typer.Option(0)) -> dict:
-    """Train/validation/test split (0.8/0.1/0.1)."""
-    from workbench.stages import split as run
-
-    return run(Path(workspace), seed)
 
 
 @command
@@ -155,10 +137,11 @@ def job(job_dir: Path) -> None:
 # Each area keeps its commands in its own module (workbench/cli_<area>.py, importing ``app``
 # and ``command`` from workbench.cliapp); importing the module here registers them.
 # from workbench import cli_<area>  # noqa: E402,F401
-from workbench import (
-    cli_curation_io,  # noqa: E402,F401
-    cli_privacy,  # noqa: E402,F401
-    cli_sessions,  # noqa: E402,F401
+from workbench import (  # noqa: E402,F401
+    cli_curation_dedup,
+    cli_curation_io,
+    cli_privacy,
+    cli_sessions,
 )
 
 

@@ -36,6 +36,9 @@ class PipelineOptions:
     seed: int = 0
     redact: bool = False
     max_seq_len: int = 2048
+    dedup_policy: str = "longest"  # which row a duplicate cluster keeps: longest|first|fewest_findings
+    dedup_scope: str = "conversation"  # what dedup compares: conversation|prompt
+    stratify_by: str | None = None  # meta column the split stratifies by (e.g. "category")
 
 
 def log_progress(stage: str) -> Callable[[dict], None]:
@@ -51,15 +54,24 @@ def stage_runners(o: PipelineOptions) -> dict[str, Callable[[], dict]]:
     return {
         "ingest": lambda: stages.ingest(ws, o.input, o.format),
         "validate": lambda: stages.validate(ws, o.max_seq_len),
-        "dedup": lambda: stages.dedup(ws),
+        "dedup": lambda: stages.dedup(ws, plan=_dedup_plan(o)),
         "pii": lambda: stages.pii(ws, redact=o.redact),
-        "split": lambda: stages.split(ws, o.seed),
+        "split": lambda: stages.split(ws, o.seed, stratify_by=o.stratify_by),
         "train": lambda: model_stages.train(ws, o.max_train_steps, o.seed,
                                             on_progress=log_progress("train")),
         "generate": lambda: model_stages.generate(ws, o.eval_size, o.max_new_tokens,
                                                   on_progress=log_progress("generate")),
         "score": lambda: model_stages.score(ws),
     }
+
+
+def _dedup_plan(o: PipelineOptions):
+    from curation.dedup import DedupPlan
+
+    plan = DedupPlan(policy=o.dedup_policy)
+    plan.exact.scope = plan.near.scope = plan.semantic.scope = o.dedup_scope
+    plan.check()
+    return plan
 
 
 def pipeline(o: PipelineOptions, on_stage: Callable[[int, int, str], None] | None = None) -> dict:
@@ -98,6 +110,7 @@ def summarize(results: dict, reason: str | None, timings: dict) -> dict:
         "validation_findings": results["validate"]["validation_findings"],
         "validation_by_severity": results["validate"]["by_severity"],
         "exact_duplicates": results["dedup"]["exact_duplicates"],
+        "near_duplicates": results["dedup"]["near_duplicates"],
         "semantic_duplicates": results["dedup"]["semantic_duplicates"],
         "pii_spans": results["pii"]["pii_spans"], "redacted": results["pii"]["redacted"],
         "split": results["split"],

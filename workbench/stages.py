@@ -115,28 +115,39 @@ def _count_or_none(value) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def dedup(workspace: Path, semantic: bool = True, threshold: float = 0.95) -> dict:
-    """Exact then semantic clusters. Summary: exact_duplicates, semantic_duplicates, kept."""
-    from curation.dedup import DedupConfig, exact_clusters, semantic_clusters
+def dedup(workspace: Path, semantic: bool = True, threshold: float = 0.95,
+          plan=None, encode=None) -> dict:
+    """Exact → near → semantic clusters (curation.dedup.dedup_levels), overrides re-applied.
 
-    dataset_id, rows = _examples(workspace)
-    exact = exact_clusters([r["messages"] for r in rows])
-    reps = [rows[c.index] for c in exact if c.representative == c.index]
-    config = DedupConfig(semantic=semantic, threshold=threshold)
-    near = semantic_clusters([r["messages"] for r in reps], config) if semantic else []
-    records = [{"example_id": rows[c.index]["id"], "level": "exact",
-                "representative_id": rows[c.representative]["id"], "similarity": 1.0}
-               for c in exact]
-    records += [{"example_id": reps[c.index]["id"], "level": "semantic",
-                 "representative_id": reps[c.representative]["id"],
-                 "similarity": round(c.similarity, 6)} for c in near]
-    n_exact = sum(c.representative != c.index for c in exact)
-    n_semantic = sum(c.representative != c.index for c in near)
-    summary = {"exact_duplicates": n_exact, "semantic_duplicates": n_semantic,
-               "kept": len(rows) - n_exact - n_semantic}
+    ``plan``: a DedupPlan (default: every level, policy 'longest'; ``semantic`` and
+    ``threshold`` set its semantic level). ``encode``: texts → vectors, for tests.
+    Summary: exact/near/semantic_duplicates, kept, overrides_reapplied.
+    """
+    from curation.dedup import DedupPlan, dedup_levels
+    from workbench.store import dedup as store
+
+    if plan is None:
+        plan = DedupPlan()
+        plan.semantic.semantic, plan.semantic.threshold = semantic, threshold
+    with open_workspace(workspace, create=False) as ws:
+        dataset_id = ws.current_dataset()
+        rows = ws.examples(dataset_id)
+        counts = store.finding_counts(ws, dataset_id)
+    levels = dedup_levels([r["messages"] for r in rows], plan,
+                          [counts.get(r["id"], 0) for r in rows], encode)
+    records = [{"example_id": rows[c.index]["id"], "level": level,
+                "representative_id": rows[c.representative]["id"],
+                "similarity": round(c.similarity, 6)}
+               for level, found in levels.items() for c in found]
+    dropped = {level: sum(c.representative != c.index for c in levels.get(level, []))
+               for level in ("exact", "near", "semantic")}
     with open_workspace(workspace) as ws:
-        ws.replace_rows("dup_clusters", dataset_id, records)
-        ws.record_stage("dedup", dataset_id, asdict(config), summary)
+        reapplied = store.replace_clusters(ws, dataset_id, records)
+        kept = store.kept_count(ws, dataset_id)
+        summary = {"exact_duplicates": dropped["exact"], "near_duplicates": dropped["near"],
+                   "semantic_duplicates": dropped["semantic"], "kept": kept,
+                   "overrides_reapplied": reapplied}
+        ws.record_stage("dedup", dataset_id, asdict(plan), summary)
     return summary
 
 
@@ -172,12 +183,56 @@ def pii(workspace: Path, redact: bool = False) -> dict:
     return summary
 
 
-def split(workspace: Path, seed: int = 0, ratios: tuple = DEFAULT_RATIOS) -> dict:
-    """Deterministic train/validation/test split in DuckDB. Summary: the three sizes."""
+def split(workspace: Path, seed: int = 0, ratios: tuple = DEFAULT_RATIOS,
+          stratify_by: str | None = None, include_duplicates: bool = False) -> dict:
+    """Deterministic, grouped (optionally stratified) split in DuckDB. Summary: the sizes."""
+    from curation.split import SplitConfig
+    from workbench.store.dedup import assign_splits
+
+    config = SplitConfig(seed=seed, validation=ratios[1], test=ratios[2],
+                         stratify_by=stratify_by, include_duplicates=include_duplicates)
     with open_workspace(workspace, create=False) as ws:
         dataset_id = ws.current_dataset()
-        summary = ws.assign_splits(dataset_id, seed, tuple(ratios))
-        ws.record_stage("split", dataset_id, {"seed": seed, "ratios": list(ratios)}, summary)
+        summary = assign_splits(ws, dataset_id, seed, config.ratios, stratify_by,
+                                include_duplicates)
+        ws.record_stage("split", dataset_id, {"seed": seed, "ratios": list(config.ratios),
+                                              "stratify_by": stratify_by,
+                                              "include_duplicates": include_duplicates},
+                        summary)
+    return summary
+
+
+def leakage(workspace: Path, encode=None) -> dict:
+    """Nearest training example and cosine for every validation/test example.
+
+    Uses the latest dedup run's semantic settings (scope, threshold, encoder) so that "above
+    the threshold" means "would have been a semantic duplicate". ``encode``: texts → vectors,
+    for tests. Summary: held_out, above_threshold, max_similarity, threshold.
+    """
+    from curation.dedup import DedupConfig, scope_text
+    from curation.embed import encode as default_encode
+    from curation.leakage import report
+    from workbench.store import dedup as store
+
+    with open_workspace(workspace, create=False) as ws:
+        dataset_id = ws.current_dataset()
+        run = ws.latest_run("dedup")
+        rows = store.split_texts(ws, dataset_id)
+    if not rows:
+        raise StageError("no split yet: run `workbench split` first")
+    semantic = (run or {}).get("config", {}).get("semantic") or {}
+    config = DedupConfig(**{k: v for k, v in semantic.items() if k in asdict(DedupConfig())})
+    texts = [scope_text(r["messages"], config.scope) for r in rows]
+    vectors = encode(texts) if encode else default_encode(texts, config)
+    records = report([r["example_id"] for r in rows], [r["split"] for r in rows], vectors,
+                     config.threshold)
+    sims = [r["similarity"] for r in records if r["similarity"] is not None]
+    summary = {"held_out": len(records), "above_threshold": sum(r["above"] for r in records),
+               "max_similarity": round(max(sims), 4) if sims else None,
+               "threshold": config.threshold}
+    with open_workspace(workspace) as ws:
+        store.replace_leakage(ws, dataset_id, records)
+        ws.record_stage("leakage", dataset_id, asdict(config), summary)
     return summary
 
 

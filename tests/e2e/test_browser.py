@@ -28,7 +28,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 ADMIN_PAGES = {"Data": "data", "Datasets": "datasets", "Browse": "browse", "Versions": "versions",
-               "Run": "run", "Sessions": "sessions", "Report": "report"}
+               "Duplicates": "dedup", "Run": "run", "Sessions": "sessions", "Report": "report"}
 PASSWORD = "e2e admin password"
 HOSTILE_HOST = "198.51.100.7"  # TEST-NET-2: never routed
 HOSTILE = (f'<img src="http://{HOSTILE_HOST}/x.png"> and ![x](http://{HOSTILE_HOST}/y.png)'

@@ -107,7 +107,17 @@ def m002_privacy(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
-MIGRATIONS = [m001_initial, m002_privacy, m004_sessions, m005_curation_io]
+def m006_curation_dedup(con: duckdb.DuckDBPyConnection) -> None:
+    """Dedup overrides (re-applied after every dedup run) and the leakage report."""
+    con.execute("""
+    CREATE TABLE dup_overrides(decision_id BIGINT, dataset_id INTEGER, level VARCHAR,
+        action VARCHAR, example_id INTEGER, representative_id INTEGER);
+    CREATE TABLE leakage(dataset_id INTEGER, example_id INTEGER, split VARCHAR,
+        nearest_train_id INTEGER, similarity DOUBLE, threshold DOUBLE, above BOOLEAN);
+    """)
+
+
+MIGRATIONS = [m001_initial, m002_privacy, m004_sessions, m005_curation_io, m006_curation_dedup]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:

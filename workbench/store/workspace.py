@@ -198,32 +198,16 @@ class Workspace:
                    WHERE x.dataset_id = e.dataset_id AND x.example_id = e.id
                    AND x.action IN ('drop', 'restore')), '') <> 'drop'"""
 
-    def assign_splits(self, dataset_id: int, seed: int, ratios: tuple[float, float, float]):
-        """Split eligible rows into train/validation/test, whole duplicate groups at a time.
+    NOT_DROPPED = """coalesce((SELECT arg_max(x.action, x.id) FROM decisions x
+        WHERE x.dataset_id = $dataset AND x.example_id = {id}
+        AND x.action IN ('drop', 'restore')), '') <> 'drop'"""
 
-        Groups are ordered by md5(seed:group) (deterministic, independent of input order)
-        and cut at the cumulative row counts round(n·validation), round(n·test).
-        Returns {"train": n, "validation": n, "test": n}.
-        """
-        params = {"dataset": dataset_id, "seed": str(seed), "val": ratios[1], "test": ratios[2]}
-        self.con.execute("BEGIN")
-        self.con.execute("DELETE FROM splits WHERE dataset_id = $dataset", {"dataset": dataset_id})
-        self.con.execute(f"""
-            INSERT INTO splits(dataset_id, example_id, split, seed)
-            WITH eligible AS ({self.eligible_sql()}),
-            groups AS (SELECT group_id, count(*) AS size,
-                         md5($seed || ':' || group_id::VARCHAR) AS draw
-                       FROM eligible GROUP BY group_id),
-            cum AS (SELECT group_id, sum(size) OVER (ORDER BY draw, group_id) AS upto,
-                           sum(size) OVER () AS n FROM groups),
-            labelled AS (SELECT group_id, CASE
-                   WHEN upto <= round(n * $test) THEN 'test'
-                   WHEN upto <= round(n * $test) + round(n * $val) THEN 'validation'
-                   ELSE 'train' END AS split FROM cum)
-            SELECT $dataset, e.id, l.split, $seed::INTEGER
-            FROM eligible e JOIN labelled l USING (group_id)""", params)
-        self.con.execute("COMMIT")
-        return self.split_counts(dataset_id)
+    def assign_splits(self, dataset_id: int, seed: int, ratios: tuple[float, float, float],
+                      **options) -> dict[str, int]:
+        """workbench.store.dedup.assign_splits (grouped, optionally stratified)."""
+        from workbench.store.dedup import assign_splits
+
+        return assign_splits(self, dataset_id, seed, ratios, **options)
 
     def split_counts(self, dataset_id: int) -> dict[str, int]:
         counts = dict(self.con.execute("SELECT split, count(*) FROM splits WHERE dataset_id = ? "

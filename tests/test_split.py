@@ -1,0 +1,164 @@
+"""Splits: stratified, grouped by duplicate cluster, deterministic, shuffle-invariant;
+the leakage report; review overrides. Dedup runs with a bag-of-words stand-in encoder."""
+
+import random
+
+import pytest
+
+from curation.dedup import DedupPlan
+from curation.split import SplitConfig
+from tests.conftest import write_jsonl
+from tests.dedup_helpers import bag_of_words, conv
+from workbench import stages
+from workbench.store import dedup as store
+from workbench.store import open_workspace
+
+WORDS = ("apple river violin kettle lantern carpet engine tomato ladder mirror harbor pencil "
+         "teapot blanket camera wallet drum fence rocket saddle button candle bridge forest "
+         "basket helmet garden window bicycle laptop").split()
+
+
+def dataset(n=40, seed=0, categories=("a", "b")):
+    """n distinct rows (8 random words each) with a category, then 10 exact/near copies."""
+    rng = random.Random(seed)
+    rows = [{"messages": conv(" ".join(rng.sample(WORDS, 8)), f"answer {i}"),
+             "category": categories[i % len(categories)]} for i in range(n)]
+    copies = [{"messages": conv(r["messages"][0]["content"].upper(), r["messages"][1]["content"]),
+               "category": r["category"]} for r in rows[:10]]
+    return rows + copies
+
+
+def build(tmp_path, rows, name="ws", plan=None):
+    ws = tmp_path / name
+    path = write_jsonl(tmp_path / f"{name}.jsonl", [
+        {"messages": r["messages"], "category": r["category"]} for r in rows])
+    stages.ingest(ws, str(path), "openai")
+    stages.dedup(ws, plan=plan or DedupPlan(), encode=bag_of_words)
+    return ws
+
+
+def contents_by_split(ws) -> dict[str, str]:
+    with open_workspace(ws) as s:
+        rows = store.split_texts(s, s.current_dataset())
+    return {r["messages"][0]["content"]: r["split"] for r in rows}
+
+
+def test_split_is_unchanged_when_the_input_rows_are_shuffled(tmp_path):
+    rows = dataset()
+    shuffled = rows[:]
+    random.Random(7).shuffle(shuffled)
+    a, b = build(tmp_path, rows, "a"), build(tmp_path, shuffled, "b")
+    assert stages.split(a, seed=3) == stages.split(b, seed=3) == \
+        {"train": 32, "validation": 4, "test": 4}
+    assert contents_by_split(a) == contents_by_split(b)
+
+
+def test_split_is_deterministic_from_the_seed(tmp_path):
+    ws = build(tmp_path, dataset())
+    stages.split(ws, seed=1)
+    first = contents_by_split(ws)
+    stages.split(ws, seed=1)
+    assert contents_by_split(ws) == first
+    stages.split(ws, seed=2)
+    assert contents_by_split(ws) != first
+
+
+def test_stratified_split_gives_each_category_its_share(tmp_path):
+    ws = build(tmp_path, dataset(n=60, categories=("a", "b", "c")))
+    assert stages.split(ws, seed=0, ratios=(0.8, 0.1, 0.1), stratify_by="category") == \
+        {"train": 48, "validation": 6, "test": 6}
+    with open_workspace(ws) as s:
+        counts = s.query("""SELECT json_extract_string(e.meta, '$.category') AS category,
+            sp.split, count(*) AS n FROM splits sp JOIN examples e ON e.id = sp.example_id
+            WHERE sp.split <> 'train' GROUP BY ALL ORDER BY ALL""")
+    assert [(c["category"], c["split"], c["n"]) for c in counts] == [
+        ("a", "test", 2), ("a", "validation", 2), ("b", "test", 2), ("b", "validation", 2),
+        ("c", "test", 2), ("c", "validation", 2)]
+
+
+def test_duplicates_are_dropped_by_default_and_kept_with_their_cluster_on_request(tmp_path):
+    ws = build(tmp_path, dataset())
+    assert sum(stages.split(ws).values()) == 40
+    stages.split(ws, include_duplicates=True)
+    with open_workspace(ws) as s:
+        crossing = s.scalar("""SELECT count(*) FROM dup_clusters d
+            JOIN splits a ON a.example_id = d.example_id
+            JOIN splits b ON b.example_id = d.representative_id WHERE a.split <> b.split""")
+        total = s.scalar("SELECT count(*) FROM splits")
+    assert (crossing, total) == (0, 50)
+
+
+def test_default_split_has_no_test_example_above_the_semantic_threshold(tmp_path):
+    rows = dataset()
+    # paraphrase-ish copies: one of 8 words replaced (bag-of-words cosine 0.875 ≥ 0.85)
+    rows += [{"messages": conv(" ".join(r["messages"][0]["content"].split()[:7] + ["zebra"]),
+                               r["messages"][1]["content"]), "category": "a"}
+             for r in rows[10:20]]
+    plan = DedupPlan()
+    plan.semantic.threshold = 0.85
+    ws = build(tmp_path, rows, plan=plan)
+    stages.split(ws, seed=0, ratios=(0.5, 0.25, 0.25))
+    report = stages.leakage(ws, encode=bag_of_words)
+    assert report["above_threshold"] == 0 and report["held_out"] == 20
+    assert report["max_similarity"] < 0.85
+    plan.semantic.semantic = False
+    stages.dedup(ws, plan=plan, encode=bag_of_words)  # without the semantic level: leaks
+    stages.split(ws, seed=0, ratios=(0.5, 0.25, 0.25))
+    leaky = stages.leakage(ws, encode=bag_of_words)
+    assert leaky["above_threshold"] > 0
+
+
+def test_leakage_report_names_the_nearest_training_example(tmp_path):
+    ws = build(tmp_path, dataset())
+    stages.split(ws, seed=0)
+    stages.leakage(ws, encode=bag_of_words)
+    with open_workspace(ws) as s:
+        report = store.leakage(s, s.current_dataset())
+        nearest = s.query("SELECT split FROM splits WHERE example_id IN "
+                          f"({','.join(map(str, report.nearest_train_id))})")
+    assert len(report) == 8 and {r["split"] for r in nearest} == {"train"}
+
+
+def test_not_a_duplicate_override_keeps_the_row_and_survives_a_new_dedup_run(tmp_path):
+    ws = build(tmp_path, dataset())
+    with open_workspace(ws) as s:
+        d = s.current_dataset()
+        member = s.scalar("SELECT min(example_id) FROM dup_clusters WHERE level = 'exact' "
+                          "AND example_id <> representative_id")
+        store.override(s, d, "exact", "not_duplicate", member, who="ana", reason="different")
+        assert store.kept_count(s, d) == 41
+    assert stages.dedup(ws, plan=DedupPlan(), encode=bag_of_words)["overrides_reapplied"] == 1
+    with open_workspace(ws) as s:
+        assert store.kept_count(s, d) == 41
+        assert [(o["action"], o["example_id"], o["who"]) for o in store.overrides(s, d)] == \
+            [("not_duplicate", member, "ana")]
+        assert s.scalar("SELECT action FROM decisions") == "dedup_not_duplicate"
+
+
+def test_representative_override_changes_which_row_is_kept(tmp_path):
+    ws = build(tmp_path, dataset())
+    with open_workspace(ws) as s:
+        d = s.current_dataset()
+        member, rep = s.row("SELECT example_id, representative_id FROM dup_clusters WHERE "
+                            "level = 'exact' AND example_id <> representative_id "
+                            "ORDER BY example_id LIMIT 1")
+        store.override(s, d, "exact", "representative", member, who="bo")
+        assert [m["example_id"] for m in store.cluster_members(s, d, "exact", member)] == \
+            [member, rep]
+        assert store.kept_count(s, d) == 40
+        stages_split = store.assign_splits(s, d, 0, (0.8, 0.1, 0.1))
+        kept = {r[0] for r in s.con.execute("SELECT example_id FROM splits").fetchall()}
+    assert member in kept and rep not in kept and sum(stages_split.values()) == 40
+
+
+def test_an_unknown_override_action_is_refused(tmp_path):
+    from workbench.errors import StageError
+
+    ws = build(tmp_path, dataset(n=4))
+    with open_workspace(ws) as s, pytest.raises(StageError, match="override action"):
+        store.override(s, s.current_dataset(), "exact", "merge", 1, who="x")
+
+
+def test_split_config_refuses_fractions_that_leave_no_train_rows():
+    with pytest.raises(ValueError, match="validation \\+ test must be < 1"):
+        SplitConfig(validation=0.5, test=0.5)

@@ -1,0 +1,264 @@
+"""SQL of deduplication, review overrides, splits and the leakage report.
+
+Tables: ``dup_clusters`` (one row per example and level that saw it: its representative and
+similarity), ``dup_overrides`` (a person's decisions, re-applied after every dedup run),
+``splits`` and ``leakage``.
+
+An example's *group* is its representative followed through the levels (exact → near →
+semantic); the group's root is the example kept. Splits assign whole groups, drawn by a
+seeded hash of md5(root messages), so they depend on content and seed only, never on row
+order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from workbench.errors import StageError
+from workbench.store.workspace import Workspace
+
+OVERRIDE_ACTIONS = ("representative", "not_duplicate")
+LEVELS = ("exact", "near", "semantic")
+
+
+def replace_clusters(ws: Workspace, dataset_id: int, records: list[dict]) -> int:
+    """Store a dedup run's cluster records, then re-apply the dataset's overrides.
+
+    ``records``: {example_id, level, representative_id, similarity}. Returns the number of
+    overrides re-applied.
+    """
+    ws.replace_rows("dup_clusters", dataset_id, records)
+    overrides = ws.query("SELECT level, action, example_id, representative_id FROM "
+                         "dup_overrides WHERE dataset_id = ? ORDER BY decision_id", [dataset_id])
+    for o in overrides:
+        _apply(ws, dataset_id, o["level"], o["action"], o["example_id"], o["representative_id"])
+    return len(overrides)
+
+
+def _apply(ws: Workspace, dataset_id: int, level: str, action: str, example_id: int,
+           representative_id: int | None) -> None:
+    """One override in SQL (see ``override``)."""
+    params = {"d": dataset_id, "level": level, "x": example_id}
+    if action == "not_duplicate":
+        ws.con.execute("UPDATE dup_clusters SET representative_id = example_id, similarity = 1 "
+                       "WHERE dataset_id = $d AND level = $level AND example_id = $x", params)
+        return
+    old = ws.scalar("SELECT representative_id FROM dup_clusters WHERE dataset_id = $d AND "
+                    "level = $level AND example_id = $x", params)
+    if old is None or old == example_id:
+        return
+    params["old"] = old
+    later = LEVELS[LEVELS.index(level) + 1:]
+    ws.con.execute("""UPDATE dup_clusters SET representative_id = $x, similarity = CASE
+            WHEN example_id = $x THEN 1 WHEN example_id = $old THEN (SELECT similarity FROM
+            dup_clusters WHERE dataset_id = $d AND level = $level AND example_id = $x)
+            ELSE NULL END
+        WHERE dataset_id = $d AND level = $level AND representative_id = $old""", params)
+    for lv in later:  # the new representative takes the old one's place in later levels
+        moved = {"d": dataset_id, "lv": lv, "x": example_id, "old": old}
+        ws.con.execute("UPDATE dup_clusters SET example_id = $x WHERE dataset_id = $d AND "
+                       "level = $lv AND example_id = $old", moved)
+        ws.con.execute("UPDATE dup_clusters SET representative_id = $x WHERE dataset_id = $d "
+                       "AND level = $lv AND representative_id = $old", moved)
+
+
+def override(ws: Workspace, dataset_id: int, level: str, action: str, example_id: int,
+             who: str, reason: str = "") -> int:
+    """Record and apply a reviewer's decision on one cluster; returns the decision id.
+
+    ``representative``: ``example_id`` becomes its cluster's representative (the kept row;
+    the other members' similarity to it is unknown until dedup runs again and is NULL).
+    ``not_duplicate``: ``example_id`` leaves its cluster and is kept (it is not compared at
+    the later levels, which ran on the representatives only). Raises StageError for
+    an unknown action or an example the level did not see.
+    """
+    if action not in OVERRIDE_ACTIONS:
+        raise StageError(f"override action must be one of {OVERRIDE_ACTIONS}, not {action!r}")
+    rep = ws.query("SELECT representative_id FROM dup_clusters WHERE dataset_id = ? AND "
+                   "level = ? AND example_id = ?", [dataset_id, level, example_id])
+    if not rep:
+        raise StageError(f"example {example_id} has no {level} cluster")
+    decision_id = ws.scalar("SELECT nextval('decision_ids')")
+    ws.con.execute("BEGIN")
+    ws.con.execute("INSERT INTO decisions(id, dataset_id, example_id, action, who, reason) "
+                   "VALUES (?, ?, ?, ?, ?, ?)",
+                   [decision_id, dataset_id, example_id, f"dedup_{action}", who,
+                    json.dumps({"level": level, "was_representative": rep[0]["representative_id"],
+                                "why": reason})])
+    ws.insert("dup_overrides", [{"decision_id": decision_id, "dataset_id": dataset_id,
+                                 "level": level, "action": action, "example_id": example_id,
+                                 "representative_id": rep[0]["representative_id"]}])
+    _apply(ws, dataset_id, level, action, example_id, rep[0]["representative_id"])
+    ws.con.execute("COMMIT")
+    return decision_id
+
+
+def finding_counts(ws: Workspace, dataset_id: int) -> dict[int, int]:
+    """{example_id: number of findings} (for the 'fewest_findings' policy)."""
+    return dict(ws.con.execute("SELECT example_id, count(*) FROM findings WHERE dataset_id = ? "
+                               "GROUP BY example_id", [dataset_id]).fetchall())
+
+
+def kept_count(ws: Workspace, dataset_id: int) -> int:
+    """Examples that are their own group's root (what a split without duplicates sees)."""
+    return ws.scalar(f"SELECT count(*) FROM ({groups_sql(None)}) WHERE id = group_id",
+                     {"dataset": dataset_id})
+
+
+def clusters(ws: Workspace, dataset_id: int, level: str) -> list[dict]:
+    """Clusters with more than one member at ``level``, largest first.
+
+    Rows: {representative_id, size, min_similarity}.
+    """
+    return ws.query("""SELECT representative_id, count(*) AS size,
+            min(similarity) FILTER (WHERE example_id <> representative_id) AS min_similarity
+        FROM dup_clusters WHERE dataset_id = ? AND level = ? GROUP BY representative_id
+        HAVING count(*) > 1 ORDER BY size DESC, representative_id""", [dataset_id, level])
+
+
+def cluster_members(ws: Workspace, dataset_id: int, level: str,
+                    representative_id: int) -> list[dict]:
+    """Members of one cluster (representative first): id, line, similarity, messages."""
+    rows = ws.query("""SELECT d.example_id, e.line, d.similarity, e.messages
+        FROM dup_clusters d JOIN examples e ON e.dataset_id = d.dataset_id AND e.id = d.example_id
+        WHERE d.dataset_id = ? AND d.level = ? AND d.representative_id = ?
+        ORDER BY d.example_id <> d.representative_id, d.similarity DESC, d.example_id""",
+                    [dataset_id, level, representative_id])
+    for row in rows:
+        row["messages"] = json.loads(row["messages"])
+    return rows
+
+
+def overrides(ws: Workspace, dataset_id: int) -> list[dict]:
+    """Every recorded dedup decision of the dataset, oldest first."""
+    return ws.query("""SELECT o.decision_id, o.level, o.action, o.example_id,
+            o.representative_id AS was_representative, d.who, d.decided_at
+        FROM dup_overrides o JOIN decisions d ON d.id = o.decision_id
+        WHERE o.dataset_id = ? ORDER BY o.decision_id""", [dataset_id])
+
+
+def groups_sql(stratify_by: str | None) -> str:
+    """Examples with their group (root), the root's content hash and stratum value."""
+    stratum = "''" if not stratify_by else \
+        "coalesce(json_extract_string(r.meta, '$.\"' || $stratify || '\"'), '')"
+    return f"""
+        WITH lv AS (SELECT example_id, level, representative_id AS rep FROM dup_clusters
+                    WHERE dataset_id = $dataset),
+        g AS (SELECT e.id, coalesce(s.rep, nr.rep, ex.rep, e.id) AS group_id FROM examples e
+              LEFT JOIN lv ex ON ex.level = 'exact' AND ex.example_id = e.id
+              LEFT JOIN lv nr ON nr.level = 'near' AND nr.example_id = coalesce(ex.rep, e.id)
+              LEFT JOIN lv s ON s.level = 'semantic'
+                   AND s.example_id = coalesce(nr.rep, ex.rep, e.id)
+              WHERE e.dataset_id = $dataset)
+        SELECT g.id, g.group_id, (md5_number_upper(r.messages) >> 2)::BIGINT AS root_key,
+               {stratum} AS stratum
+        FROM g JOIN examples r ON r.dataset_id = $dataset AND r.id = g.group_id"""
+
+
+def assign_splits(ws: Workspace, dataset_id: int, seed: int, ratios: tuple[float, float, float],
+                  stratify_by: str | None = None, include_duplicates: bool = False) -> dict:
+    """Split eligible rows into train/validation/test, whole duplicate groups at a time.
+
+    Eligible: no error finding, not dropped by a curator's decision and, unless
+    ``include_duplicates``, the kept row of its group.
+    Groups are ordered by a seeded hash of md5(root messages) inside each stratum (the root's
+    ``meta[stratify_by]``, missing = one stratum); stratum quotas are cut from the cumulative
+    row count across strata (cascade rounding: the totals are round(n·test) and
+    round(n·validation), each stratum within one row of its share of each).
+    Returns {"train": n, "validation": n, "test": n}.
+    """
+    params = {"dataset": dataset_id, "seed": seed, "val": ratios[1], "test": ratios[2],
+              **draw_params(seed)}
+    if stratify_by:
+        params["stratify"] = stratify_by
+    keep = "" if include_duplicates else "AND m.id = m.group_id"
+    eligible = f"""SELECT m.* FROM ({groups_sql(stratify_by)}) m WHERE NOT EXISTS (
+        SELECT 1 FROM findings f WHERE f.dataset_id = $dataset AND f.example_id = m.id
+        AND f.severity = 'error') AND {ws.NOT_DROPPED.format(id="m.id")} {keep}"""
+    ws.con.execute("BEGIN")
+    ws.con.execute("DELETE FROM splits WHERE dataset_id = $dataset", {"dataset": dataset_id})
+    ws.con.execute(f"INSERT INTO splits(dataset_id, example_id, split, seed) SELECT $dataset, "
+                   f"id, split, $seed::INTEGER FROM ({split_sql(eligible, bool(stratify_by))})",
+                   params)
+    ws.con.execute("COMMIT")
+    return ws.split_counts(dataset_id)
+
+
+P31 = 2**31 - 1  # Mersenne prime: the hash's modulus; products stay below 2^63
+
+
+def draw_params(seed: int) -> dict[str, int]:
+    """The seed's two hash functions: {a1, b1, c1, a2, b2, c2}, each in [1, 2^31 − 1)."""
+    digest = hashlib.sha256(f"split:{seed}".encode()).digest()
+    values = [int.from_bytes(digest[4 * i:4 * i + 4], "big") % (P31 - 1) + 1 for i in range(6)]
+    return dict(zip(("a1", "b1", "c1", "a2", "b2", "c2"), values, strict=True))
+
+
+def split_sql(members: str, stratified: bool = True) -> str:
+    """SELECT of (id, split) over ``members`` (columns id, group_id, root_key, stratum).
+
+    ``root_key``: a BIGINT in [0, 2^62) from the group root's content (the upper bits of
+    md5(messages) in a workspace). Parameters: ``draw_params(seed)``, $val and $test
+    (fractions). Used by ``assign_splits`` and, over a Parquet file, by bench/curation.py.
+
+    A group's draw is a pair of seeded universal hashes of its key (Carter & Wegman 1979:
+    (a·lo + b·hi + c) mod 2^31−1 over the key's two 31-bit halves; 64-bit integer arithmetic,
+    about 10× cheaper than an md5 per row in DuckDB). Inside a stratum, groups in draw order
+    fill test up to its quota, then validation; the rest is train. Only rows that can be held
+    out are sorted: draws are uniform, so the rows below a bound (held-out fraction + 6
+    binomial σ + 64 rows) hold the quota unless the seed is very unlucky, which is checked
+    (such a stratum sorts all its rows). The result equals sorting every row.
+    ``stratified=False`` (one stratum) drops the window's PARTITION BY (1.6× faster).
+    """
+    partition = "PARTITION BY r.stratum" if stratified else ""
+    return f"""
+        WITH eligible AS ({members}),
+        keyed AS (SELECT id, group_id, stratum, root_key % 2147483647 AS lo,
+                (root_key // 2147483647) % 2147483647 AS hi FROM eligible),
+        r AS MATERIALIZED (SELECT id, group_id, stratum,
+                (lo * $a1 + hi * $b1 + $c1) % 2147483647 AS draw,
+                (lo * $a2 + hi * $b2 + $c2) % 2147483647 AS draw2 FROM keyed),
+        strata AS (SELECT stratum, count(*) AS n FROM r GROUP BY stratum),
+        quota AS (SELECT stratum, n, sum(n) OVER (ORDER BY stratum) AS c FROM strata),
+        qs AS (SELECT stratum, n, round(c * $test) - round((c - n) * $test) AS q_test,
+                round(c * $test) - round((c - n) * $test) + round(c * $val)
+                    - round((c - n) * $val) AS q_held
+            FROM quota),
+        bounds AS (SELECT *, (q_held / n + 6 * sqrt(q_held / n * (1 - q_held / n) / n)
+                + 64 / n) * 2147483647 AS bound FROM qs),
+        below AS (SELECT r.stratum, count(*) AS k FROM r JOIN bounds b USING (stratum)
+                  WHERE r.draw < b.bound GROUP BY r.stratum),
+        cuts AS (SELECT b.stratum, b.q_test, b.q_held, CASE WHEN coalesce(w.k, 0) >= b.q_held
+                THEN b.bound ELSE 'infinity'::DOUBLE END AS cut
+            FROM bounds b LEFT JOIN below w USING (stratum)),
+        head AS (SELECT r.id, c.q_test, c.q_held, count(*) OVER (
+                    {partition} ORDER BY r.draw, r.draw2, r.group_id) AS upto
+                FROM r JOIN cuts c USING (stratum) WHERE r.draw < c.cut)
+        SELECT id, CASE WHEN upto <= q_test THEN 'test' WHEN upto <= q_held
+            THEN 'validation' ELSE 'train' END AS split FROM head
+        UNION ALL
+        SELECT r.id, 'train' FROM r JOIN cuts c USING (stratum) WHERE r.draw >= c.cut"""
+
+
+def split_texts(ws: Workspace, dataset_id: int) -> list[dict]:
+    """Split rows with their messages: {example_id, split, messages} in id order."""
+    rows = ws.query("""SELECT s.example_id, s.split, e.messages FROM splits s JOIN examples e
+        ON e.dataset_id = s.dataset_id AND e.id = s.example_id WHERE s.dataset_id = ?
+        ORDER BY s.example_id""", [dataset_id])
+    for row in rows:
+        row["messages"] = json.loads(row["messages"])
+    return rows
+
+
+def replace_leakage(ws: Workspace, dataset_id: int, records: list[dict]) -> None:
+    """Store the leakage report: {example_id, split, nearest_train_id, similarity,
+    threshold, above} per held-out example."""
+    ws.replace_rows("leakage", dataset_id, records)
+
+
+def leakage(ws: Workspace, dataset_id: int):
+    """The leakage report as a DataFrame, most similar first."""
+    return ws.frame("""SELECT example_id, split, nearest_train_id, round(similarity, 4) AS
+        similarity, above FROM leakage WHERE dataset_id = ? ORDER BY similarity DESC,
+        example_id""", [dataset_id])
