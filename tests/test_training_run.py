@@ -14,11 +14,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from tests.tiny_model import make_tiny_model
 from training import checkpoint
 from training import run as run_module
 from training.config import TrainConfig, diff, load_preset
 from training.data import IGNORE_INDEX
-from training.model import ensure_base_model, load_model, load_tokenizer
+from training.model import load_model, load_tokenizer
 from training.recipe import (
     collate,
     encode_with_exclusions,
@@ -40,19 +41,7 @@ TINY = [
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
-    """A random 2-layer Llama saved with SmolLM2's tokenizer (about 6 MB, 1 s)."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    tokenizer = load_tokenizer(ensure_base_model())
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         tie_word_embeddings=True, max_position_embeddings=512,
-                         bos_token_id=1, eos_token_id=2, pad_token_id=2)
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return make_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
 
 
 def tiny_config(tiny_model: Path, **overrides) -> TrainConfig:

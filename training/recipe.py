@@ -361,7 +361,8 @@ def train_lora(examples: list[list[dict]], config: TrainConfig, out_dir: Path,
                         on_step=on_step, on_log=on_log, stop_exceptions=stop_exceptions)
     target = save_outputs(model, config, out_dir, tokenizer)
     losses = result["losses"]
-    return {**result, "steps": len(losses), "first_loss": losses[0], "final_loss": losses[-1],
+    return {**result, "method": config.method, "steps": len(losses), "first_loss": losses[0],
+            "final_loss": losses[-1],
             "adapter": str(target),
             "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
             "skipped_examples": len(excluded), "excluded": excluded,

@@ -79,16 +79,6 @@ def split(workspace: str = Workspace, seed: int = typer.Option(0)) -> dict:
 
 
 @command
-def train(workspace: str = Workspace, max_steps: int = typer.Option(30),
-          seed: int = typer.Option(0)) -> dict:
-    """LoRA fine-tune on the train split (background job; waits for it)."""
-    from workbench.model_stages import train as run
-    from workbench.pipeline import log_progress
-
-    return run(Path(workspace), max_steps, seed, on_progress=log_progress("train"))
-
-
-@command
 def generate(workspace: str = Workspace, eval_size: int = typer.Option(50),
              max_new_tokens: int = typer.Option(256)) -> dict:
     """Base and tuned generations on the test split (background job)."""
@@ -149,6 +139,7 @@ def job(job_dir: Path) -> None:
 # Each area keeps its commands in its own module (workbench/cli_<area>.py, importing ``app``
 # and ``command`` from workbench.cliapp); importing the module here registers them.
 # from workbench import cli_<area>  # noqa: E402,F401
+from workbench import cli_training  # noqa: E402,F401
 
 
 def main() -> None:

@@ -47,7 +47,19 @@ def m001_initial(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
-MIGRATIONS = [m001_initial]
+def m003_training(con: duckdb.DuckDBPyConnection) -> None:
+    """Per-step progress of training runs (epoch, learning rate, tokens/s, validation loss)."""
+    con.execute("""
+    ALTER TABLE train_log ADD COLUMN epoch DOUBLE;
+    ALTER TABLE train_log ADD COLUMN lr DOUBLE;
+    ALTER TABLE train_log ADD COLUMN tokens INTEGER;
+    ALTER TABLE train_log ADD COLUMN tokens_per_s DOUBLE;
+    ALTER TABLE train_log ADD COLUMN elapsed_s DOUBLE;
+    ALTER TABLE train_log ADD COLUMN val_loss DOUBLE;
+    """)
+
+
+MIGRATIONS = [m001_initial, m003_training]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:
