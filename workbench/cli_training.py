@@ -122,8 +122,9 @@ def train_compare(run_a: str = typer.Argument(...), run_b: str = typer.Argument(
 
     with open_workspace(workspace, create=False) as ws:
         runs = [store.train_run(ws, run_id) for run_id in (run_a, run_b)]
-    if None in runs:
-        raise StageError(f"unknown train run: {[a for a, r in zip((run_a, run_b), runs) if r is None][0]}")
+    missing = [run_id for run_id, run in zip((run_a, run_b), runs, strict=True) if run is None]
+    if missing:
+        raise StageError(f"unknown train run: {missing[0]}")
     configs = [r["config"].get("train", {}) for r in runs]
     return {"config_diff": {k: list(v) for k, v in diff(*configs).items()},
             "final_loss": [(r["summary"] or {}).get("final_loss") for r in runs],
