@@ -238,3 +238,12 @@ def test_full_fine_tuning_trains_every_weight_and_saves_a_model_folder(tiny_mode
     after = load_file(tmp_path / "model" / "model.safetensors")
     assert result["trainable_params"] == sum(t.numel() for t in before.values())
     assert all(not torch.equal(before[name], after[name]) for name in before)
+
+
+def test_head_only_at_labelled_positions_gives_the_models_own_loss(tiny_model):
+    tokenizer = load_tokenizer(tiny_model)
+    model = load_model(tiny_model)
+    rows, _ = encode_with_exclusions(tokenizer, TINY[:3], 256)
+    batch = collate(rows, tokenizer.pad_token_id)
+    expected = model(**batch, use_cache=False).loss.item()
+    assert forward_loss(model, batch).item() == pytest.approx(expected, abs=1e-5)

@@ -51,8 +51,11 @@ class TrainConfig:
                                      "memory, same optimizer step).")
     max_seq_len: int = _f(1024, "Tokens per conversation after the chat template; longer "
                                 "ones are truncated.")
-    packing: bool = _f(True, "Padding-free batches: conversations laid end to end in one row "
-                             "with restarting position ids, no attention across them.")
+    packing: bool = _f(False, "Padding-free batches: conversations laid end to end in rows "
+                              "of at most max_batch_tokens, position ids restarting, no "
+                              "attention across them. Off by default: without a varlen "
+                              "attention kernel (CPU) a row's attention costs its full length "
+                              "squared, so length-grouped padded batches are faster there.")
     precision: str = _f("auto", "auto (fp32 on CPU, bf16 on GPUs that support it), fp32, "
                                 "bf16 or fp16 (autocast).")
     seed: int = _f(0, "Seed for LoRA initialisation, dropout and batch order.")

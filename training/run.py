@@ -212,9 +212,9 @@ def train_loop(model, encoded: list[dict], held_out: list[dict], pad_id: int,
             f"out of memory at step {state['step'] + 1}: lower max_batch_tokens "
             f"({config.max_batch_tokens}) or batch_size ({config.batch_size}); "
             "earlier checkpoints are kept") from None
+    elapsed = time.monotonic() - started  # training only, not the final save
     if state["step"] > saved_step:
         save(state)
-    elapsed = time.monotonic() - started
     return {"losses": state["losses"], "resumed_from": resumed_from,
             "stopped_early": stopped_early, "best_val_loss": state["best_val"],
             "tokens_per_s": session_tokens / elapsed if elapsed else 0.0}
