@@ -14,6 +14,7 @@ st.set_page_config(page_title="SLM Workbench", layout="wide")
 PAGES = [
     st.Page("views/data.py", title="Data", icon=":material/table:", default=True),
     st.Page("views/run.py", title="Run", icon=":material/play_arrow:"),
+    st.Page("views/train.py", title="Train", icon=":material/model_training:"),
     st.Page("views/rate.py", title="Rate", icon=":material/thumbs_up_down:"),
     st.Page("views/report.py", title="Report", icon=":material/summarize:"),
 ]

@@ -10,7 +10,12 @@ import torch
 
 from tests.tiny_model import make_tiny_model
 from training.export import (
-    GGUF_TOLERANCE, gguf_name, merge_adapter, permute_rotary, verify_gguf, write_gguf,
+    GGUF_TOLERANCE,
+    gguf_name,
+    merge_adapter,
+    permute_rotary,
+    verify_gguf,
+    write_gguf,
     write_modelfile,
 )
 from training.model import ensure_base_model, load_tokenizer

@@ -100,13 +100,13 @@ def train_cancel(run_id: str = typer.Argument(...), workspace: str = Workspace) 
 @command
 def train_runs(workspace: str = Workspace) -> dict:
     """List training runs: state (from the job folder), method, steps, losses."""
-    from workbench import jobs
+    from workbench import train_runs as train_runs_module
     from workbench.store import open_workspace
     from workbench.store import training as store
 
     with open_workspace(workspace, create=False) as ws:
         runs = store.train_runs(ws)
-    return {"runs": [{"run_id": r["id"], "state": jobs.status(Path(r["dir"]))["state"],
+    return {"runs": [{"run_id": r["id"], "state": train_runs_module.live_state(r)["state"],
                       "method": r["config"].get("train", {}).get("method", "lora"),
                       **{k: (r["summary"] or {}).get(k) for k in
                          ("steps", "final_loss", "best_val_loss", "error")}} for r in runs]}

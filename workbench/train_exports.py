@@ -23,7 +23,12 @@ def export_run(workspace: Path, run_id: str | None = None, gguf: bool = True,
     for an unknown or unfinished run or a failed GGUF check.
     """
     from training import export
-    from training.model import EMBEDDED_MODEL, embedded_gguf_path, ensure_base_model, load_tokenizer
+    from training.model import (
+        EMBEDDED_MODEL,
+        embedded_gguf_path,
+        ensure_base_model,
+        load_tokenizer,
+    )
 
     with open_workspace(workspace, create=False) as ws:
         runs = [r for r in store.train_runs(ws) if r["state"] == "succeeded"

@@ -154,3 +154,36 @@ def _import(workspace: Path, job_dir: Path, dataset_id: int, state: str, summary
         if excluded_path.is_file():
             store.add_exclusion_findings(ws, dataset_id, job_dir.name, read_jsonl(excluded_path))
         ws.finish_run(job_dir.name, state, summary)
+
+
+def live_log(job_dir: Path) -> list[dict]:
+    """The step records a (possibly still running) train job has written so far."""
+    path = Path(job_dir) / "train_log.jsonl"
+    try:
+        return read_jsonl(path)
+    except (FileNotFoundError, json.JSONDecodeError):  # a line being written right now
+        return []
+
+
+def start_in_background(workspace: Path, config: TrainConfig | None = None,
+                        resume_run: str | None = None) -> Path:
+    """Start a ``train_launch`` job (the app's Start/Resume buttons); returns its folder.
+
+    The config is validated here, so an invalid form is refused before any job starts.
+    """
+    body = {"workspace": str(workspace)}
+    if resume_run:
+        body["resume"] = resume_run
+    else:
+        body["train"] = config.validate().to_dict()
+    job_dir = jobs.new_job(Path(workspace) / "artifacts" / "jobs", "train_launch", body)
+    jobs.start(job_dir)
+    return job_dir
+
+
+def live_state(run: dict) -> dict:
+    """A run's state: the store's once final, else its job folder's (which notices a killed
+    job). Returns {"state", "error"?}."""
+    if run["state"] in jobs.FINAL:
+        return {"state": run["state"], "error": (run["summary"] or {}).get("error", "")}
+    return jobs.status(Path(run["dir"]))
