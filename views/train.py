@@ -98,7 +98,7 @@ picked = st.multiselect("Runs to compare", list(by_id), default=list(by_id)[:2],
 if len(picked) >= 2:
     configs = [by_id[r]["config"].get("train", {}) for r in picked]
     changed = sorted({k for c in configs[1:] for k in diff(configs[0], c)})
-    st.dataframe(pd.DataFrame({r: [c.get(k) for k in changed] for r, c in zip(picked, configs)},
+    st.dataframe(pd.DataFrame({r: [c.get(k) for k in changed] for r, c in zip(picked, configs, strict=True)},
                               index=changed).astype(str), width="stretch", key="config_diff")
     curves = pd.concat([pd.DataFrame(train_runs.live_log(Path(by_id[r]["dir"])))
                         .assign(run=r) for r in picked], ignore_index=True)
