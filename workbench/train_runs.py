@@ -110,8 +110,10 @@ def from_lineage(workspace: Path, lineage_path: Path,
     if expected and expected != actual:
         raise StageError(f"base model {config.base_model!r} has changed since this lineage "
                          f"(sha256 {actual[:12]}…, lineage says {expected[:12]}…)")
-    return launch(workspace, config, on_progress, dataset_id=dataset_id,
-                  expect_version=version)
+    from workbench import model_stages
+
+    return model_stages.train(workspace, config=config, on_progress=on_progress,
+                              dataset_id=dataset_id, expect_version=version)
 
 
 def launch_from_job(config: dict, on_progress: Progress) -> dict:
@@ -119,7 +121,10 @@ def launch_from_job(config: dict, on_progress: Progress) -> dict:
     workspace = Path(config["workspace"])
     if config.get("resume"):
         return resume(workspace, config["resume"], on_progress)
-    return launch(workspace, TrainConfig.from_dict(config["train"]), on_progress)
+    from workbench import model_stages
+
+    return model_stages.train(workspace, config=TrainConfig.from_dict(config["train"]),
+                              on_progress=on_progress)
 
 
 def _run(workspace: Path, job_dir: Path, dataset_id: int, on_progress: Progress | None) -> dict:
