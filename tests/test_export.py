@@ -86,3 +86,22 @@ def test_merged_embedded_model_with_a_trained_adapter_round_trips_through_gguf(t
     path = write_gguf(merged, tmp_path / "model.gguf", "f32", tokenizer_gguf=embedded_gguf_path())
     check = verify_gguf(merged, path, "f32")
     assert check["max_abs_diff"] <= 1e-3 and check["same_argmax"]
+
+
+def test_export_run_writes_merged_model_modelfiles_and_a_verified_gguf(tmp_path, tiny_model):
+    from tests.prepared import prepare_workspace
+    from training.config import TrainConfig
+    from workbench import train_runs
+    from workbench.train_exports import export_run
+
+    ws = prepare_workspace(tmp_path / "ws")
+    run = train_runs.launch(ws, TrainConfig(base_model=str(tiny_model), max_steps=2,
+                                            batch_size=2, learning_rate=1e-2))
+    result = export_run(ws, run["run_id"])
+    out = Path(result["merged"]).parent
+    assert sorted(p.name for p in out.iterdir()) == [
+        "Modelfile", "Modelfile.gguf", "export.json", "merged", "model.gguf"]
+    assert (out / "Modelfile").read_text().splitlines()[:2] == [
+        f"FROM {tiny_model}", f"ADAPTER {run['adapter']}"]
+    assert (out / "Modelfile.gguf").read_text().startswith("FROM ./model.gguf\n")
+    assert result["gguf_check"]["max_abs_diff"] <= 1e-3
