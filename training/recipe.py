@@ -1,9 +1,12 @@
-"""LoRA fine-tuning recipe: model -> data -> trainer -> save, read top to bottom.
+"""Fine-tuning recipe (LoRA, QLoRA, full): model -> data -> trainer -> save.
 
-A plain PyTorch loop (as in torchtune's recipes) rather than ``transformers.Trainer``: on a
-CPU with a 135M model the loop is a few lines, and every choice is visible. Loss is on
-assistant tokens only (``training.data.encode_example``); padding is masked by attention
-mask and ``-100`` labels, never by pad id (SmolLM2's pad id is its end-of-turn id).
+A plain PyTorch loop (as in torchtune's recipes, the loop itself in ``training.run``) rather
+than ``transformers.Trainer``: on a CPU with a 135M model the loop is a few lines, and every
+choice is visible. Loss is on assistant tokens only (``training.data.encode_example``);
+padding is masked by attention mask and ``-100`` labels, never by pad id (SmolLM2's pad id is
+its end-of-turn id). Where the time goes on a CPU (``bench/train.py``): length-grouped
+batches (little padding), no gradient checkpointing (a 135M model's activations fit), and the
+output head only at labelled positions.
 
 Run as: ``train_lora(conversations, TrainConfig(max_steps=30), Path("runs/r1"))`` inside a job.
 """
