@@ -25,6 +25,7 @@ PAGES = [  # the admin's pages
     st.Page("views/versions.py", title="Versions", icon=":material/history:"),
     st.Page("views/privacy.py", title="Privacy", icon=":material/shield_person:"),
     st.Page("views/run.py", title="Run", icon=":material/play_arrow:"),
+    st.Page("views/train.py", title="Train", icon=":material/model_training:"),
     st.Page("views/sessions.py", title="Sessions", icon=":material/groups:"),
     st.Page("views/report.py", title="Report", icon=":material/summarize:"),
 ]

@@ -44,7 +44,7 @@ def test_sigterm_cancels_a_running_job(tmp_path, monkeypatch):
 
 
 def test_every_job_kind_has_a_function():
-    assert set(REGISTRY) == {"train", "generate", "pipeline", "stage"}
+    assert set(REGISTRY) == {"train", "generate", "pipeline", "stage", "train_launch"}
 
 
 def test_job_files_round_trip_rows_holding_unicode_line_separators(tmp_path):

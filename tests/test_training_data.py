@@ -11,15 +11,30 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from training import model as model_module
 from training.config import TrainConfig
 from training.data import (
-    IGNORE_INDEX, encode_example, label_tokens, prompt_and_reference, render, render_prompt,
+    IGNORE_INDEX,
+    encode_example,
+    label_tokens,
+    prompt_and_reference,
+    render,
+    render_prompt,
     token_length,
 )
-from training import model as model_module
-from training.model import base_model_source, ensure_base_model, file_sha256, load_tokenizer
+from training.model import (
+    base_model_source,
+    ensure_base_model,
+    file_sha256,
+    load_tokenizer,
+)
 from training.recipe import (
-    collate, encode_all, init_lora_model, length_grouped_batches, lr_factor, train_lora,
+    collate,
+    encode_all,
+    init_lora_model,
+    length_grouped_batches,
+    lr_factor,
+    train_lora,
 )
 from workbench import errors
 
@@ -108,7 +123,7 @@ def test_every_assistant_im_end_is_labelled_and_every_other_im_end_is_not(tokeni
 def test_labels_copy_input_ids_unshifted_and_have_the_same_length(tokenizer):
     example = encode_example(tokenizer, TWO_TURNS, max_seq_len=1024)
     assert len(example["labels"]) == len(example["input_ids"]) == 52
-    pairs = zip(example["input_ids"], example["labels"])
+    pairs = zip(example["input_ids"], example["labels"], strict=True)
     assert all(label in (token, IGNORE_INDEX) for token, label in pairs)
 
 

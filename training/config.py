@@ -1,61 +1,113 @@
-"""The LoRA training run's configuration: defaults in code, help text on every field.
+"""The fine-tuning run's configuration: defaults in code, help text on every field.
 
-The help text is what the CLI flags and the Streamlit form show (as in trl's config classes).
+The help text is what the CLI flags (``workbench.cli_training``) and the Streamlit form
+(``views/train.py``) show, as in trl's config classes; presets live in commented YAML under
+``configs/``. ``problems()`` lists every invalid setting at once (torchtune's habit).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 
 from workbench import errors
+
+METHODS = ("lora", "qlora", "full")
+SCHEDULES = ("linear", "cosine", "constant")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def _f(default, help: str, **kwargs):
+    return field(default=default, metadata={"help": help}, **kwargs)
 
 
 @dataclass
 class TrainConfig:
-    """Settings of one LoRA fine-tuning run (``training.recipe.train_lora``)."""
+    """Settings of one fine-tuning run (``training.recipe.train_lora``)."""
 
-    base_model: str = field(default="embedded", metadata={
-        "help": "Base model: 'embedded' (SmolLM2-135M-Instruct, offline) or a local model folder."})
-    lora_rank: int = field(default=16, metadata={
-        "help": "LoRA rank r: higher = more capacity, more memory and time."})
-    lora_alpha: int = field(default=32, metadata={
-        "help": "LoRA scaling alpha; the update is scaled by alpha / rank."})
-    lora_dropout: float = field(default=0.05, metadata={
-        "help": "Dropout on the LoRA input during training (0 disables it)."})
-    target_modules: tuple[str, ...] = field(
-        default=("q_proj", "k_proj", "v_proj", "o_proj"), metadata={
-            "help": "Names of the linear layers that get LoRA adapters (attention projections)."})
-    learning_rate: float = field(default=2e-4, metadata={
-        "help": "Peak AdamW learning rate, reached after warmup, then decayed linearly."})
-    max_steps: int = field(default=30, metadata={
-        "help": "Number of optimizer steps; the data is cycled when it runs out."})
-    batch_size: int = field(default=8, metadata={
-        "help": "Conversations per optimizer step."})
-    max_batch_tokens: int = field(default=2048, metadata={
-        "help": "Padded tokens per forward pass: a batch above it is split into micro-batches "
-                "whose gradients are accumulated (bounds memory, same optimizer step)."})
-    warmup_steps: int = field(default=2, metadata={
-        "help": "Steps of linear learning-rate warmup before the linear decay."})
-    max_seq_len: int = field(default=1024, metadata={
-        "help": "Tokens per conversation after the chat template; longer ones are truncated."})
-    seed: int = field(default=0, metadata={
-        "help": "Seed for LoRA initialisation, dropout and batch order."})
+    base_model: str = _f("embedded", "Base model: 'embedded' (SmolLM2-135M-Instruct, offline) "
+                                     "or a local model folder.")
+    method: str = _f("lora", "lora (adapters on a frozen base), qlora (adapters on a 4-bit NF4 "
+                             "base, needs CUDA + bitsandbytes) or full (every weight; small "
+                             "models only).")
+    lora_rank: int = _f(16, "LoRA rank r: higher = more capacity, more memory and time.")
+    lora_alpha: int = _f(32, "LoRA scaling alpha; the update is scaled by alpha / rank.")
+    lora_dropout: float = _f(0.05, "Dropout on the LoRA input during training (0 disables it).")
+    target_modules: tuple[str, ...] = _f(
+        ("q_proj", "k_proj", "v_proj", "o_proj"),
+        "Names of the linear layers that get LoRA adapters (attention projections).")
+    learning_rate: float = _f(2e-4, "Peak AdamW learning rate, reached after warmup.")
+    lr_schedule: str = _f("linear", "Decay after warmup: linear, cosine or constant.")
+    warmup_steps: int = _f(2, "Steps of linear learning-rate warmup.")
+    max_steps: int = _f(30, "Optimizer steps; 0 = derive from epochs. The data is cycled "
+                            "when it runs out.")
+    epochs: float = _f(1.0, "Passes over the training data, used when max_steps is 0.")
+    batch_size: int = _f(8, "Conversations per batch.")
+    gradient_accumulation: int = _f(1, "Batches whose gradients are summed per optimizer step "
+                                       "(effective batch = batch_size x this).")
+    max_batch_tokens: int = _f(2048, "Tokens per forward pass: a batch above it is split into "
+                                     "micro-batches whose gradients are accumulated (bounds "
+                                     "memory, same optimizer step).")
+    max_seq_len: int = _f(1024, "Tokens per conversation after the chat template; longer "
+                                "ones are truncated.")
+    packing: bool = _f(False, "Padding-free batches: conversations laid end to end in rows "
+                              "of at most max_batch_tokens, position ids restarting, no "
+                              "attention across them. Off by default: without a varlen "
+                              "attention kernel (CPU) a row's attention costs its full length "
+                              "squared, so length-grouped padded batches are faster there.")
+    precision: str = _f("auto", "auto (fp32 on CPU, bf16 on GPUs that support it), fp32, "
+                                "bf16 or fp16 (autocast).")
+    seed: int = _f(0, "Seed for LoRA initialisation, dropout and batch order.")
+    eval_every: int = _f(0, "Validation loss every N optimizer steps (0 = never).")
+    eval_max_examples: int = _f(64, "Validation conversations used for each evaluation.")
+    early_stopping_patience: int = _f(0, "Stop after this many evaluations without a better "
+                                         "validation loss (0 = off).")
+    checkpoint_every: int = _f(10, "Save a resumable checkpoint every N steps (0 = only at "
+                                   "cancel/end).")
+    keep_checkpoints: int = _f(2, "Newest checkpoints kept on disk (older ones are deleted).")
+    collapse_patience: int = _f(3, "Stop as failed after this many consecutive logged losses "
+                                   "that are 0.0 or not finite.")
 
     def problems(self) -> list[str]:
         """Every invalid setting at once, as one human line each (empty when valid)."""
         checks = [
+            (self.method in METHODS, f"method must be one of {', '.join(METHODS)}, "
+                                     f"got {self.method!r}"),
             (self.lora_rank >= 1, f"lora_rank must be >= 1, got {self.lora_rank}"),
             (self.lora_alpha > 0, f"lora_alpha must be > 0, got {self.lora_alpha}"),
             (0 <= self.lora_dropout < 1,
              f"lora_dropout must be in [0, 1), got {self.lora_dropout}"),
             (len(self.target_modules) > 0, "target_modules must name at least one layer"),
-            (self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}"),
-            (self.max_steps >= 1, f"max_steps must be >= 1, got {self.max_steps}"),
+            (math.isfinite(self.learning_rate) and self.learning_rate > 0,
+             f"learning_rate must be > 0, got {self.learning_rate}"),
+            (self.lr_schedule in SCHEDULES, f"lr_schedule must be one of "
+                                            f"{', '.join(SCHEDULES)}, got {self.lr_schedule!r}"),
+            (self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}"),
+            (self.max_steps >= 0, f"max_steps must be >= 0, got {self.max_steps}"),
+            (self.max_steps > 0 or self.epochs > 0,
+             f"epochs must be > 0 when max_steps is 0, got {self.epochs}"),
             (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
+            (self.gradient_accumulation >= 1,
+             f"gradient_accumulation must be >= 1, got {self.gradient_accumulation}"),
             (self.max_batch_tokens >= 1,
              f"max_batch_tokens must be >= 1, got {self.max_batch_tokens}"),
-            (self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}"),
             (self.max_seq_len >= 8, f"max_seq_len must be >= 8, got {self.max_seq_len}"),
+            (self.precision in PRECISIONS, f"precision must be one of "
+                                           f"{', '.join(PRECISIONS)}, got {self.precision!r}"),
+            (self.eval_every >= 0, f"eval_every must be >= 0, got {self.eval_every}"),
+            (self.eval_max_examples >= 1,
+             f"eval_max_examples must be >= 1, got {self.eval_max_examples}"),
+            (self.early_stopping_patience >= 0,
+             f"early_stopping_patience must be >= 0, got {self.early_stopping_patience}"),
+            (self.early_stopping_patience == 0 or self.eval_every > 0,
+             "early_stopping_patience needs eval_every > 0"),
+            (self.checkpoint_every >= 0,
+             f"checkpoint_every must be >= 0, got {self.checkpoint_every}"),
+            (self.keep_checkpoints >= 1,
+             f"keep_checkpoints must be >= 1, got {self.keep_checkpoints}"),
+            (self.collapse_patience >= 1,
+             f"collapse_patience must be >= 1, got {self.collapse_patience}"),
         ]
         return [message for ok, message in checks if not ok]
 
@@ -80,6 +132,45 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown TrainConfig fields: {', '.join(unknown)}")
         values = dict(data)
+        if isinstance(values.get("target_modules"), str):
+            values["target_modules"] = values["target_modules"].split(",")
         if "target_modules" in values:
-            values["target_modules"] = tuple(values["target_modules"])
+            values["target_modules"] = tuple(m.strip() for m in values["target_modules"])
         return cls(**values)
+
+
+def field_help() -> dict[str, str]:
+    """{field name: help text} in declaration order (for CLI flags and the form)."""
+    return {item.name: item.metadata["help"] for item in fields(TrainConfig)}
+
+
+def diff(a: dict, b: dict) -> dict[str, tuple]:
+    """Fields whose values differ between two config dicts: {name: (a value, b value)}.
+
+    >>> diff({"lora_rank": 8, "seed": 0}, {"lora_rank": 16, "seed": 0})
+    {'lora_rank': (8, 16)}
+    """
+    return {key: (a.get(key), b.get(key)) for key in sorted(set(a) | set(b))
+            if a.get(key) != b.get(key)}
+
+
+def load_preset(path: Path, overrides: dict | None = None) -> TrainConfig:
+    """A ``TrainConfig`` from a YAML preset (``configs/*.yaml``) plus overrides, validated.
+
+    Raises ``InputError`` naming the file for unreadable YAML or unknown keys, and
+    ``WorkbenchError`` listing every invalid value.
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise errors.InputError(f"{path}: cannot read the preset: {exc}".splitlines()[0]) from None
+    if not isinstance(data, dict):
+        raise errors.InputError(f"{path}: a preset is a mapping of field: value")
+    try:
+        config = TrainConfig.from_dict({**data, **(overrides or {})})
+    except (TypeError, ValueError) as exc:
+        raise errors.InputError(f"{path}: {exc}") from None
+    return config.validate()

@@ -70,7 +70,7 @@ def label_tokens(
     """
     return [
         token if any(start <= begin < end for start, end in spans) else IGNORE_INDEX
-        for token, (begin, _) in zip(input_ids, offsets)
+        for token, (begin, _) in zip(input_ids, offsets, strict=True)
     ]
 
 

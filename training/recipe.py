@@ -1,15 +1,19 @@
-"""LoRA fine-tuning recipe: model -> data -> trainer -> save, read top to bottom.
+"""Fine-tuning recipe (LoRA, QLoRA, full): model -> data -> trainer -> save.
 
-A plain PyTorch loop (as in torchtune's recipes) rather than ``transformers.Trainer``: on a
-CPU with a 135M model the loop is a few lines, and every choice is visible. Loss is on
-assistant tokens only (``training.data.encode_example``); padding is masked by attention
-mask and ``-100`` labels, never by pad id (SmolLM2's pad id is its end-of-turn id).
+A plain PyTorch loop (as in torchtune's recipes, the loop itself in ``training.run``) rather
+than ``transformers.Trainer``: on a CPU with a 135M model the loop is a few lines, and every
+choice is visible. Loss is on assistant tokens only (``training.data.encode_example``);
+padding is masked by attention mask and ``-100`` labels, never by pad id (SmolLM2's pad id is
+its end-of-turn id). Where the time goes on a CPU (``bench/train.py``): length-grouped
+batches (little padding), no gradient checkpointing (a 135M model's activations fit), and the
+output head only at labelled positions.
 
 Run as: ``train_lora(conversations, TrainConfig(max_steps=30), Path("runs/r1"))`` inside a job.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,21 +29,27 @@ GROUP_CHUNK_BATCHES = 50  # batches per length-sorted chunk, as transformers' Le
 MAX_GRAD_NORM = 1.0  # gradient clipping, the transformers.Trainer default
 
 
-def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
-    """Learning-rate multiplier for 0-based ``step``: linear warmup then linear decay.
+def lr_factor(step: int, warmup_steps: int, total_steps: int, schedule: str = "linear") -> float:
+    """Learning-rate multiplier for 0-based ``step``: linear warmup, then ``schedule`` decay.
 
     Unlike ``transformers.get_linear_schedule_with_warmup`` no step gets 0: the first warmup
-    step already moves the weights and the last step still does.
+    step already moves the weights and the last step still does. ``cosine`` follows
+    ``transformers.get_cosine_schedule_with_warmup`` (half a cosine) on the same grid.
 
     >>> [lr_factor(s, 2, 5) for s in range(5)]
     [0.5, 1.0, 1.0, 0.6666666666666666, 0.3333333333333333]
     >>> [lr_factor(s, 2, 2) for s in range(2)]  # no room for decay: warmup only
     [0.5, 1.0]
+    >>> [round(lr_factor(s, 0, 4, "cosine"), 4) for s in range(4)]
+    [1.0, 0.8536, 0.5, 0.1464]
     """
     if step < warmup_steps:
         return (step + 1) / warmup_steps
-    if total_steps <= warmup_steps:
+    if total_steps <= warmup_steps or schedule == "constant":
         return 1.0
+    if schedule == "cosine":
+        progress = (step - warmup_steps) / (total_steps - warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
     return (total_steps - step) / (total_steps - warmup_steps)
 
 
@@ -90,41 +100,83 @@ def collate(examples: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
             "labels": torch.tensor(labels)}
 
 
+def encode_with_exclusions(
+    tokenizer, conversations: list[list[dict]], max_seq_len: int
+) -> tuple[list[dict], list[dict]]:
+    """Encode conversations; set aside those with no labelled token.
+
+    Returns ``(kept, excluded)``: kept rows carry ``index`` (position in ``conversations``);
+    excluded rows are ``{"index", "reason", "detail"}`` with reason ``no_trainable_tokens``
+    (no assistant turn, or truncation at ``max_seq_len`` cut every assistant token) or
+    ``template_error`` (the chat template cannot locate the answers). Such rows are never fed
+    to the loss: a row without labels would add 0/0 to a mean loss.
+    """
+    kept, excluded = [], []
+    for index, messages in enumerate(conversations):
+        try:
+            example = encode_example(tokenizer, messages, max_seq_len)
+        except ValueError as exc:
+            excluded.append({"index": index, "reason": "template_error", "detail": str(exc)})
+            continue
+        if any(label != IGNORE_INDEX for label in example["labels"]):
+            kept.append({**example, "index": index})
+        else:
+            excluded.append({"index": index, "reason": "no_trainable_tokens",
+                             "detail": f"no assistant token within the first {max_seq_len} "
+                                       "tokens (max_seq_len)"})
+    return kept, excluded
+
+
 def encode_all(
     tokenizer, conversations: list[list[dict]], max_seq_len: int
 ) -> tuple[list[dict], int]:
-    """Encode conversations; drop those left with no labelled token. Returns (kept, dropped).
+    """``encode_with_exclusions`` returning (kept, number excluded)."""
+    kept, excluded = encode_with_exclusions(tokenizer, conversations, max_seq_len)
+    return kept, len(excluded)
 
-    A conversation is dropped when truncation cut off every assistant token, when it has no
-    assistant turn, or when the template cannot locate its answers (``ValueError``).
+
+def pack(examples: list[dict]) -> dict[str, torch.Tensor]:
+    """Lay examples end to end in one row: ``input_ids``, ``position_ids``, ``labels`` [1, n].
+
+    Position ids restart at 0 for each example and no attention mask is passed, which makes
+    transformers build a block-diagonal causal mask (``masking_utils.
+    find_packed_sequence_indices``): no token attends across examples. The first label of
+    each example is ``-100`` so no example is trained to predict the next one's first token.
+
+    >>> b = pack([{"input_ids": [5, 6], "labels": [5, 6]}, {"input_ids": [7], "labels": [7]}])
+    >>> b["position_ids"].tolist(), b["labels"].tolist()
+    ([[0, 1, 0]], [[-100, 6, -100]])
     """
-    kept, dropped = [], 0
-    for messages in conversations:
-        try:
-            example = encode_example(tokenizer, messages, max_seq_len)
-        except ValueError:
-            example = {"labels": []}
-        if any(label != IGNORE_INDEX for label in example["labels"]):
-            kept.append(example)
+    ids, positions, labels = [], [], []
+    for example in examples:
+        ids += example["input_ids"]
+        positions += range(len(example["input_ids"]))
+        labels += [IGNORE_INDEX] + example["labels"][1:]
+    return {"input_ids": torch.tensor([ids]), "position_ids": torch.tensor([positions]),
+            "labels": torch.tensor([labels])}
+
+
+def packed_parts(examples: list[dict], max_tokens: int) -> list[list[dict]]:
+    """Split one batch into rows of at most ``max_tokens`` real tokens (first fit, longest
+    first); a longer example stands alone.
+
+    >>> rows = [{"input_ids": [0] * n} for n in (300, 900, 500, 100)]
+    >>> [[len(r["input_ids"]) for r in part] for part in packed_parts(rows, 1024)]
+    [[900, 100], [500, 300]]
+    """
+    parts: list[list[dict]] = []
+    sizes: list[int] = []
+    for example in sorted(examples, key=lambda e: -len(e["input_ids"])):
+        size = len(example["input_ids"])
+        for k, used in enumerate(sizes):
+            if used + size <= max_tokens:
+                parts[k].append(example)
+                sizes[k] += size
+                break
         else:
-            dropped += 1
-    return kept, dropped
-
-
-def add_lora(model, config: TrainConfig):
-    """Wrap a causal LM with fresh LoRA adapters (peft); only they require gradients."""
-    from peft import LoraConfig, get_peft_model
-
-    lora = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha,
-                      lora_dropout=config.lora_dropout, target_modules=list(config.target_modules),
-                      bias="none", task_type="CAUSAL_LM")
-    return get_peft_model(model, lora)
-
-
-def init_lora_model(model_dir: Path, config: TrainConfig):
-    """Base model (fp32, CPU) with fresh LoRA adapters; the init depends only on ``config.seed``."""
-    torch.manual_seed(config.seed)
-    return add_lora(load_model(model_dir, dtype=torch.float32), config)
+            parts.append([example])
+            sizes.append(size)
+    return parts
 
 
 def micro_batches(examples: list[dict], max_tokens: int) -> list[list[dict]]:
@@ -147,76 +199,189 @@ def micro_batches(examples: list[dict], max_tokens: int) -> list[list[dict]]:
     return parts
 
 
+def make_parts(rows: list[dict], config: TrainConfig, pad_id: int) -> list[dict]:
+    """Collated forward passes for one batch: packed rows, or padded micro-batches."""
+    if config.packing:
+        return [pack(part) for part in packed_parts(rows, config.max_batch_tokens)]
+    return [collate(part, pad_id) for part in micro_batches(rows, config.max_batch_tokens)]
+
+
 def labelled_tokens(batch: dict) -> int:
     """Tokens that count in the causal-LM loss (labels are shifted by one inside the model)."""
     return int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
 
 
-def train_step(model, parts: list[dict], optimizer, scheduler, params: list) -> float:
-    """One optimizer step over collated micro-batches (gradient accumulation).
+def real_tokens(batch: dict) -> int:
+    """Non-padding tokens of a collated or packed batch."""
+    if "attention_mask" in batch:
+        return int(batch["attention_mask"].sum())
+    return int(batch["input_ids"].numel())
 
-    Each part's mean loss is weighted by its share of the batch's labelled tokens, so the
-    step equals one step on the whole batch. Returns the batch's mean loss per labelled
-    token (nats).
+
+def forward_loss(model, part: dict) -> torch.Tensor:
+    """Mean loss per labelled token of one collated or packed batch (nats), fp32.
+
+    The output head runs only at positions that predict a label: the hidden states are
+    taken from the decoder and the vocabulary projection (49,152 x 576 for SmolLM2, about a
+    fifth of the model's FLOPs per token) and the log-softmax skip every prompt, system and
+    padding position. Equal to ``model(**part).loss`` (transformers' ``ForCausalLMLoss``:
+    shift by one, ignore -100, mean over labelled tokens).
     """
-    total = sum(labelled_tokens(part) for part in parts)
-    batch_loss = 0.0
-    for part in parts:
-        share = labelled_tokens(part) / total
-        if share == 0:
-            continue
-        loss = model(**part, use_cache=False).loss * share
-        loss.backward()
-        batch_loss += loss.item()
-    torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
-    optimizer.step()
-    scheduler.step()
-    optimizer.zero_grad(set_to_none=True)
-    return batch_loss
+    causal = model.get_base_model() if hasattr(model, "get_base_model") else model
+    if not (hasattr(causal, "model") and hasattr(causal, "lm_head")):  # not Llama-shaped
+        return model(**part, use_cache=False).loss
+    device = causal.lm_head.weight.device
+    inputs = {k: v.to(device) for k, v in part.items() if k != "labels"}
+    hidden = causal.model(**inputs, use_cache=False).last_hidden_state
+    labels = part["labels"].to(device)[:, 1:]
+    keep = labels != IGNORE_INDEX
+    logits = causal.lm_head(hidden[:, :-1][keep]).float()
+    return torch.nn.functional.cross_entropy(logits, labels[keep])
 
 
-def run_steps(model, encoded: list[dict], pad_id: int, config: TrainConfig,
-              on_step: Callable[[int, int, float], None] | None = None) -> list[float]:
-    """AdamW (no weight decay) with warmup/decay for ``config.max_steps`` steps; the losses."""
-    params = [param for param in model.parameters() if param.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, config.warmup_steps, config.max_steps))
-    batches = batch_stream([len(e["input_ids"]) for e in encoded], config.batch_size, config.seed)
-    model.train()
-    losses = []
-    for step in range(1, config.max_steps + 1):
-        rows = [encoded[index] for index in next(batches)]
-        parts = [collate(part, pad_id) for part in micro_batches(rows, config.max_batch_tokens)]
-        losses.append(train_step(model, parts, optimizer, scheduler, params))
-        if on_step is not None:
-            on_step(step, config.max_steps, losses[-1])
-    return losses
+def eval_loss(model, encoded: list[dict], pad_id: int, max_tokens: int = 2048) -> float:
+    """Mean assistant-only loss per labelled token over ``encoded`` (nats), no gradients.
+
+    Padded micro-batches (exact regardless of packing support); each part's mean is
+    weighted by its labelled tokens, so the result is the token-level mean of the set.
+    """
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for part in micro_batches(encoded, max_tokens):
+            batch = collate(part, pad_id)
+            n = labelled_tokens(batch)
+            if n:
+                total += forward_loss(model, batch).item() * n
+                count += n
+    model.train(was_training)
+    return total / count if count else float("nan")
+
+
+def add_lora(model, config: TrainConfig):
+    """Wrap a causal LM with fresh LoRA adapters (peft); only they require gradients."""
+    from peft import LoraConfig, get_peft_model
+
+    lora = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha,
+                      lora_dropout=config.lora_dropout, target_modules=list(config.target_modules),
+                      bias="none", task_type="CAUSAL_LM")
+    return get_peft_model(model, lora)
+
+
+def init_lora_model(model_dir: Path, config: TrainConfig):
+    """Base model (fp32, CPU) with fresh LoRA adapters; the init depends only on ``config.seed``."""
+    torch.manual_seed(config.seed)
+    return add_lora(load_model(model_dir, dtype=torch.float32), config)
+
+
+def qlora_unavailable() -> str | None:
+    """Why QLoRA cannot run here (no CUDA, or no bitsandbytes), or None when it can."""
+    if not torch.cuda.is_available():
+        return ("QLoRA needs a CUDA GPU: bitsandbytes' 4-bit NF4 layers run on CUDA and this "
+                "machine has none. Use method 'lora' (the same adapters on an fp32 base) here.")
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        return "QLoRA needs the bitsandbytes package: pip install bitsandbytes==0.50.2"
+    return None
+
+
+def resolve_precision(precision: str) -> str:
+    """``auto`` → bf16 on a CUDA GPU that supports it, else fp32 (CPU autocast gains little
+    for a 135M model and bf16 loss is noisier); other values are returned as they are."""
+    if precision != "auto":
+        return precision
+    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return "bf16"
+    return "fp32"
+
+
+def init_model(model_dir: Path, config: TrainConfig):
+    """The model to train for ``config.method``, on CUDA when present, else CPU.
+
+    lora: fp32 base + LoRA; full: fp32, every parameter trainable; qlora: 4-bit NF4 base with
+    double quantization (QLoRA paper, Dettmers et al. 2023) + LoRA. Raises ``StageError``
+    when QLoRA is not available here.
+    """
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.manual_seed(config.seed)
+    if config.method == "qlora":
+        reason = qlora_unavailable()
+        if reason:
+            raise errors.StageError(reason)
+        return _qlora_model(model_dir, config)
+    model = load_model(model_dir, dtype=torch.float32).to(device)
+    if config.method == "full":
+        model.requires_grad_(True)
+        return model
+    return add_lora(model, config)
+
+
+def _qlora_model(model_dir: Path, config: TrainConfig):
+    from peft import prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                               bnb_4bit_use_double_quant=True,
+                               bnb_4bit_compute_dtype=torch.bfloat16)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, quantization_config=quant,
+                                                 device_map={"": 0}, dtype=torch.bfloat16)
+    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    return add_lora(model, config)
+
+
+def save_outputs(model, config: TrainConfig, out_dir: Path, tokenizer) -> Path:
+    """Adapter (safetensors) for LoRA/QLoRA, or a whole model folder for full fine-tuning."""
+    if config.method == "full":
+        target = Path(out_dir) / "model"
+        model.save_pretrained(target, safe_serialization=True)
+        tokenizer.save_pretrained(target)
+        return target
+    target = Path(out_dir) / "adapter"
+    model.save_pretrained(target, safe_serialization=True)
+    return target
 
 
 def train_lora(examples: list[list[dict]], config: TrainConfig, out_dir: Path,
-               on_step: Callable[[int, int, float], None] | None = None) -> dict:
-    """Fine-tune LoRA adapters on conversations and save them to ``out_dir / "adapter"``.
+               on_step: Callable[[int, int, float], None] | None = None,
+               on_log: Callable[[dict], None] | None = None,
+               validation: list[list[dict]] | None = None,
+               stop_exceptions: tuple = (KeyboardInterrupt,)) -> dict:
+    """Fine-tune on conversations (LoRA, QLoRA or full); resume from ``out_dir/checkpoints``.
 
-    ``examples`` are OpenAI-style message lists. The base model is loaded in fp32 on CPU.
-    ``on_step(step, total, loss)`` is called after each step (1-based); an exception raised
-    there stops training (e.g. cancel). Returns ``{"steps", "losses", "first_loss",
-    "final_loss", "adapter", "trainable_params", "skipped_examples", "base_model_dir"}``.
-    Raises ``WorkbenchError`` for an invalid config, ``StageError`` when no example has an
-    assistant token to learn from.
+    ``examples`` are OpenAI-style message lists. ``on_step(step, total, loss)`` is called
+    after each step (1-based), ``on_log(record)`` with the full progress record
+    (``training.run.StepRecord``). A ``stop_exceptions`` exception (a cancel) saves a
+    checkpoint of the last finished step, then propagates. Returns ``{"steps", "losses",
+    "first_loss", "final_loss", "adapter", "trainable_params", "skipped_examples",
+    "excluded", "base_model_dir", "resumed_from", "stopped_early", "best_val_loss"}``
+    (``adapter`` is the model folder for full fine-tuning). Raises ``WorkbenchError`` for an
+    invalid config, ``StageError`` when no example has an assistant token to learn from,
+    when QLoRA is unavailable, on a loss collapse or an out-of-memory error, and
+    ``CheckpointError`` for a corrupt checkpoint.
     """
+    from training.run import train_loop
+
     config.validate()
+    if config.method == "qlora" and (reason := qlora_unavailable()):
+        raise errors.StageError(reason)
     model_dir = ensure_base_model(config.base_model)
     tokenizer = load_tokenizer(model_dir)
-    encoded, skipped = encode_all(tokenizer, examples, config.max_seq_len)
+    encoded, excluded = encode_with_exclusions(tokenizer, examples, config.max_seq_len)
     if not encoded:
         raise errors.StageError(
             f"none of {len(examples)} examples has an assistant token to train on")
-    model = init_lora_model(model_dir, config)
-    losses = run_steps(model, encoded, tokenizer.pad_token_id, config, on_step)
-    adapter = Path(out_dir) / "adapter"
-    model.save_pretrained(adapter, safe_serialization=True)
-    return {"steps": len(losses), "losses": losses, "first_loss": losses[0],
-            "final_loss": losses[-1], "adapter": str(adapter),
+    held_out, _ = encode_with_exclusions(tokenizer, (validation or [])[:config.eval_max_examples],
+                                         config.max_seq_len)
+    model = init_model(model_dir, config)
+    result = train_loop(model, encoded, held_out, tokenizer.pad_token_id, config, Path(out_dir),
+                        on_step=on_step, on_log=on_log, stop_exceptions=stop_exceptions)
+    target = save_outputs(model, config, out_dir, tokenizer)
+    losses = result["losses"]
+    return {**result, "method": config.method, "steps": len(losses), "first_loss": losses[0],
+            "final_loss": losses[-1],
+            "adapter": str(target),
             "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
-            "skipped_examples": skipped, "base_model_dir": str(model_dir)}
+            "skipped_examples": len(excluded), "excluded": excluded,
+            "base_model_dir": str(model_dir)}

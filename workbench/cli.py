@@ -74,6 +74,11 @@ def train(workspace: str = Workspace, max_steps: int = typer.Option(30),
     from workbench.pipeline import log_progress
 
     return run(Path(workspace), max_steps, seed, on_progress=log_progress("train"))
+def split(workspace: str = Workspace, seed: int = typer.Option(0)) -> dict:
+    """Train/validation/test split (0.8/0.1/0.1)."""
+    from workbench.stages import split as run
+
+    return run(Path(workspace), seed)
 
 
 @command
@@ -142,6 +147,7 @@ from workbench import (  # noqa: E402,F401
     cli_curation_io,
     cli_privacy,
     cli_sessions,
+    cli_training,
 )
 
 

@@ -16,7 +16,6 @@ from typing import Callable
 from workbench import jobs
 from workbench.errors import JobFailed, StageError
 from workbench.store import Workspace, open_workspace
-from workbench.store.privacy import check_gate as check_privacy_gate
 from workbench.tasks import read_jsonl, write_jsonl
 
 log = logging.getLogger("workbench.stages")
@@ -56,30 +55,21 @@ def _lineage(ws: Workspace, dataset_id: int, version: str, train_config: dict) -
 
 
 def train(workspace: Path, max_steps: int = 30, seed: int = 0, base_model: str = "embedded",
-          on_progress: Progress | None = None) -> dict:
-    """LoRA-train on the train split as a job. Summary: steps, first/final loss, adapter."""
-    from training.config import TrainConfig
+          on_progress: Progress | None = None, config=None, dataset_id: int | None = None,
+          expect_version: str | None = None) -> dict:
+    """Fine-tune on the train split as a job (``workbench.train_runs.launch``).
 
-    config = TrainConfig(max_steps=max_steps, seed=seed, base_model=base_model).to_dict()
-    with open_workspace(workspace, create=False) as ws:
-        dataset_id = ws.current_dataset()
-        rows = ws.split_examples(dataset_id, "train")
-        if not rows:
-            raise StageError("the train split is empty: nothing to train on")
-        version = ws.record_version(dataset_id)
-        lineage = _lineage(ws, dataset_id, version, config)
-        lineage["privacy"] = check_privacy_gate(ws, dataset_id, version)  # or PrivacyGateError
-    run_id, job_dir, result = _run_job(
-        workspace, "train", dataset_id, {"train": config, "lineage": lineage},
-        {"train.jsonl": [{"messages": r["messages"]} for r in rows]}, on_progress)
-    summary = {"run_id": run_id, "steps": result["steps"], "first_loss": result["first_loss"],
-               "final_loss": result["final_loss"], "adapter": result["adapter"],
-               "train_examples": len(rows), "dataset_version": version}
-    with open_workspace(workspace) as ws:
-        ws.insert("train_log", [{"run_id": run_id, **r}
-                                for r in read_jsonl(job_dir / "train_log.jsonl")])
-        ws.finish_run(run_id, "succeeded", summary)
-    return summary
+    Every way to start a training (CLI, Train page, pipeline, --from-lineage) comes through
+    here. ``config`` (a ``training.config.TrainConfig``) overrides max_steps/seed/base_model;
+    ``dataset_id``/``expect_version`` pin the data (a lineage re-run).
+    Summary: run_id, steps, first/final loss, adapter, train_examples, dataset_version, ...
+    """
+    from training.config import TrainConfig
+    from workbench import train_runs
+
+    config = config or TrainConfig(max_steps=max_steps, seed=seed, base_model=base_model)
+    return train_runs.launch(workspace, config, on_progress, dataset_id=dataset_id,
+                             expect_version=expect_version)
 
 
 def generate(workspace: Path, eval_size: int = 50, max_new_tokens: int = 256,

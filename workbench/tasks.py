@@ -34,23 +34,61 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
 
 
 def train_task(config: dict, report: Reporter) -> dict:
-    """Train a LoRA adapter on ``train.jsonl`` (one {"messages"} per line) of the job folder."""
+    """Fine-tune on ``train.jsonl`` ({"example_id", "messages"} per line) of the job folder.
+
+    Resumes from the folder's newest checkpoint when there is one (a restarted job after a
+    cancel or a kill -9). Writes ``train_log.jsonl`` (one ``training.run.StepRecord`` per
+    step), ``excluded.jsonl`` ({"example_id", "reason", "detail"}) and the adapter (or model
+    folder) with ``lineage.json``. A SIGTERM saves a checkpoint and ends the job cancelled.
+    """
+    from training import checkpoint
     from training.config import TrainConfig
     from training.recipe import train_lora
+    from workbench.jobs import Cancelled
 
     train_config = TrainConfig.from_dict(config["train"])
-    examples = [row["messages"] for row in read_jsonl(report.dir / "train.jsonl")]
+    rows = read_jsonl(report.dir / "train.jsonl")
+    validation = _optional_jsonl(report.dir / "validation.jsonl")
     log_path = report.dir / "train_log.jsonl"
+    _truncate_log(log_path, checkpoint.latest(report.dir / "checkpoints"))
 
-    def on_step(step: int, total: int, loss: float) -> None:
+    def on_log(record: dict) -> None:
         with open(log_path, "a") as handle:
-            handle.write(json.dumps({"step": step, "loss": loss}) + "\n")
-        report(step, total, f"loss {loss:.4f}")
+            handle.write(json.dumps(record) + "\n")
+        report(record["step"], record["total"], _progress_line(record))
 
     with compute_slot(report):
-        result = train_lora(examples, train_config, report.dir, on_step=on_step)
+        result = train_lora([row["messages"] for row in rows], train_config, report.dir,
+                            on_log=on_log, validation=[row["messages"] for row in validation],
+                            stop_exceptions=(Cancelled, KeyboardInterrupt))
+    excluded = [{"example_id": rows[e["index"]].get("example_id"), "reason": e["reason"],
+                 "detail": e["detail"]} for e in result.pop("excluded")]
+    write_jsonl(report.dir / "excluded.jsonl", excluded)
     write_json(Path(result["adapter"]) / "lineage.json", config.get("lineage", {}))
-    return result
+    return {**result, "excluded_examples": len(excluded)}
+
+
+def _optional_jsonl(path: Path) -> list[dict]:
+    return read_jsonl(path) if path.is_file() else []
+
+
+def _truncate_log(log_path: Path, latest: Path | None) -> None:
+    """Keep only the log lines up to the checkpoint a resumed run restarts from."""
+    if not log_path.is_file():
+        return
+    step = json.loads((latest / "state.json").read_text())["step"] if latest else 0
+    write_jsonl(log_path, [r for r in read_jsonl(log_path) if r["step"] <= step])
+
+
+def _progress_line(record: dict) -> str:
+    """``step 3/30 · epoch 0.25 · loss 1.234 · 812 tok/s · ETA 1m05s`` (+ validation loss)."""
+    eta = int(record["eta_s"])
+    parts = [f"step {record['step']}/{record['total']}", f"epoch {record['epoch']:.2f}",
+             f"loss {record['loss']:.4f}", f"{record['tokens_per_s']:.0f} tok/s",
+             f"ETA {eta // 60}m{eta % 60:02d}s"]
+    if record.get("val_loss") is not None:
+        parts.append(f"val {record['val_loss']:.4f}")
+    return " · ".join(parts)
 
 
 def generate_task(config: dict, report: Reporter) -> dict:
@@ -101,5 +139,14 @@ def stage_task(config: dict, report: Reporter) -> dict:
     return result
 
 
+def train_launch_task(config: dict, report: Reporter) -> dict:
+    """Start (or resume) a training run from the app and wait for it, as one job."""
+    from workbench import train_runs
+
+    return train_runs.launch_from_job(config, lambda p: report(p.get("step", 0),
+                                                               p.get("total", 0),
+                                                               p.get("message", "")))
+
+
 REGISTRY = {"train": train_task, "generate": generate_task, "pipeline": pipeline_task,
-            "stage": stage_task}
+            "stage": stage_task, "train_launch": train_launch_task}

@@ -27,8 +27,10 @@ from workbench.store import open_workspace
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-ADMIN_PAGES = {"Data": "data", "Datasets": "datasets", "Browse": "browse", "Versions": "versions",
-               "Duplicates": "dedup", "Run": "run", "Sessions": "sessions", "Report": "report"}
+ADMIN_PAGES = {"Data": "data", "Datasets": "datasets", "Browse": "browse", "Duplicates": "dedup",
+               "Versions": "versions", "Privacy": "privacy", "Run": "run", "Train": "train",
+               "Sessions": "sessions", "Report": "report"}
+HEADINGS = {"sessions": "Rating sessions", "privacy": "Privacy review"}  # else the link title
 PASSWORD = "e2e admin password"
 HOSTILE_HOST = "198.51.100.7"  # TEST-NET-2: never routed
 HOSTILE = (f'<img src="http://{HOSTILE_HOST}/x.png"> and ![x](http://{HOSTILE_HOST}/y.png)'
@@ -129,7 +131,7 @@ def test_admin_creates_a_session_and_two_raters_rate_at_once(server, browser):
     heading(admin, "Data")
     for title, slug in ADMIN_PAGES.items():
         admin.get_by_role("link", name=title).click()
-        heading(admin, "Rating sessions" if slug == "sessions" else title)
+        heading(admin, HEADINGS.get(slug, title))
         shot(admin, f"admin-{slug}")
 
     admin.get_by_role("link", name="Sessions").click()

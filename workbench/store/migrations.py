@@ -117,7 +117,19 @@ def m006_curation_dedup(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
-MIGRATIONS = [m001_initial, m002_privacy, m004_sessions, m005_curation_io, m006_curation_dedup]
+def m003_training(con: duckdb.DuckDBPyConnection) -> None:
+    """Per-step progress of training runs (epoch, learning rate, tokens/s, validation loss)."""
+    con.execute("""
+    ALTER TABLE train_log ADD COLUMN epoch DOUBLE;
+    ALTER TABLE train_log ADD COLUMN lr DOUBLE;
+    ALTER TABLE train_log ADD COLUMN tokens INTEGER;
+    ALTER TABLE train_log ADD COLUMN tokens_per_s DOUBLE;
+    ALTER TABLE train_log ADD COLUMN elapsed_s DOUBLE;
+    ALTER TABLE train_log ADD COLUMN val_loss DOUBLE;
+    """)
+
+
+MIGRATIONS = [m001_initial, m002_privacy, m003_training, m004_sessions, m005_curation_io, m006_curation_dedup]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:

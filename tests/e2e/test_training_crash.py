@@ -1,0 +1,59 @@
+"""Crash test: a training job killed with SIGKILL resumes from its last checkpoint."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from tests.prepared import prepare_workspace
+from tests.tiny_model import make_tiny_model
+from training import checkpoint
+from training.config import TrainConfig
+from workbench import jobs, train_runs
+from workbench.errors import JobFailed
+from workbench.store import open_workspace
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_training_job_killed_with_sigkill_resumes_from_its_last_checkpoint(tmp_path):
+    ws = prepare_workspace(tmp_path / "ws")
+    config = TrainConfig(base_model=str(make_tiny_model(tmp_path / "tiny")), max_steps=40,
+                         batch_size=2, learning_rate=1e-2, checkpoint_every=5)
+    failures = []
+
+    def launch():
+        try:
+            train_runs.launch(ws, config)
+        except JobFailed as exc:
+            failures.append(str(exc))
+    thread = threading.Thread(target=launch)
+    thread.start()
+    root = None
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        job_dir = next((ws / "artifacts" / "jobs").glob("train-*"), None)
+        root = job_dir and job_dir / "checkpoints"
+        if root and checkpoint.latest(root) is not None:
+            break
+        time.sleep(0.05)
+    os.kill(jobs.read_json(job_dir / "status.json")["pid"], signal.SIGKILL)
+    thread.join(timeout=60)
+    assert "failed" in failures[0] and "killed?" in failures[0]
+    saved = json_step(checkpoint.latest(root))
+    assert saved % 5 == 0 and saved < 40
+    summary = train_runs.resume(ws, job_dir.name)
+    assert (summary["steps"], summary["resumed_from"]) == (40, saved)
+    with open_workspace(ws) as w:
+        steps = [r["step"] for r in w.query("SELECT step FROM train_log WHERE run_id = ? "
+                                            "ORDER BY step", [job_dir.name])]
+    assert steps == list(range(1, 41))
+
+
+def json_step(path) -> int:
+    import json
+    return json.loads((path / "state.json").read_text())["step"]

@@ -1,0 +1,118 @@
+"""Training as a managed job over a real workspace: cancel, resume, findings, lineage re-run.
+
+Uses a tiny random Llama (tests/tiny_model.py), so each job spends its time starting Python.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.prepared import prepare_workspace
+from tests.tiny_model import make_tiny_model
+from training import checkpoint
+from training.config import TrainConfig
+from workbench import jobs, train_runs
+from workbench.errors import JobFailed, StageError
+from workbench.store import open_workspace
+from workbench.store import training as store
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    return make_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
+
+
+def config(tiny_model: Path, **overrides) -> TrainConfig:
+    return TrainConfig(**{"base_model": str(tiny_model), "max_steps": 4, "batch_size": 2,
+                          "learning_rate": 1e-2, "checkpoint_every": 2, **overrides})
+
+
+def wait_for_lines(path: Path, n: int, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if path.is_file() and len(path.read_text().splitlines()) >= n:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{path} never reached {n} lines")
+
+
+def test_a_run_imports_its_step_log_and_excluded_rows_become_findings(tmp_path, tiny_model):
+    ws = prepare_workspace(tmp_path / "ws")
+    with open_workspace(ws) as w:  # example 1 (train split) loses its assistant turn
+        w.con.execute("""UPDATE examples SET messages = '[{"role": "user", "content": "Hi"}]'
+                         WHERE id = (SELECT min(example_id) FROM splits WHERE split = 'train')""")
+        first_train = w.scalar("SELECT min(example_id) FROM splits WHERE split = 'train'")
+    summary = train_runs.launch(ws, config(tiny_model, eval_every=2))
+    assert (summary["steps"], summary["excluded_examples"]) == (4, 1)
+    with open_workspace(ws) as w:
+        log = w.query("SELECT step, epoch, val_loss IS NOT NULL AS evaluated FROM train_log "
+                      "WHERE run_id = ? ORDER BY step", [summary["run_id"]])
+        findings = w.query("SELECT example_id, code, severity FROM findings WHERE step = 'train'")
+    assert [(r["step"], r["evaluated"]) for r in log] == [(1, False), (2, True), (3, False),
+                                                          (4, True)]
+    assert findings == [{"example_id": first_train, "code": "no_trainable_tokens",
+                         "severity": "warning"}]
+    lineage = json.loads((Path(summary["adapter"]) / "lineage.json").read_text())
+    assert lineage["dataset_version"] == summary["dataset_version"]
+    assert lineage["training"]["base_model"] == str(tiny_model)
+
+
+def test_cancel_saves_a_checkpoint_and_resume_finishes_the_run_without_duplicate_steps(
+        tmp_path, tiny_model):
+    ws = prepare_workspace(tmp_path / "ws")
+    failure = []
+
+    def launch():
+        try:
+            train_runs.launch(ws, config(tiny_model, max_steps=60, checkpoint_every=0))
+        except JobFailed as exc:
+            failure.append(str(exc))
+    thread = threading.Thread(target=launch)
+    thread.start()
+    job_dir = None
+    while job_dir is None:
+        time.sleep(0.05)
+        job_dir = next((ws / "artifacts" / "jobs").glob("train-*"), None)
+    wait_for_lines(job_dir / "train_log.jsonl", 3)
+    jobs.cancel(job_dir)
+    thread.join(timeout=120)
+    assert "cancelled" in failure[0]
+    logged = len((job_dir / "train_log.jsonl").read_text().splitlines())
+    saved = checkpoint.latest(job_dir / "checkpoints")
+    assert saved.name == f"step-{logged:06d}"  # the cancel saved the last finished step
+    with open_workspace(ws) as w:
+        assert store.train_run(w, job_dir.name)["state"] == "cancelled"
+    summary = train_runs.resume(ws, job_dir.name)
+    assert (summary["steps"], summary["resumed_from"]) == (60, logged)
+    with open_workspace(ws) as w:
+        steps = [r["step"] for r in w.query("SELECT step FROM train_log WHERE run_id = ? "
+                                            "ORDER BY step", [job_dir.name])]
+        assert store.train_run(w, job_dir.name)["state"] == "succeeded"
+    assert steps == list(range(1, 61))
+
+
+def test_resume_refuses_a_run_that_succeeded(tmp_path, tiny_model):
+    ws = prepare_workspace(tmp_path / "ws")
+    summary = train_runs.launch(ws, config(tiny_model, max_steps=1))
+    with pytest.raises(StageError, match="is succeeded: only a failed or cancelled run resumes"):
+        train_runs.resume(ws, summary["run_id"])
+
+
+def test_from_lineage_reruns_the_same_training_and_refuses_a_vanished_version(
+        tmp_path, tiny_model):
+    ws = prepare_workspace(tmp_path / "ws")
+    first = train_runs.launch(ws, config(tiny_model, max_steps=2, seed=5))
+    lineage = Path(first["adapter"]) / "lineage.json"
+    again = train_runs.from_lineage(ws, lineage)
+    assert again["dataset_version"] == first["dataset_version"]
+    assert again["final_loss"] == first["final_loss"]
+    with open_workspace(ws) as w:  # re-split: the version the lineage names is gone
+        w.assign_splits(w.current_dataset(), 1, (0.5, 0.2, 0.3))
+    with pytest.raises(StageError, match=f"dataset version {first['dataset_version']} no "
+                                         "longer exists"):
+        train_runs.from_lineage(ws, lineage)

@@ -1,0 +1,54 @@
+"""The Train page: the form comes from TrainConfig, runs are listed and compared."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.prepared import prepare_workspace
+from training.config import TrainConfig
+from workbench.store import open_workspace
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    root = prepare_workspace(tmp_path / "ws")
+    with open_workspace(root) as ws:  # a second run with another rank, to compare
+        ws.add_run("train-2", "train", 1, str(root), {"train": TrainConfig(lora_rank=8)
+                                                      .to_dict()})
+        ws.finish_run("train-2", "succeeded", {"steps": 2, "final_loss": 1.2})
+        ws.con.execute("UPDATE runs SET config = ? WHERE id = 'train-1'",
+                       ['{"train": ' + __import__("json").dumps(TrainConfig().to_dict()) + "}"])
+    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(root))
+    return root
+
+
+def train_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["auth"] = {"role": "admin"}  # logins: tests/test_auth_app.py
+    at.run()
+    at.switch_page("views/train.py")
+    return at.run()
+
+
+def test_train_page_lists_runs_and_diffs_their_configs(workspace):
+    at = train_page()
+    assert not at.exception, at.exception
+    runs = at.dataframe[0].value  # AppTest does not expose a dataframe's key
+    assert sorted(runs["run"]) == ["train-1", "train-2"]
+    assert set(runs["state"]) == {"succeeded"}
+    diff = at.dataframe[1].value
+    assert list(diff.index) == ["lora_rank"]
+
+
+def test_the_form_has_one_widget_per_config_field_and_refuses_an_invalid_config(workspace):
+    at = train_page()
+    at.number_input(key="cfg_lora_rank").set_value(0)
+    at.number_input(key="cfg_batch_size").set_value(0)
+    at.button(key="start_training").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert at.error[0].value == ("invalid training config: lora_rank must be >= 1, got 0; "
+                                 "batch_size must be >= 1, got 0")

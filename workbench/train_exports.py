@@ -1,0 +1,61 @@
+"""Export a trained run: merged model folder, Ollama Modelfiles, a GGUF verified by reloading.
+
+Everything lands in ``<run folder>/export/``: ``merged/`` (transformers), ``model.gguf``,
+``Modelfile`` (FROM the base + ADAPTER the adapter) and ``Modelfile.gguf`` (FROM the merged
+GGUF), and ``export.json`` with the GGUF check's figures.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from workbench.errors import StageError
+from workbench.store import open_workspace
+from workbench.store import training as store
+
+
+def export_run(workspace: Path, run_id: str | None = None, gguf: bool = True,
+               dtype: str = "f32") -> dict:
+    """Write the exports of ``run_id`` (default: the newest succeeded train run).
+
+    Returns {"run_id", "merged", "modelfile", "gguf", "gguf_check"}. Raises ``StageError``
+    for an unknown or unfinished run or a failed GGUF check.
+    """
+    from training import export
+    from training.model import (
+        EMBEDDED_MODEL,
+        embedded_gguf_path,
+        ensure_base_model,
+        load_tokenizer,
+    )
+
+    with open_workspace(workspace, create=False) as ws:
+        runs = [r for r in store.train_runs(ws) if r["state"] == "succeeded"
+                and (run_id is None or r["id"] == run_id)]
+    if not runs:
+        raise StageError(f"no succeeded train run {run_id or ''} to export".replace("  ", " "))
+    run = runs[0]
+    config, output = run["config"]["train"], Path(run["summary"]["adapter"])
+    base_dir = ensure_base_model(config["base_model"])
+    out = Path(run["dir"]) / "export"
+    out.mkdir(exist_ok=True)
+    full = config.get("method") == "full"
+    merged = output if full else export.merge_adapter(base_dir, output, out / "merged")
+    embedded = config["base_model"] == "embedded"
+    tokenizer = load_tokenizer(base_dir)
+    base_ref = str(embedded_gguf_path()) if embedded else str(base_dir)
+    result = {"run_id": run["id"], "merged": str(merged), "base": EMBEDDED_MODEL if embedded
+              else str(base_dir)}
+    if not full:
+        result["modelfile"] = str(export.write_modelfile(out / "Modelfile", base_ref, tokenizer,
+                                                         adapter=str(output)))
+    if gguf:
+        path = export.write_gguf(merged, out / "model.gguf", dtype,
+                                 tokenizer_gguf=embedded_gguf_path() if embedded else None)
+        result["gguf"] = str(path)
+        result["gguf_check"] = export.verify_gguf(merged, path, dtype)
+        result["modelfile_gguf"] = str(export.write_modelfile(out / "Modelfile.gguf",
+                                                              "./model.gguf", tokenizer))
+    (out / "export.json").write_text(json.dumps(result, indent=1))
+    return result

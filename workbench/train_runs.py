@@ -1,0 +1,197 @@
+"""Training runs as managed jobs: start, resume after a cancel or kill -9, re-run from lineage.
+
+The owner side of ``workbench.tasks.train_task``: it writes the job's inputs (train and
+validation rows with their example ids, the config and lineage), starts the job, waits, and
+imports the step log, the exclusion findings and the summary into the store, also when the
+job failed or was cancelled, so the page can show how far it got.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+from training.config import TrainConfig
+from workbench import jobs
+from workbench.errors import JobFailed, StageError
+from workbench.store import open_workspace
+from workbench.store import training as store
+from workbench.tasks import read_jsonl, write_jsonl
+
+Progress = Callable[[dict], None]
+
+
+def launch(workspace: Path, config: TrainConfig, on_progress: Progress | None = None,
+           dataset_id: int | None = None, expect_version: str | None = None) -> dict:
+    """Train on the train split of ``dataset_id`` (default: the current dataset) as a job.
+
+    Returns the summary {run_id, steps, first_loss, final_loss, adapter, train_examples,
+    excluded_examples, dataset_version, resumed_from, stopped_early, best_val_loss}. Raises
+    ``WorkbenchError`` for an invalid config, ``StageError`` for an empty train split, for
+    QLoRA without CUDA, or when ``expect_version`` is not the data's version any more, and
+    ``JobFailed`` when the job fails or is cancelled; the privacy gate's error when the
+    version has unreviewed PII findings and no admin override.
+    """
+    from training.recipe import qlora_unavailable
+    from workbench.model_stages import _lineage
+    from workbench.store.privacy import check_gate as check_privacy_gate
+
+    config.validate()
+    if config.method == "qlora" and (reason := qlora_unavailable()):
+        raise StageError(reason)
+    with open_workspace(workspace, create=False) as ws:
+        dataset_id = dataset_id or ws.current_dataset()
+        rows = ws.split_examples(dataset_id, "train")
+        if not rows:
+            raise StageError("the train split is empty: nothing to train on")
+        validation = ws.split_examples(dataset_id, "validation")
+        version = ws.record_version(dataset_id)
+        if expect_version and version != expect_version:
+            raise StageError(f"dataset version {expect_version} no longer exists: dataset "
+                             f"{dataset_id}'s split rows are now version {version} "
+                             "(re-curated or re-split since)")
+        lineage = _lineage(ws, dataset_id, version, config.to_dict())
+        lineage["privacy"] = check_privacy_gate(ws, dataset_id, version)  # or PrivacyGateError
+        job_dir = jobs.new_job(ws.artifacts / "jobs", "train",
+                               {"train": config.to_dict(), "lineage": lineage})
+        ws.add_run(job_dir.name, "train", dataset_id, str(job_dir), {"train": config.to_dict(),
+                                                                     "lineage": lineage})
+    write_jsonl(job_dir / "train.jsonl", [{"example_id": r["id"], "messages": r["messages"]}
+                                          for r in rows])
+    write_jsonl(job_dir / "validation.jsonl", [{"example_id": r["id"], "messages": r["messages"]}
+                                               for r in validation])
+    return _run(workspace, job_dir, dataset_id, on_progress)
+
+
+def resume(workspace: Path, run_id: str, on_progress: Progress | None = None) -> dict:
+    """Restart a failed or cancelled train run in its folder from its newest checkpoint.
+
+    Raises ``StageError`` when the run is unknown, still running, already succeeded, or has
+    no checkpoint; ``CheckpointError`` (inside the job, reported as ``JobFailed``) when the
+    newest checkpoint is corrupt.
+    """
+    from training import checkpoint
+
+    with open_workspace(workspace, create=False) as ws:
+        run = store.train_run(ws, run_id)
+        if run is None:
+            raise StageError(f"no train run {run_id!r} in this workspace")
+        job_dir = Path(run["dir"])
+        state = jobs.status(job_dir)["state"]
+        if state not in ("failed", "cancelled"):
+            raise StageError(f"run {run_id} is {state}: only a failed or cancelled run resumes")
+        if checkpoint.latest(job_dir / "checkpoints") is None:
+            raise StageError(f"run {run_id} has no checkpoint to resume from (it stopped "
+                             "before its first one); start a new run")
+        store.set_run_state(ws, run_id, "queued")
+        dataset_id = ws.scalar("SELECT dataset_id FROM runs WHERE id = ?", [run_id])
+    jobs.write_json(job_dir / "status.json", {"state": "queued", "created": jobs.now()})
+    return _run(workspace, job_dir, dataset_id, on_progress)
+
+
+def from_lineage(workspace: Path, lineage_path: Path,
+                 on_progress: Progress | None = None) -> dict:
+    """Re-run the training a ``lineage.json`` describes: same dataset version, split, base
+    model, config and seed. Raises ``InputError`` for an unreadable file, ``StageError`` when
+    the dataset version no longer exists here or the base model's hash differs."""
+    from workbench.errors import InputError
+    from workbench.lineage import base_model_identity
+
+    try:
+        lineage = json.loads(Path(lineage_path).read_text())
+        version, config = lineage["dataset_version"], TrainConfig.from_dict(lineage["training"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{lineage_path}: not a readable lineage.json ({exc})") from None
+    with open_workspace(workspace, create=False) as ws:
+        dataset_id = store.version_exists(ws, version)
+    if dataset_id is None:
+        raise StageError(f"dataset version {version} no longer exists in {workspace}: "
+                         "it was never recorded here or its dataset was removed")
+    expected = (lineage.get("base_model") or {}).get("sha256")
+    actual = base_model_identity(config.base_model).get("sha256")
+    if expected and expected != actual:
+        raise StageError(f"base model {config.base_model!r} has changed since this lineage "
+                         f"(sha256 {actual[:12]}…, lineage says {expected[:12]}…)")
+    from workbench import model_stages
+
+    return model_stages.train(workspace, config=config, on_progress=on_progress,
+                              dataset_id=dataset_id, expect_version=version)
+
+
+def launch_from_job(config: dict, on_progress: Progress) -> dict:
+    """Body of the ``train_launch`` job (the app's Train page): start or resume a run."""
+    workspace = Path(config["workspace"])
+    if config.get("resume"):
+        return resume(workspace, config["resume"], on_progress)
+    from workbench import model_stages
+
+    return model_stages.train(workspace, config=TrainConfig.from_dict(config["train"]),
+                              on_progress=on_progress)
+
+
+def _run(workspace: Path, job_dir: Path, dataset_id: int, on_progress: Progress | None) -> dict:
+    """Start the job, wait, import its log and findings; record the final state."""
+    jobs.start(job_dir)
+    try:
+        result = jobs.wait(job_dir, on_progress)
+    except (JobFailed, jobs.Cancelled, KeyboardInterrupt):
+        state = jobs.status(job_dir)
+        _import(workspace, job_dir, dataset_id, state["state"], {"error": state.get("error", "")})
+        raise
+    with open_workspace(workspace, create=False) as ws:
+        version = ws.scalar("SELECT json_extract_string(config, '$.lineage.dataset_version') "
+                            "FROM runs WHERE id = ?", [job_dir.name])
+    summary = {"run_id": job_dir.name, "method": result.get("method"),
+               "steps": result["steps"], "first_loss": result["first_loss"],
+               "final_loss": result["final_loss"], "adapter": result["adapter"],
+               "train_examples": len(read_jsonl(job_dir / "train.jsonl")),
+               "excluded_examples": result["excluded_examples"], "dataset_version": version,
+               "resumed_from": result["resumed_from"], "stopped_early": result["stopped_early"],
+               "best_val_loss": result["best_val_loss"],
+               "tokens_per_s": round(result["tokens_per_s"], 1)}
+    _import(workspace, job_dir, dataset_id, "succeeded", summary)
+    return summary
+
+
+def _import(workspace: Path, job_dir: Path, dataset_id: int, state: str, summary: dict) -> None:
+    log_path, excluded_path = job_dir / "train_log.jsonl", job_dir / "excluded.jsonl"
+    with open_workspace(workspace) as ws:
+        store.import_train_log(ws, job_dir.name,
+                               read_jsonl(log_path) if log_path.is_file() else [])
+        if excluded_path.is_file():
+            store.add_exclusion_findings(ws, dataset_id, job_dir.name, read_jsonl(excluded_path))
+        ws.finish_run(job_dir.name, state, summary)
+
+
+def live_log(job_dir: Path) -> list[dict]:
+    """The step records a (possibly still running) train job has written so far."""
+    path = Path(job_dir) / "train_log.jsonl"
+    try:
+        return read_jsonl(path)
+    except (FileNotFoundError, json.JSONDecodeError):  # a line being written right now
+        return []
+
+
+def start_in_background(workspace: Path, config: TrainConfig | None = None,
+                        resume_run: str | None = None) -> Path:
+    """Start a ``train_launch`` job (the app's Start/Resume buttons); returns its folder.
+
+    The config is validated here, so an invalid form is refused before any job starts.
+    """
+    body = {"workspace": str(workspace)}
+    if resume_run:
+        body["resume"] = resume_run
+    else:
+        body["train"] = config.validate().to_dict()
+    job_dir = jobs.new_job(Path(workspace) / "artifacts" / "jobs", "train_launch", body)
+    jobs.start(job_dir)
+    return job_dir
+
+
+def live_state(run: dict) -> dict:
+    """A run's state: the store's once final, else its job folder's (which notices a killed
+    job). Returns {"state", "error"?}."""
+    if run["state"] in jobs.FINAL:
+        return {"state": run["state"], "error": (run["summary"] or {}).get("error", "")}
+    return jobs.status(Path(run["dir"]))
