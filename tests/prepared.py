@@ -7,15 +7,19 @@ from pathlib import Path
 
 from curation.formats import Example, Reject
 from workbench.store import open_workspace
+from workbench.store import privacy
 
 
 def conv(question: str, answer: str) -> list[dict]:
     return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
 
 
-def prepare_workspace(root: Path) -> Path:
+def prepare_workspace(root: Path, pii_reviewed: bool = False) -> Path:
     """Workspace with 10 examples, a reject, findings, a duplicate, a PII span, a split,
-    a train run with lineage and loss, a generate run with 3 items (one identical pair)."""
+    a train run with lineage and loss, a generate run with 3 items (one identical pair).
+
+    ``pii_reviewed``: the PII span is rejected as a false positive, so the privacy gate lets
+    a training start (tests of training itself)."""
     examples = [Example(i + 1, conv(f"Question {i}?", f"Answer {i}.")) for i in range(10)]
     with open_workspace(root) as ws:
         dataset_id = ws.add_dataset("t.jsonl", "t.jsonl", "openai", examples,
@@ -30,6 +34,9 @@ def prepare_workspace(root: Path) -> Path:
         ws.replace_rows("pii_spans", dataset_id, [{
             "example_id": 3, "message_index": 0, "entity_type": "PERSON", "start_char": 0,
             "end_char": 4, "score": 0.85}])
+        if pii_reviewed:
+            privacy.decide_entity(ws, dataset_id, "PERSON", "reject", "tests",
+                                  "'Ques' in 'Question 2?' is no person")
         ws.assign_splits(dataset_id, 0, (0.6, 0.1, 0.3))
         adapter = root / "artifacts" / "adapter"
         adapter.mkdir(parents=True)

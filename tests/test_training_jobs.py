@@ -42,7 +42,7 @@ def wait_for_lines(path: Path, n: int, timeout_s: float = 120) -> None:
 
 
 def test_a_run_imports_its_step_log_and_excluded_rows_become_findings(tmp_path, tiny_model):
-    ws = prepare_workspace(tmp_path / "ws")
+    ws = prepare_workspace(tmp_path / "ws", pii_reviewed=True)
     with open_workspace(ws) as w:  # example 1 (train split) loses its assistant turn
         w.con.execute("""UPDATE examples SET messages = '[{"role": "user", "content": "Hi"}]'
                          WHERE id = (SELECT min(example_id) FROM splits WHERE split = 'train')""")
@@ -64,7 +64,7 @@ def test_a_run_imports_its_step_log_and_excluded_rows_become_findings(tmp_path, 
 
 def test_cancel_saves_a_checkpoint_and_resume_finishes_the_run_without_duplicate_steps(
         tmp_path, tiny_model):
-    ws = prepare_workspace(tmp_path / "ws")
+    ws = prepare_workspace(tmp_path / "ws", pii_reviewed=True)
     failure = []
 
     def launch():
@@ -97,7 +97,7 @@ def test_cancel_saves_a_checkpoint_and_resume_finishes_the_run_without_duplicate
 
 
 def test_resume_refuses_a_run_that_succeeded(tmp_path, tiny_model):
-    ws = prepare_workspace(tmp_path / "ws")
+    ws = prepare_workspace(tmp_path / "ws", pii_reviewed=True)
     summary = train_runs.launch(ws, config(tiny_model, max_steps=1))
     with pytest.raises(StageError, match="is succeeded: only a failed or cancelled run resumes"):
         train_runs.resume(ws, summary["run_id"])
@@ -105,7 +105,7 @@ def test_resume_refuses_a_run_that_succeeded(tmp_path, tiny_model):
 
 def test_from_lineage_reruns_the_same_training_and_refuses_a_vanished_version(
         tmp_path, tiny_model):
-    ws = prepare_workspace(tmp_path / "ws")
+    ws = prepare_workspace(tmp_path / "ws", pii_reviewed=True)
     first = train_runs.launch(ws, config(tiny_model, max_steps=2, seed=5))
     lineage = Path(first["adapter"]) / "lineage.json"
     again = train_runs.from_lineage(ws, lineage)

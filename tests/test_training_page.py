@@ -14,7 +14,7 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 @pytest.fixture
 def workspace(tmp_path, monkeypatch):
-    root = prepare_workspace(tmp_path / "ws")
+    root = prepare_workspace(tmp_path / "ws", pii_reviewed=True)
     with open_workspace(root) as ws:  # a second run with another rank, to compare
         ws.add_run("train-2", "train", 1, str(root), {"train": TrainConfig(lora_rank=8)
                                                       .to_dict()})

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -54,6 +56,26 @@ class StepRecord:
     elapsed_s: float
     eta_s: float
     val_loss: float | None = None
+
+
+@contextlib.contextmanager
+def signals_held():
+    """Hold SIGTERM/SIGINT for the milliseconds of one optimizer update.
+
+    A cancel is SIGTERM, raised as an exception by the job's handler wherever Python happens
+    to be. Inside an update it would leave weights one step ahead of the step counter, and
+    the checkpoint saved on the way out would not match its step. Blocked signals stay
+    pending and are delivered when the mask is restored, i.e. right after the update.
+    No-op outside the main thread (signals are only handled there).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def total_steps(n_examples: int, config: TrainConfig) -> int:
@@ -160,7 +182,7 @@ def train_loop(model, encoded: list[dict], held_out: list[dict], pad_id: int,
         next(stream)
     guard = CollapseGuard(config.collapse_patience, precision, config.learning_rate,
                           state["losses"])
-    saved_step, updating, stopped_early = state["step"], False, False
+    saved_step, stopped_early = state["step"], False
     started, session_tokens, session_steps = time.monotonic(), 0, 0
 
     def save(current: dict) -> None:
@@ -175,15 +197,14 @@ def train_loop(model, encoded: list[dict], held_out: list[dict], pad_id: int,
             loss, tokens = accumulate(model, make_parts(rows, config, pad_id), precision, device)
             torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
             lr = scheduler.get_last_lr()[0]
-            updating = True
-            if math.isfinite(loss):  # a non-finite step would poison the weights
-                optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            state = {**state, "step": state["step"] + 1,
-                     "batches": state["batches"] + config.gradient_accumulation,
-                     "losses": state["losses"] + [loss]}
-            updating = False
+            with signals_held():  # a cancel lands before or after an update, never inside
+                if math.isfinite(loss):  # a non-finite step would poison the weights
+                    optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                state = {**state, "step": state["step"] + 1,
+                         "batches": state["batches"] + config.gradient_accumulation,
+                         "losses": state["losses"] + [loss]}
             session_tokens, session_steps = session_tokens + tokens, session_steps + 1
             guard.update(state["step"], loss)
             val = None
@@ -204,7 +225,7 @@ def train_loop(model, encoded: list[dict], held_out: list[dict], pad_id: int,
             if config.checkpoint_every and state["step"] % config.checkpoint_every == 0:
                 save(state)
     except stop_exceptions:
-        if not updating and state["step"] > saved_step:
+        if state["step"] > saved_step:
             save(state)  # resume picks up exactly here
         raise
     except (torch.OutOfMemoryError, MemoryError):

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_a_training_job_killed_with_sigkill_resumes_from_its_last_checkpoint(tmp_path):
-    ws = prepare_workspace(tmp_path / "ws")
+    ws = prepare_workspace(tmp_path / "ws", pii_reviewed=True)
     config = TrainConfig(base_model=str(make_tiny_model(tmp_path / "tiny")), max_steps=40,
                          batch_size=2, learning_rate=1e-2, checkpoint_every=5)
     failures = []
