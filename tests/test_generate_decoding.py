@@ -8,7 +8,11 @@ import pytest
 import torch
 
 from evaluation.generate import (
-    Sampling, decoding_options, generate_detailed, load_for_generation, new_token_counts,
+    Sampling,
+    decoding_options,
+    generate_detailed,
+    load_for_generation,
+    new_token_counts,
 )
 from evaluation.heldout import answer_losses, perplexity, reference_encoding
 from training.model import ensure_base_model
