@@ -62,13 +62,25 @@ def batch_losses(model, batch: dict[str, torch.Tensor]) -> list[tuple[float, int
 
 def answer_losses(model, tokenizer, rows: list[tuple[list[dict], str]], batch_size: int = 8,
                   max_seq_len: int = 2048) -> list[tuple[float, int]]:
-    """(summed loss in nats, reference tokens) per (prompt messages, reference) row, in order."""
-    encoded = [reference_encoding(tokenizer, prompt, ref, max_seq_len) for prompt, ref in rows]
-    out: list[tuple[float, int]] = []
-    for begin in range(0, len(encoded), batch_size):
-        out += batch_losses(model, _right_padded(encoded[begin:begin + batch_size],
-                                                 tokenizer.pad_token_id))
-    return out
+    """(summed loss in nats, reference tokens) per (prompt messages, reference) row, in order.
+
+    A row whose answer cannot be located in the templated text (``reference_encoding`` raises
+    ValueError, e.g. a prompt opening with an assistant turn) gives (0.0, 0): no tokens, so
+    ``perplexity`` leaves it out.
+    """
+    encoded = []
+    for prompt, reference in rows:
+        try:
+            encoded.append(reference_encoding(tokenizer, prompt, reference, max_seq_len))
+        except ValueError:
+            encoded.append(None)
+    scorable = [row for row in encoded if row is not None]
+    found: list[tuple[float, int]] = []
+    for begin in range(0, len(scorable), batch_size):
+        found += batch_losses(model, _right_padded(scorable[begin:begin + batch_size],
+                                                   tokenizer.pad_token_id))
+    values = iter(found)
+    return [(0.0, 0) if row is None else next(values) for row in encoded]
 
 
 def perplexity(losses: list[tuple[float, int]]) -> dict:

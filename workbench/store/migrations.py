@@ -47,7 +47,18 @@ def m001_initial(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
-MIGRATIONS = [m001_initial]
+def m007_evaluation(con: duckdb.DuckDBPyConnection) -> None:
+    """Per-example metric scores, held-out loss per example, generated-token counts."""
+    con.execute("""
+    ALTER TABLE generations ADD COLUMN new_tokens INTEGER;
+    CREATE TABLE example_scores(run_id VARCHAR, example_id INTEGER, system VARCHAR,
+        metric VARCHAR, value DOUBLE);
+    CREATE TABLE heldout_losses(run_id VARCHAR, example_id INTEGER, system VARCHAR,
+        loss_sum DOUBLE, tokens INTEGER);
+    """)
+
+
+MIGRATIONS = [m001_initial, m007_evaluation]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:
