@@ -149,6 +149,7 @@ def job(job_dir: Path) -> None:
 # Each area keeps its commands in its own module (workbench/cli_<area>.py, importing ``app``
 # and ``command`` from workbench.cliapp); importing the module here registers them.
 # from workbench import cli_<area>  # noqa: E402,F401
+from workbench import cli_evaluation  # noqa: E402,F401
 
 
 def main() -> None:
