@@ -12,6 +12,9 @@ import typer
 
 from workbench.cliapp import Workspace, command
 
+TUNED_RUN = typer.Option(None, help="Train run id to compare (repeat for several; default: "
+                                    "the latest).")
+
 
 def _sampling(sample: bool, seed: int, temperature: float, top_p: float) -> dict | None:
     return {"seed": seed, "temperature": temperature, "top_p": top_p} if sample else None
@@ -22,8 +25,7 @@ def evaluate(workspace: str = Workspace,
              eval_size: int = typer.Option(50, help="First N test rows."),
              max_new_tokens: int = typer.Option(256, help="Generation length limit."),
              batch_size: int = typer.Option(16, help="Prompts per left-padded batch."),
-             tuned_run: list[str] = typer.Option(None, help="Train run id to compare (repeat "
-                                                 "for several; default: the latest)."),  # noqa: B008
+             tuned_run: list[str] = TUNED_RUN,
              sample: bool = typer.Option(False, help="Sample instead of greedy decoding."),
              seed: int = typer.Option(0, help="Sampling seed (the same for every system)."),
              temperature: float = typer.Option(0.7, help="Sampling temperature."),
