@@ -16,5 +16,6 @@ PAGES = [
     st.Page("views/run.py", title="Run", icon=":material/play_arrow:"),
     st.Page("views/rate.py", title="Rate", icon=":material/thumbs_up_down:"),
     st.Page("views/report.py", title="Report", icon=":material/summarize:"),
+    st.Page("views/playground.py", title="Playground", icon=":material/chat:"),
 ]
 st.navigation(PAGES).run()
