@@ -125,3 +125,14 @@ def test_ratings_csv_has_one_derandomized_row_per_rating(scored):
 def _auto_left(root) -> bool:
     with open_workspace(root) as ws:
         return ws.scalar("SELECT left_system FROM rating_items WHERE auto_tie") == "tuned"
+
+
+def test_m007_adds_per_example_scores_losses_and_token_counts(tmp_path):
+    from workbench.store import memory_workspace
+
+    ws = memory_workspace(tmp_path)
+    columns = {(r["table_name"], r["column_name"]) for r in ws.query(
+        "SELECT table_name, column_name FROM information_schema.columns")}
+    assert {("generations", "new_tokens"), ("example_scores", "metric"),
+            ("example_scores", "value"), ("heldout_losses", "loss_sum"),
+            ("heldout_losses", "tokens")} <= columns

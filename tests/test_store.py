@@ -6,7 +6,7 @@ import pytest
 
 from curation.formats import Example, Reject
 from workbench.errors import StageError, WorkspaceBusy
-from workbench.store import connect, memory_workspace, open_workspace
+from workbench.store import MIGRATIONS, connect, memory_workspace, open_workspace
 
 
 def conv(text):
@@ -32,7 +32,7 @@ def test_reopening_does_not_migrate_twice(tmp_path):
     with open_workspace(tmp_path / "w"):
         pass
     with open_workspace(tmp_path / "w") as ws:
-        assert ws.scalar("SELECT count(*) FROM schema_migrations") == 1
+        assert ws.scalar("SELECT count(*) FROM schema_migrations") == len(MIGRATIONS)
 
 
 def test_rows_in_equals_examples_plus_rejects(tmp_path):
