@@ -5,7 +5,7 @@ Both systems answered the same prompts, so each example gives one paired differe
 systems separately) keeps the pairing, which removes the between-example variance that both
 systems share (Koehn 2004, "Statistical Significance Tests for Machine Translation
 Evaluation"; Efron & Tibshirani 1993, ch. 13-14). Computed with ``scipy.stats.bootstrap``
-(``paired=True``, BCa by default).
+(``paired=True``, BCa by default; percentile where BCa is undefined).
 
 Run as: ``paired_interval([0.5, 0.7, 0.9], [0.4, 0.6, 0.6])``.
 """
@@ -53,8 +53,6 @@ def paired_interval(tuned: list[float | None], base: list[float | None],
     Deterministic for a given ``seed``. Raises ValueError on differing lengths, an unknown
     method, or a confidence outside (0, 1).
     """
-    from scipy import stats
-
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if not 0 < confidence < 1:
@@ -66,11 +64,25 @@ def paired_interval(tuned: list[float | None], base: list[float | None],
     summary = {"n": int(t.size), "tuned": float(t.mean()), "base": float(b.mean()), "diff": diff}
     if t.size < 2 or np.ptp(t - b) == 0:
         return {**summary, "low": diff, "high": diff}
-    result = stats.bootstrap((t, b), _mean_difference, paired=True, vectorized=True,
-                             confidence_level=confidence, n_resamples=n_resamples,
-                             method=method, rng=np.random.default_rng(seed))
-    low, high = result.confidence_interval
+    low, high = _bootstrap(t, b, confidence, n_resamples, seed, method)
+    if method == "BCa" and not (np.isfinite(low) and np.isfinite(high)):
+        # BCa's acceleration is undefined on some tiny samples (scipy then warns and
+        # returns NaN); the percentile interval still is
+        low, high = _bootstrap(t, b, confidence, n_resamples, seed, "percentile")
     return {**summary, "low": float(low), "high": float(high)}
+
+
+def _bootstrap(t, b, confidence, n_resamples, seed, method):
+    import warnings
+
+    from scipy import stats
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        result = stats.bootstrap((t, b), _mean_difference, paired=True, vectorized=True,
+                                 confidence_level=confidence, n_resamples=n_resamples,
+                                 method=method, rng=np.random.default_rng(seed))
+    return result.confidence_interval
 
 
 def metric_intervals(per_example: dict[str, dict[str, list]], system: str = "tuned",

@@ -76,3 +76,20 @@ def test_metric_intervals_cover_the_metrics_both_systems_have():
                    "base": {"bleu": [5.0, 15.0]}}
     out = metric_intervals(per_example)
     assert list(out) == ["bleu"] and out["bleu"]["diff"] == 5.0
+
+
+def test_an_undefined_bca_interval_falls_back_to_percentile(monkeypatch):
+    from evaluation import bootstrap
+
+    real = bootstrap._bootstrap
+    calls = []
+
+    def bca_fails(t, b, confidence, n_resamples, seed, method):
+        calls.append(method)
+        return (float("nan"), float("nan")) if method == "BCa" else real(
+            t, b, confidence, n_resamples, seed, method)
+
+    monkeypatch.setattr(bootstrap, "_bootstrap", bca_fails)
+    out = paired_interval(TUNED, BASE, n_resamples=1000, seed=3)
+    assert calls == ["BCa", "percentile"]
+    assert out == paired_interval(TUNED, BASE, n_resamples=1000, seed=3, method="percentile")
