@@ -28,6 +28,7 @@ PAGES = [  # the admin's pages
     st.Page("views/train.py", title="Train", icon=":material/model_training:"),
     st.Page("views/sessions.py", title="Sessions", icon=":material/groups:"),
     st.Page("views/report.py", title="Report", icon=":material/summarize:"),
+    st.Page("views/playground.py", title="Playground", icon=":material/chat:"),
 ]
 RATE = st.Page("views/rate.py", title="Rate", icon=":material/thumbs_up_down:")
 LOGIN = st.Page("views/login.py", title="Log in", icon=":material/login:")

@@ -1,4 +1,4 @@
-"""Batched greedy generation for a base model, optionally with a LoRA adapter.
+"""Batched generation (greedy, or sampling with a seed) for a base model, optionally with a LoRA adapter.
 
 Prompts go through the same chat template as training (``training.data.render_prompt``).
 Batches are left-padded (the new tokens of every row then start at the same column) and
@@ -11,6 +11,7 @@ Run as: ``generate(ensure_base_model(), [[{"role": "user", "content": "Hi"}]])``
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -19,6 +20,22 @@ from training.data import render_prompt
 from training.model import load_model, load_tokenizer
 
 END_OF_TURN = "<|im_end|>"  # ChatML end-of-turn token (SmolLM2); used when the vocab has it
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Sampling instead of greedy decoding; every system gets the same seed.
+
+    Reproducible for the same prompts, batch size and seed (the random stream is shared by
+    the rows of a batch, so a different batching draws different tokens).
+    """
+
+    seed: int = 0  # torch.manual_seed before the first batch
+    temperature: float = 0.7  # < 1 sharpens the next-token distribution, > 1 flattens it
+    top_p: float = 0.9  # nucleus sampling: keep the smallest token set with this much mass
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def load_for_generation(model_dir: Path, adapter_dir: Path | None = None):
@@ -56,44 +73,92 @@ def length_order(lengths: list[int]) -> list[int]:
     return sorted(range(len(lengths)), key=lambda index: -lengths[index])
 
 
-def generate_batch(model, tokenizer, texts: list[str], max_new_tokens: int) -> list[str]:
-    """Greedy-decode one left-padded batch of prompt texts; the stripped new text per row."""
+def decoding_options(sampling: Sampling | None) -> dict:
+    """``model.generate`` keyword arguments: greedy when ``sampling`` is None."""
+    if sampling is None:
+        return {"do_sample": False, "num_beams": 1}
+    return {"do_sample": True, "num_beams": 1, "temperature": sampling.temperature,
+            "top_p": sampling.top_p, "top_k": 0}
+
+
+def new_token_counts(new_tokens, stop_ids: list[int]) -> list[int]:
+    """Generated tokens per row up to and including the first stop token (padding after it
+    is not counted). ``new_tokens``: (rows, columns) tensor of the generated part.
+
+    >>> new_token_counts(torch.tensor([[5, 2, 2], [5, 6, 7]]), [2])
+    [2, 3]
+    """
+    counts = []
+    for row in new_tokens.tolist():
+        stop = next((k for k, token in enumerate(row) if token in stop_ids), None)
+        counts.append(len(row) if stop is None else stop + 1)
+    return counts
+
+
+def generate_batch(model, tokenizer, texts: list[str], max_new_tokens: int,
+                   sampling: Sampling | None = None) -> list[tuple[str, int]]:
+    """Decode one left-padded batch of prompt texts: (stripped new text, new tokens) per row.
+
+    The attention mask from the tokenizer hides the left padding; the pad token is set by
+    ``load_for_generation`` (SmolLM2's is ``<|im_end|>``, its eos).
+    """
     encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    stops = stop_token_ids(tokenizer)
     with torch.inference_mode():
         output = model.generate(
-            **encoded, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
-            pad_token_id=tokenizer.pad_token_id, eos_token_id=stop_token_ids(tokenizer))
+            **encoded, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=stops, **decoding_options(sampling))
     new_tokens = output[:, encoded["input_ids"].shape[1]:]
-    return [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+    texts_out = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+    return [(text.strip(), count) for text, count in
+            zip(texts_out, new_token_counts(new_tokens, stops), strict=True)]
 
 
-def generate_with(
+def generate_detailed(
     model, tokenizer, prompts: list[list[dict]], max_new_tokens: int = 256,
     batch_size: int = 16, on_batch: Callable[[int, int], None] | None = None,
-) -> list[str]:
-    """Answers of an already loaded model to chat prompts, in input order.
+    sampling: Sampling | None = None,
+) -> list[tuple[str, int]]:
+    """(answer, new tokens) of an already loaded model per chat prompt, in input order.
 
-    ``tokenizer`` must pad on the left (``load_for_generation`` sets it).
+    Prompts are sorted by token length (longest first) and cut into batches of
+    ``batch_size``; ``tokenizer`` must pad on the left (``load_for_generation`` sets it).
     ``on_batch(done, total)`` is called after each batch with prompts done so far.
     """
     texts = [render_prompt(tokenizer, messages) for messages in prompts]
     lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
     order = length_order(lengths)
-    outputs: list[str] = [""] * len(prompts)
+    outputs: list[tuple[str, int]] = [("", 0)] * len(prompts)
+    if sampling is not None:
+        torch.manual_seed(sampling.seed)
     for begin in range(0, len(order), batch_size):
         indices = order[begin:begin + batch_size]
-        answers = generate_batch(model, tokenizer, [texts[i] for i in indices], max_new_tokens)
-        for index, answer in zip(indices, answers):
+        answers = generate_batch(model, tokenizer, [texts[i] for i in indices],
+                                 max_new_tokens, sampling)
+        for index, answer in zip(indices, answers, strict=True):
             outputs[index] = answer
         if on_batch is not None:
             on_batch(min(begin + batch_size, len(order)), len(order))
     return outputs
 
 
+def generate_with(
+    model, tokenizer, prompts: list[list[dict]], max_new_tokens: int = 256,
+    batch_size: int = 16, on_batch: Callable[[int, int], None] | None = None,
+    sampling: Sampling | None = None,
+) -> list[str]:
+    """Answers of an already loaded model to chat prompts, in input order (greedy unless
+    ``sampling``); see ``generate_detailed``."""
+    return [text for text, _ in generate_detailed(
+        model, tokenizer, prompts, max_new_tokens, batch_size, on_batch, sampling)]
+
+
 def generate(model_dir: Path, prompts: list[list[dict]], adapter_dir: Path | None = None,
              max_new_tokens: int = 256, batch_size: int = 16,
-             on_batch: Callable[[int, int], None] | None = None) -> list[str]:
-    """Greedy answers of the base model (plus adapter) to chat prompts, in input order.
+             on_batch: Callable[[int, int], None] | None = None,
+             sampling: Sampling | None = None) -> list[str]:
+    """Answers of the base model (plus adapter) to chat prompts, in input order; greedy
+    unless ``sampling``.
 
     ``prompts`` are message lists without the answer (``training.data.prompt_and_reference``).
     Decoding stops at ``<|im_end|>`` / eos or after ``max_new_tokens``; special tokens are
@@ -102,4 +167,4 @@ def generate(model_dir: Path, prompts: list[list[dict]], adapter_dir: Path | Non
     if not prompts:
         return []
     model, tokenizer = load_for_generation(model_dir, adapter_dir)
-    return generate_with(model, tokenizer, prompts, max_new_tokens, batch_size, on_batch)
+    return generate_with(model, tokenizer, prompts, max_new_tokens, batch_size, on_batch, sampling)

@@ -30,6 +30,24 @@ def isolated_env(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
+@pytest.fixture(scope="session")
+def evaluate_home(tmp_path_factory) -> Path:
+    """One HF modules/metrics cache for the whole session: evaluate imports the metric modules
+    it copies as the package ``evaluate_modules`` from the first cache folder it used, so a
+    second folder in the same process would not be found."""
+    return tmp_path_factory.mktemp("evaluate_home")
+
+
+@pytest.fixture
+def evaluate_cache(evaluate_home, monkeypatch) -> Path:
+    """Point evaluate's module and metric caches (read at its import) at ``evaluate_home``."""
+    import evaluate.config
+
+    monkeypatch.setattr(evaluate.config, "HF_MODULES_CACHE", evaluate_home / "hf" / "modules")
+    monkeypatch.setattr(evaluate.config, "HF_METRICS_CACHE", evaluate_home / "hf" / "metrics")
+    return evaluate_home
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """../shared/data, or skip when this clone has none (a user's fresh clone)."""

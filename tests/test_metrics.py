@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from evaluation import metrics
@@ -13,23 +12,10 @@ from evaluation.metrics import rouge
 PRED, REF = "the cat sat", "the cat sat on the mat"
 
 
-@pytest.fixture(scope="session")
-def session_home(tmp_path_factory):
-    return tmp_path_factory.mktemp("home")
-
-
 @pytest.fixture(autouse=True)
-def temp_home(session_home, monkeypatch):
-    """Temp HOME and HF caches; one per session, as evaluate imports copied modules by path."""
-    monkeypatch.setenv("HOME", str(session_home))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(session_home / ".cache"))
-    monkeypatch.setenv("HF_HOME", str(session_home / "hf"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    import evaluate.config  # paths are read at import: pin them if evaluate came in earlier
-
-    monkeypatch.setattr(evaluate.config, "HF_MODULES_CACHE", session_home / "hf" / "modules")
-    monkeypatch.setattr(evaluate.config, "HF_METRICS_CACHE", session_home / "hf" / "metrics")
-    return session_home
+def temp_home(evaluate_cache):
+    """evaluate's caches in the session's temporary folder (tests/conftest.py)."""
+    return evaluate_cache
 
 
 def test_rouge_of_a_prefix_prediction_matches_hand_computation():
@@ -91,3 +77,27 @@ def test_module_loads_from_local_file_without_network(temp_home, network_calls):
     assert rouge([PRED], [REF])["rouge1"] == pytest.approx(2 / 3, abs=1e-6)
     assert network_calls == []
     assert list((temp_home / "hf" / "modules").rglob("rouge_local.py"))
+
+
+def test_devanagari_prediction_equal_to_reference_scores_one():
+    text = "नमस्ते दुनिया, आप कैसे हैं"
+    out = rouge([text], [text], ("rouge1", "rouge2", "rougeL", "rougeLsum"))
+    assert out["per_example"] == [{"rouge1": 1.0, "rouge2": 1.0, "rougeL": 1.0, "rougeLsum": 1.0}]
+
+
+def test_devanagari_words_keep_their_vowel_signs():
+    # "नमस्ते दुनिया" vs "नमस्ते भारत": 1 of 2 words shared -> P = R = F = 1/2; a tokenizer
+    # that split at the vowel signs would share the fragment "न" too and score higher
+    assert rouge(["नमस्ते दुनिया"], ["नमस्ते भारत"])["rouge1"] == pytest.approx(0.5)
+
+
+def test_han_characters_are_one_token_each():
+    # 我爱北京 vs 我爱上海: 2 of 4 characters shared -> F = 1/2 (no spaces in the text)
+    assert rouge(["我爱北京"], ["我爱上海"])["rouge1"] == pytest.approx(0.5)
+
+
+def test_rouge_score_tokenizer_drops_non_latin_text():
+    module = metrics.load_metric("rouge")
+    out = module.compute(predictions=["नमस्ते"], references=["नमस्ते"], tokenizer="rouge_score",
+                         rouge_types=["rouge1"])
+    assert out["rouge1"] == 0.0  # why "unicode" is our default

@@ -145,6 +145,7 @@ def job(job_dir: Path) -> None:
 from workbench import (  # noqa: E402,F401
     cli_curation_dedup,
     cli_curation_io,
+    cli_evaluation,
     cli_privacy,
     cli_sessions,
     cli_training,

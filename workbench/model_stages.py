@@ -72,35 +72,73 @@ def train(workspace: Path, max_steps: int = 30, seed: int = 0, base_model: str =
                              expect_version=expect_version)
 
 
+def _tuned_systems(ws: Workspace, tuned_runs: list[str] | None) -> dict[str, dict]:
+    """{system name: train run}: "tuned" is the first of ``tuned_runs`` (default: the latest
+    train run); every further run is named by its run id."""
+    from workbench.store.evaluation import succeeded_runs
+
+    runs = {run["id"]: run for run in succeeded_runs(ws, "train")}
+    if not runs:
+        raise StageError("no successful train run yet: run `workbench train` first")
+    wanted = list(tuned_runs or [next(iter(runs))])
+    unknown = [run_id for run_id in wanted if run_id not in runs]
+    if unknown:
+        raise StageError(f"unknown or unfinished train run(s): {', '.join(unknown)}; "
+                         f"known: {', '.join(runs)}")
+    return {("tuned" if k == 0 else run_id): runs[run_id] for k, run_id in enumerate(wanted)}
+
+
 def generate(workspace: Path, eval_size: int = 50, max_new_tokens: int = 256,
-             on_progress: Progress | None = None) -> dict:
-    """Base and tuned outputs for the first ``eval_size`` test rows, greedy, as a job."""
+             on_progress: Progress | None = None, sampling: dict | None = None,
+             tuned_runs: list[str] | None = None, batch_size: int = 16) -> dict:
+    """Base and tuned outputs (and held-out losses) for the first ``eval_size`` test rows, as a job.
+
+    Every system answers the same prompts with the same decoding: greedy, or ``sampling``
+    (``evaluation.generate.Sampling`` fields: seed, temperature, top_p). ``tuned_runs``: train
+    run ids to compare (default: the latest); the first is the system "tuned", the others are
+    named by their run id. All tuned runs must share one base model. Raises StageError.
+    """
     from training.data import prompt_and_reference
     from training.model import ensure_base_model
 
     with open_workspace(workspace, create=False) as ws:
         dataset_id = ws.current_dataset()
         rows = ws.split_examples(dataset_id, "test")[:eval_size]
-        trained = ws.require_run("train")
+        tuned = _tuned_systems(ws, tuned_runs)
     if not rows:
         raise StageError("the test split is empty: too few rows for a held-out evaluation")
+    bases = {run["config"]["train"].get("base_model", "embedded") for run in tuned.values()}
+    if len(bases) > 1:
+        raise StageError(f"the tuned runs have different base models ({', '.join(sorted(bases))})"
+                         ": compare runs of one base model")
     prompts = []
     for row in rows:
         prompt, reference = prompt_and_reference(row["messages"])
         prompts.append({"example_id": row["id"], "prompt": prompt, "reference": reference})
-    config = {"model_dir": str(ensure_base_model(trained["config"]["train"]["base_model"])),
-              "systems": {"base": None, "tuned": trained["summary"]["adapter"]},
-              "max_new_tokens": max_new_tokens, "train_run": trained["id"]}
-    run_id, job_dir, _ = _run_job(workspace, "generate", dataset_id, config,
-                                  {"prompts.jsonl": prompts}, on_progress)
+    config = {"model_dir": str(ensure_base_model(bases.pop())),
+              "systems": {"base": None, **{name: run["summary"]["adapter"]
+                                           for name, run in tuned.items()}},
+              "system_runs": {name: run["id"] for name, run in tuned.items()},
+              "max_new_tokens": max_new_tokens, "batch_size": batch_size,
+              "sampling": sampling, "train_run": tuned["tuned"]["id"]}
+    run_id, job_dir, result = _run_job(workspace, "generate", dataset_id, config,
+                                       {"prompts.jsonl": prompts}, on_progress)
     by_id = {p["example_id"]: p for p in prompts}
     records = [{"run_id": run_id, "example_id": g["example_id"], "system": g["system"],
                 "prompt": json.dumps(by_id[g["example_id"]]["prompt"], ensure_ascii=False),
-                "reference": by_id[g["example_id"]]["reference"], "output": g["output"]}
+                "reference": by_id[g["example_id"]]["reference"], "output": g["output"],
+                "new_tokens": g.get("new_tokens")}
                for g in read_jsonl(job_dir / "generations.jsonl")]
-    summary = {"run_id": run_id, "prompts": len(prompts), "max_new_tokens": max_new_tokens}
+    summary = {"run_id": run_id, "prompts": len(prompts), "max_new_tokens": max_new_tokens,
+               "systems": list(config["systems"]),
+               "decoding": "greedy" if sampling is None else {"sampling": sampling},
+               "seconds": result.get("seconds"), "new_tokens": result.get("new_tokens")}
     with open_workspace(workspace) as ws:
+        from workbench.store.evaluation import save_losses
+
         ws.insert("generations", records)
+        losses = job_dir / "losses.jsonl"
+        save_losses(ws, run_id, read_jsonl(losses) if losses.exists() else [])
         ws.finish_run(run_id, "succeeded", summary)
     return summary
 
@@ -124,28 +162,65 @@ def _rating_items(ws: Workspace, run_id: str, outputs: dict[int, dict[str, str]]
     return {"rating_items": len(items) - len(ties), "auto_ties": len(ties)}
 
 
-def score(workspace: Path) -> dict:
-    """ROUGE-1/2/L of base and tuned against the references; creates the rating items."""
-    from evaluation.metrics import rouge
+def _score_systems(gens: list[dict], losses: list[dict], extractor: str | None):
+    """(aggregates {system: {metric: value}}, per-example rows) from generations and losses."""
+    from evaluation.heldout import perplexity
+    from evaluation.metrics import score_all
 
+    by_system: dict[str, list[dict]] = {}
+    for g in gens:
+        by_system.setdefault(g["system"], []).append(g)
+    aggregates, rows = {}, []
+    for system, items in by_system.items():
+        scores = score_all([g["output"] for g in items], [g["reference"] for g in items],
+                           extractor)
+        mine = [row for row in losses if row["system"] == system]
+        ppl = perplexity([(row["loss_sum"], row["tokens"]) for row in mine])
+        aggregates[system] = {**scores["aggregate"], "heldout_loss": ppl["loss"],
+                              "perplexity": ppl["perplexity"]}
+        for metric, values in scores["per_example"].items():
+            rows += [{"example_id": g["example_id"], "system": system, "metric": metric,
+                      "value": value} for g, value in zip(items, values, strict=True)]
+        rows += [{"example_id": row["example_id"], "system": system, "metric": "heldout_loss",
+                  "value": row["loss_sum"] / row["tokens"] if row["tokens"] else None}
+                 for row in mine]
+    return aggregates, rows
+
+
+def score(workspace: Path, extractor: str | None = None) -> dict:
+    """Every metric of every system against the references; stores aggregates and per-example
+    scores; creates the rating items (base vs tuned).
+
+    Metrics: ROUGE-1/2/L/Lsum, BLEU, chrF, exact match, length ratio, JSON validity, held-out
+    loss and perplexity, and answer accuracy when ``extractor`` names one of
+    ``evaluation.extract.EXTRACTORS``. The summary's ``metrics`` keeps ROUGE-1/2/L per system
+    (rounded), ``all_metrics`` has everything.
+    """
+    from workbench.store import evaluation as store
+
+    if extractor is not None:
+        from evaluation.extract import get_extractor
+
+        try:
+            get_extractor(extractor)
+        except ValueError as exc:
+            raise StageError(str(exc)) from None
     with open_workspace(workspace, create=False) as ws:
         run_id = ws.require_run("generate")["id"]
-        gens = ws.query("SELECT example_id, system, reference, output FROM generations "
-                        "WHERE run_id = ? ORDER BY example_id, system", [run_id])
+        gens = store.generations(ws, run_id)
+        losses = store.losses(ws, run_id)
+    aggregates, rows = _score_systems(gens, losses, extractor)
     outputs: dict[int, dict[str, str]] = {}
     for g in gens:
         outputs.setdefault(g["example_id"], {"reference": g["reference"]})[g["system"]] = g["output"]
-    metrics = {}
-    for system in ("base", "tuned"):
-        scores = rouge([o[system] for o in outputs.values()],
-                       [o["reference"] for o in outputs.values()])
-        metrics[system] = {k: round(scores[k], 4) for k in ("rouge1", "rouge2", "rougeL")}
+    metrics = {system: {k: round(values[k], 4) for k in ("rouge1", "rouge2", "rougeL")}
+               for system, values in aggregates.items()}
     with open_workspace(workspace) as ws:
-        ws.con.execute("DELETE FROM metric_scores WHERE run_id = ?", [run_id])
-        ws.insert("metric_scores", [{"run_id": run_id, "system": s, "metric": m, "value": v}
-                                    for s, values in metrics.items() for m, v in values.items()])
+        store.replace_scores(ws, run_id, aggregates, rows)
         done = ws.scalar("SELECT count(*) FROM rating_items WHERE run_id = ?", [run_id])
         items = {} if done else _rating_items(ws, run_id, outputs)
-        summary = {"run_id": run_id, "metrics": metrics, "examples": len(outputs), **items}
-        ws.record_stage("score", ws.current_dataset(), {"generate_run": run_id}, summary)
+        summary = {"run_id": run_id, "metrics": metrics, "all_metrics": aggregates,
+                   "extractor": extractor, "examples": len(outputs), **items}
+        ws.record_stage("score", ws.current_dataset(), {"generate_run": run_id,
+                                                        "extractor": extractor}, summary)
     return summary

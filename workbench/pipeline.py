@@ -121,21 +121,26 @@ def summarize(results: dict, reason: str | None, timings: dict) -> dict:
     }
 
 
-def report(workspace: Path) -> dict:
-    """Counts per stage, metrics, win rate and lineage of the workspace's latest runs."""
+def report(workspace: Path, meta_key: str | None = None) -> dict:
+    """Counts per stage, metrics, win rate and lineage of the workspace's latest runs, and
+    ``evaluation`` (``workbench.eval_report``: intervals, breakdown by ``meta_key``, lineage
+    of every system, rating design)."""
+    from workbench.eval_report import evaluation_report
+
     with open_workspace(workspace, create=False) as ws:
         dataset_id = ws.current_dataset()
         recipe_runs = {k: ws.latest_run(k) for k in REPORT_STAGES}
         generate = ws.latest_run("generate")
         ratings = ws.ratings(generate["id"]) if generate else []
         split = ws.split_counts(dataset_id)
+        evaluation = evaluation_report(ws, meta_key)
     summaries = {k: (r["summary"] if r else None) for k, r in recipe_runs.items()}
     train = summaries.get("train")
     lineage = _read_lineage(train)
     return {"dataset_id": dataset_id, "stages": summaries, "split": split,
             "metrics": (summaries.get("score") or {}).get("metrics"),
             "ratings": rating_summary(ratings),
-            "lineage": lineage}
+            "lineage": lineage, "evaluation": evaluation}
 
 
 def rating_summary(ratings: list[dict]) -> dict:

@@ -92,32 +92,47 @@ def _progress_line(record: dict) -> str:
 
 
 def generate_task(config: dict, report: Reporter) -> dict:
-    """Greedy generations of each system in ``config["systems"]`` for ``prompts.jsonl``.
+    """Generations and held-out losses of each system in ``config["systems"]`` for ``prompts.jsonl``.
 
-    ``systems``: {name: adapter folder or None for the base model}. Writes
-    ``generations.jsonl`` rows {example_id, system, output}.
+    ``systems``: {name: adapter folder or None for the base model}; every system gets the same
+    prompts and decoding (``max_new_tokens``, ``batch_size``, ``sampling``: None for greedy or
+    ``evaluation.generate.Sampling`` fields). Writes ``generations.jsonl`` rows {example_id,
+    system, output, new_tokens} and ``losses.jsonl`` rows {example_id, system, loss_sum,
+    tokens}. Returns {"generations": n, "seconds": {system: s}, "new_tokens": {system: n}}.
     """
     rows = read_jsonl(report.dir / "prompts.jsonl")
     with compute_slot(report):
-        out = _generate_all(rows, config, report)
+        out, losses, timing = _generate_all(rows, config, report)
     write_jsonl(report.dir / "generations.jsonl", out)
+    write_jsonl(report.dir / "losses.jsonl", losses)
     report(len(config["systems"]), len(config["systems"]), "done")
-    return {"generations": len(out)}
+    return {"generations": len(out), **timing}
 
 
-def _generate_all(rows: list[dict], config: dict, report: Reporter) -> list[dict]:
-    from evaluation.generate import generate
+def _generate_all(rows: list[dict], config: dict, report: Reporter):
+    import time
+
+    from evaluation.generate import Sampling, generate_detailed, load_for_generation
+    from evaluation.heldout import answer_losses
 
     prompts, model_dir = [row["prompt"] for row in rows], Path(config["model_dir"])
-    systems, out = config["systems"], []
+    sampling = Sampling(**config["sampling"]) if config.get("sampling") else None
+    systems, out, losses = config["systems"], [], []
+    timing: dict[str, dict] = {"seconds": {}, "new_tokens": {}}
     for k, (system, adapter) in enumerate(systems.items()):
         report(k, len(systems), f"generating with {system} ({len(prompts)} prompts)")
-        outputs = generate(model_dir, prompts, adapter_dir=Path(adapter) if adapter else None,
-                           max_new_tokens=config["max_new_tokens"],
-                           batch_size=config.get("batch_size", 16))
-        out += [{"example_id": row["example_id"], "system": system, "output": text}
-                for row, text in zip(rows, outputs)]
-    return out
+        model, tokenizer = load_for_generation(model_dir, Path(adapter) if adapter else None)
+        start = time.perf_counter()
+        answers = generate_detailed(model, tokenizer, prompts, config["max_new_tokens"],
+                                    config.get("batch_size", 16), sampling=sampling)
+        timing["seconds"][system] = round(time.perf_counter() - start, 2)
+        timing["new_tokens"][system] = sum(n for _, n in answers)
+        out += [{"example_id": row["example_id"], "system": system, "output": text,
+                 "new_tokens": n} for row, (text, n) in zip(rows, answers, strict=True)]
+        scored = answer_losses(model, tokenizer, [(r["prompt"], r["reference"]) for r in rows])
+        losses += [{"example_id": row["example_id"], "system": system, "loss_sum": loss,
+                    "tokens": n} for row, (loss, n) in zip(rows, scored, strict=True)]
+    return out, losses, timing
 
 
 def pipeline_task(config: dict, report: Reporter) -> dict:

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 ADMIN_PAGES = {"Data": "data", "Datasets": "datasets", "Browse": "browse", "Duplicates": "dedup",
                "Versions": "versions", "Privacy": "privacy", "Run": "run", "Train": "train",
-               "Sessions": "sessions", "Report": "report"}
+               "Sessions": "sessions", "Report": "report", "Playground": "playground"}
 HEADINGS = {"sessions": "Rating sessions", "privacy": "Privacy review"}  # else the link title
 PASSWORD = "e2e admin password"
 HOSTILE_HOST = "198.51.100.7"  # TEST-NET-2: never routed

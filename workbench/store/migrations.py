@@ -129,7 +129,19 @@ def m003_training(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
-MIGRATIONS = [m001_initial, m002_privacy, m003_training, m004_sessions, m005_curation_io, m006_curation_dedup]
+def m007_evaluation(con: duckdb.DuckDBPyConnection) -> None:
+    """Per-example metric scores, held-out loss per example, generated-token counts."""
+    con.execute("""
+    ALTER TABLE generations ADD COLUMN new_tokens INTEGER;
+    CREATE TABLE example_scores(run_id VARCHAR, example_id INTEGER, system VARCHAR,
+        metric VARCHAR, value DOUBLE);
+    CREATE TABLE heldout_losses(run_id VARCHAR, example_id INTEGER, system VARCHAR,
+        loss_sum DOUBLE, tokens INTEGER);
+    """)
+
+
+MIGRATIONS = [m001_initial, m002_privacy, m003_training, m004_sessions, m005_curation_io,
+              m006_curation_dedup, m007_evaluation]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:

@@ -1,0 +1,212 @@
+"""The report as one self-contained HTML file: tables, plots as inline PNG, lineage as JSON.
+
+Pure: takes the report dict (``workbench.pipeline.report``) and returns a string; the plots
+are drawn with matplotlib's Agg backend and embedded as base64 ``data:`` URIs, so the file
+opens anywhere, offline, with no script and no external resource.
+
+Run as: ``Path("report.html").write_text(render_html(report(ws_path)))``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+
+METRIC_LABELS = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L",
+                 "rougeLsum": "ROUGE-Lsum", "bleu": "BLEU", "chrf": "chrF",
+                 "exact_match": "exact match", "length_ratio": "length ratio",
+                 "json_valid": "JSON valid", "answer_accuracy": "answer accuracy",
+                 "heldout_loss": "held-out loss (nats/token)", "perplexity": "perplexity"}
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;
+text-align:right}th:first-child,td:first-child{text-align:left}pre{background:#f6f6f6;
+padding:1em;overflow:auto;font-size:12px}.note{color:#555;font-size:13px}img{max-width:100%}"""
+
+
+def fmt(value, digits: int = 4) -> str:
+    """A number for a table cell: 4 significant digits, "–" for None/NaN.
+
+    >>> fmt(0.123456), fmt(None), fmt(12)
+    ('0.1235', '–', '12')
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return html.escape(str(value))
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    """An HTML table; cells go through ``fmt`` (so they are escaped)."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{fmt(c)}</td>" for c in row) + "</tr>"
+                   for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def png(figure) -> str:
+    """An <img> with the figure as an inline base64 PNG; the figure is closed."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(figure)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img alt="plot" src="data:image/png;base64,{data}">'
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display; must precede pyplot's import
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def loss_plot(curves: list[dict]) -> str:
+    """Training loss per step, one line per train run; "" without rows."""
+    if not curves:
+        return ""
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(7, 3))
+    for run_id in sorted({row["run_id"] for row in curves}):
+        rows = [r for r in curves if r["run_id"] == run_id]
+        axis.plot([r["step"] for r in rows], [r["loss"] for r in rows], marker=".", label=run_id)
+    axis.set_xlabel("step")
+    axis.set_ylabel("training loss")
+    axis.legend(fontsize=8)
+    return png(figure)
+
+
+def interval_plot(intervals: dict[str, dict[str, dict]]) -> str:
+    """One small panel per metric: system − base with its interval, a line at 0."""
+    metrics = sorted({m for by_metric in intervals.values() for m, v in by_metric.items()
+                      if v.get("diff") is not None})
+    if not metrics:
+        return ""
+    plt = _pyplot()
+    cols = 4
+    rows = math.ceil(len(metrics) / cols)
+    figure, axes = plt.subplots(rows, cols, figsize=(11, 2.0 * rows), squeeze=False)
+    systems = list(intervals)
+    for axis, metric in zip(axes.flat, metrics, strict=False):
+        for k, system in enumerate(systems):
+            value = intervals[system].get(metric) or {}
+            if value.get("diff") is None:
+                continue
+            axis.errorbar([value["diff"]], [k], fmt="o", capsize=4,
+                          xerr=[[value["diff"] - value["low"]], [value["high"] - value["diff"]]])
+        axis.axvline(0, color="grey", linewidth=0.8)
+        axis.set_yticks(range(len(systems)), systems, fontsize=8)
+        axis.set_ylim(-0.7, len(systems) - 0.3)
+        axis.set_title(METRIC_LABELS.get(metric, metric), fontsize=9)
+    for axis in list(axes.flat)[len(metrics):]:
+        axis.axis("off")
+    figure.tight_layout()
+    return png(figure)
+
+
+def win_plot(ratings: dict) -> str:
+    """Stacked bar of tuned wins / ties / losses / both bad, and the win rate's interval."""
+    if not ratings or not (ratings.get("n") or ratings.get("both_bad")):
+        return ""
+    plt = _pyplot()
+    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 1.8))
+    start = 0
+    for key, colour in (("wins", "#2a9d8f"), ("ties", "#bbbbbb"), ("losses", "#e76f51"),
+                        ("both_bad", "#555555")):
+        left.barh([0], [ratings[key]], left=[start], color=colour, label=key.replace("_", " "))
+        start += ratings[key]
+    left.set_yticks([])
+    left.legend(fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.25))
+    if ratings.get("win_rate") is not None:
+        rate = ratings["win_rate"]
+        right.errorbar([rate], [0], xerr=[[rate - ratings["low"]], [ratings["high"] - rate]],
+                       fmt="o", capsize=5)
+        right.axvline(0.5, color="grey", linewidth=0.8)
+        right.set_xlim(0, 1)
+        right.set_yticks([])
+        right.set_title("tuned win rate, Wilson 95%", fontsize=9)
+    else:
+        right.axis("off")
+    return png(figure)
+
+
+def _metrics_section(ev: dict) -> str:
+    systems = list(ev["metrics"])
+    names = sorted({m for values in ev["metrics"].values() for m in values},
+                   key=lambda m: list(METRIC_LABELS).index(m) if m in METRIC_LABELS else 99)
+    rows = [[METRIC_LABELS.get(m, m)] + [ev["metrics"][s].get(m) for s in systems] for m in names]
+    diffs = [[system, METRIC_LABELS.get(m, m), v["n"], v["tuned"], v["base"], v["diff"],
+              v["low"], v["high"]]
+             for system, by_metric in ev["intervals"].items() for m, v in by_metric.items()]
+    return (f"<h2>Automatic metrics ({ev['examples']} held-out examples)</h2>"
+            + table(["metric", *systems], rows)
+            + "<h3>System − base, paired bootstrap 95% interval</h3>"
+            + table(["system", "metric", "n", "system mean", "base mean", "difference",
+                     "low", "high"], diffs)
+            + interval_plot(ev["intervals"])
+            + '<p class="note">ROUGE tokenizer "unicode" (NFKC, casefold, letters/marks/digits,'
+              " one token per Han/kana character); BLEU (13a tokens) and chrF on sacrebleu's"
+              " 0–100 scale; held-out loss = cross-entropy on the reference answer tokens;"
+              " intervals resample examples with their pairs (BCa, 2,000 resamples).</p>")
+
+
+def _breakdown_section(ev: dict) -> str:
+    if not ev.get("breakdown"):
+        return ""
+    rows = [[METRIC_LABELS.get(metric, metric), group, v["n"], v["tuned"], v["base"],
+             v["diff"], v["low"], v["high"]]
+            for metric, groups in ev["breakdown"]["by_metric"].items()
+            for group, v in groups.items()]
+    return (f"<h3>By {html.escape(ev['breakdown']['key'])}</h3>"
+            + table(["metric", "group", "n", "tuned", "base", "difference", "low", "high"],
+                    rows))
+
+
+def _ratings_section(ratings: dict, design: dict | None) -> str:
+    counts = table(["wins", "losses", "ties", "both bad", "n", "win rate", "low", "high",
+                    "sign test p", "human ratings", "auto ties"],
+                   [[ratings.get(k) for k in ("wins", "losses", "ties", "both_bad", "n",
+                                              "win_rate", "low", "high", "sign_test_p",
+                                              "human_ratings", "auto_ties")]])
+    design_html = "" if not design else (
+        "<h3>Rating design</h3>" + table(list(design), [list(design.values())])
+        + '<p class="note">Pairwise and blind: system names hidden; the left/right sides are'
+          " drawn at random per item and stored before the item is shown; identical outputs"
+          " are tied automatically (rater \"auto\"). Win rate = (wins + ½ ties) / n, both-bad"
+          " verdicts apart; statistics use de-randomized labels only.</p>")
+    return ("<h2>Human ratings (tuned vs base)</h2>" + counts + win_plot(ratings)
+            + design_html)
+
+
+def render_html(report: dict, title: str = "SLM Workbench report") -> str:
+    """The whole report as one HTML document (UTF-8 string, no external resources).
+
+    ``report``: ``workbench.pipeline.report``'s dict (``stages``, ``split``, ``ratings``,
+    ``lineage``, ``evaluation`` as from ``workbench.eval_report.evaluation_report`` or None).
+    """
+    ev = report.get("evaluation")
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+             f"</title><style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
+             "<h2>Data</h2>", table(["split", "rows"], list(report["split"].items()))]
+    if ev:
+        parts += [f'<p class="note">Generate run {html.escape(ev["run_id"])} · decoding '
+                  f'{html.escape(json.dumps(ev["decoding"]))} · max new tokens '
+                  f'{fmt(ev["max_new_tokens"])} · systems {html.escape(", ".join(ev["systems"]))}'
+                  "</p>", _metrics_section(ev), _breakdown_section(ev)]
+    else:
+        parts.append("<p>No generations yet: run generate and score.</p>")
+    parts.append(_ratings_section(report.get("ratings") or {},
+                                  ev["rating_design"] if ev else None))
+    if ev and ev["loss_curves"]:
+        parts += ["<h2>Training loss</h2>", loss_plot(ev["loss_curves"])]
+    lineage = ev["lineage"] if ev else {"tuned": report.get("lineage")}
+    parts += ["<h2>Lineage of every system</h2>",
+              f"<pre>{html.escape(json.dumps(lineage, indent=2, default=str))}</pre>",
+              "</body></html>"]
+    return "\n".join(parts)

@@ -1,0 +1,138 @@
+"""Scores per example, intervals and breakdown in the report, the self-contained HTML export
+and the de-randomized ratings CSV, on a small hand-made workspace (no model needed)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from curation.formats import Example
+from evaluation.report import render_html
+from tests.prepared import conv
+from workbench.model_stages import score
+from workbench.pipeline import report
+from workbench.store import evaluation as store
+from workbench.store import open_workspace
+
+REF = "the cat sat on the mat"
+# example id -> (category, base output, tuned output); all references are REF
+OUTPUTS = {1: ("qa", "the cat", REF), 2: ("qa", REF, REF), 3: ("math", "a dog", "the cat sat")}
+
+
+@pytest.fixture(autouse=True)
+def temp_home(evaluate_cache):
+    return evaluate_cache
+
+
+@pytest.fixture
+def scored(tmp_path):
+    root = tmp_path / "ws"
+    examples = [Example(i, conv(f"Q{i}?", REF), {"category": OUTPUTS[i][0]}) for i in OUTPUTS]
+    with open_workspace(root) as ws:
+        dataset_id = ws.add_dataset("t.jsonl", "t.jsonl", "openai", examples, [])
+        ws.assign_splits(dataset_id, 0, (0.0, 0.0, 1.0))
+        ws.add_run("gen-1", "generate", dataset_id, "", {"systems": {"base": None,
+                                                                      "tuned": "<adapter>"}})
+        ws.finish_run("gen-1", "succeeded", {"decoding": "greedy"})
+        ws.insert("generations", [
+            {"run_id": "gen-1", "example_id": i, "system": system, "prompt": "[]",
+             "reference": REF, "output": out, "new_tokens": 3}
+            for i, (_, base, tuned) in OUTPUTS.items()
+            for system, out in (("base", base), ("tuned", tuned))])
+        store.save_losses(ws, "gen-1", [
+            {"example_id": i, "system": s, "loss_sum": loss, "tokens": 4}
+            for i in OUTPUTS for s, loss in (("base", 8.0), ("tuned", 4.0))])
+    score(root)
+    return root
+
+
+def test_score_stores_every_metric_for_every_example_and_system(scored):
+    with open_workspace(scored) as ws:
+        per_example = store.example_scores(ws, "gen-1")
+        table = store.metric_table(ws, "gen-1")
+    # rouge1: "the cat" vs REF: P = 1, R = 2/6 -> F = 1/2; "the cat sat": F = 2 * 3/6 / (1 + 3/6)
+    assert per_example["base"]["rouge1"] == pytest.approx({1: 0.5, 2: 1.0, 3: 0.0})
+    assert per_example["tuned"]["rouge1"] == pytest.approx({1: 1.0, 2: 1.0, 3: 2 / 3})
+    assert per_example["tuned"]["exact_match"] == {1: 1.0, 2: 1.0, 3: 0.0}
+    assert per_example["base"]["heldout_loss"] == {1: 2.0, 2: 2.0, 3: 2.0}
+    assert len(per_example["base"]) == 10  # 4 ROUGE, BLEU, chrF, EM, length, JSON, loss
+    assert table["tuned"]["perplexity"] == pytest.approx(2.718281828)  # exp(1 nat/token)
+
+
+def test_report_gives_paired_intervals_and_a_breakdown_by_category(scored):
+    ev = report(scored, meta_key="category")["evaluation"]
+    rouge1 = ev["intervals"]["tuned"]["rouge1"]
+    assert rouge1["n"] == 3 and rouge1["diff"] == pytest.approx((0.5 + 0 + 2 / 3) / 3)
+    assert rouge1["low"] <= rouge1["diff"] <= rouge1["high"]
+    assert ev["intervals"]["tuned"]["heldout_loss"] == {
+        "n": 3, "tuned": 1.0, "base": 2.0, "diff": -1.0, "low": -1.0, "high": -1.0}
+    by_group = ev["breakdown"]["by_metric"]["exact_match"]
+    assert list(by_group) == ["math", "qa"]
+    qa = by_group["qa"]
+    assert (qa["n"], qa["tuned"], qa["base"], qa["diff"]) == (2, 1.0, 0.5, 0.5)
+    assert 0.0 <= qa["low"] <= 0.5 <= qa["high"] <= 1.0
+    assert by_group["math"] == {"n": 1, "tuned": 0.0, "base": 0.0, "diff": 0.0, "low": 0.0,
+                                "high": 0.0}
+    assert ev["meta_keys"] == ["category"]
+
+
+def test_html_export_is_self_contained_and_escapes_text(scored):
+    full = report(scored)
+    full["evaluation"]["lineage"]["tuned"] = {"note": "<script>alert(1)</script>"}
+    page = render_html(full)
+    assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "http://" not in page and "https://" not in page  # no external resource
+    # interval panels, and the win-rate plot (example 2's identical outputs: an automatic tie)
+    assert page.count("data:image/png;base64,") == 2
+    assert "<td>ROUGE-1</td><td>0.5</td><td>0.8889</td>" in page  # base, tuned means
+
+
+def test_html_export_without_generations_says_so(tmp_path):
+    root = tmp_path / "ws"
+    with open_workspace(root) as ws:
+        ws.add_dataset("t.jsonl", "t.jsonl", "openai", [Example(1, conv("Q?", "A."))], [])
+    assert "No generations yet" in render_html(report(root))
+
+
+def test_ratings_csv_has_one_derandomized_row_per_rating(scored):
+    with open_workspace(scored) as ws:  # score drew the sides of examples 1 and 3 at random
+        items = ws.query("SELECT id, example_id, left_system FROM rating_items "
+                         "WHERE NOT auto_tie ORDER BY example_id")
+        first, third = items
+        ws.add_rating(first["id"], "ana", "A", first["left_system"])
+        ws.add_rating(third["id"], "ana", "B", "base" if third["left_system"] == "tuned"
+                      else "tuned")
+        ws.add_rating(third["id"], "bo", "tie", "tie")
+        frame = store.ratings_export(ws, "gen-1")
+        design = store.rating_design(ws, "gen-1")
+    rows = json.loads(frame.drop(columns="rated_at").to_json(orient="records"))
+    side = {item["example_id"]: "left" if item["left_system"] == "tuned" else "right"
+            for item in items}
+    assert sorted((r["example_id"], r["rater"], r["choice"], r["label"], r["tuned_position"])
+                  for r in rows if r["rater"] != "auto") == [
+        (1, "ana", "A", first["left_system"], side[1]),
+        (3, "ana", "B", "base" if side[3] == "left" else "tuned", side[3]),
+        (3, "bo", "tie", "tie", side[3])]
+    assert [(r["example_id"], r["label"]) for r in rows if r["rater"] == "auto"] == [(2, "tie")]
+    assert frame["rated_at"].notna().all()
+    assert design == {"items": 3, "auto_ties": 1, "tuned_shown_left": sum(
+        s == "left" for s in side.values()) + (1 if _auto_left(scored) else 0),
+        "raters": 2, "human_ratings": 3}
+
+
+def _auto_left(root) -> bool:
+    with open_workspace(root) as ws:
+        return ws.scalar("SELECT left_system FROM rating_items WHERE auto_tie") == "tuned"
+
+
+def test_m007_adds_per_example_scores_losses_and_token_counts(tmp_path):
+    from workbench.store import memory_workspace
+
+    ws = memory_workspace(tmp_path)
+    columns = {(r["table_name"], r["column_name"]) for r in ws.query(
+        "SELECT table_name, column_name FROM information_schema.columns")}
+    assert {("generations", "new_tokens"), ("example_scores", "metric"),
+            ("example_scores", "value"), ("heldout_losses", "loss_sum"),
+            ("heldout_losses", "tokens")} <= columns

@@ -1,0 +1,49 @@
+"""The Report page's intervals and exports, and the Playground page, on a prepared workspace."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.prepared import prepare_workspace
+from tests.test_app import APP
+from workbench.model_stages import score
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch, evaluate_cache):
+    root = prepare_workspace(tmp_path / "ws")
+    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(root))
+    return root
+
+
+def page(path: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["auth"] = {"role": "admin"}  # logins: tests/test_auth_app.py
+    at.run()
+    at.switch_page(path)
+    return at.run()
+
+
+def test_report_page_shows_paired_intervals_and_offers_both_exports(workspace):
+    score(workspace)
+    at = page("views/report.py")
+    assert not at.exception, at.exception
+    intervals = at.dataframe[2].value  # stages, metric means, intervals
+    exact = intervals[intervals["metric"] == "exact match"].iloc[0]
+    assert (exact["n"], exact["difference"]) == (3, 0.0)  # no output equals "Answer N."
+    labels = [button.proto.label for button in at.get("download_button")]
+    assert labels == ["Report (HTML)", "Ratings (CSV, one row per rating)"]
+
+
+def test_playground_renders_and_shows_a_held_out_prompt(workspace):
+    at = page("views/playground.py")
+    assert not at.exception, at.exception
+    at.radio(key="source").set_value("A held-out row").run()
+    assert at.selectbox(key="row").value is not None
+    assert at.markdown[0].value.startswith("**user**: Question ")
+
+
+def test_playground_refuses_an_empty_prompt_in_one_line(workspace):
+    at = page("views/playground.py")
+    at.button(key="ask").click().run()
+    assert [e.value for e in at.error] == [
+        "the prompt is empty: type a question or pick a held-out row"]

@@ -1,0 +1,82 @@
+"""Evaluation commands: compare systems on the held-out split, export the report and the
+ratings, and ask base and tuned one question.
+
+Run as: workbench evaluate -w ws/ --tuned-run train-A --tuned-run train-B --sample --seed 1
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from workbench.cliapp import Workspace, command
+
+TUNED_RUN = typer.Option(None, help="Train run id to compare (repeat for several; default: "
+                                    "the latest).")
+
+
+def _sampling(sample: bool, seed: int, temperature: float, top_p: float) -> dict | None:
+    return {"seed": seed, "temperature": temperature, "top_p": top_p} if sample else None
+
+
+@command
+def evaluate(workspace: str = Workspace,
+             eval_size: int = typer.Option(50, help="First N test rows."),
+             max_new_tokens: int = typer.Option(256, help="Generation length limit."),
+             batch_size: int = typer.Option(16, help="Prompts per left-padded batch."),
+             tuned_run: list[str] = TUNED_RUN,
+             sample: bool = typer.Option(False, help="Sample instead of greedy decoding."),
+             seed: int = typer.Option(0, help="Sampling seed (the same for every system)."),
+             temperature: float = typer.Option(0.7, help="Sampling temperature."),
+             top_p: float = typer.Option(0.9, help="Nucleus sampling mass."),
+             extractor: str = typer.Option(None, help="Answer extractor for answer accuracy "
+                                           "(gsm8k, last_number, choice).")) -> dict:
+    """Generate with base and tuned run(s) on the same prompts, then score every metric."""
+    from workbench.model_stages import generate, score
+    from workbench.pipeline import log_progress
+
+    generated = generate(Path(workspace), eval_size, max_new_tokens,
+                         on_progress=log_progress("generate"),
+                         sampling=_sampling(sample, seed, temperature, top_p),
+                         tuned_runs=tuned_run or None, batch_size=batch_size)
+    return {"generate": generated, "score": score(Path(workspace), extractor)}
+
+
+@command
+def export_report(workspace: str = Workspace,
+                  out: str = typer.Option("report.html", help="HTML file to write."),
+                  meta_key: str = typer.Option(None, help="Meta column for the breakdown "
+                                               "(e.g. category).")) -> dict:
+    """Write the report as one self-contained HTML file (plots inline, no network)."""
+    from evaluation.report import render_html
+    from workbench.pipeline import report
+
+    path = Path(out)
+    path.write_text(render_html(report(Path(workspace), meta_key)), encoding="utf-8")
+    return {"report": str(path.resolve()), "bytes": path.stat().st_size}
+
+
+@command
+def export_ratings(workspace: str = Workspace,
+                   out: str = typer.Option("ratings.csv", help="CSV file to write.")) -> dict:
+    """Write every rating of the latest generate run as CSV, one row per rating, de-randomized."""
+    from workbench.store import evaluation as store
+    from workbench.store import open_workspace
+
+    with open_workspace(Path(workspace), create=False) as ws:
+        frame = store.ratings_export(ws, ws.require_run("generate")["id"])
+    frame.to_csv(out, index=False)
+    return {"ratings": len(frame), "csv": str(Path(out).resolve())}
+
+
+@command
+def ask(workspace: str = Workspace, prompt: str = typer.Option(..., help="The question."),
+        max_new_tokens: int = typer.Option(128), sample: bool = typer.Option(False),
+        seed: int = typer.Option(0), temperature: float = typer.Option(0.7),
+        top_p: float = typer.Option(0.9)) -> dict:
+    """One prompt to base and tuned side by side, with the same decoding."""
+    from workbench.playground import answer
+
+    return answer(Path(workspace), [{"role": "user", "content": prompt}], max_new_tokens,
+                  _sampling(sample, seed, temperature, top_p))

@@ -1,0 +1,128 @@
+"""Evaluation tables: generations, aggregate and per-example metric scores, held-out losses,
+and the de-randomized ratings export.
+
+Functions take an open ``Workspace``; rows are dicts. Tables: ``generations`` (m001, plus
+``new_tokens`` from m007), ``metric_scores`` (aggregates), ``example_scores`` (one value per
+run, example, system and metric) and ``heldout_losses`` (summed nats and token count per
+example and system), the last two from ``m007_evaluation``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from workbench.store.workspace import Workspace
+
+
+def generations(ws: Workspace, run_id: str) -> list[dict]:
+    """Rows {example_id, system, reference, output, new_tokens} of a generate run, by example."""
+    return ws.query("SELECT example_id, system, reference, output, new_tokens FROM generations "
+                    "WHERE run_id = ? ORDER BY example_id, system", [run_id])
+
+
+def replace_scores(ws: Workspace, run_id: str, aggregates: dict[str, dict[str, float | None]],
+                   per_example: list[dict]) -> None:
+    """Replace a run's scores in one transaction.
+
+    ``aggregates``: {system: {metric: value}}; ``per_example``: rows {example_id, system,
+    metric, value} (value may be None where the metric is undefined for that example).
+    """
+    ws.con.execute("BEGIN")
+    ws.con.execute("DELETE FROM metric_scores WHERE run_id = ?", [run_id])
+    ws.con.execute("DELETE FROM example_scores WHERE run_id = ?", [run_id])
+    ws.insert("metric_scores", [{"run_id": run_id, "system": s, "metric": m, "value": v}
+                                for s, values in aggregates.items() for m, v in values.items()])
+    ws.insert("example_scores", [{"run_id": run_id, **row} for row in per_example])
+    ws.con.execute("COMMIT")
+
+
+def save_losses(ws: Workspace, run_id: str, rows: list[dict]) -> None:
+    """Store rows {example_id, system, loss_sum, tokens} of a generate run."""
+    ws.insert("heldout_losses", [{"run_id": run_id, **row} for row in rows])
+
+
+def losses(ws: Workspace, run_id: str) -> list[dict]:
+    """Rows {example_id, system, loss_sum, tokens} of a generate run, by example and system."""
+    return ws.query("SELECT example_id, system, loss_sum, tokens FROM heldout_losses "
+                    "WHERE run_id = ? ORDER BY example_id, system", [run_id])
+
+
+def metric_table(ws: Workspace, run_id: str) -> dict[str, dict[str, float | None]]:
+    """Aggregates of a run: {system: {metric: value}}."""
+    out: dict[str, dict[str, float | None]] = {}
+    for row in ws.query("SELECT system, metric, value FROM metric_scores WHERE run_id = ? "
+                        "ORDER BY system, metric", [run_id]):
+        out.setdefault(row["system"], {})[row["metric"]] = row["value"]
+    return out
+
+
+def example_scores(ws: Workspace, run_id: str) -> dict[str, dict[str, dict[int, float | None]]]:
+    """Per-example values of a run: {system: {metric: {example_id: value}}}."""
+    out: dict[str, dict[str, dict[int, float | None]]] = {}
+    for row in ws.query("SELECT system, metric, example_id, value FROM example_scores "
+                        "WHERE run_id = ? ORDER BY example_id", [run_id]):
+        out.setdefault(row["system"], {}).setdefault(row["metric"], {})[
+            row["example_id"]] = row["value"]
+    return out
+
+
+def example_meta(ws: Workspace, dataset_id: int, example_ids: list[int]) -> dict[int, dict]:
+    """{example_id: meta dict} for the given examples of a dataset."""
+    if not example_ids:
+        return {}
+    rows = ws.query("SELECT id, meta FROM examples WHERE dataset_id = ? AND list_contains(?, id)",
+                    [dataset_id, list(example_ids)])
+    return {row["id"]: json.loads(row["meta"] or "{}") for row in rows}
+
+
+def succeeded_runs(ws: Workspace, kind: str) -> list[dict]:
+    """Every succeeded run of ``kind``, newest first, config and summary decoded."""
+    rows = ws.query("SELECT id, config, summary, created_at FROM runs WHERE kind = ? AND "
+                    "state = 'succeeded' ORDER BY created_at DESC, id DESC", [kind])
+    for row in rows:
+        row["config"] = json.loads(row["config"] or "{}")
+        row["summary"] = json.loads(row["summary"] or "null")
+    return rows
+
+
+def train_logs(ws: Workspace, run_ids: list[str]) -> list[dict]:
+    """Rows {run_id, step, loss} of the given train runs, by run and step."""
+    if not run_ids:
+        return []
+    return ws.query("SELECT run_id, step, loss FROM train_log WHERE list_contains(?, run_id) "
+                    "ORDER BY run_id, step", [list(run_ids)])
+
+
+def ratings_export(ws: Workspace, run_id: str):
+    """One row per rating of a generate run, de-randomized, as a DataFrame (for CSV).
+
+    Columns: item_id, example_id, rater ("auto" = identical outputs tied automatically),
+    choice (as shown: A = left, B = right, tie, both_bad), label (tuned/base/tie/both_bad),
+    left_system, right_system, tuned_position (left/right: where the tuned output was shown),
+    rated_at (UTC timestamp).
+    """
+    return ws.frame("""
+        SELECT r.item_id, i.example_id, r.rater, r.choice, r.label, i.left_system,
+               i.right_system, CASE WHEN i.left_system = 'tuned' THEN 'left' ELSE 'right' END
+               AS tuned_position, r.rated_at
+        FROM ratings r JOIN rating_items i ON i.id = r.item_id
+        WHERE i.run_id = ? ORDER BY r.rated_at, r.item_id, r.rater""", [run_id])
+
+
+def rating_design(ws: Workspace, run_id: str) -> dict:
+    """How the ratings of a run were collected: items, auto-ties, raters, ratings, side split."""
+    items, auto, tuned_left = ws.row(
+        "SELECT count(*), count(*) FILTER (WHERE auto_tie), "
+        "count(*) FILTER (WHERE left_system = 'tuned') FROM rating_items WHERE run_id = ?",
+        [run_id])
+    raters, ratings = ws.row(
+        "SELECT count(DISTINCT r.rater) FILTER (WHERE r.rater <> 'auto'), "
+        "count(*) FILTER (WHERE r.rater <> 'auto') FROM ratings r "
+        "JOIN rating_items i ON i.id = r.item_id WHERE i.run_id = ?", [run_id])
+    return {"items": items, "auto_ties": auto, "tuned_shown_left": tuned_left,
+            "raters": raters, "human_ratings": ratings}
+
+
+def heldout_rows(ws: Workspace, dataset_id: int, limit: int = 200) -> list[dict]:
+    """The first ``limit`` test-split rows {id, messages, meta} (the playground's choices)."""
+    return ws.split_examples(dataset_id, "test")[:limit]
