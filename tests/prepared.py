@@ -1,13 +1,27 @@
-"""A small prepared workspace (no model needed) for page and report tests."""
+"""A small prepared workspace (no model needed) for page and report tests, and the AppTest
+entry to a page as the logged-in admin."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from streamlit.testing.v1 import AppTest
+
 from curation.formats import Example, Reject
-from workbench.store import open_workspace
-from workbench.store import privacy
+from workbench.store import open_workspace, privacy
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def admin_page(path: str, timeout: float = 60) -> AppTest:
+    """AppTest of app.py switched to the page ``path`` (e.g. "views/data.py") and run, as a
+    logged-in admin (the login itself is tested in tests/test_auth_app.py)."""
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    at.session_state["auth"] = {"role": "admin"}
+    at.run()
+    at.switch_page(path)
+    return at.run()
 
 
 def conv(question: str, answer: str) -> list[dict]:

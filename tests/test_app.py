@@ -1,14 +1,12 @@
 """The app's pages render against a prepared workspace, and rating works through the UI."""
 
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.prepared import prepare_workspace
+from tests.prepared import admin_page, prepare_workspace
 from workbench.store import open_workspace
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = ["views/data.py", "views/run.py", "views/sessions.py", "views/report.py"]
 
 
@@ -20,11 +18,7 @@ def workspace(tmp_path, monkeypatch):
 
 
 def page(path: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["auth"] = {"role": "admin"}  # logins: tests/test_auth_app.py
-    at.run()
-    at.switch_page(path)
-    return at.run()
+    return admin_page(path)
 
 
 @pytest.mark.parametrize("path", PAGES)

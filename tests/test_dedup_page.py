@@ -1,14 +1,11 @@
 """The Duplicates page: a cluster side by side; overrides become recorded decisions."""
 
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.prepared import prepare_workspace
+from tests.prepared import admin_page, prepare_workspace
 from workbench.store import open_workspace
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 @pytest.fixture
@@ -22,11 +19,7 @@ def workspace(tmp_path, monkeypatch):
 
 
 def page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["auth"] = {"role": "admin"}  # logins: tests/test_auth_app.py
-    at.run()
-    at.switch_page("views/dedup.py")
-    return at.run()
+    return admin_page("views/dedup.py")
 
 
 def test_the_page_shows_a_cluster_side_by_side_with_its_similarity(workspace):

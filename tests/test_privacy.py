@@ -18,7 +18,7 @@ from curation.pii_redact import (
     replacement,
 )
 from tests.conftest import write_jsonl
-from workbench import model_stages
+from workbench import model_stages, train_runs
 from workbench import privacy as privacy_stage
 from workbench.errors import WorkbenchError
 from workbench.store import open_workspace
@@ -112,11 +112,11 @@ def test_training_is_refused_from_the_cli_until_an_admin_overrides(ws, tmp_path,
 
     captured = {}
 
-    def fake_job(workspace, kind, dataset_id, config, inputs, on_progress):
-        captured.update(config)
+    def fake_run(workspace, job_dir, dataset_id, on_progress):
+        captured.update(json.loads((job_dir / "config.json").read_text()))
         raise WorkbenchError("stop before training")
 
-    monkeypatch.setattr(model_stages, "_run_job", fake_job)
+    monkeypatch.setattr(train_runs, "_run", fake_run)
     with pytest.raises(WorkbenchError, match="stop before training"):
         model_stages.train(ws, max_steps=1)
     privacy = captured["lineage"]["privacy"]

@@ -1,16 +1,13 @@
 """The Privacy page: the training gate from the UI (blocked, bulk-resolved, overridden)."""
 
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.prepared import prepare_workspace
+from tests.prepared import admin_page, prepare_workspace
 from workbench.errors import StageError
 from workbench.store import open_workspace
 from workbench.store import privacy as store
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 @pytest.fixture
@@ -21,11 +18,7 @@ def workspace(tmp_path, monkeypatch):
 
 
 def page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["auth"] = {"role": "admin"}  # the page is served to the app's admin only
-    at.run()
-    at.switch_page("views/privacy.py")
-    return at.run()
+    return admin_page("views/privacy.py")
 
 
 def test_page_shows_the_gate_blocked_with_the_finding_in_context(workspace):

@@ -3,8 +3,7 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.prepared import prepare_workspace
-from tests.test_app import APP
+from tests.prepared import admin_page, prepare_workspace
 from workbench.model_stages import score
 
 
@@ -16,11 +15,7 @@ def workspace(tmp_path, monkeypatch, evaluate_cache):
 
 
 def page(path: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["auth"] = {"role": "admin"}  # logins: tests/test_auth_app.py
-    at.run()
-    at.switch_page(path)
-    return at.run()
+    return admin_page(path)
 
 
 def test_report_page_shows_paired_intervals_and_offers_both_exports(workspace):

@@ -1,15 +1,12 @@
 """The Train page: the form comes from TrainConfig, runs are listed and compared."""
 
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.prepared import prepare_workspace
+from tests.prepared import admin_page, prepare_workspace
 from training.config import TrainConfig
 from workbench.store import open_workspace
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 @pytest.fixture
@@ -26,11 +23,7 @@ def workspace(tmp_path, monkeypatch):
 
 
 def train_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["auth"] = {"role": "admin"}  # logins: tests/test_auth_app.py
-    at.run()
-    at.switch_page("views/train.py")
-    return at.run()
+    return admin_page("views/train.py")
 
 
 def test_train_page_lists_runs_and_diffs_their_configs(workspace):

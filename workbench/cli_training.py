@@ -133,7 +133,7 @@ def train_compare(run_a: str = typer.Argument(...), run_b: str = typer.Argument(
 
 
 @command
-def export(workspace: str = Workspace,
+def export_model(workspace: str = Workspace,
            run_id: str = typer.Option(None, help="Train run (default: the latest succeeded)."),
            gguf: bool = typer.Option(True, help="Also write model.gguf (F32) and verify it."),
            ) -> dict:
