@@ -130,11 +130,11 @@ def test_admin_creates_a_session_and_two_raters_rate_at_once(server, browser):
     admin.get_by_role("button", name="Set password and log in").click()
     heading(admin, "Data")
     for title, slug in ADMIN_PAGES.items():
-        admin.get_by_role("link", name=title).click()
+        admin.get_by_role("link", name=title, exact=True).click()
         heading(admin, HEADINGS.get(slug, title))
         shot(admin, f"admin-{slug}")
 
-    admin.get_by_role("link", name="Sessions").click()
+    admin.get_by_role("link", name="Sessions", exact=True).click()
     heading(admin, "Rating sessions")
     admin.get_by_label("Session name").fill("e2e")
     admin.get_by_label("Raters, one name per line").fill("ana\nbo")
@@ -181,7 +181,7 @@ def test_admin_creates_a_session_and_two_raters_rate_at_once(server, browser):
     admin.get_by_label("Admin password").fill(PASSWORD)
     admin.get_by_role("button", name="Log in").click()
     heading(admin, "Data")
-    admin.get_by_role("link", name="Sessions").click()
+    admin.get_by_role("link", name="Sessions", exact=True).click()
     admin.get_by_text("Raw ratings (CSV)").wait_for(timeout=60_000)
     shot(admin, "admin-session-progress")
 
