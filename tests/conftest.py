@@ -49,6 +49,17 @@ def evaluate_cache(evaluate_home, monkeypatch) -> Path:
 
 
 @pytest.fixture
+def workspace(tmp_path, monkeypatch) -> Path:
+    """The prepared workspace of tests/prepared.py, shown by the app ($WORKBENCH_WORKSPACE).
+    Test modules that need another workspace define their own ``workspace`` fixture."""
+    from tests.prepared import prepare_workspace
+
+    root = prepare_workspace(tmp_path / "ws")
+    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(root))
+    return root
+
+
+@pytest.fixture
 def shared_data() -> Path:
     """../shared/data, or skip when this clone has none (a user's fresh clone)."""
     if not SHARED_DATA.is_dir():

@@ -4,17 +4,10 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.prepared import admin_page, prepare_workspace
+from tests.prepared import admin_page
 from workbench.store import open_workspace
 
 PAGES = ["views/data.py", "views/run.py", "views/sessions.py", "views/report.py"]
-
-
-@pytest.fixture
-def workspace(tmp_path, monkeypatch):
-    root = prepare_workspace(tmp_path / "ws")
-    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(root))
-    return root
 
 
 def page(path: str) -> AppTest:

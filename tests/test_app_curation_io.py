@@ -7,15 +7,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import write_jsonl
-from tests.prepared import admin_page, prepare_workspace
+from tests.prepared import admin_page
 from workbench.store import open_workspace
-
-
-@pytest.fixture
-def workspace(tmp_path, monkeypatch):
-    root = prepare_workspace(tmp_path / "ws")
-    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(root))
-    return root
 
 
 def page(path: str) -> AppTest:

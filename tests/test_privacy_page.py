@@ -1,20 +1,15 @@
-"""The Privacy page: the training gate from the UI (blocked, bulk-resolved, overridden)."""
+"""The Privacy page: the training gate from the UI (blocked, bulk-resolved, overridden).
+
+The prepared workspace (conftest ``workspace``) has one PERSON finding (0.85) in example 3."""
 
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.prepared import admin_page, prepare_workspace
+from tests.prepared import admin_page
 from workbench.errors import StageError
 from workbench.store import open_workspace
 from workbench.store import privacy as store
-
-
-@pytest.fixture
-def workspace(tmp_path, monkeypatch):
-    root = prepare_workspace(tmp_path / "ws")  # one PERSON finding (0.85) in example 3
-    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(root))
-    return root
 
 
 def page() -> AppTest:
