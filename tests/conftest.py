@@ -60,6 +60,17 @@ def workspace(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture
+def ws(tmp_path):
+    """An empty in-memory workspace (store tests); modules that need another ``ws`` define
+    their own."""
+    from workbench.store import memory_workspace
+
+    workspace = memory_workspace(tmp_path)
+    yield workspace
+    workspace.con.close()
+
+
+@pytest.fixture
 def shared_data() -> Path:
     """../shared/data, or skip when this clone has none (a user's fresh clone)."""
     if not SHARED_DATA.is_dir():

@@ -10,14 +10,6 @@ from workbench.auth import (
     verify_password,
 )
 from workbench.store import auth as admin
-from workbench.store import memory_workspace
-
-
-@pytest.fixture
-def ws(tmp_path):
-    workspace = memory_workspace(tmp_path)
-    yield workspace
-    workspace.con.close()
 
 
 def test_a_password_hash_is_salted_and_verifies_only_the_same_password():

@@ -4,18 +4,17 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.prepared import admin_page, prepare_workspace
+from tests.prepared import admin_page
 from workbench.store import open_workspace
 
 
 @pytest.fixture
-def workspace(tmp_path, monkeypatch):
-    root = prepare_workspace(tmp_path / "ws")
-    with open_workspace(root) as ws:  # the prepared cluster: #2 is an exact copy of #1
+def workspace(workspace):
+    """conftest's prepared workspace, whose cluster (#2 is an exact copy of #1) also lists #1."""
+    with open_workspace(workspace) as ws:
         ws.insert("dup_clusters", [{"dataset_id": 1, "example_id": 1, "level": "exact",
                                     "representative_id": 1, "similarity": 1.0}])
-    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(root))
-    return root
+    return workspace
 
 
 def page() -> AppTest:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 
 from evaluation.generate import (
-    generate, generate_with, length_order, load_for_generation, stop_token_ids,
+    generate,
+    generate_with,
+    length_order,
+    load_for_generation,
+    stop_token_ids,
 )
 from training.config import TrainConfig
 from training.model import ensure_base_model

@@ -6,8 +6,14 @@ from datasketch import MinHash
 
 from curation.ann import ann_leader_clusters, semantic_clusters_ann
 from curation.dedup import DedupConfig, leader_clusters, semantic_clusters
-from curation.near_dedup import (NearDedupConfig, near_clusters, near_text_clusters,
-                                 plain_datasketch_clusters, shingles, signatures)
+from curation.near_dedup import (
+    NearDedupConfig,
+    near_clusters,
+    near_text_clusters,
+    plain_datasketch_clusters,
+    shingles,
+    signatures,
+)
 
 SIXTY_ONE_WORDS = (
     "the quick brown fox jumps over a lazy dog while seven hungry cats watch from an old "

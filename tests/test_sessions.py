@@ -14,16 +14,8 @@ from evaluation.sessions import (
 )
 from tests.sessions_data import add_generations
 from workbench.auth import AuthError
-from workbench.store import memory_workspace
 from workbench.store import sessions as ss
 from workbench.store.sessions import RatingError
-
-
-@pytest.fixture
-def ws(tmp_path):
-    workspace = memory_workspace(tmp_path)
-    yield workspace
-    workspace.con.close()
 
 
 def make(ws, n=6, raters=("ana", "bo"), k=1, repeat_share=0.0, identical=(), seed=1,

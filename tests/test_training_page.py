@@ -1,5 +1,6 @@
 """The Train page: the form comes from TrainConfig, runs are listed and compared."""
 
+import json
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -17,7 +18,7 @@ def workspace(tmp_path, monkeypatch):
                                                       .to_dict()})
         ws.finish_run("train-2", "succeeded", {"steps": 2, "final_loss": 1.2})
         ws.con.execute("UPDATE runs SET config = ? WHERE id = 'train-1'",
-                       ['{"train": ' + __import__("json").dumps(TrainConfig().to_dict()) + "}"])
+                       [json.dumps({"train": TrainConfig().to_dict()})])
     monkeypatch.setenv("WORKBENCH_WORKSPACE", str(root))
     return root
 
