@@ -162,3 +162,64 @@ def test_an_unknown_override_action_is_refused(tmp_path):
 def test_split_config_refuses_fractions_that_leave_no_train_rows():
     with pytest.raises(ValueError, match="validation \\+ test must be < 1"):
         SplitConfig(validation=0.5, test=0.5)
+
+
+def reference_split(rows, seed, validation, test):
+    """The split by its definition: every stratum's rows sorted by (draw, draw2, group_id),
+    a row's rank counting its whole group, quotas by cascade rounding (half away from 0)."""
+    import math
+
+    h = store.draw_params(seed)
+    p = store.P31
+
+    def half_up(x):
+        return math.floor(x + 0.5)
+
+    def key(row):
+        lo, hi = row["root_key"] % p, (row["root_key"] // p) % p
+        return ((lo * h["a1"] + hi * h["b1"] + h["c1"]) % p,
+                (lo * h["a2"] + hi * h["b2"] + h["c2"]) % p, row["group_id"])
+
+    out, c = {}, 0
+    for stratum in sorted({r["stratum"] for r in rows}):
+        members = sorted((r for r in rows if r["stratum"] == stratum), key=key)
+        n = len(members)
+        c += n
+        q_test = half_up(c * test) - half_up((c - n) * test)
+        q_held = q_test + half_up(c * validation) - half_up((c - n) * validation)
+        keys = [key(r) for r in members]
+        for i, r in enumerate(members):
+            upto = i + 1
+            while upto < n and keys[upto] == keys[i]:
+                upto += 1
+            out[r["id"]] = "test" if upto <= q_test else \
+                "validation" if upto <= q_held else "train"
+    return out
+
+
+def test_split_select_equals_sorting_every_row():
+    """The histogram shortcut gives exactly the split a full sort gives: 3 strata (one of a
+    single row), groups of 1-4 rows sharing a key, 20k rows over 4096 buckets."""
+    import duckdb
+
+    rng = random.Random(5)
+    rows, group = [], 0
+    while len(rows) < 20_000:
+        size, stratum, key = rng.choice((1, 1, 1, 2, 4)), rng.choice("ab"), rng.getrandbits(62)
+        rows += [{"id": len(rows) + i, "group_id": group, "root_key": key, "stratum": stratum}
+                 for i in range(size)]
+        group += 1
+    rows.append({"id": len(rows), "group_id": group, "root_key": 7, "stratum": "c"})
+    con = duckdb.connect()
+    con.execute("CREATE TABLE m(id BIGINT, group_id BIGINT, root_key BIGINT, stratum VARCHAR)")
+    con.executemany("INSERT INTO m VALUES (?, ?, ?, ?)",
+                    [[r["id"], r["group_id"], r["root_key"], r["stratum"]] for r in rows])
+    for seed, validation, test in ((0, 0.1, 0.1), (9, 0.25, 0.05), (3, 0.0, 0.5)):
+        select, params = store.split_select(con, "SELECT * FROM m", {}, seed, validation, test)
+        got = dict(con.execute(f"SELECT id, split::VARCHAR FROM ({select})", params).fetchall())
+        want = reference_split(rows, seed, validation, test)
+        assert got == want
+        assert len(got) == len(rows)
+    counts = dict(con.execute(f"SELECT split::VARCHAR, count(*) FROM ({select}) GROUP BY 1",
+                              params).fetchall())
+    assert counts == {"train": 10_003, "test": 9_999}  # a group crossing the quota moves whole
