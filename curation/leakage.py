@@ -13,6 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 EXACT_UP_TO = 20_000_000  # test × train products below this are done exactly (numpy)
+FINDING_CODE = "test_leakage"  # the finding of a held-out row at or above the threshold
+FINDING_SEVERITY = "warning"  # not "error": an error finding would take the row out of the
+#                               next split instead of letting a curator decide
 
 
 def nearest(test: np.ndarray, train: np.ndarray, block: int = 1024) -> tuple[np.ndarray,
@@ -55,3 +58,18 @@ def report(ids: list[int], splits: list[str], vectors: np.ndarray, threshold: fl
              "similarity": float(s) if w >= 0 else None, "threshold": threshold,
              "above": bool(w >= 0 and s >= threshold)}
             for i, w, s in zip(held, where.tolist(), sims.tolist(), strict=True)]
+
+
+def findings(records: list[dict], lines: dict[int, int]) -> list[dict]:
+    """A ``test_leakage`` finding (severity warning) per record ``above`` the threshold.
+
+    ``records``: ``report``'s rows; ``lines``: {example_id: input line} of the rows named.
+    Each: {example_id, step "leakage", code, severity, message, message_index None}; the
+    message names both rows by input line and the cosine against the threshold.
+    """
+    return [{"example_id": r["example_id"], "step": "leakage", "code": FINDING_CODE,
+             "severity": FINDING_SEVERITY, "message_index": None,
+             "message": f"row {lines[r['example_id']]} ({r['split']}) has cosine "
+                        f"{r['similarity']:.4f} to training row {lines[r['nearest_train_id']]}"
+                        f" (threshold {r['threshold']}): a near copy of a training example"}
+            for r in records if r["above"]]

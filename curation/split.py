@@ -1,6 +1,7 @@
-"""Split settings. The split itself runs in DuckDB (workbench.store.dedup.assign_splits):
-whole duplicate groups, ordered by md5(seed:md5(group root's messages)) inside each stratum,
-so the result depends on the content and the seed only, never on the order of the rows.
+"""Split settings. The split itself runs in DuckDB (workbench.store.dedup.assign_splits and
+split_select): whole duplicate groups, ordered inside each stratum by a seeded universal hash
+of md5(group root's messages), so the result depends on the content and the seed only, never
+on the order of the rows.
 """
 
 from __future__ import annotations

@@ -27,6 +27,39 @@ def test_data_page_lists_the_rows_behind_a_findings_bar(workspace):
     assert behind[["example_id", "line"]].to_dict("records") == [{"example_id": 1, "line": 1}]
 
 
+def test_data_page_dropdown_chooses_the_bar_when_no_bar_is_clicked(workspace):
+    """The fallback path: AppTest cannot click the chart, so the dropdown picks the code."""
+    with open_workspace(workspace) as ws:
+        ws.insert("findings", [{"dataset_id": 1, "example_id": i, "step": "leakage",
+                                "code": "test_leakage", "severity": "warning",
+                                "message": f"row {i} (test) is a near copy",
+                                "message_index": None} for i in (4, 7)])
+    at = page("views/data.py")
+    assert not at.exception
+    assert [chart.key for chart in at.get("vega_lite_chart")] == ["findings_chart"]
+    assert at.selectbox(key="finding_code").options == ["test_leakage", "missing_system"]
+    assert at.dataframe[0].value[["example_id", "line"]].to_dict("records") == [
+        {"example_id": 4, "line": 4}, {"example_id": 7, "line": 7}]
+    at.selectbox(key="finding_code").select("missing_system").run()
+    assert not at.exception
+    assert at.dataframe[0].value[["example_id", "line"]].to_dict("records") == [
+        {"example_id": 1, "line": 1}]
+
+
+@pytest.mark.parametrize(("event", "code"), [
+    ({"selection": {"pick": [{"code": "refusal", "severity": "warning"}]}}, "refusal"),
+    ({"selection": {"pick": {"code": ["role_order"]}}}, "role_order"),
+    ({"selection": {"pick": []}}, None),
+    ({"selection": {"pick": {}}}, None),
+    ({"selection": {}}, None),
+    (None, None),
+])
+def test_chart_pick_reads_the_clicked_code_from_a_selection_event(event, code):
+    from views._ui import chart_pick
+
+    assert chart_pick(event, "pick", "code") == code
+
+
 def test_data_page_plots_token_lengths_once_validate_stored_them(workspace):
     with open_workspace(workspace) as ws:
         ws.insert("example_tokens", [{"dataset_id": 1, "example_id": i, "n_tokens": 10 * i,

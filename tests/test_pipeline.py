@@ -35,6 +35,10 @@ def test_too_few_rows_for_a_test_split_completes_with_null_metrics_and_a_reason(
     summary = pipeline(PipelineOptions(input=str(path), workspace=str(tmp_path / "ws"),
                                        max_train_steps=1, eval_size=2, max_new_tokens=4))
     assert summary["split"] == {"train": 3, "validation": 0, "test": 0}
+    assert summary["leakage"] == {"held_out": 0, "above_threshold": 0, "max_similarity": None,
+                                  "threshold": 0.95}
+    assert list(summary["timings"]) == ["ingest", "validate", "dedup", "pii", "split",
+                                        "leakage", "train", "generate"]
     assert summary["metrics"] is None
     assert summary["metrics_reason"].startswith("the test split is empty")
     assert summary["train"]["steps"] == 1

@@ -1,6 +1,7 @@
 """Splits: stratified, grouped by duplicate cluster, deterministic, shuffle-invariant;
 the leakage report; review overrides. Dedup runs with a bag-of-words stand-in encoder."""
 
+import json
 import random
 
 import pytest
@@ -162,3 +163,120 @@ def test_an_unknown_override_action_is_refused(tmp_path):
 def test_split_config_refuses_fractions_that_leave_no_train_rows():
     with pytest.raises(ValueError, match="validation \\+ test must be < 1"):
         SplitConfig(validation=0.5, test=0.5)
+
+
+def reference_split(rows, seed, validation, test):
+    """The split by its definition: every stratum's rows sorted by (draw, draw2, group_id),
+    a row's rank counting its whole group, quotas by cascade rounding (half away from 0)."""
+    import math
+
+    h = store.draw_params(seed)
+    p = store.P31
+
+    def half_up(x):
+        return math.floor(x + 0.5)
+
+    def key(row):
+        lo, hi = row["root_key"] % p, (row["root_key"] // p) % p
+        return ((lo * h["a1"] + hi * h["b1"] + h["c1"]) % p,
+                (lo * h["a2"] + hi * h["b2"] + h["c2"]) % p, row["group_id"])
+
+    out, c = {}, 0
+    for stratum in sorted({r["stratum"] for r in rows}):
+        members = sorted((r for r in rows if r["stratum"] == stratum), key=key)
+        n = len(members)
+        c += n
+        q_test = half_up(c * test) - half_up((c - n) * test)
+        q_held = q_test + half_up(c * validation) - half_up((c - n) * validation)
+        keys = [key(r) for r in members]
+        for i, r in enumerate(members):
+            upto = i + 1
+            while upto < n and keys[upto] == keys[i]:
+                upto += 1
+            out[r["id"]] = "test" if upto <= q_test else \
+                "validation" if upto <= q_held else "train"
+    return out
+
+
+def test_split_select_equals_sorting_every_row():
+    """The histogram shortcut gives exactly the split a full sort gives: 3 strata (one of a
+    single row), groups of 1-4 rows sharing a key, 20k rows over 4096 buckets."""
+    import duckdb
+
+    rng = random.Random(5)
+    rows, group = [], 0
+    while len(rows) < 20_000:
+        size, stratum, key = rng.choice((1, 1, 1, 2, 4)), rng.choice("ab"), rng.getrandbits(62)
+        rows += [{"id": len(rows) + i, "group_id": group, "root_key": key, "stratum": stratum}
+                 for i in range(size)]
+        group += 1
+    rows.append({"id": len(rows), "group_id": group, "root_key": 7, "stratum": "c"})
+    con = duckdb.connect()
+    con.execute("CREATE TABLE m(id BIGINT, group_id BIGINT, root_key BIGINT, stratum VARCHAR)")
+    con.executemany("INSERT INTO m VALUES (?, ?, ?, ?)",
+                    [[r["id"], r["group_id"], r["root_key"], r["stratum"]] for r in rows])
+    for seed, validation, test in ((0, 0.1, 0.1), (9, 0.25, 0.05), (3, 0.0, 0.5)):
+        select, params = store.split_select(con, "SELECT * FROM m", {}, seed, validation, test)
+        got = dict(con.execute(f"SELECT id, split::VARCHAR FROM ({select})", params).fetchall())
+        want = reference_split(rows, seed, validation, test)
+        assert got == want
+        assert len(got) == len(rows)
+    counts = dict(con.execute(f"SELECT split::VARCHAR, count(*) FROM ({select}) GROUP BY 1",
+                              params).fetchall())
+    assert counts == {"train": 10_003, "test": 9_999}  # a group crossing the quota moves whole
+
+
+def planted_pairs_dataset():
+    """dataset() plus, for rows 10-19, a near copy (one of 8 words replaced: bag-of-words
+    cosine 0.875, above a 0.85 threshold); returns (rows, [(original, copy) prompts])."""
+    rows = dataset()
+    pairs = []
+    for r in rows[10:20]:
+        words = r["messages"][0]["content"].split()
+        copy = " ".join(words[:7] + ["zebra"])
+        rows.append({"messages": conv(copy, r["messages"][1]["content"]), "category": "a"})
+        pairs.append((r["messages"][0]["content"], copy))
+    return rows, pairs
+
+
+def leakage_findings(ws) -> list[dict]:
+    with open_workspace(ws) as s:
+        return s.query("""SELECT e.messages, f.code, f.severity, f.message FROM findings f
+            JOIN examples e ON e.dataset_id = f.dataset_id AND e.id = f.example_id
+            WHERE f.step = 'leakage' ORDER BY e.line""")
+
+
+def test_leakage_stage_records_held_out_near_copies_of_training_rows_as_findings(tmp_path):
+    """The pipeline's split → leakage: with semantic dedup (the default plan) no held-out row
+    is a near copy of a training row; without it, exactly the planted pairs the split puts
+    on both sides of the train/held-out line are findings."""
+    rows, pairs = planted_pairs_dataset()
+    plan = DedupPlan()
+    plan.semantic.threshold = 0.85
+    ws = build(tmp_path, rows, plan=plan)
+    stages.split(ws, seed=0, ratios=(0.5, 0.25, 0.25))
+    clean = stages.leakage(ws, encode=bag_of_words)
+    assert (clean["held_out"], clean["above_threshold"]) == (20, 0)
+    assert leakage_findings(ws) == []
+
+    plan.semantic.semantic = False  # the near copies stay: some land on both sides
+    stages.dedup(ws, plan=plan, encode=bag_of_words)
+    stages.split(ws, seed=0, ratios=(0.5, 0.25, 0.25))
+    split_of = contents_by_split(ws)
+    crossing = [(a, b) for a, b in pairs if (split_of[a] == "train") != (split_of[b] == "train")]
+    leaky = stages.leakage(ws, encode=bag_of_words)
+    found = leakage_findings(ws)
+    held = sorted(b if split_of[a] == "train" else a for a, b in crossing)
+    assert len(crossing) == 4
+    assert leaky["above_threshold"] == len(found) == 4
+    assert sorted(f["messages"] for f in found) == sorted(
+        json.dumps(conv(h, next(r["messages"][1]["content"] for r in rows
+                                if r["messages"][0]["content"] == h))) for h in held)
+    assert {(f["code"], f["severity"]) for f in found} == {("test_leakage", "warning")}
+    # row 13's copy is row 53 (rows 11-20 get copies 51-60); both texts end "answer 12"
+    assert found[0]["message"] == ("row 13 (test) has cosine 0.9167 to training row 53 "
+                                   "(threshold 0.85): a near copy of a training example")
+    stages.dedup(ws, plan=DedupPlan(), encode=bag_of_words)  # a rerun replaces the findings
+    stages.split(ws, seed=0, ratios=(0.5, 0.25, 0.25))
+    stages.leakage(ws, encode=bag_of_words)
+    assert leakage_findings(ws) == []

@@ -103,3 +103,23 @@ def describe(summary: dict,
             value = f"{value:.4g}"
         parts.append(f"{key.replace('_', ' ')} {value}")
     return " · ".join(parts)
+
+
+def chart_pick(event, param: str, field: str) -> str | None:
+    """The ``field`` value of the first datum chosen in a chart's point selection ``param``.
+
+    ``event``: what ``st.altair_chart(..., on_select="rerun")`` returns (a VegaLiteState:
+    {"selection": {param: [{field: value, ...}, ...]}}); None when nothing is chosen or the
+    chart was drawn without selections (e.g. under AppTest, which cannot click).
+    """
+    try:
+        chosen = event["selection"][param]
+    except (KeyError, TypeError):
+        return None
+    if isinstance(chosen, dict):  # Vega-Lite's {field: [values]} form of a point selection
+        values = chosen.get(field) or []
+        return str(values[0]) if values else None
+    for datum in chosen or []:
+        if datum.get(field) is not None:
+            return str(datum[field])
+    return None

@@ -1,6 +1,7 @@
-"""Data: counts, every table, validation findings by code (with the rows behind each bar)
-and the token-length distribution."""
+"""Data: counts, every table, findings by code (click a bar, or pick its code in the
+dropdown, to list the rows behind it) and the token-length distribution."""
 
+import altair as alt
 import streamlit as st
 
 from views import _ui
@@ -31,12 +32,26 @@ findings_tab, lengths_tab = st.columns(2)
 with findings_tab:
     st.subheader("Findings by code")
     if counts.empty:
-        st.caption("No validation findings.")
+        st.caption("No findings.")
     else:
-        bars = counts.pivot(index="code", columns="severity", values="rows").fillna(0)
-        st.bar_chart(bars, horizontal=True, y_label="rows",
-                     color=[SEVERITY_COLORS[name] for name in bars.columns])
-        code = st.selectbox("Rows behind a bar", counts["code"].tolist(), key="finding_code")
+        pick = alt.selection_point(name="pick", fields=["code"], on="click")
+        chart = alt.Chart(counts).mark_bar().encode(
+            x=alt.X("sum(rows):Q", title="rows"),
+            y=alt.Y("code:N", sort="-x", title=None),
+            color=alt.Color("severity:N", scale=alt.Scale(
+                domain=list(SEVERITY_COLORS), range=list(SEVERITY_COLORS.values()))),
+            opacity=alt.condition(pick, alt.value(1.0), alt.value(0.45)),
+            tooltip=["code", "severity", "rows", "findings"],
+        ).add_params(pick)
+        event = st.altair_chart(chart, on_select="rerun", selection_mode="pick",
+                                key="findings_chart")
+        clicked = _ui.chart_pick(event, "pick", "code")
+        if clicked != st.session_state.get("finding_click"):  # a new click drives the dropdown
+            st.session_state["finding_click"] = clicked
+            if clicked in counts["code"].tolist():
+                st.session_state["finding_code"] = clicked
+        code = st.selectbox("Rows behind a bar (click a bar, or choose its code)",
+                            counts["code"].tolist(), key="finding_code")
         with _ui.workspace() as ws:
             behind = rows_with_code(ws, dataset_id, code)
         st.dataframe(behind, hide_index=True, width="stretch", key="rows_behind")

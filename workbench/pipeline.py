@@ -1,7 +1,9 @@
 """The whole path, raw file → verdict: every automatic stage in order, with timings.
 
 ``pipeline`` is what ``workbench pipeline`` prints and what the app's Run page starts as a
-job. A dataset too small for a test (or train) split completes with ``metrics: null`` and a
+job. After the split, the leakage stage checks every held-out row against its nearest
+training row; rows at or above the semantic-duplicate threshold become ``test_leakage``
+findings (``leakage.above_threshold`` in the summary; zero for the default split). A dataset too small for a test (or train) split completes with ``metrics: null`` and a
 reason instead of failing. ``report`` gathers the workspace's state for the Report page.
 """
 
@@ -19,7 +21,8 @@ from workbench.errors import StageError
 from workbench.store import open_workspace
 
 log = logging.getLogger("workbench.pipeline")
-STAGES = ("ingest", "validate", "dedup", "pii", "split", "train", "generate", "score")
+STAGES = ("ingest", "validate", "dedup", "pii", "split", "leakage", "train", "generate",
+          "score")
 REPORT_STAGES = STAGES + ("pipeline",)  # run kinds whose latest summary the report shows
 
 
@@ -57,6 +60,7 @@ def stage_runners(o: PipelineOptions) -> dict[str, Callable[[], dict]]:
         "dedup": lambda: stages.dedup(ws, plan=_dedup_plan(o)),
         "pii": lambda: stages.pii(ws, redact=o.redact),
         "split": lambda: stages.split(ws, o.seed, stratify_by=o.stratify_by),
+        "leakage": lambda: stages.leakage(ws),
         "train": lambda: model_stages.train(ws, o.max_train_steps, o.seed,
                                             on_progress=log_progress("train")),
         "generate": lambda: model_stages.generate(ws, o.eval_size, o.max_new_tokens,
@@ -114,6 +118,8 @@ def summarize(results: dict, reason: str | None, timings: dict) -> dict:
         "semantic_duplicates": results["dedup"]["semantic_duplicates"],
         "pii_spans": results["pii"]["pii_spans"], "redacted": results["pii"]["redacted"],
         "split": results["split"],
+        "leakage": {k: results["leakage"][k] for k in (
+            "held_out", "above_threshold", "max_similarity", "threshold")},
         "train": None if train is None else {k: train[k] for k in (
             "steps", "first_loss", "final_loss", "adapter", "dataset_version")},
         "metrics": results["score"]["metrics"] if "score" in results else None,

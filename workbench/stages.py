@@ -203,35 +203,49 @@ def split(workspace: Path, seed: int = 0, ratios: tuple = DEFAULT_RATIOS,
 
 
 def leakage(workspace: Path, encode=None) -> dict:
-    """Nearest training example and cosine for every validation/test example.
+    """Nearest training example and cosine for every validation/test example; those at or
+    above the threshold become ``test_leakage`` findings (severity warning).
 
     Uses the latest dedup run's semantic settings (scope, threshold, encoder) so that "above
-    the threshold" means "would have been a semantic duplicate". ``encode``: texts → vectors,
-    for tests. Summary: held_out, above_threshold, max_similarity, threshold.
+    the threshold" means "would have been a semantic duplicate"; texts are embedded by
+    curation.embed.encode (nothing when there is no held-out or no training row).
+    ``encode``: texts → vectors, for tests. Summary: held_out, above_threshold (= the
+    findings recorded), max_similarity, threshold. Raises StageError before any split.
     """
+    import numpy as np
+
     from curation.dedup import DedupConfig, scope_text
     from curation.embed import encode as default_encode
-    from curation.leakage import report
+    from curation.leakage import findings, report
     from workbench.store import dedup as store
 
     with open_workspace(workspace, create=False) as ws:
         dataset_id = ws.current_dataset()
         run = ws.latest_run("dedup")
         rows = store.split_texts(ws, dataset_id)
-    if not rows:
+        lines = dict(ws.con.execute("SELECT id, line FROM examples WHERE dataset_id = ?",
+                                    [dataset_id]).fetchall())
+        split_run = ws.latest_run("split")
+    if not rows and (split_run is None or split_run["dataset_id"] != dataset_id):
         raise StageError("no split yet: run `workbench split` first")
     semantic = (run or {}).get("config", {}).get("semantic") or {}
     config = DedupConfig(**{k: v for k, v in semantic.items() if k in asdict(DedupConfig())})
-    texts = [scope_text(r["messages"], config.scope) for r in rows]
-    vectors = encode(texts) if encode else default_encode(texts, config)
+    held = sum(r["split"] != "train" for r in rows)
+    if 0 < held < len(rows):
+        texts = [scope_text(r["messages"], config.scope) for r in rows]
+        vectors = encode(texts) if encode else default_encode(texts, config)
+    else:  # nothing to compare: no embedding
+        vectors = np.zeros((len(rows), 0), dtype=np.float32)
     records = report([r["example_id"] for r in rows], [r["split"] for r in rows], vectors,
                      config.threshold)
+    leaks = findings(records, lines)
     sims = [r["similarity"] for r in records if r["similarity"] is not None]
-    summary = {"held_out": len(records), "above_threshold": sum(r["above"] for r in records),
+    summary = {"held_out": len(records), "above_threshold": len(leaks),
                "max_similarity": round(max(sims), 4) if sims else None,
                "threshold": config.threshold}
     with open_workspace(workspace) as ws:
         store.replace_leakage(ws, dataset_id, records)
+        ws.replace_rows("findings", dataset_id, leaks, "AND step = ?", ["leakage"])
         ws.record_stage("leakage", dataset_id, asdict(config), summary)
     return summary
 

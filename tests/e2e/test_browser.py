@@ -67,6 +67,10 @@ def e2e_workspace(root: Path) -> Path:
                        "system = 'tuned'", [HOSTILE])
         ws.con.execute("UPDATE examples SET messages = ? WHERE id = 3", [json.dumps(
             [{"role": "user", "content": HOSTILE}, {"role": "assistant", "content": HOSTILE}])])
+        ws.insert("findings", [{"dataset_id": 1, "example_id": i, "step": "leakage",
+                                "code": "test_leakage", "severity": "warning",
+                                "message": f"row {i} (test) is a near copy of a training row",
+                                "message_index": None} for i in (4, 7)])  # a second bar
     return root
 
 
@@ -184,6 +188,41 @@ def test_admin_creates_a_session_and_two_raters_rate_at_once(server, browser):
     admin.get_by_role("link", name="Sessions", exact=True).click()
     admin.get_by_text("Raw ratings (CSV)").wait_for(timeout=60_000)
     shot(admin, "admin-session-progress")
+
+
+def admin_login(page, server: str) -> None:
+    """Log in as the admin (setting the password if no test did yet); lands on Data."""
+    page.goto(server)
+    first = page.get_by_role("heading", name="First start: set the admin password")
+    login = page.get_by_label("Admin password")
+    first.or_(login).first.wait_for(timeout=60_000)
+    if first.count():
+        page.get_by_label("New admin password").fill(PASSWORD)
+        page.get_by_label("Repeat it").fill(PASSWORD)
+        page.get_by_role("button", name="Set password and log in").click()
+    else:
+        login.fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+    heading(page, "Data")
+
+
+def test_clicking_a_findings_bar_lists_the_rows_behind_it(server, browser):
+    page = new_page(browser, [])
+    admin_login(page, server)
+    chart = page.locator("[data-testid='stVegaLiteChart']").first
+    bars = chart.locator("path[role='graphics-symbol']")
+    bars.first.wait_for(timeout=60_000)
+    assert [bars.nth(i).get_attribute("aria-label") for i in range(bars.count())] == [
+        "rows: 2; code: test_leakage; severity: warning; findings: 2",
+        "rows: 1; code: missing_system; severity: info; findings: 1"]
+    choice = page.locator("[data-testid='stSelectbox'] input").first
+    assert choice.input_value() == "test_leakage"  # the largest bar comes first
+    chart.locator("path[role='graphics-symbol'][aria-label*='missing_system']").click()
+    page.wait_for_function("() => [...document.querySelectorAll("
+                           "\"[data-testid='stSelectbox'] input\")].some("
+                           "e => e.value === 'missing_system')", timeout=60_000)
+    page.get_by_text("row 1: no system message").wait_for(state="attached", timeout=60_000)
+    shot(page, "admin-data-bar-clicked")
 
 
 def test_an_admin_url_opened_without_admin_login_shows_only_a_refusal(server, browser):
