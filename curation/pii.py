@@ -371,10 +371,17 @@ def resolve_overlaps(spans: list[Span]) -> list[Span]:
 _POSSESSIVE = re.compile(r"['’]s?$")
 _NOT_A_DATE = re.compile(r"^[\d\s().+-]+$")
 _YEAR = re.compile(r"\b(1[89]|20)\d\d\b")
-_CALENDAR_WORD = re.compile(
-    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)[a-z]*\b",
+_CALENDAR_NAME = re.compile(
+    r"\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|mon|tue|tues|wed|thu|thur|"
+    r"thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b\.?",
     re.IGNORECASE)
 _AGE = re.compile(r"\byears?[ -]old\b", re.IGNORECASE)
+
+
+# Abbreviations of things, not of organisations, that spaCy's small model tags ORG.
+_NOT_AN_ORG = frozenset("atm asap iban ssn pin faq ceo cfo cto coo fyi eta tbd pdf url dob "
+                        "vat otp sms gps".split())
 
 
 def _trim_ner(text: str, span: Span) -> Span | None:
@@ -383,8 +390,9 @@ def _trim_ner(text: str, span: Span) -> Span | None:
     Drop a leading "The ", cut at the first line break (the small model runs names into the next line: "Ann Bo\n
     Phone"), drop a trailing possessive ("Ann's" -> "Ann"), and drop a DATE_TIME made only
     of digits and separators without a year (phone and house numbers the model tags DATE),
-    one with neither a digit nor a month or weekday name ("next week", "a year": no date of
-    anyone) and an age ("33 year old").
+    one with neither a digit nor a month or weekday name ("next week", "a couple of
+    months": "months" is no month name), an age ("33 year old") and an
+    ORGANIZATION that abbreviates a thing ("ATM", "IBAN", "ASAP": ``_NOT_AN_ORG``).
     """
     value = text[span.start:span.end]
     if value[:4].lower() == "the " and span.end - span.start > 4:  # "The Garmin Orchestra"
@@ -396,9 +404,11 @@ def _trim_ner(text: str, span: Span) -> Span | None:
     value = text[span.start:end]
     if end <= span.start:
         return None
+    if span.entity_type == "ORGANIZATION" and value.casefold() in _NOT_AN_ORG:
+        return None
     if span.entity_type == "DATE_TIME" and (
             (_NOT_A_DATE.match(value) and not _YEAR.search(value)) or _AGE.search(value)
-            or not (re.search(r"\d", value) or _CALENDAR_WORD.search(value))):
+            or not (re.search(r"\d", value) or _CALENDAR_NAME.search(value))):
         return None
     return Span(span.entity_type, span.start, end, span.score)
 
@@ -422,7 +432,45 @@ def postprocess(text: str, results: list[RecognizerResult], config: PiiConfig) -
                 or text[span.start:span.end].casefold() in allowed):
             continue
         spans.append(span)
-    return resolve_overlaps(spans)
+    return resolve_overlaps(_extend_dates(text, _merge_phones(text, spans)))
+
+
+_EXTENSION = re.compile(r"[ \t]?(?:x|ext\.?|extension)[ \t]?\d{1,6}\b", re.IGNORECASE)
+
+
+def _merge_phones(text: str, spans: list[Span]) -> list[Span]:
+    """Overlapping PHONE_NUMBER spans (phonenumbers and our labelled/+country pattern often
+    disagree on where "+41 (0)96 471 07 95" starts) become their union, with the highest
+    score; a phone span followed by an extension ("x4587", "ext. 12") takes it in."""
+    phones = sorted((s for s in spans if s.entity_type == "PHONE_NUMBER"),
+                    key=lambda s: s.start)
+    merged: list[Span] = []
+    for span in phones:
+        if merged and span.start < merged[-1].end:
+            last = merged.pop()
+            span = Span("PHONE_NUMBER", last.start, max(last.end, span.end),
+                        max(last.score, span.score))
+        merged.append(span)
+    extended = []
+    for span in merged:
+        ext = _EXTENSION.match(text, span.end)
+        extended.append(Span("PHONE_NUMBER", span.start, ext.end(), span.score) if ext else span)
+    return [s for s in spans if s.entity_type != "PHONE_NUMBER"] + extended
+
+
+_CLOCK = re.compile(r"[ T]\d{1,2}:\d{2}(?::\d{2})?\b")
+
+
+def _extend_dates(text: str, spans: list[Span]) -> list[Span]:
+    """A DATE_TIME span followed by a clock time ("2015-12-22 04:34:22", which spaCy cuts
+    after the date) takes the time in; a separate span of that time is dropped."""
+    out = []
+    for span in spans:
+        clock = _CLOCK.match(text, span.end) if span.entity_type == "DATE_TIME" else None
+        out.append(Span(span.entity_type, span.start, clock.end(), span.score) if clock else span)
+    covered = [(s.start, s.end) for s in out if s.entity_type == "DATE_TIME"]
+    return [s for s in out if not (s.entity_type == "DATE_TIME" and any(
+        a <= s.start and s.end <= b and (a, b) != (s.start, s.end) for a, b in covered))]
 
 
 def scan(texts: list[str], config: PiiConfig = PiiConfig()) -> list[list[Span]]:
