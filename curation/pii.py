@@ -236,6 +236,19 @@ class NerOnlySpacyNlpEngine(SpacyNlpEngine):
             nlp.select_pipes(enable=[name for name in nlp.pipe_names if name in keep])
             self.nlp[model["lang_code"]] = nlp
 
+    def is_stopword(self, word: str, language: str) -> bool:
+        """spaCy's ``vocab[word].is_stop``, memoised (asked for every word of every text)."""
+        return self._lexeme_flags(word, language)[0]
+
+    def is_punct(self, word: str, language: str) -> bool:
+        """spaCy's ``vocab[word].is_punct``, memoised."""
+        return self._lexeme_flags(word, language)[1]
+
+    @functools.lru_cache(maxsize=100_000)  # noqa: B019 (one engine per model, kept for good)
+    def _lexeme_flags(self, word: str, language: str) -> tuple[bool, bool]:
+        lexeme = self.nlp[language].vocab[word]
+        return lexeme.is_stop, lexeme.is_punct
+
     def _doc_to_nlp_artifact(self, doc, language: str) -> NlpArtifacts:
         entities, scores = self._get_updated_entities(list(doc.ents),
                                                       self._get_scores_for_entities(doc))
@@ -332,6 +345,7 @@ def analyzer(spacy_model: str = DEFAULT_SPACY_MODEL, language: str = "en",
             labels_to_ignore=list(NER_LABELS_IGNORED)),
         lemmas=lemmas)
     nlp_engine.load()
+    _offline_tld_extractor()("example.com")  # build the suffix trie now (~0.3 s), not mid-scan
     return AnalyzerEngine(
         nlp_engine=nlp_engine,
         registry=_registry(nlp_engine, language),
@@ -380,8 +394,9 @@ _AGE = re.compile(r"\byears?[ -]old\b", re.IGNORECASE)
 
 
 # Abbreviations of things, not of organisations, that spaCy's small model tags ORG.
-_NOT_AN_ORG = frozenset("atm asap iban ssn pin faq ceo cfo cto coo fyi eta tbd pdf url dob "
-                        "vat otp sms gps".split())
+_NOT_AN_ORG = frozenset(["atm", "asap", "iban", "ssn", "pin", "faq", "ceo", "cfo", "cto",
+                         "coo", "fyi", "eta", "tbd", "pdf", "url", "dob", "vat", "otp", "sms",
+                         "gps"])
 
 
 def _trim_ner(text: str, span: Span) -> Span | None:

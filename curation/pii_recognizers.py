@@ -89,7 +89,7 @@ class StreetAddressRecognizer(EntityRecognizer):
                          name="StreetAddressRecognizer", supported_language=supported_language)
         self.split_places = split_places
 
-    def load(self) -> None:  # noqa: D102 (nothing to load)
+    def load(self) -> None:
         pass
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
@@ -157,7 +157,7 @@ class LabelledPhoneRecognizer(EntityRecognizer):
         super().__init__(supported_entities=["PHONE_NUMBER"], name="LabelledPhoneRecognizer",
                          supported_language=supported_language)
 
-    def load(self) -> None:  # noqa: D102
+    def load(self) -> None:
         pass
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
@@ -183,8 +183,9 @@ NAME_RE = regex.compile(
     regex.I,
 )
 _NOT_NAME = frozenset(
-    "a an the and but or so to me my is it this that what who please not yes no mr mrs ms "
-    "dr miss sir madam here there just".split())
+    ["a", "an", "the", "and", "but", "or", "so", "to", "me", "my", "is", "it", "this", "that",
+     "what", "who", "please", "not", "yes", "no", "mr", "mrs", "ms", "dr", "miss", "sir",
+     "madam", "here", "there", "just"])
 
 
 class IntroducedNameRecognizer(EntityRecognizer):
@@ -198,7 +199,7 @@ class IntroducedNameRecognizer(EntityRecognizer):
         super().__init__(supported_entities=["PERSON"], name="IntroducedNameRecognizer",
                          supported_language=supported_language)
 
-    def load(self) -> None:  # noqa: D102
+    def load(self) -> None:
         pass
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
@@ -245,7 +246,7 @@ class LabelledNumberRecognizer(EntityRecognizer):
         super().__init__(supported_entities=["CREDIT_CARD", "US_DRIVER_LICENSE"],
                          name="LabelledNumberRecognizer", supported_language=supported_language)
 
-    def load(self) -> None:  # noqa: D102
+    def load(self) -> None:
         pass
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
@@ -284,7 +285,7 @@ class CountryRecognizer(EntityRecognizer):
         super().__init__(supported_entities=["LOCATION"], name="CountryRecognizer",
                          supported_language=supported_language)
 
-    def load(self) -> None:  # noqa: D102
+    def load(self) -> None:
         pass
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
@@ -294,8 +295,9 @@ class CountryRecognizer(EntityRecognizer):
 
 
 # -- given names --------------------------------------------------------------------------
-NAME_LOCALES = ("en_US en_GB de_DE fr_FR es_ES it_IT pl_PL cs_CZ hu_HU fi_FI sv_SE da_DK "
-                "nl_NL pt_BR pt_PT hr_HR sl_SI no_NO is_IS et_EE el_GR ru_RU").split()
+NAME_LOCALES = ["en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "pl_PL", "cs_CZ",
+                "hu_HU", "fi_FI", "sv_SE", "da_DK", "nl_NL", "pt_BR", "pt_PT", "hr_HR", "sl_SI",
+                "no_NO", "is_IS", "et_EE", "el_GR", "ru_RU"]
 _ORG_WORDS = regex.compile(r"\b(?:Inc|Ltd|LLC|Corp|Co|Company|Group|Orchestra|Bank|University|"
                            r"Association|Associates|Foundation|Institute|Band|Club|Records|"
                            r"Agency|Partners|Holdings|Systems|Solutions|Services|Labs?)\b|,|&|"
@@ -334,7 +336,7 @@ class GivenNameRecognizer(EntityRecognizer):
         super().__init__(supported_entities=["PERSON"], name="GivenNameRecognizer",
                          supported_language=supported_language)
 
-    def load(self) -> None:  # noqa: D102
+    def load(self) -> None:
         pass
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
@@ -381,7 +383,7 @@ class LowercaseNameRecognizer(EntityRecognizer):
         super().__init__(supported_entities=["PERSON"], name="LowercaseNameRecognizer",
                          supported_language=supported_language)
 
-    def load(self) -> None:  # noqa: D102
+    def load(self) -> None:
         pass
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
@@ -422,7 +424,7 @@ class CompanyRecognizer(EntityRecognizer):
         super().__init__(supported_entities=["ORGANIZATION"], name="CompanyRecognizer",
                          supported_language=supported_language)
 
-    def load(self) -> None:  # noqa: D102
+    def load(self) -> None:
         pass
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
@@ -434,7 +436,8 @@ class CompanyRecognizer(EntityRecognizer):
 _SURNAME = r"\p{L}[\p{Ll}\p{M}'’]+"
 FIRM_RE = regex.compile(
     rf"(?<![\p{{L}}@.-])({_SURNAME}),[ \t]+({_SURNAME})[ \t]+(?:and|&)[ \t]+({_SURNAME})"
-    rf"(?![\p{{L}}@-])|(?<!\p{{Lu}}\p{{L}}*[ \t]+|[\p{{L}}@.-])({_SURNAME})-({_SURNAME})(?![\p{{L}}@-])")
+    rf"(?![\p{{L}}@-])"
+    rf"|(?<!\p{{Lu}}\p{{L}}*[ \t]+|[\p{{L}}@.-])({_SURNAME})-({_SURNAME})(?![\p{{L}}@-])")
 
 
 class FirmNameRecognizer(EntityRecognizer):
@@ -451,7 +454,7 @@ class FirmNameRecognizer(EntityRecognizer):
         super().__init__(supported_entities=["ORGANIZATION"], name="FirmNameRecognizer",
                          supported_language=supported_language)
 
-    def load(self) -> None:  # noqa: D102
+    def load(self) -> None:
         pass
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
