@@ -44,6 +44,7 @@ from presidio_analyzer.predefined_recognizers import EmailRecognizer, PhoneRecog
 from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
 
+from curation.language import uncovered_language
 from curation.pii_recognizers import extra_recognizers, relabel_person
 from workbench.errors import WorkbenchError
 
@@ -539,27 +540,13 @@ def _content(message: dict) -> str:
 
 
 UNSUPPORTED_LANGUAGE = "UNSUPPORTED_LANGUAGE"
-_LETTER = re.compile(r"[^\W\d_]")
-_LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]")
-_WORD = re.compile(r"[^\W\d_]+")
 
 
 def language_supported(text: str) -> bool:
-    """False when ``text`` is probably not English, so the English NER's recall is unknown.
-
-    Heuristic, cheap and offline: at least 20 letters of which under 70 % are Latin
-    (Greek, Cyrillic, Arabic, CJK ...), or at least 8 words of which under 8 % are English
-    stop words (spaCy's list; English prose runs at 40-50 %). Short texts count as supported.
-    """
-    letters = _LETTER.findall(text)
-    if len(letters) >= 20 and sum(bool(_LATIN.match(c)) for c in letters) < 0.7 * len(letters):
-        return False
-    words = _WORD.findall(text.lower())
-    if len(words) >= 8:
-        from spacy.lang.en.stop_words import STOP_WORDS
-
-        return sum(w in STOP_WORDS for w in words) >= 0.08 * len(words)
-    return True
+    """False when ``text`` is probably not in English, so the English NER's recall is unknown:
+    ``curation.language.uncovered_language(text, ("en",))`` (the same test as validation's
+    ``unsupported_language``). Short texts count as supported."""
+    return uncovered_language(text, ("en",)) is None
 
 
 def scan_messages(examples: list[list[dict]], config: PiiConfig = PiiConfig()) -> list[dict]:
