@@ -225,9 +225,12 @@ def test_digit_gated_phone_recognizer_equals_presidios_and_skips_texts_without_d
 
     gated, plain = pii.DigitGatedPhoneRecognizer(), PhoneRecognizer()
     for text in ["Call (555) 010-4477 now", "+49 30 901820", "tel 0044 20 7946 0958",
-                 "on 2021-05-03 at 10:30", "no digits here", "12345", "1 2 3 4 5 6 7"]:
+                 "on 2021-05-03 at 10:30", "no digits here", "12345", "1 2 3 4 5 6 7",
+                 "Call 1640 now", "Call 16 40 now", "Call 164 now"]:
         assert ([(r.start, r.end) for r in gated.analyze(text, ["PHONE_NUMBER"])]
                 == [(r.start, r.end) for r in plain.analyze(text, ["PHONE_NUMBER"])])
     assert [(r.start, r.end) for r in gated.analyze("Call (555) 010-4477 now",
                                                     ["PHONE_NUMBER"])] == [(5, 19)]
-    assert pii._DIGIT_RUN.search("call 1-23 or 4") is None
+    assert [(r.start, r.end) for r in gated.analyze("Call 1640 now", ["PHONE_NUMBER"])] == [
+        (5, 9)]  # a valid 4-digit DE number: the gate must let it through
+    assert pii._DIGIT_RUN.search("call 1-23 or 4, 5a6") is None
