@@ -494,14 +494,15 @@ def _extend_dates(text: str, spans: list[Span]) -> list[Span]:
 def scan(texts: list[str], config: PiiConfig = PiiConfig()) -> list[list[Span]]:
     """Find PII in each text; one list of non-overlapping spans (sorted by start) per text.
 
-    Batched through spaCy's ``nlp.pipe`` (Presidio's BatchAnalyzerEngine), each distinct
-    text once (templated sets repeat turns); results equal those of ``analyzer().analyze``
-    on each text followed by ``postprocess`` (bench/pii_eval.py asserts it): about 2x the
-    per-row loop on presidio-research's records, where spaCy's pipe batching is the gain and
-    Presidio's context enhancer (a deepcopy per text) and the phonenumbers matcher remain.
-    Measured on 2 busy CPU cores, default config (before the extra recognizers), first 300 GSM8K rows (question + answer joined, ~700 chars): ~48 texts/s (~23k
-    chars/s) at batch size 32, ~36 at batch size 1; as 600 separate messages, ~47 examples/s.
-    spaCy (parser included) and the phonenumbers matcher (8 regions) take most of the time.
+    Batched through spaCy's ``nlp.pipe`` (Presidio's BatchAnalyzerEngine) with the NER
+    component only (``NerOnlySpacyNlpEngine``), each distinct text once (templated sets
+    repeat turns); results equal those of ``analyzer().analyze`` on each text followed by
+    ``postprocess`` (bench/pii_eval.py asserts it). Measured by bench/pii_eval.py on the 746
+    odd-template records of presidio-research's synth_dataset_v2, 2 heavily loaded CPU cores
+    (load average ~9): 5.6x a per-row loop of plain Presidio (``AnalyzerEngine.analyze``,
+    full spaCy pipeline), 3.1x our own per-row loop; 300 texts/s on a lighter load.
+    No ``n_process``: spaCy's worker processes each load the model (seconds) and the 2
+    cores are shared, so it would not pay here, and forking inside Streamlit is avoided.
     The first call also imports and builds the engine (~5 s).
     Raises WorkbenchError for unknown entity types or a missing spaCy model.
     """
