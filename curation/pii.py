@@ -498,9 +498,10 @@ def scan(texts: list[str], config: PiiConfig = PiiConfig()) -> list[list[Span]]:
     component only (``NerOnlySpacyNlpEngine``), each distinct text once (templated sets
     repeat turns); results equal those of ``analyzer().analyze`` on each text followed by
     ``postprocess`` (bench/pii_eval.py asserts it). Measured by bench/pii_eval.py on the 746
-    odd-template records of presidio-research's synth_dataset_v2, 2 heavily loaded CPU cores
-    (load average ~9): 5.6x a per-row loop of plain Presidio (``AnalyzerEngine.analyze``,
-    full spaCy pipeline), 3.1x our own per-row loop; 300 texts/s on a lighter load.
+    odd-template records of presidio-research's synth_dataset_v2, on 2 CPU cores shared with
+    other jobs (load average 5-12): 3.5x to 6.3x a per-row loop of plain Presidio
+    (``AnalyzerEngine.analyze``, full spaCy pipeline) over five runs, 1.9x to 3.1x our own
+    per-row loop; 170-300 texts/s.
     No ``n_process``: with ``n_process=2`` the same 746 texts took 8.5-8.8 s against 5.7-5.9 s
     in one process (same run, load average ~11 on 2 cores; each worker process loads the
     model), and no worker processes are forked inside Streamlit.
