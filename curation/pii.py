@@ -34,11 +34,17 @@ from presidio_analyzer import (
     RecognizerRegistry,
     RecognizerResult,
 )
-from presidio_analyzer.nlp_engine import NlpEngineProvider
-from presidio_analyzer.predefined_recognizers import EmailRecognizer
+from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+from presidio_analyzer.nlp_engine import (
+    NerModelConfiguration,
+    NlpArtifacts,
+    SpacyNlpEngine,
+)
+from presidio_analyzer.predefined_recognizers import EmailRecognizer, PhoneRecognizer
 from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
 
+from curation.language import uncovered_language
 from curation.pii_recognizers import extra_recognizers, relabel_person
 from workbench.errors import WorkbenchError
 
@@ -116,6 +122,12 @@ class PiiConfig:
     )
     batch_size: int = field(
         default=32, metadata={"help": "Texts per spaCy nlp.pipe batch (speed only)."}
+    )
+    context_lemmas: bool = field(
+        default=False,
+        metadata={"help": "Run spaCy's tagger and lemmatizer so that Presidio's context "
+                  "words are matched against lemmas; off: against lower-case words, with "
+                  "spaCy's NER alone (faster; bench/pii_eval.py --lemmas compares)."},
     )
     allow_list: tuple[str, ...] = field(
         default=(),
@@ -196,40 +208,152 @@ def _require_spacy_model(name: str) -> None:
         )
 
 
+class NerOnlySpacyNlpEngine(SpacyNlpEngine):
+    """Presidio's spaCy engine running only the ``ner`` component of the model.
+
+    Presidio's recognizers read the named entities, the tokens and, in the context enhancer,
+    lemmas. In en_core_web_sm the NER has its own tok2vec (``spacy.Tok2Vec.v2``; the tagger and
+    parser share a ``Tok2VecListener``), so tok2vec, tagger, parser, attribute_ruler and
+    lemmatizer can be left out without changing a single entity: they were ~60 % of the
+    spaCy time (cProfile, 400 synth_dataset_v2 records). Lemmas, which only the context
+    enhancer uses (substring match of a context word in a nearby word, so "phones" still
+    contains "phone"), become lower-case token texts. bench/pii_eval.py ``--lemmas`` scores
+    both ways.
+    """
+
+    def __init__(self, models: list[dict], ner_model_configuration: NerModelConfiguration,
+                 lemmas: bool = False):
+        super().__init__(models=models, ner_model_configuration=ner_model_configuration)
+        self.lemmas = lemmas
+
+    def load(self) -> None:
+        """Load each model from its installed package (never downloaded), NER only."""
+        self.nlp = {}
+        for model in self.models:
+            _require_spacy_model(model["model_name"])
+            keep = ["ner", "tagger", "attribute_ruler", "lemmatizer", "tok2vec"] if self.lemmas \
+                else ["ner"]
+            nlp = spacy.load(model["model_name"])
+            nlp.select_pipes(enable=[name for name in nlp.pipe_names if name in keep])
+            self.nlp[model["lang_code"]] = nlp
+
+    def is_stopword(self, word: str, language: str) -> bool:
+        """spaCy's ``vocab[word].is_stop``, memoised (asked for every word of every text)."""
+        return self._lexeme_flags(word, language)[0]
+
+    def is_punct(self, word: str, language: str) -> bool:
+        """spaCy's ``vocab[word].is_punct``, memoised."""
+        return self._lexeme_flags(word, language)[1]
+
+    @functools.lru_cache(maxsize=100_000)  # noqa: B019 (one engine per model, kept for good)
+    def _lexeme_flags(self, word: str, language: str) -> tuple[bool, bool]:
+        lexeme = self.nlp[language].vocab[word]
+        return lexeme.is_stop, lexeme.is_punct
+
+    def _doc_to_nlp_artifact(self, doc, language: str) -> NlpArtifacts:
+        entities, scores = self._get_updated_entities(list(doc.ents),
+                                                      self._get_scores_for_entities(doc))
+        lemmas = [t.lemma_ for t in doc] if self.lemmas else [t.lower_ for t in doc]
+        return NlpArtifacts(entities=entities, tokens=doc, tokens_indices=[t.idx for t in doc],
+                            lemmas=lemmas, nlp_engine=self, language=language, scores=scores)
+
+
+class InPlaceContextEnhancer(LemmaContextAwareEnhancer):
+    """Presidio's lemma context enhancer without its ``copy.deepcopy`` of every result.
+
+    Same rule as ``LemmaContextAwareEnhancer`` (default settings: a context word of the
+    result's recognizer found, as a substring, in one of the 5 keywords before the span adds
+    0.35 to the score, at least 0.4, at most 1.0). The results are fresh objects of this
+    ``analyze`` call, so raising their score in place is safe; the deepcopy (with each
+    result's explanation) was ~6 % of the batched scan time.
+    """
+
+    def enhance_using_context(self, text, raw_results, nlp_artifacts, recognizers,
+                              context=None):
+        """``raw_results``, scores raised where a context word supports them (same list)."""
+        by_id = {recognizer.id: recognizer for recognizer in recognizers}
+        context = [word.lower() for word in context or []]
+        if nlp_artifacts is None:
+            return raw_results
+        for result in raw_results:
+            meta = result.recognition_metadata or {}
+            recognizer = by_id.get(meta.get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY))
+            if (recognizer is None or not recognizer.context
+                    or meta.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY)):
+                continue
+            words = self._extract_surrounding_words(
+                nlp_artifacts=nlp_artifacts, word=text[result.start:result.end],
+                start=result.start)
+            words.extend(context)
+            supportive = self._find_supportive_word_in_context(
+                words, recognizer.context, self.context_matching_mode)
+            if supportive:
+                result.score = min(max(result.score + self.context_similarity_factor,
+                                       self.min_score_with_context_similarity), 1.0)
+                result.analysis_explanation.set_supportive_context_word(supportive)
+                result.analysis_explanation.set_improved_score(result.score)
+        return raw_results
+
+
+_DIGIT_RUN = re.compile(r"\d(?:[\W_]{0,3}\d){3,}")
+
+
+class DigitGatedPhoneRecognizer(PhoneRecognizer):
+    """Presidio's PhoneRecognizer (python-phonenumbers, 8 regions), run only on texts with a
+    run of at least 4 digits (any digits, separated by at most 3 non-alphanumeric characters).
+
+    The shortest possible number of those regions has 4 digits (phonenumbers' metadata,
+    ``general_desc.possible_length``: DE 4, GB/IL/CA 7, IN/BR 8, FR 9, US 10; "Call 1640
+    now" is a valid DE number, no 3-digit string is), so a text without such a run cannot
+    give a finding. The matcher itself (8 regions, parse and validate each candidate) was
+    ~18 % of the batched scan time. bench/pii_eval.py checks that the findings equal those of
+    the ungated recognizer on every text it times.
+    """
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
+        """PhoneRecognizer's results, or none at once when ``text`` has no digit run."""
+        if not _DIGIT_RUN.search(text):
+            return []
+        return super().analyze(text, entities, nlp_artifacts)
+
+
 def _registry(nlp_engine, language: str) -> RecognizerRegistry:
-    """Presidio's predefined recognizers, with the e-mail one swapped for the offline one."""
+    """Presidio's predefined recognizers, with the e-mail one swapped for the offline one
+    and the phone one gated on digits."""
     registry = RecognizerRegistry(supported_languages=[language])
     registry.load_predefined_recognizers(nlp_engine=nlp_engine, languages=[language])
     registry.remove_recognizer("EmailRecognizer")
     registry.add_recognizer(OfflineEmailRecognizer(supported_language=language))
+    registry.remove_recognizer("PhoneRecognizer")
+    registry.add_recognizer(DigitGatedPhoneRecognizer(supported_language=language))
     for recognizer in extra_recognizers(language):
         registry.add_recognizer(recognizer)
-    assert not any(type(r) is EmailRecognizer for r in registry.recognizers)
+    assert not any(type(r) in (EmailRecognizer, PhoneRecognizer) for r in registry.recognizers)
     return registry
 
 
-@functools.lru_cache(maxsize=4)
-def analyzer(spacy_model: str = DEFAULT_SPACY_MODEL, language: str = "en") -> AnalyzerEngine:
+@functools.lru_cache(maxsize=8)
+def analyzer(spacy_model: str = DEFAULT_SPACY_MODEL, language: str = "en",
+             lemmas: bool = False) -> AnalyzerEngine:
     """The Presidio analyzer for one spaCy model and language, built once per process (~0.5 s).
 
+    spaCy runs its NER only (``NerOnlySpacyNlpEngine``; ``lemmas=True`` also runs the tagger
+    and lemmatizer for the context enhancer), context is scored by ``InPlaceContextEnhancer``.
     Raises WorkbenchError when the model is not installed (instead of Presidio's download).
     """
-    _require_spacy_model(spacy_model)
-    provider = NlpEngineProvider(
-        nlp_configuration={
-            "nlp_engine_name": "spacy",
-            "models": [{"lang_code": language, "model_name": spacy_model}],
-            "ner_model_configuration": {
-                "model_to_presidio_entity_mapping": NER_TO_PRESIDIO,
-                "labels_to_ignore": list(NER_LABELS_IGNORED),
-            },
-        }
-    )
-    nlp_engine = provider.create_engine()
+    nlp_engine = NerOnlySpacyNlpEngine(
+        models=[{"lang_code": language, "model_name": spacy_model}],
+        ner_model_configuration=NerModelConfiguration(
+            model_to_presidio_entity_mapping=NER_TO_PRESIDIO,
+            labels_to_ignore=list(NER_LABELS_IGNORED)),
+        lemmas=lemmas)
+    nlp_engine.load()
+    _offline_tld_extractor()("example.com")  # build the suffix trie now (~0.3 s), not mid-scan
     return AnalyzerEngine(
         nlp_engine=nlp_engine,
         registry=_registry(nlp_engine, language),
         supported_languages=[language],
+        context_aware_enhancer=InPlaceContextEnhancer(),
     )
 
 
@@ -264,10 +388,18 @@ def resolve_overlaps(spans: list[Span]) -> list[Span]:
 _POSSESSIVE = re.compile(r"['’]s?$")
 _NOT_A_DATE = re.compile(r"^[\d\s().+-]+$")
 _YEAR = re.compile(r"\b(1[89]|20)\d\d\b")
-_CALENDAR_WORD = re.compile(
-    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)[a-z]*\b",
-    re.I)
-_AGE = re.compile(r"\byears?[ -]old\b", re.I)
+_CALENDAR_NAME = re.compile(
+    r"\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|mon|tue|tues|wed|thu|thur|"
+    r"thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b\.?",
+    re.IGNORECASE)
+_AGE = re.compile(r"\byears?[ -]old\b", re.IGNORECASE)
+
+
+# Abbreviations of things, not of organisations, that spaCy's small model tags ORG.
+_NOT_AN_ORG = frozenset(["atm", "asap", "iban", "ssn", "pin", "faq", "ceo", "cfo", "cto",
+                         "coo", "fyi", "eta", "tbd", "pdf", "url", "dob", "vat", "otp", "sms",
+                         "gps"])
 
 
 def _trim_ner(text: str, span: Span) -> Span | None:
@@ -276,8 +408,9 @@ def _trim_ner(text: str, span: Span) -> Span | None:
     Drop a leading "The ", cut at the first line break (the small model runs names into the next line: "Ann Bo\n
     Phone"), drop a trailing possessive ("Ann's" -> "Ann"), and drop a DATE_TIME made only
     of digits and separators without a year (phone and house numbers the model tags DATE),
-    one with neither a digit nor a month or weekday name ("next week", "a year": no date of
-    anyone) and an age ("33 year old").
+    one with neither a digit nor a month or weekday name ("next week", "a couple of
+    months": "months" is no month name), an age ("33 year old") and an
+    ORGANIZATION that abbreviates a thing ("ATM", "IBAN", "ASAP": ``_NOT_AN_ORG``).
     """
     value = text[span.start:span.end]
     if value[:4].lower() == "the " and span.end - span.start > 4:  # "The Garmin Orchestra"
@@ -289,9 +422,11 @@ def _trim_ner(text: str, span: Span) -> Span | None:
     value = text[span.start:end]
     if end <= span.start:
         return None
+    if span.entity_type == "ORGANIZATION" and value.casefold() in _NOT_AN_ORG:
+        return None
     if span.entity_type == "DATE_TIME" and (
             (_NOT_A_DATE.match(value) and not _YEAR.search(value)) or _AGE.search(value)
-            or not (re.search(r"\d", value) or _CALENDAR_WORD.search(value))):
+            or not (re.search(r"\d", value) or _CALENDAR_NAME.search(value))):
         return None
     return Span(span.entity_type, span.start, end, span.score)
 
@@ -315,24 +450,65 @@ def postprocess(text: str, results: list[RecognizerResult], config: PiiConfig) -
                 or text[span.start:span.end].casefold() in allowed):
             continue
         spans.append(span)
-    return resolve_overlaps(spans)
+    return resolve_overlaps(_extend_dates(text, _merge_phones(text, spans)))
+
+
+_EXTENSION = re.compile(r"[ \t]?(?:x|ext\.?|extension)[ \t]?\d{1,6}\b", re.IGNORECASE)
+
+
+def _merge_phones(text: str, spans: list[Span]) -> list[Span]:
+    """Overlapping PHONE_NUMBER spans (phonenumbers and our labelled/+country pattern often
+    disagree on where "+41 (0)96 471 07 95" starts) become their union, with the highest
+    score; a phone span followed by an extension ("x4587", "ext. 12") takes it in."""
+    phones = sorted((s for s in spans if s.entity_type == "PHONE_NUMBER"),
+                    key=lambda s: s.start)
+    merged: list[Span] = []
+    for span in phones:
+        if merged and span.start < merged[-1].end:
+            last = merged.pop()
+            span = Span("PHONE_NUMBER", last.start, max(last.end, span.end),
+                        max(last.score, span.score))
+        merged.append(span)
+    extended = []
+    for span in merged:
+        ext = _EXTENSION.match(text, span.end)
+        extended.append(Span("PHONE_NUMBER", span.start, ext.end(), span.score) if ext else span)
+    return [s for s in spans if s.entity_type != "PHONE_NUMBER"] + extended
+
+
+_CLOCK = re.compile(r"[ T]\d{1,2}:\d{2}(?::\d{2})?\b")
+
+
+def _extend_dates(text: str, spans: list[Span]) -> list[Span]:
+    """A DATE_TIME span followed by a clock time ("2015-12-22 04:34:22", which spaCy cuts
+    after the date) takes the time in; a separate span of that time is dropped."""
+    out = []
+    for span in spans:
+        clock = _CLOCK.match(text, span.end) if span.entity_type == "DATE_TIME" else None
+        out.append(Span(span.entity_type, span.start, clock.end(), span.score) if clock else span)
+    covered = [(s.start, s.end) for s in out if s.entity_type == "DATE_TIME"]
+    return [s for s in out if not (s.entity_type == "DATE_TIME" and any(
+        a <= s.start and s.end <= b and (a, b) != (s.start, s.end) for a, b in covered))]
 
 
 def scan(texts: list[str], config: PiiConfig = PiiConfig()) -> list[list[Span]]:
     """Find PII in each text; one list of non-overlapping spans (sorted by start) per text.
 
-    Batched through spaCy's ``nlp.pipe`` (Presidio's BatchAnalyzerEngine), each distinct
-    text once (templated sets repeat turns); results equal those of ``analyzer().analyze``
-    on each text followed by ``postprocess`` (bench/pii_eval.py asserts it): about 2x the
-    per-row loop on presidio-research's records, where spaCy's pipe batching is the gain and
-    Presidio's context enhancer (a deepcopy per text) and the phonenumbers matcher remain.
-    Measured on 2 busy CPU cores, default config (before the extra recognizers), first 300 GSM8K rows (question + answer joined, ~700 chars): ~48 texts/s (~23k
-    chars/s) at batch size 32, ~36 at batch size 1; as 600 separate messages, ~47 examples/s.
-    spaCy (parser included) and the phonenumbers matcher (8 regions) take most of the time.
+    Batched through spaCy's ``nlp.pipe`` (Presidio's BatchAnalyzerEngine) with the NER
+    component only (``NerOnlySpacyNlpEngine``), each distinct text once (templated sets
+    repeat turns); results equal those of ``analyzer().analyze`` on each text followed by
+    ``postprocess`` (bench/pii_eval.py asserts it). Measured by bench/pii_eval.py on the 746
+    odd-template records of presidio-research's synth_dataset_v2, on 2 CPU cores shared with
+    other jobs (load average 5-12): 3.5x to 6.3x a per-row loop of plain Presidio
+    (``AnalyzerEngine.analyze``, full spaCy pipeline) over five runs, 1.9x to 3.1x our own
+    per-row loop; 170-300 texts/s.
+    No ``n_process``: with ``n_process=2`` the same 746 texts took 8.5-8.8 s against 5.7-5.9 s
+    in one process (same run, load average ~11 on 2 cores; each worker process loads the
+    model), and no worker processes are forked inside Streamlit.
     The first call also imports and builds the engine (~5 s).
     Raises WorkbenchError for unknown entity types or a missing spaCy model.
     """
-    engine = analyzer(config.spacy_model, config.language)
+    engine = analyzer(config.spacy_model, config.language, config.context_lemmas)
     _check_entities(engine, config)
     texts = list(texts)
     unique = list(dict.fromkeys(texts))  # each distinct text is analysed once
@@ -369,27 +545,13 @@ def _content(message: dict) -> str:
 
 
 UNSUPPORTED_LANGUAGE = "UNSUPPORTED_LANGUAGE"
-_LETTER = re.compile(r"[^\W\d_]")
-_LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]")
-_WORD = re.compile(r"[^\W\d_]+")
 
 
 def language_supported(text: str) -> bool:
-    """False when ``text`` is probably not English, so the English NER's recall is unknown.
-
-    Heuristic, cheap and offline: at least 20 letters of which under 70 % are Latin
-    (Greek, Cyrillic, Arabic, CJK ...), or at least 8 words of which under 8 % are English
-    stop words (spaCy's list; English prose runs at 40-50 %). Short texts count as supported.
-    """
-    letters = _LETTER.findall(text)
-    if len(letters) >= 20 and sum(bool(_LATIN.match(c)) for c in letters) < 0.7 * len(letters):
-        return False
-    words = _WORD.findall(text.lower())
-    if len(words) >= 8:
-        from spacy.lang.en.stop_words import STOP_WORDS
-
-        return sum(w in STOP_WORDS for w in words) >= 0.08 * len(words)
-    return True
+    """False when ``text`` is probably not in English, so the English NER's recall is unknown:
+    ``curation.language.uncovered_language(text, ("en",))`` (the same test as validation's
+    ``unsupported_language``). Short texts count as supported."""
+    return uncovered_language(text, ("en",)) is None
 
 
 def scan_messages(examples: list[list[dict]], config: PiiConfig = PiiConfig()) -> list[dict]:

@@ -16,8 +16,8 @@ Sources of the checks (``CODES`` lists each with its severity and source):
   templating and truncation (``count_trainable``; training.data.encode_example).
 - Role order: ``role_order``, ``trailing_user_turn``, ``tool_call_without_reply``.
 - Text: ``whitespace_only`` turns, ``encoding_damage`` (ftfy.fix_encoding would change the
-  text: mojibake), ``refusal`` and ``boilerplate`` answers, ``unsupported_language`` (langdetect
-  says the row is not in a language the PII model covers).
+  text: mojibake), ``refusal`` and ``boilerplate`` answers, ``unsupported_language`` (``curation.language.uncovered_language``, which the PII scan uses
+  too: langdetect says the row is not in a language the PII model covers).
 
 Each finding names its row (the input line) and, where it concerns one turn, the message
 index. Findings with severity ``error`` take the row out of the training set.
@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+
+from curation.language import detect_language, uncovered_language  # noqa: F401 (re-export)
 
 SEVERITIES = ("info", "warning", "error")
 KNOWN_ROLES = ("system", "user", "assistant", "tool", "function")  # the guide adds "function"
@@ -92,8 +94,8 @@ class ValidateConfig:
     pii_languages: tuple = field(default=("en",), metadata={
         "help": "ISO 639-1 codes the PII model covers; rows detected as another are flagged."})
     min_language_chars: int = field(default=40, metadata={
-        "help": "Rows with fewer letters (in distinct words) are too short to tell their "
-                "language; not checked."})
+        "help": "Latin-script rows with fewer letters (in distinct words) are too short to "
+                "tell their language; not checked (curation.language.uncovered_language)."})
     check_language: bool = field(default=True, metadata={
         "help": "Run language detection (langdetect, ~ms per row)."})
 
@@ -198,63 +200,12 @@ def check_text(index: int, line: int, messages: list[dict]) -> list[Finding]:
     return out
 
 
-@functools.cache
-def _language_factory():
-    """langdetect's profiles (shipped in its package; nothing is downloaded), seeded so the
-    same text always gets the same answer."""
-    from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
-
-    factory = DetectorFactory()
-    factory.load_profile(PROFILES_DIRECTORY)
-    factory.set_seed(0)
-    return factory
-
-
-def detect_language(text: str) -> tuple[str, float] | None:
-    """(ISO 639-1 code, probability) of ``text`` by langdetect (a port of Google's
-    language-detection, 55 languages); None when it cannot tell."""
-    from langdetect.lang_detect_exception import LangDetectException
-
-    detector = _language_factory().create()
-    detector.append(text[:2000])
-    try:
-        best = detector.get_probabilities()[0]
-    except (LangDetectException, IndexError):
-        return None
-    return best.lang, best.prob
-
-
-# English function words that are not words of other Latin-script languages ("a", "in",
-# "is" are left out). Measured here: >= 12% of the words in 97% of GSM8K rows, 96% of
-# Dolly's first 25, 99% of FastChat's ShareGPT sample, and 0% in French, German, Italian,
-# Spanish, Portuguese and Dutch test sentences; such rows skip langdetect.
-ENGLISH_WORDS = frozenset("the and of to it you that for with are was this be what how they "
-                          "we have has his her their not or if at by from which will would "
-                          "can there".split())
-ENGLISH_SHARE = 0.12
-
-
-def english_share(text: str) -> float:
-    """Share of ``text``'s words that are common English function words.
-
-    >>> english_share("The cat and the dog")
-    0.6
-    """
-    words = re.findall(r"[a-z']+", text.lower())
-    return sum(w in ENGLISH_WORDS for w in words) / max(1, len(words))
-
-
 def check_language(index: int, line: int, messages: list[dict],
                    config: ValidateConfig) -> list[Finding]:
     """``unsupported_language`` when the row's text is in none of ``config.pii_languages``."""
     text = "\n".join(m["content"] for m in messages if m["role"] in ("user", "assistant"))
-    text = " ".join(dict.fromkeys(text.split()))  # a word repeated 2,000 times is one word
-    if sum(c.isalpha() for c in text) < config.min_language_chars:
-        return []
-    if "en" in config.pii_languages and english_share(text) >= ENGLISH_SHARE:
-        return []  # plainly English: skip langdetect's ~3 ms
-    found = detect_language(text)
-    if found is None or found[0] in config.pii_languages:
+    found = uncovered_language(text, tuple(config.pii_languages), config.min_language_chars)
+    if found is None:
         return []
     lang, prob = found
     return [finding(index, "unsupported_language",

@@ -184,3 +184,53 @@ def test_missing_spacy_model_is_an_error_not_a_download(monkeypatch):
     with pytest.raises(WorkbenchError, match="'en_core_web_sm' is not installed"):
         pii.analyzer("en_core_web_sm", "en")
     assert downloads == []
+
+
+def test_engine_runs_spacy_ner_only_and_lemmas_option_adds_the_lemmatizer():
+    assert pii.analyzer().nlp_engine.nlp["en"].pipe_names == ["ner"]
+    lemma_nlp = pii.analyzer(pii.DEFAULT_SPACY_MODEL, "en", True).nlp_engine.nlp["en"]
+    assert lemma_nlp.pipe_names == ["tok2vec", "tagger", "attribute_ruler", "lemmatizer", "ner"]
+
+
+def test_ner_only_pipeline_finds_the_same_entities_as_the_full_one():
+    text = "Marta Kowalczyk flew from Warsaw to Acme Corp in Boston on 3 May 2021."
+    full = spacy.load(pii.DEFAULT_SPACY_MODEL)(text)
+    lean = pii.analyzer().nlp_engine.nlp["en"](text)
+    assert [(e.start_char, e.end_char, e.label_) for e in lean.ents] == [
+        (e.start_char, e.end_char, e.label_) for e in full.ents]
+
+
+def test_in_place_context_enhancer_scores_as_presidios_enhancer():
+    from presidio_analyzer import AnalyzerEngine
+    from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+
+    ours = pii.analyzer()
+    theirs = AnalyzerEngine(nlp_engine=ours.nlp_engine, registry=ours.registry,
+                            supported_languages=["en"],
+                            context_aware_enhancer=LemmaContextAwareEnhancer())
+    texts = ["My phone number is 212-555-0199.", "Call 212-555-0199 today",
+             "The number 212-555-0199 again", "Her mobile: +44 20 7946 0958"]
+    for text in texts:
+        a = sorted((r.entity_type, r.start, r.end, r.score)
+                   for r in ours.analyze(text, language="en", context=["cell"]))
+        b = sorted((r.entity_type, r.start, r.end, r.score)
+                   for r in theirs.analyze(text, language="en", context=["cell"]))
+        assert a == b
+    phone = [r for r in ours.analyze(texts[0], language="en", entities=["PHONE_NUMBER"])]
+    assert [(r.start, r.end, r.score) for r in phone] == [(19, 31, 0.75)]
+
+
+def test_digit_gated_phone_recognizer_equals_presidios_and_skips_texts_without_digits():
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    gated, plain = pii.DigitGatedPhoneRecognizer(), PhoneRecognizer()
+    for text in ["Call (555) 010-4477 now", "+49 30 901820", "tel 0044 20 7946 0958",
+                 "on 2021-05-03 at 10:30", "no digits here", "12345", "1 2 3 4 5 6 7",
+                 "Call 1640 now", "Call 16 40 now", "Call 164 now"]:
+        assert ([(r.start, r.end) for r in gated.analyze(text, ["PHONE_NUMBER"])]
+                == [(r.start, r.end) for r in plain.analyze(text, ["PHONE_NUMBER"])])
+    assert [(r.start, r.end) for r in gated.analyze("Call (555) 010-4477 now",
+                                                    ["PHONE_NUMBER"])] == [(5, 19)]
+    assert [(r.start, r.end) for r in gated.analyze("Call 1640 now", ["PHONE_NUMBER"])] == [
+        (5, 9)]  # a valid 4-digit DE number: the gate must let it through
+    assert pii._DIGIT_RUN.search("call 1-23 or 4, 5a6") is None

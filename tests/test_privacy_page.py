@@ -2,6 +2,8 @@
 
 The prepared workspace (conftest ``workspace``) has one PERSON finding (0.85) in example 3."""
 
+import ast
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -60,3 +62,38 @@ def test_override_from_the_page_needs_a_name_and_a_reason_then_lets_training_thr
     with open_workspace(workspace) as ws:
         facts = store.check_gate(ws, 1, version)
     assert (facts["override"]["who"], facts["override"]["reason"]) == ("alice", "synthetic data")
+
+
+def test_redaction_operator_table_lists_the_types_and_its_choice_is_applied(workspace):
+    at = page()
+    assert at.data_editor(key="redact_operators").value.values.tolist() == [
+        ["PERSON", "replace"]]
+    with open_workspace(workspace) as ws:
+        [finding] = store.findings(ws, 1)
+        examples = {e["id"]: e["messages"] for e in ws.examples(1)}
+    text = examples[finding["example_id"]][finding["message_index"]]["content"]
+    start, end = finding["start_char"], finding["end_char"]
+    assert text[start:end] == "Ques"
+    at.text_input(key="reviewer").input("rita")
+    at.checkbox(key="include_unreviewed").check()
+    at.session_state["redact_operators"] = {
+        "edited_rows": {0: {"operator": "mask"}}, "added_rows": [], "deleted_rows": []}
+    at.button(key="redact").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert at.success[0].value == "Redacted 1 span(s) in 1 example(s); re-scan passed."
+    with open_workspace(workspace) as ws:
+        assert [(f["status"], f["who"]) for f in store.findings(ws, 1)] == [("redacted", "rita")]
+        examples = {e["id"]: e["redacted_messages"] for e in ws.examples(1)}
+    # mask: every character but the last 4, at least one
+    assert examples[finding["example_id"]][finding["message_index"]]["content"] == (
+        text[:start] + "*ues" + text[end:])
+
+
+def test_page_operator_list_is_the_redaction_modules():
+    from curation.pii_redact import OPERATORS
+
+    tree = ast.parse((Path(__file__).resolve().parents[1] / "views" / "privacy.py").read_text())
+    [page_ops] = [ast.literal_eval(node.value) for node in tree.body
+                  if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "OPERATORS"]
+    assert page_ops == OPERATORS

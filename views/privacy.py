@@ -9,6 +9,17 @@ from workbench import privacy
 from workbench.errors import WorkbenchError
 from workbench.store import privacy as store
 
+# curation.pii_redact.OPERATORS, spelled out so the page does not import Presidio and spaCy
+# to draw a table (tests/test_privacy_page.py checks they agree).
+OPERATORS = ("replace", "mask", "hash", "redact", "fake")
+
+
+def redaction_types(by_entity: dict) -> list[str]:
+    """Entity types that have spans to redact (UNSUPPORTED_LANGUAGE marks a whole message
+    and covers no characters)."""
+    return [t for t in by_entity if t != "UNSUPPORTED_LANGUAGE"]
+
+
 path = _ui.sidebar()
 st.title("Privacy review")
 who = st.text_input("Your name (recorded with every decision)", key="reviewer").strip()
@@ -98,15 +109,20 @@ with st.expander("By value list (e.g. the story characters of a word-problem set
                                               entity), "{result} finding(s) decided")
 
 st.subheader("Redact")
-c = st.columns(3)
-default_op = c[0].selectbox("Operator", ["replace", "mask", "hash", "redact", "fake"],
-                            key="operator")
-fake_people = c[1].checkbox("Fake names for PERSON", key="fake_person")
-include = c[2].checkbox("Also unreviewed findings", key="include_unreviewed")
+st.caption("Operator per entity type: replace = `<TYPE>`, mask = `****` but the last 4 "
+           "characters, hash = salted token (same value, same token), redact = removed, "
+           "fake = a realistic Faker value (same value, same fake).")
+operator_table = pd.DataFrame({"entity type": redaction_types(counts["by_entity"]),
+                               "operator": "replace"})
+edited_ops = st.data_editor(
+    operator_table, hide_index=True, key="redact_operators", disabled=["entity type"],
+    column_config={"operator": st.column_config.SelectboxColumn(
+        "operator", options=list(OPERATORS), required=True)})
+operators = dict(zip(edited_ops["entity type"], edited_ops["operator"], strict=True))
+include = st.checkbox("Also unreviewed findings", key="include_unreviewed")
 if st.button("Redact accepted findings", key="redact"):
     try:
-        done = privacy.redact(path, who, {"PERSON": "fake"} if fake_people else {}, default_op,
-                              include)
+        done = privacy.redact(path, who, operators, "replace", include)
         st.session_state["privacy_flash"] = (f"Redacted {done['spans']} span(s) in "
                                              f"{done['examples']} example(s); re-scan passed.")
         st.rerun()
