@@ -42,9 +42,30 @@ with st.expander("New training run", expanded=False), st.form("train_form"):
     if st.form_submit_button("Start training", key="start_training"):
         try:
             job = train_runs.start_in_background(path, TrainConfig.from_dict(values))
+            st.session_state["train_launch"] = str(job)
             st.success(f"Started: job {job.name}")
         except (WorkbenchError, ValueError) as exc:
             st.error(str(exc))
+
+
+@st.fragment(run_every=2)
+def launching(job_dir: Path) -> None:
+    """Until the started run reports progress: "Starting…"; then the whole page reruns to
+    show the run, or says why it did not start (e.g. the privacy gate). Reads the job folder
+    only: a poll that opened the workspace every 2 s would keep it from the job's process."""
+    state, progress = jobs.status(job_dir), jobs.progress(job_dir)
+    if state["state"] in jobs.FINAL or progress.get("total"):
+        st.session_state.pop("train_launch", None)
+        if state["state"] == "failed":
+            st.session_state["train_flash"] = state.get("error") or "failed"
+        st.rerun()
+    st.info("Starting the training run…")
+
+
+if flash := st.session_state.pop("train_flash", None):
+    st.error(f"The training run failed: {flash}")
+if "train_launch" in st.session_state:
+    launching(Path(st.session_state["train_launch"]))
 
 
 def run_table(runs: list[dict]) -> pd.DataFrame:
