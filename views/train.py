@@ -90,7 +90,7 @@ def live(run: dict) -> None:
         st.error(state["error"])
     log = pd.DataFrame(train_runs.live_log(job_dir))
     if not log.empty:
-        st.line_chart(log.set_index("step")[["loss", "val_loss"]], key=f"curve_{run['id']}")
+        st.line_chart(log.set_index("step")[["loss", "val_loss"]])  # line_chart takes no key
     with st.expander("Log"):
         st.code(jobs.log_tail(job_dir) or "(no log yet)", language=None)
     c1, c2 = st.columns(2)
@@ -124,5 +124,4 @@ if len(picked) >= 2:
     curves = pd.concat([pd.DataFrame(train_runs.live_log(Path(by_id[r]["dir"])))
                         .assign(run=r) for r in picked], ignore_index=True)
     if "loss" in curves:
-        st.line_chart(curves.pivot_table(index="step", columns="run", values="loss"),
-                      key="compare_curves")
+        st.line_chart(curves.pivot_table(index="step", columns="run", values="loss"))
