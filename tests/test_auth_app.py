@@ -221,3 +221,12 @@ def test_the_admin_adds_a_rater_to_a_running_session(workspace):
     at.text_area(key="more_raters").input("cy")
     at.button(key="add_raters").click().run()
     assert at.error[0].value.startswith("no item left for cy")
+
+
+def test_an_empty_answer_is_named_not_left_blank(workspace):
+    made = session_with(workspace)
+    close_all()
+    with open_workspace(workspace) as ws:
+        ws.con.execute("UPDATE generations SET output = '  ' WHERE system = 'base'")
+    at = rater_app(workspace, made["tokens"]["ana"])
+    assert [c.value for c in at.caption if c.value == "(empty answer)"] == ["(empty answer)"]
