@@ -111,3 +111,12 @@ def expect_text(page, text, timeout: int = WAIT_MS):
         errors = page.locator("[data-testid='stAlertContentError']").all_inner_texts()
         raise AssertionError(f"{text!r} did not show; errors on the page: {errors}") from None
     return locator
+
+
+def settle(page, timeout: int = WAIT_MS) -> None:
+    """Wait until the script run behind the page has finished: no "running" status and no
+    stale element left. A click on a stale button (the previous item's) is lost on a loaded
+    machine, so a rater waits for this after each acknowledgement before clicking again."""
+    page.wait_for_function(
+        "() => !document.querySelector(\"[data-testid='stStatusWidget']\")"
+        " && !document.querySelector(\"[data-stale='true']\")", timeout=timeout)

@@ -23,6 +23,7 @@ from tests.e2e.helpers import (
     free_port,
     heading,
     new_page,
+    settle,
     shot,
     start_server,
     stop,
@@ -32,7 +33,7 @@ from workbench.store import open_workspace
 
 pytestmark = [pytest.mark.e2e, pytest.mark.enable_socket]
 PASSWORD = "flow admin password"
-JOB_WAIT_MS = 240_000  # one stage or training job on a loaded 2-core machine
+JOB_WAIT_MS = 480_000  # one stage or training job on a loaded, shared 2-core machine
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +204,8 @@ def test_the_admin_curates_trains_generates_and_two_raters_rate(flow, browser):
             "SELECT r.name, count(*) AS total FROM assignments a JOIN session_raters r "
             "ON r.id = a.rater_id GROUP BY 1")}
     for name, page in raters.items():
-        page.get_by_text(f"0 of {totals[name]} rated").wait_for(timeout=WAIT_MS)
+        expect_text(page, f"0 of {totals[name]} rated")
+        settle(page)
         shot(page, f"flow-13-rater-{name}")
     for done in range(1, max(totals.values()) + 1):  # both click, then both wait
         for name, page in raters.items():
@@ -211,7 +213,8 @@ def test_the_admin_curates_trains_generates_and_two_raters_rate(flow, browser):
                 page.get_by_role("button", name="A is better" if name == "ana" else "Tie").click()
         for name, page in raters.items():
             if done < totals[name]:
-                page.get_by_text(f"{done} of {totals[name]} rated").wait_for(timeout=WAIT_MS)
+                expect_text(page, f"{done} of {totals[name]} rated")
+                settle(page)
     for name, page in raters.items():
         page.get_by_text("All items rated. Thank you!").wait_for(timeout=WAIT_MS)
         shot(page, f"flow-14-rater-{name}-done")

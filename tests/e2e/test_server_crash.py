@@ -17,7 +17,15 @@ import signal
 import pytest
 
 from evaluation.sessions import SessionDesign
-from tests.e2e.helpers import expect_text, free_port, new_page, shot, start_server, stop
+from tests.e2e.helpers import (
+    expect_text,
+    free_port,
+    new_page,
+    settle,
+    shot,
+    start_server,
+    stop,
+)
 from tests.sessions_data import add_generations
 from workbench.store import open_workspace
 from workbench.store import sessions as ss
@@ -65,11 +73,13 @@ def test_kill_9_of_the_server_loses_no_acknowledged_rating(session, browser, tmp
         for name, page in raters.items():
             page.goto(f"{url}/?token={tokens[name]}")
             expect_text(page, f"0 of {ITEMS_EACH} rated")
+            settle(page)
         for done in range(1, ACKED_EACH + 1):  # both click, then both wait for the ack
             for page in raters.values():
                 page.get_by_role("button", name="A is better").click()
             for page in raters.values():
                 expect_text(page, f"{done} of {ITEMS_EACH} rated")
+                settle(page)
         shot(raters["ana"], "crash-1-acknowledged")
         raters["ana"].get_by_role("button", name="B is better").click()  # in flight
         os.kill(server.pid, signal.SIGKILL)
@@ -88,6 +98,7 @@ def test_kill_9_of_the_server_loses_no_acknowledged_rating(session, browser, tmp
             log_in(page, url, tokens[name])
             rated = ACKED_EACH + (in_flight if name == "ana" else 0)
             expect_text(page, f"{rated} of {ITEMS_EACH} rated")
+            settle(page)
             page.get_by_role("button", name="Tie").click()
             expect_text(page, f"{rated + 1} of {ITEMS_EACH} rated")
         shot(raters["ana"], "crash-2-after-restart")
