@@ -54,3 +54,15 @@ def test_run_page_starts_a_stage_as_a_background_job_that_succeeds(workspace):
     assert len(job_dirs) == 1
     assert jobs.wait(job_dirs[0]) == {"train": 7, "validation": 1, "test": 1}  # 9 eligible rows
     assert jobs.status(job_dirs[0])["state"] == "succeeded"
+
+
+@pytest.mark.parametrize("path", ["views/data.py", "views/privacy.py", "views/report.py"])
+def test_a_new_workspace_says_where_to_start_not_an_error(tmp_path, monkeypatch, path):
+    with open_workspace(tmp_path / "new"):
+        pass
+    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(tmp_path / "new"))
+    at = page(path)
+    assert not at.exception and not at.error
+    assert at.info[0].value == ("No dataset yet: import a file on the **Datasets** page (or run "
+                                "`workbench ingest`), then run the curation stages on the "
+                                "**Run** page.")

@@ -200,3 +200,33 @@ def test_the_run_page_refuses_a_typed_path_outside_the_allowed_folders(workspace
     at.button(key="start").click().run()
     assert "outside the allowed folders" in at.error[0].value
     assert not (workspace / "artifacts" / "jobs").exists()
+
+
+def test_the_admin_adds_a_rater_to_a_running_session(workspace):
+    with open_workspace(workspace) as ws:
+        admin.set_admin_password(ws, PASSWORD)
+    at = app({"role": "admin"})
+    at.switch_page("views/sessions.py").run()
+    at.text_input(key="session_name").input("first")
+    at.text_area(key="raters").input("ana")
+    at.slider(key="repeat").set_value(0.0)  # no repeats: totals are items
+    at.button(key="create").click().run()
+    at.text_area(key="more_raters").input("bo")
+    at.button(key="add_raters").click().run()
+    assert at.success[-1].value == "Added bo (1 items), taken over from ana (1)."
+    name, token = at.code[-1].value.split("\t")
+    assert name == "bo" and token.startswith("rt_")
+    assert at.dataframe[0].value[["name", "total"]].values.tolist() == [  # progress
+        ["ana", 1], ["bo", 1]]
+    at.text_area(key="more_raters").input("cy")
+    at.button(key="add_raters").click().run()
+    assert at.error[0].value.startswith("no item left for cy")
+
+
+def test_an_empty_answer_is_named_not_left_blank(workspace):
+    made = session_with(workspace)
+    close_all()
+    with open_workspace(workspace) as ws:
+        ws.con.execute("UPDATE generations SET output = '  ' WHERE system = 'base'")
+    at = rater_app(workspace, made["tokens"]["ana"])
+    assert [c.value for c in at.caption if c.value == "(empty answer)"] == ["(empty answer)"]

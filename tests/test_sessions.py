@@ -286,3 +286,90 @@ def test_the_sessions_migration_adds_its_tables(ws):
     assert {"rating_sessions", "session_items", "session_raters", "assignments", "skips",
             "session_ratings", "admin_credentials"} <= tables
     assert ws.scalar("SELECT count(*) FROM schema_migrations WHERE name = 'm004_sessions'") == 1
+
+
+# -- adding raters to a running session ---------------------------------------------------
+def holders(ws):
+    """{item_no: sorted rater names} over first showings (repeats left out)."""
+    rows = ws.query("SELECT a.item_no, r.name FROM assignments a JOIN session_raters r "
+                    "ON r.id = a.rater_id WHERE NOT a.is_repeat ORDER BY a.item_no, r.name")
+    out: dict = {}
+    for row in rows:
+        out.setdefault(row["item_no"], []).append(row["name"])
+    return out
+
+
+def test_an_added_rater_takes_unstarted_items_and_every_item_keeps_k_raters(ws):
+    result = make(ws, n=8, raters=("ana", "bo"), k=2, repeat_share=0.25)
+    ana = rater(ws, result)
+    for _ in range(3):
+        ss.submit(ws, ana, ss.next_item(ws, ana)["position"], "A")
+    rated_before = ws.query("SELECT * FROM session_ratings ORDER BY ALL")
+    ana_started = {r["item_no"] for r in rated_before}
+    added = ss.add_raters(ws, 1, ["cy"], seed=0)
+    # 8 items × k 2 = 16 first showings over 3 raters: cy takes ⌊16 / 3⌋ = 5
+    assert added["items"] == {"cy": 5} and sum(added["from"].values()) == 5
+    assert all(len(names) == 2 and len(set(names)) == 2 for names in holders(ws).values())
+    assert len(holders(ws)) == 8
+    assert ws.query("SELECT * FROM session_ratings ORDER BY ALL") == rated_before
+    cy_items = {i for i, names in holders(ws).items() if "cy" in names}
+    assert len(cy_items) == 5  # and ana keeps every item she has started
+    assert ana_started <= {i for i, names in holders(ws).items() if "ana" in names}
+    repeats = ws.scalar("SELECT count(*) FROM assignments a JOIN session_raters r ON "
+                        "r.id = a.rater_id WHERE r.name = 'cy' AND a.is_repeat")
+    assert repeats == 2  # ⌈0.25 × 5⌉, as at creation
+    cy = ss.login(ws, added["tokens"]["cy"])["rater_id"]
+    assert ss.progress(ws, cy) == {"rated": 0, "total": 7, "skipped": 0}
+    ss.submit(ws, cy, ss.next_item(ws, cy)["position"], "B")
+    assert ss.progress(ws, cy)["rated"] == 1
+    ana_progress = ss.progress(ws, ana)  # ana's memoized plan follows the change
+    assert ana_progress["total"] == ws.scalar(
+        "SELECT count(*) FROM assignments WHERE rater_id = ?", [ana])
+
+
+def test_a_revoked_raters_unstarted_items_go_first(ws):
+    result = make(ws, n=6, raters=("ana", "bo"), k=1)
+    bo = rater(ws, result, "bo")
+    ss.revoke(ws, bo)
+    added = ss.add_raters(ws, 1, ["cy"], seed=3)
+    # 6 items × k 1 over 2 active raters (ana, cy): cy takes 3, all of them bo's
+    assert added["items"] == {"cy": 3} and added["from"] == {"bo": 3}
+
+
+def test_a_position_handed_over_is_refused_to_its_old_rater(ws):
+    result = make(ws, n=4, raters=("ana",), k=1)
+    ana = rater(ws, result)
+    shown = ss.next_item(ws, ana)  # memoizes ana's plan
+    ss.add_raters(ws, 1, ["bo"], seed=0)
+    moved = {r["position"] for r in ws.query("SELECT position FROM assignments "
+                                             "WHERE rater_id = ?", [ana])}
+    gone = next(p for p in range(4) if p not in moved)
+    with pytest.raises(RatingError, match="not an item assigned to you"):
+        ss.submit(ws, ana, gone, "A")
+    assert shown is not None and ss.progress(ws, ana)["total"] == 2
+
+
+@pytest.mark.parametrize(("names", "message"), [
+    ([], "give at least one rater name"),
+    (["cy", "cy"], "rater names must be distinct"),
+    (["bo"], "already in session 1: bo"),
+    (["cy", "di", "ed", "fa"], "no item left for"),
+])
+def test_adding_raters_that_cannot_work_changes_nothing(ws, names, message):
+    make(ws, n=4, raters=("ana", "bo"), k=1)
+    before = snapshot(ws)
+    with pytest.raises(RatingError, match=message):
+        ss.add_raters(ws, 1, names, seed=0)
+    assert snapshot(ws) == before
+
+
+def test_no_item_left_when_every_item_is_started(ws):
+    result = make(ws, n=2, raters=("ana",), k=1)
+    ana = rater(ws, result)
+    for _ in range(2):
+        ss.submit(ws, ana, ss.next_item(ws, ana)["position"], "A")
+    with pytest.raises(RatingError, match=r"^no item left for cy: each new rater needs items "
+                       r"no one has started \(session 1: 2 items × k = 1 for 2 active raters\)$"):
+        ss.add_raters(ws, 1, ["cy"], seed=0)
+    with pytest.raises(RatingError, match="no rating session 9"):
+        ss.add_raters(ws, 9, ["cy"])

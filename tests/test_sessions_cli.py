@@ -47,8 +47,8 @@ def test_revoke_and_reissue_a_token(tmp_path):
     rater_id = json.loads(run("session-list", "-w", ws)[1])["sessions"][0]["raters"][0]["rater_id"]
     assert run("session-revoke", "-w", ws, "--rater", rater_id)[0] == 0
     code, out = run("session-revoke", "-w", ws, "--rater", rater_id)
-    assert (code, out.strip()) == (1, "error: this invite token was revoked: ask the "
-                                      "session's admin")
+    assert (code, out.strip()) == (1, ("error: this invite token was revoked: ask the "
+                                      "session's admin"))
     code, out = run("session-token", "-w", ws, "--rater", rater_id)
     assert code == 0 and json.loads(out)["token"].startswith("rt_")
 
@@ -62,3 +62,20 @@ def test_admin_password_from_stdin(tmp_path):
     from workbench.store.auth import check_admin
     with open_workspace(ws) as w:
         assert check_admin(w, "a long password")
+
+
+def test_add_a_rater_to_a_session_from_the_cli(tmp_path):
+    ws = str(prepare_workspace(tmp_path / "ws"))
+    run("session-create", "-w", ws, "--name", "s", "--raters", "ana", "--seed", "0")
+    code, out = run("session-add-rater", "-w", ws, "--session", "1", "--raters", "bo",
+                    "--seed", "0")
+    assert code == 0, out
+    added = json.loads(out)
+    assert (added["items"], added["from"], sorted(added["tokens"])) == (
+        {"bo": 1}, {"ana": 1}, ["bo"])
+    (session,) = json.loads(run("session-list", "-w", ws)[1])["sessions"]
+    assert [(r["name"], r["total"]) for r in session["raters"]] == [("ana", 1), ("bo", 1)]
+    code, out = run("session-add-rater", "-w", ws, "--session", "1", "--raters", "cy")
+    assert code == 1
+    assert out.strip() == ("error: no item left for cy: each new rater needs items no one has "
+                           "started (session 1: 2 items × k = 1 for 3 active raters)")

@@ -1,6 +1,7 @@
 """The Train page: the form comes from TrainConfig, runs are listed and compared."""
 
 import json
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -46,3 +47,15 @@ def test_the_form_has_one_widget_per_config_field_and_refuses_an_invalid_config(
     assert not at.exception, at.exception
     assert at.error[0].value == ("invalid training config: lora_rank must be >= 1, got 0; "
                                  "batch_size must be >= 1, got 0")
+
+
+def test_loss_curves_of_a_run_and_of_the_compared_runs_are_drawn(workspace):
+    with open_workspace(workspace) as ws:
+        folders = {row["dir"] for row in ws.query("SELECT dir FROM runs WHERE kind = 'train'")}
+    for folder in folders:
+        (Path(folder) / "train_log.jsonl").write_text(
+            '{"step": 1, "loss": 2.0, "val_loss": null}\n{"step": 2, "loss": 1.5, '
+            '"val_loss": 1.7}\n')
+    at = train_page()
+    assert not at.exception, at.exception  # st.line_chart(key=...) raised TypeError here
+    assert len(at.get("vega_lite_chart")) == 2  # the shown run's, the comparison's

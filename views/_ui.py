@@ -14,7 +14,7 @@ from pathlib import Path
 import streamlit as st
 
 from workbench.auth import AuthError
-from workbench.errors import WorkbenchError
+from workbench.errors import NoDataset, WorkbenchError
 from workbench.settings import REPO_ROOT
 from workbench.store import DB_NAME
 from workbench.store.pool import shared_workspace
@@ -43,11 +43,20 @@ def workspace():
     try:
         with shared_workspace(path) as ws:  # one connection per process, a cursor per action
             yield ws
+    except NoDataset:  # a new workspace: say where to start, not an error
+        no_dataset()
     except WorkbenchError as exc:
         if isinstance(exc, AuthError):  # e.g. a token revoked meanwhile: log the rater out
             st.session_state.pop("auth", None)
         st.error(str(exc))
         st.stop()
+
+
+def no_dataset() -> None:
+    """What a page shows (then stops) in a workspace with nothing imported yet."""
+    st.info("No dataset yet: import a file on the **Datasets** page (or run "
+            "`workbench ingest`), then run the curation stages on the **Run** page.")
+    st.stop()
 
 
 # -- roles (issue 7): who is logged in, and refusing everyone else --------------------------

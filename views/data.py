@@ -26,7 +26,8 @@ cols[1].metric("Examples", len(tables["examples"]))
 cols[2].metric("Rejects", len(tables["rejects"]))
 cols[3].metric("Duplicates", len(tables["duplicates"]))
 cols[4].metric("PII spans", len(tables["pii_spans"]))
-st.caption(f"Format: {summary.get('format', '?')} · split: {split}")
+st.caption(f"Format: {summary.get('format', '?')} · split: "
+           + (", ".join(f"{part} {n}" for part, n in split.items()) if any(split.values()) else "none yet"))
 
 findings_tab, lengths_tab = st.columns(2)
 with findings_tab:

@@ -1,6 +1,8 @@
 """Datasets: import a file (any format, with a column/role mapping) and mix datasets into a
 new one by ratios or counts."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from views import _ui
@@ -13,7 +15,9 @@ st.title("Datasets")
 
 with st.form("import_form"):
     st.subheader("Import")
-    source = st.text_input("File or saved HF dataset folder", key="import_path")
+    upload = st.file_uploader("Upload a file (JSONL, JSON, CSV, Parquet, ...)", key="upload")
+    source = st.text_input("or a file / saved HF dataset folder on this machine",
+                           key="import_path")
     fmt = st.selectbox("Format", ["auto", "openai", "sharegpt", "alpaca", "dolly",
                                   "prompt_completion", "oasst"], key="import_format")
     c = st.columns(2)
@@ -35,7 +39,21 @@ def run(action, *args) -> dict | None:
         return None
 
 
-if imported:
+def save_upload(upload) -> str:
+    """The uploaded file, written to <workspace>/uploads/ under its base name (no folders)."""
+    name = Path(upload.name).name.strip()
+    name = "upload" if name in ("", ".", "..") else name
+    folder = path / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(upload.getvalue())
+    return str(folder / name)
+
+
+if imported and upload is None and not source.strip():
+    st.error("Choose a file to upload, or type the path of one.")
+elif imported:
+    if upload is not None:
+        source = save_upload(upload)
     summary = run(stages.ingest, source.strip(), fmt, pairs(columns), pairs(roles))
     if summary:
         st.success(f"Imported as dataset {summary['dataset_id']}: " + _ui.describe(summary))

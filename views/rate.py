@@ -47,7 +47,10 @@ likert = {}
 for column, side, text, field in ((columns[0], "A", item["left_output"], "likert_left"),
                                   (columns[1], "B", item["right_output"], "likert_right")):
     column.markdown(f"**Answer {side}**")
-    column.text(text)
+    if text.strip():
+        column.text(text)
+    else:  # a model may answer nothing at all: say so rather than show a blank
+        column.caption("(empty answer)")
     likert[field] = column.pills(f"Quality of {side} (optional, 1–5)", [1, 2, 3, 4, 5],
                                  key=f"{field}_{position}_{editing}",
                                  default=item.get(field) if editing else None)

@@ -6,6 +6,7 @@ import streamlit as st
 
 from evaluation.report import METRIC_LABELS, render_html
 from views import _ui
+from workbench.errors import NoDataset
 from workbench.pipeline import report
 from workbench.store import evaluation as store
 
@@ -14,6 +15,8 @@ st.title("Report")
 meta_key = st.session_state.get("meta_key") or None
 try:
     result = report(path, meta_key)
+except NoDataset:
+    _ui.no_dataset()
 except Exception as exc:  # the page must not show a traceback
     _ui.show_error(exc)
     st.stop()

@@ -56,11 +56,29 @@ with st.expander("New session", expanded=not existing):
                            "logs in with the token, or opens the app with ?token=TOKEN.")
                 st.code("\n".join(f"{r}\t{t}" for r, t in made["tokens"].items()),
                         language=None)
+                with _ui.workspace() as ws:  # the new session's progress shows at once
+                    existing = ss.sessions(ws)
 
 if not existing:
     st.stop()
 labels = {s["id"]: f"{s['id']} · {s['name']} ({', '.join(s['systems'])})" for s in existing}
 session_id = st.selectbox("Session", list(labels), format_func=labels.get, key="session")
+with st.expander("Add raters"), st.form("add_raters"):
+    st.caption("New raters take items no one has started yet; every item keeps its k raters.")
+    more = st.text_area("New raters, one name per line", key="more_raters")
+    add = st.form_submit_button("Add raters", key="add_raters")
+if add:
+    try:
+        with _ui.workspace() as ws:
+            added = ss.add_raters(ws, session_id, more.splitlines())
+    except WorkbenchError as exc:
+        st.error(str(exc))
+    else:
+        st.success("Added " + ", ".join(f"{name} ({n} items)" for name, n in
+                                        added["items"].items()) + ", taken over from "
+                   + ", ".join(f"{name} ({n})" for name, n in added["from"].items()) + ".")
+        st.warning("Copy the invite tokens now: they are not shown again.")
+        st.code("\n".join(f"{r}\t{t}" for r, t in added["tokens"].items()), language=None)
 with _ui.workspace() as ws:
     progress = ss.rater_progress(ws, session_id)
     raw = ss.raw_ratings(ws, session_id)
@@ -101,8 +119,8 @@ for col, (title, value) in zip(cols, [
         ("Consistency on repeats", result["consistency"]["rate"])], strict=True):
     col.metric(title, "–" if value is None else f"{value:.2f}")
 kappa = agreement["cohen_kappa"]
-st.caption(" · ".join([*agreement["notes"], f"position bias sign test p = "
-                       f"{bias['sign_test_p']:.3g}", "Cohen's κ (2 raters) = "
+st.caption(" · ".join([*agreement["notes"], (f"position bias sign test p = "
+                       f"{bias['sign_test_p']:.3g}"), "Cohen's κ (2 raters) = "
                        + ("–" if kappa is None else f"{kappa:.2f}")]))
 if result["metric_agreement"]:
     st.json(result["metric_agreement"], expanded=False)

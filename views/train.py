@@ -42,9 +42,30 @@ with st.expander("New training run", expanded=False), st.form("train_form"):
     if st.form_submit_button("Start training", key="start_training"):
         try:
             job = train_runs.start_in_background(path, TrainConfig.from_dict(values))
+            st.session_state["train_launch"] = str(job)
             st.success(f"Started: job {job.name}")
         except (WorkbenchError, ValueError) as exc:
             st.error(str(exc))
+
+
+@st.fragment(run_every=2)
+def launching(job_dir: Path) -> None:
+    """Until the started run reports progress: "Starting…"; then the whole page reruns to
+    show the run, or says why it did not start (e.g. the privacy gate). Reads the job folder
+    only: a poll that opened the workspace every 2 s would keep it from the job's process."""
+    state, progress = jobs.status(job_dir), jobs.progress(job_dir)
+    if state["state"] in jobs.FINAL or progress.get("total"):
+        st.session_state.pop("train_launch", None)
+        if state["state"] == "failed":
+            st.session_state["train_flash"] = state.get("error") or "failed"
+        st.rerun()
+    st.info("Starting the training run…")
+
+
+if flash := st.session_state.pop("train_flash", None):
+    st.error(f"The training run failed: {flash}")
+if "train_launch" in st.session_state:
+    launching(Path(st.session_state["train_launch"]))
 
 
 def run_table(runs: list[dict]) -> pd.DataFrame:
@@ -69,7 +90,7 @@ def live(run: dict) -> None:
         st.error(state["error"])
     log = pd.DataFrame(train_runs.live_log(job_dir))
     if not log.empty:
-        st.line_chart(log.set_index("step")[["loss", "val_loss"]], key=f"curve_{run['id']}")
+        st.line_chart(log.set_index("step")[["loss", "val_loss"]])  # line_chart takes no key
     with st.expander("Log"):
         st.code(jobs.log_tail(job_dir) or "(no log yet)", language=None)
     c1, c2 = st.columns(2)
@@ -103,5 +124,4 @@ if len(picked) >= 2:
     curves = pd.concat([pd.DataFrame(train_runs.live_log(Path(by_id[r]["dir"])))
                         .assign(run=r) for r in picked], ignore_index=True)
     if "loss" in curves:
-        st.line_chart(curves.pivot_table(index="step", columns="run", values="loss"),
-                      key="compare_curves")
+        st.line_chart(curves.pivot_table(index="step", columns="run", values="loss"))

@@ -60,6 +60,23 @@ def session_list(workspace: str = Workspace) -> dict:
 
 
 @command
+def session_add_rater(workspace: str = Workspace,
+                      session: int = typer.Option(..., help="Session id (see session-list)."),
+                      raters: str = typer.Option(..., help="New rater names, comma-separated."),
+                      seed: int = typer.Option(None, help="Draw seed (default: random).")
+                      ) -> dict:
+    """Invite more raters to a session; they take unstarted items, each item keeps k raters.
+
+    Prints the new invite tokens (shown only this once) and how many items each took.
+    """
+    from workbench.store import open_workspace
+    from workbench.store.sessions import add_raters
+
+    with open_workspace(workspace, create=False) as ws:
+        return add_raters(ws, session, _split(raters), seed=seed, actor="cli")
+
+
+@command
 def session_revoke(workspace: str = Workspace,
                    rater: str = typer.Option(..., help="Rater id (see session-list).")) -> dict:
     """Revoke a rater's invite token at once (their ratings are kept)."""

@@ -17,5 +17,9 @@ class StageError(WorkbenchError):
     """A stage cannot run on the current workspace state (e.g. nothing ingested yet)."""
 
 
+class NoDataset(StageError):
+    """The workspace holds no dataset yet (nothing ingested): the app shows where to import."""
+
+
 class JobFailed(WorkbenchError):
     """A background job ended as failed or cancelled."""

@@ -10,23 +10,15 @@ and a markdown image is shown as text and nothing is fetched. Screenshots: test-
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.helpers import free_port, heading, new_page, shot, start_server, stop
 from tests.prepared import prepare_workspace
 from workbench.store import open_workspace
 
-CHROMIUM = Path("/usr/bin/chromium")
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
 ADMIN_PAGES = {"Data": "data", "Datasets": "datasets", "Browse": "browse", "Duplicates": "dedup",
                "Versions": "versions", "Privacy": "privacy", "Run": "run", "Train": "train",
                "Sessions": "sessions", "Report": "report", "Playground": "playground"}
@@ -37,23 +29,6 @@ HOSTILE = (f'<img src="http://{HOSTILE_HOST}/x.png"> and ![x](http://{HOSTILE_HO
            " **bold?**")
 REFUSAL = "Not allowed: this page is not available to you."
 pytestmark = [pytest.mark.e2e, pytest.mark.enable_socket]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(url: str, timeout_s: float = 90) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"streamlit did not answer at {url}")
 
 
 def e2e_workspace(root: Path) -> Path:
@@ -78,50 +53,11 @@ def e2e_workspace(root: Path) -> Path:
 def server(tmp_path_factory):
     workspace = e2e_workspace(tmp_path_factory.mktemp("e2e") / "ws")
     port = free_port()
-    env = {**os.environ, "WORKBENCH_WORKSPACE": str(workspace)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless",
-         "true", "--server.address", "127.0.0.1", "--server.port", str(port),
-         "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    process = start_server(workspace, port)
     try:
-        wait_healthy(url)
-        yield url
+        yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        process.wait(10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        pytest.skip("no browser: apt-get install chromium")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run"])
-        yield browser
-        browser.close()
-
-
-def shot(page, name: str) -> None:
-    page.wait_for_timeout(800)  # let tables and charts settle for the screenshot
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    assert page.locator("[data-testid='stException']").count() == 0, name
-
-
-def new_page(browser, requests: list):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.on("request", lambda request: requests.append(request.url))
-    return page
-
-
-def heading(page, name: str) -> None:
-    page.get_by_role("heading", name=name).first.wait_for(timeout=60_000)
+        stop(process)
 
 
 def test_admin_creates_a_session_and_two_raters_rate_at_once(server, browser):
@@ -159,7 +95,7 @@ def test_admin_creates_a_session_and_two_raters_rate_at_once(server, browser):
         heading(page, "Rate")
         page.get_by_text("0 of 2 rated").first.wait_for(timeout=60_000)  # 1 item + 1 repeat
         # the page source, less Streamlit's own comments, styles and script code
-        html = re.sub(r"<!--.*?-->|<(style|script)\b.*?</\1>", "", page.content(), flags=re.S)
+        html = re.sub(r"<!--.*?-->|<(style|script)\b.*?</\1>", "", page.content(), flags=re.DOTALL)
         found = re.search(r"\b(base|tuned)\b", html, re.IGNORECASE)
         assert not found, html[max(found.start() - 150, 0):found.end() + 80]
         for slug in ADMIN_PAGES.values():

@@ -14,6 +14,7 @@ Bad input raises ``RatingError`` with a message for the user, and changes nothin
 from __future__ import annotations
 
 import json
+import random
 import secrets
 import threading
 from collections import OrderedDict
@@ -22,10 +23,12 @@ import duckdb
 
 from evaluation.sessions import (
     DesignError,
+    Item,
     SessionDesign,
     check_answer,
     derandomize,
     make_items,
+    order_for_rater,
     plan,
 )
 from workbench.auth import AuthError, new_token, token_hash
@@ -164,6 +167,111 @@ def reissue_token(ws: Workspace, rater_id: str, actor: str = "admin") -> str:
     return token
 
 
+def add_raters(ws: Workspace, session_id: int, names: list[str], seed: int | None = None,
+               actor: str = "admin") -> dict:
+    """Invite more raters to a running session, keeping every item at exactly k raters.
+
+    A new rater takes over whole items (first showing and repeat) that an existing rater has
+    not started (no rating on either row), revoked raters' items first, then from whoever has
+    the most such items left, until each new rater holds ⌊n·k / active raters⌋ items (n items,
+    k per item, active = not revoked, new ones included) or nothing more can move. The new
+    rater's order, sides and repeats are drawn like at creation (``order_for_rater``); the
+    donors' unstarted rows of moved items (and their skips) are removed. Ratings already
+    given never move. Returns ``{"session_id", "tokens": {name: token}, "items": {name:
+    items taken}, "from": {existing rater name: items given}}``; tokens exist only here.
+    Raises RatingError, changing nothing, for an unknown session, no or duplicate names, a
+    name already in the session, or a new rater who would get no item (everything left is
+    started, or there are more raters than n·k). Source of the k rule: issue 6 (k distinct
+    raters per item), ``evaluation.sessions.check_design``.
+    """
+    info = session(ws, session_id)
+    names = [n.strip() for n in names if n.strip()]
+    if not names:
+        raise RatingError("give at least one rater name")
+    if len(set(names)) != len(names):
+        raise RatingError("rater names must be distinct")
+    raters = ws.query("SELECT id, name, revoked_at IS NOT NULL AS revoked FROM session_raters "
+                      "WHERE session_id = ? ORDER BY name", [session_id])
+    taken = sorted(set(names) & {r["name"] for r in raters})
+    if taken:
+        raise RatingError(f"already in session {session_id}: {', '.join(taken)}")
+    rows = ws.query("""
+        SELECT a.rater_id, a.position, a.item_no, x.position IS NOT NULL AS rated
+        FROM assignments a LEFT JOIN session_ratings x
+             ON x.rater_id = a.rater_id AND x.position = a.position
+        WHERE a.session_id = ? ORDER BY a.rater_id, a.position""", [session_id])
+    started = {(r["rater_id"], r["item_no"]) for r in rows if r["rated"]}
+    holders: dict[int, set] = {}
+    movable: dict[str, set] = {r["id"]: set() for r in raters}
+    for row in rows:
+        holders.setdefault(row["item_no"], set()).add(row["rater_id"])
+        if (row["rater_id"], row["item_no"]) not in started:
+            movable[row["rater_id"]].add(row["item_no"])
+    active = sum(not r["revoked"] for r in raters) + len(names)
+    target = len(holders) * info["k"] // active
+    rng = random.Random(secrets.randbits(31) if seed is None else seed)
+    by_name = {r["id"]: r for r in raters}
+    moves: dict[str, list[tuple[str, int]]] = {name: [] for name in names}
+    for name in names:
+        mine: set = set()
+        while len(mine) < target:
+            donors = [d for d in movable if movable[d] - mine]
+            if not donors:
+                break
+            donor = max(donors, key=lambda d: (by_name[d]["revoked"], len(movable[d]), d))
+            item_no = rng.choice(sorted(movable[donor] - mine))
+            movable[donor].discard(item_no)
+            mine.add(item_no)
+            moves[name].append((donor, item_no))
+    empty = [name for name in names if not moves[name]]
+    if empty:
+        raise RatingError(f"no item left for {', '.join(empty)}: each new rater needs items "
+                          f"no one has started (session {session_id}: {len(holders)} items × "
+                          f"k = {info['k']} for {active} active raters)")
+    items = {r["item_no"]: Item(r["item_no"], r["example_id"], r["first_system"],
+                                r["second_system"])
+             for r in ws.query("SELECT * FROM session_items WHERE session_id = ?",
+                               [session_id])}
+    ids = {name: "r" + secrets.token_hex(6) for name in names}
+    tokens = {name: new_token() for name in names}
+    ws.con.execute("BEGIN")
+    try:
+        for name in names:
+            for donor, item_no in moves[name]:
+                ws.con.execute("DELETE FROM skips WHERE rater_id = $d AND position IN (SELECT "
+                               "position FROM assignments WHERE rater_id = $d AND item_no = $i)",
+                               {"d": donor, "i": item_no})
+                ws.con.execute("DELETE FROM assignments WHERE rater_id = ? AND item_no = ?",
+                               [donor, item_no])
+        ws.insert("session_raters", [{"id": ids[n], "session_id": session_id, "name": n,
+                                      "token_hash": token_hash(tokens[n])} for n in names])
+        ws.insert("assignments", [
+            {"session_id": session_id, "rater_id": ids[n], "position": a.position,
+             "item_no": a.item_no, "left_system": a.left, "right_system": a.right,
+             "is_repeat": a.is_repeat}
+            for n in names for a in order_for_rater(
+                n, sorted(i for _, i in moves[n]), items, info["repeat_share"], rng)])
+        wrong = ws.query("SELECT item_no, count(DISTINCT rater_id) AS raters, count(*) AS rows "
+                         "FROM assignments WHERE session_id = ? AND NOT is_repeat GROUP BY "
+                         "item_no HAVING raters <> ? OR rows <> ?",
+                         [session_id, info["k"], info["k"]])
+        if wrong:  # the k rule: never commit a plan that breaks it
+            raise RatingError(f"adding raters would leave items {[w['item_no'] for w in wrong]}"
+                              f" without exactly k = {info['k']} raters; nothing changed")
+        ws.audit(actor, "add_raters", {"session_id": session_id, "raters": len(names),
+                                       "items": {n: len(moves[n]) for n in names}})
+        ws.con.execute("COMMIT")
+    except Exception:
+        ws.con.execute("ROLLBACK")
+        raise
+    given: dict[str, int] = {}
+    for name in names:
+        for donor, _ in moves[name]:
+            given[by_name[donor]["name"]] = given.get(by_name[donor]["name"], 0) + 1
+    return {"session_id": session_id, "tokens": tokens,
+            "items": {n: len(moves[n]) for n in names}, "from": dict(sorted(given.items()))}
+
+
 # -- rating -------------------------------------------------------------------------------
 # A rater's plan (session, positions, sides) and what each position shows never change once
 # a session exists (assignments and generations are written once), so the app keeps them in
@@ -192,7 +300,14 @@ class _Memo:
 _PLANS, _SHOWN = _Memo(1_000), _Memo(20_000)
 
 
-def _plan(ws: Workspace, rater_id: str) -> dict:
+def _plan_version(ws: Workspace, rater_id: str) -> int:
+    """How many raters the rater's session has: ``add_raters`` is the only change to a plan
+    after creation and always raises it, so it keys the memo (also across processes)."""
+    return ws.scalar("SELECT count(*) FROM session_raters WHERE session_id = "
+                     "(SELECT session_id FROM session_raters WHERE id = ?)", [rater_id])
+
+
+def _plan(ws: Workspace, rater_id: str, version: int | None = None) -> dict:
     """{"session_id", "name", "guidelines", "positions": {position: assignment row}}."""
     def load():
         rows = ws.query("""
@@ -204,7 +319,9 @@ def _plan(ws: Workspace, rater_id: str) -> dict:
         return {**{k: rows[0][k] for k in ("session_id", "name", "guidelines")},
                 "positions": {r["position"]: {k: r[k] for k in ("session_id", "item_no",
                               "left_system", "right_system")} for r in rows}}
-    plan_ = _PLANS.get((str(ws.root), rater_id), load)
+    if version is None:
+        version = _plan_version(ws, rater_id)
+    plan_ = _PLANS.get((str(ws.root), rater_id, version), load)
     if plan_ is None:
         raise AuthError("unknown rater")
     return plan_
@@ -229,17 +346,20 @@ def _show(ws: Workspace, rater_id: str, position: int) -> dict | None:
     return None if shown is None else {**shown, "prompt": list(shown["prompt"])}
 
 
-def _state(ws: Workspace, rater_id: str) -> tuple[set, set]:
-    """(rated positions, skipped positions) of an active rater; AuthError when revoked."""
-    revoked, rated, skipped = ws.row("""
+def _state(ws: Workspace, rater_id: str) -> tuple[set, set, int]:
+    """(rated positions, skipped positions, plan version) of an active rater; AuthError when
+    revoked."""
+    revoked, rated, skipped, version = ws.row("""
         SELECT (SELECT revoked_at IS NOT NULL FROM session_raters WHERE id = $r),
                (SELECT list(position) FROM session_ratings WHERE rater_id = $r),
-               (SELECT list(position) FROM skips WHERE rater_id = $r)""", {"r": rater_id})
+               (SELECT list(position) FROM skips WHERE rater_id = $r),
+               (SELECT count(*) FROM session_raters WHERE session_id =
+                   (SELECT session_id FROM session_raters WHERE id = $r))""", {"r": rater_id})
     if revoked is None:
         raise AuthError("unknown rater")
     if revoked:
         raise AuthError("this invite token was revoked: ask the session's admin")
-    return set(rated or ()), set(skipped or ()) - set(rated or ())
+    return set(rated or ()), set(skipped or ()) - set(rated or ()), version
 
 
 def screen(ws: Workspace, rater_id: str) -> dict:
@@ -247,8 +367,8 @@ def screen(ws: Workspace, rater_id: str) -> dict:
     {"rated", "total", "skipped"}, "item": next unrated position (skipped ones last) as
     ``{"position", "item_no", "prompt", "left_output", "right_output"}`` or None when done}``.
     No system names. Raises AuthError for an unknown or revoked rater."""
-    rated, skipped = _state(ws, rater_id)
-    plan_ = _plan(ws, rater_id)
+    rated, skipped, version = _state(ws, rater_id)
+    plan_ = _plan(ws, rater_id, version)
     todo = [p for p in plan_["positions"] if p not in rated]
     todo.sort(key=lambda p: (p in skipped, p))
     return {"session": {"name": plan_["name"], "guidelines": plan_["guidelines"]},
@@ -272,7 +392,8 @@ def _assignment(ws: Workspace, rater_id: str, position) -> dict:
         raise RatingError(f"position {position!r} is not an item assigned to you")
     row = _plan(ws, rater_id)["positions"].get(position)
     if row is None:
-        raise RatingError(f"position {position!r} is not an item assigned to you")
+        raise RatingError(f"position {position!r} is not an item assigned to you (an item "
+                          "you had not started may have gone to a newly added rater)")
     return row
 
 

@@ -20,7 +20,7 @@ import duckdb
 import pyarrow as pa
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_fixed
 
-from workbench.errors import StageError, WorkspaceBusy
+from workbench.errors import NoDataset, StageError, WorkspaceBusy
 from workbench.store.migrations import migrate
 
 DB_NAME = "workspace.duckdb"
@@ -143,10 +143,10 @@ class Workspace:
         return dataset_id
 
     def current_dataset(self) -> int:
-        """Id of the newest dataset; StageError when nothing was ingested."""
+        """Id of the newest dataset; NoDataset (a StageError) when nothing was ingested."""
         dataset_id = self.scalar("SELECT max(id) FROM datasets")
         if dataset_id is None:
-            raise StageError("the workspace has no dataset yet: run `workbench ingest` first")
+            raise NoDataset("the workspace has no dataset yet: run `workbench ingest` first")
         return dataset_id
 
     def examples(self, dataset_id: int) -> list[dict]:
