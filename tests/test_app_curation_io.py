@@ -98,8 +98,27 @@ def test_browse_drop_is_a_decision_and_the_status_filter_finds_it(workspace):
     assert at.dataframe[0].value["id"].tolist() == [6]
 
 
-def test_datasets_page_imports_a_file_with_a_column_mapping(workspace, tmp_path):
-    source = write_jsonl(tmp_path / "qa.jsonl", [{"question": "Q?", "answer": "A."}])
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch) -> Path:
+    """tmp_path as an allowed import folder ($WORKBENCH_DATA_DIRS), as a user would set it."""
+    monkeypatch.setenv("WORKBENCH_DATA_DIRS", str(tmp_path))
+    return tmp_path
+
+
+def test_datasets_page_refuses_a_typed_path_outside_the_allowed_folders(workspace, tmp_path):
+    source = write_jsonl(tmp_path / "qa.jsonl", [{"prompt": "p", "completion": "c"}])
+    at = page("views/datasets.py")
+    at.text_input(key="import_path").input(str(workspace / ".." / "qa.jsonl"))
+    at.button(key="import").click().run()
+    assert not at.exception
+    assert not at.success
+    assert at.error[0].value.startswith(f"{workspace / '..' / 'qa.jsonl'}: outside the allowed "
+                                        f"folders ({workspace.resolve()}, ")
+    assert source.exists()
+
+
+def test_datasets_page_imports_a_file_with_a_column_mapping(workspace, data_dir):
+    source = write_jsonl(data_dir / "qa.jsonl", [{"question": "Q?", "answer": "A."}])
     at = page("views/datasets.py")
     at.text_input(key="import_path").input(str(source))
     at.text_input(key="columns").input("question=instruction, answer=output")
@@ -108,8 +127,8 @@ def test_datasets_page_imports_a_file_with_a_column_mapping(workspace, tmp_path)
     assert at.success[0].value.startswith("Imported as dataset 2: format alpaca · rows in 1")
 
 
-def test_datasets_page_refuses_an_unknown_shape_with_one_message(workspace, tmp_path):
-    source = write_jsonl(tmp_path / "qa.jsonl", [{"question": "Q?", "answer": "A."}])
+def test_datasets_page_refuses_an_unknown_shape_with_one_message(workspace, data_dir):
+    source = write_jsonl(data_dir / "qa.jsonl", [{"question": "Q?", "answer": "A."}])
     at = page("views/datasets.py")
     at.text_input(key="import_path").input(str(source))
     at.button(key="import").click().run()
@@ -140,9 +159,9 @@ def test_versions_page_freezes_exports_and_estimates_the_cost(workspace):
      "no readable row (1 malformed; line 1: invalid_json: not JSON (looks like a Python dict: "
      "use double quotes))"),
 ])
-def test_datasets_page_turns_bad_files_into_one_error_line(workspace, tmp_path, name, data,
+def test_datasets_page_turns_bad_files_into_one_error_line(workspace, data_dir, name, data,
                                                            message):
-    source = tmp_path / name
+    source = data_dir / name
     source.write_bytes(data)
     at = page("views/datasets.py")
     at.text_input(key="import_path").input(str(source))

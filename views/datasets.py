@@ -8,6 +8,7 @@ import streamlit as st
 from views import _ui
 from workbench import stages
 from workbench.errors import WorkbenchError
+from workbench.paths import allowed_roots, confine
 from workbench.store.browse import datasets
 
 path = _ui.sidebar()
@@ -49,12 +50,18 @@ def save_upload(upload) -> str:
     return str(folder / name)
 
 
+def ingest_confined(ws_path: Path, typed: str, *rest) -> dict:
+    """Ingest a typed path only inside the allowed folders (workspace, demo data,
+    $WORKBENCH_DATA_DIRS); an upload is saved in the workspace, so it always is."""
+    return stages.ingest(ws_path, str(confine(typed, allowed_roots(ws_path))), *rest)
+
+
 if imported and upload is None and not source.strip():
     st.error("Choose a file to upload, or type the path of one.")
 elif imported:
     if upload is not None:
         source = save_upload(upload)
-    summary = run(stages.ingest, source.strip(), fmt, pairs(columns), pairs(roles))
+    summary = run(ingest_confined, source.strip(), fmt, pairs(columns), pairs(roles))
     if summary:
         st.success(f"Imported as dataset {summary['dataset_id']}: " + _ui.describe(summary))
 
