@@ -120,8 +120,11 @@ def dedup(workspace: Path, semantic: bool = True, threshold: float = 0.95,
     """Exact → near → semantic clusters (curation.dedup.dedup_levels), overrides re-applied.
 
     ``plan``: a DedupPlan (default: every level, policy 'longest'; ``semantic`` and
-    ``threshold`` set its semantic level). ``encode``: texts → vectors, for tests.
-    Summary: exact/near/semantic_duplicates, kept, overrides_reapplied.
+    ``threshold`` set its semantic level). ``encode``: texts → vectors, for tests; without
+    it the semantic level embeds through the workspace's embedding cache
+    (workbench.store.embeddings), so texts embedded before are not embedded again.
+    Summary: exact/near/semantic_duplicates, kept, overrides_reapplied; with the default
+    encoder also embedded_texts, cached_texts (distinct texts) and embedding_backend.
     """
     from curation.dedup import DedupPlan, dedup_levels
     from workbench.store import dedup as store
@@ -129,6 +132,9 @@ def dedup(workspace: Path, semantic: bool = True, threshold: float = 0.95,
     if plan is None:
         plan = DedupPlan()
         plan.semantic.semantic, plan.semantic.threshold = semantic, threshold
+    cache = None
+    if encode is None and plan.semantic.semantic:
+        encode, cache = _cached_encoder(workspace, plan.semantic)
     with open_workspace(workspace, create=False) as ws:
         dataset_id = ws.current_dataset()
         rows = ws.examples(dataset_id)
@@ -147,8 +153,24 @@ def dedup(workspace: Path, semantic: bool = True, threshold: float = 0.95,
         summary = {"exact_duplicates": dropped["exact"], "near_duplicates": dropped["near"],
                    "semantic_duplicates": dropped["semantic"], "kept": kept,
                    "overrides_reapplied": reapplied}
+        if cache is not None and cache.used:
+            summary.update(_cache_counts(cache))
         ws.record_stage("dedup", dataset_id, asdict(plan), summary)
     return summary
+
+
+def _cached_encoder(workspace: Path, config):
+    """(texts → vectors through the workspace's embedding cache, the cache)."""
+    from curation.embed import encode
+    from workbench.store.embeddings import EmbeddingCache
+
+    cache = EmbeddingCache(workspace)
+    return (lambda texts: encode(texts, config, cache)), cache
+
+
+def _cache_counts(cache) -> dict:
+    return {"embedded_texts": cache.stored, "cached_texts": cache.hits,
+            "embedding_backend": cache.backend}
 
 
 def pii(workspace: Path, redact: bool = False) -> dict:
@@ -207,10 +229,12 @@ def leakage(workspace: Path, encode=None) -> dict:
 
     Uses the latest dedup run's semantic settings (scope, threshold, encoder) so that "above
     the threshold" means "would have been a semantic duplicate". ``encode``: texts → vectors,
-    for tests. Summary: held_out, above_threshold, max_similarity, threshold.
+    for tests; without it the vectors come through the workspace's embedding cache (the
+    texts dedup embedded are not embedded again). Summary: held_out, above_threshold,
+    max_similarity, threshold; with the default encoder also embedded_texts, cached_texts,
+    embedding_backend.
     """
     from curation.dedup import DedupConfig, scope_text
-    from curation.embed import encode as default_encode
     from curation.leakage import report
     from workbench.store import dedup as store
 
@@ -223,13 +247,18 @@ def leakage(workspace: Path, encode=None) -> dict:
     semantic = (run or {}).get("config", {}).get("semantic") or {}
     config = DedupConfig(**{k: v for k, v in semantic.items() if k in asdict(DedupConfig())})
     texts = [scope_text(r["messages"], config.scope) for r in rows]
-    vectors = encode(texts) if encode else default_encode(texts, config)
+    cache = None
+    if encode is None:
+        encode, cache = _cached_encoder(workspace, config)
+    vectors = encode(texts)
     records = report([r["example_id"] for r in rows], [r["split"] for r in rows], vectors,
                      config.threshold)
     sims = [r["similarity"] for r in records if r["similarity"] is not None]
     summary = {"held_out": len(records), "above_threshold": sum(r["above"] for r in records),
                "max_similarity": round(max(sims), 4) if sims else None,
                "threshold": config.threshold}
+    if cache is not None and cache.used:
+        summary.update(_cache_counts(cache))
     with open_workspace(workspace) as ws:
         store.replace_leakage(ws, dataset_id, records)
         ws.record_stage("leakage", dataset_id, asdict(config), summary)
