@@ -112,6 +112,11 @@ class DedupPlan:
                    for name, level in (("exact", self.exact), ("near", self.near),
                                        ("semantic", self.semantic))
                    if level.scope not in SCOPES]
+        from curation.embed import BACKENDS
+
+        if self.semantic.backend not in BACKENDS:
+            errors.append(f"semantic.backend must be one of {BACKENDS}, "
+                          f"not {self.semantic.backend!r}")
         if not 0 < self.semantic.threshold <= 1:
             errors.append(f"semantic.threshold must be in (0, 1], not {self.semantic.threshold}")
         if errors:
