@@ -55,10 +55,10 @@ class DedupConfig:
     """Semantic-duplicate settings (sentence embeddings + ANN leader clusters).
 
     ``backend`` trades speed for fidelity to the fp32 model; measured in bench/curation.py on
-    generated conversations (2 loaded cores): 'openvino' (default) 3.1-3.5x
-    ``SentenceTransformer.encode`` with cosines within 0.003 of fp32 and the same planted
-    pairs at 0.95; 'onnx_int8' is faster still but loses near-threshold pairs (see the
-    field's help and curation.embed).
+    generated conversations (2 loaded cores): 'openvino' (default) 3.5-6.5x
+    ``SentenceTransformer.encode`` + ``paraphrase_mining`` with cosines within 0.003 of fp32
+    and 0.998 of the baseline's planted pairs at 0.95 (10,000 rows); 'onnx_int8' is faster
+    still but loses near-threshold pairs (see the field's help and curation.embed).
     """
 
     semantic: bool = field(default=True, metadata={
@@ -70,9 +70,10 @@ class DedupConfig:
     batch_size: int = field(default=64, metadata={"help": "Embedding batch size."})
     backend: str = field(default="openvino", metadata={
         "help": "Encoder (curation.embed.BACKENDS). 'openvino' (default): the model exported "
-                "to ONNX, OpenVINO CPU in bf16 on AVX-512 BF16: 3.1-3.5x "
-                "SentenceTransformer.encode fp32, cosines within 0.003 of fp32, same planted "
-                "pairs found (bench/curation.py). 'onnx': ONNX Runtime fp32, exact, ~1.4x. "
+                "to ONNX, OpenVINO CPU in bf16 on AVX-512 BF16: 3.5-6.5x "
+                "encode + paraphrase_mining (bench/curation.py), cosines within 0.003 of fp32, "
+                "0.998 of the planted pairs the fp32 baseline finds. 'onnx': ONNX Runtime "
+                "fp32, exact, ~1.4x. "
                 "'onnx_int8': ONNX Runtime dynamic int8, ~2x but cosines of near-duplicates "
                 "drop by up to 0.08 (finds 0.69 vs 0.77 of planted pairs at 0.95). 'bf16' / "
                 "'fp32' / 'int8': torch (bf16 ~1.7x, int8 cosines off by up to 0.16). An "
