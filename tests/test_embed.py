@@ -172,3 +172,13 @@ def test_an_export_failure_falls_back_to_torch_with_a_warning(monkeypatch, caplo
         assert embedder.encode(["a text", "another text"]).shape == (2, 384)
     finally:
         load_backend.cache_clear()
+
+
+def test_a_fallback_is_named_in_the_dedup_summary(tmp_path, fake_model):
+    ws = tmp_path / "ws"
+    path = write_jsonl(tmp_path / "d.jsonl", [{"messages": conv("red apple", "a fruit")}])
+    stages.ingest(ws, str(path), "openai")
+    fake_model.fallback = "embedding backend 'openvino' unavailable (RuntimeError: broke)"
+    summary = stages.dedup(ws, plan=DedupPlan())
+    assert (summary["embedded_texts"], summary["embedding_backend"]) == (1, "fake")
+    assert summary["embedding_fallback"] == fake_model.fallback

@@ -154,7 +154,7 @@ def dedup(workspace: Path, semantic: bool = True, threshold: float = 0.95,
                    "semantic_duplicates": dropped["semantic"], "kept": kept,
                    "overrides_reapplied": reapplied}
         if cache is not None and cache.used:
-            summary.update(_cache_counts(cache))
+            summary.update(_cache_counts(cache, plan.semantic))
         ws.record_stage("dedup", dataset_id, asdict(plan), summary)
     return summary
 
@@ -168,9 +168,14 @@ def _cached_encoder(workspace: Path, config):
     return (lambda texts: encode(texts, config, cache)), cache
 
 
-def _cache_counts(cache) -> dict:
-    return {"embedded_texts": cache.stored, "cached_texts": cache.hits,
-            "embedding_backend": cache.backend}
+def _cache_counts(cache, config) -> dict:
+    """Texts embedded / served from the cache, the backend used, and why it fell back."""
+    from curation.embed import load_backend
+
+    out = {"embedded_texts": cache.stored, "cached_texts": cache.hits,
+           "embedding_backend": cache.backend}
+    fallback = load_backend(config.backend, config.max_seq_length).fallback
+    return {**out, "embedding_fallback": fallback} if fallback else out
 
 
 def pii(workspace: Path, redact: bool = False) -> dict:
@@ -258,7 +263,7 @@ def leakage(workspace: Path, encode=None) -> dict:
                "max_similarity": round(max(sims), 4) if sims else None,
                "threshold": config.threshold}
     if cache is not None and cache.used:
-        summary.update(_cache_counts(cache))
+        summary.update(_cache_counts(cache, config))
     with open_workspace(workspace) as ws:
         store.replace_leakage(ws, dataset_id, records)
         ws.record_stage("leakage", dataset_id, asdict(config), summary)
