@@ -182,3 +182,15 @@ def test_a_fallback_is_named_in_the_dedup_summary(tmp_path, fake_model):
     summary = stages.dedup(ws, plan=DedupPlan())
     assert (summary["embedded_texts"], summary["embedding_backend"]) == (1, "fake")
     assert summary["embedding_fallback"] == fake_model.fallback
+
+
+def test_a_one_row_search_is_shaped_like_a_batch():
+    from usearch.index import Index
+
+    from curation.ann import _search
+
+    index = Index(ndim=4, metric="ip")
+    index.add(np.arange(4), np.eye(4, dtype=np.float32))
+    keys, distances, counts = _search(index, np.eye(4, dtype=np.float32)[[2]], 2, 1)
+    assert keys.shape == distances.shape == (1, 2) and counts.tolist() == [2]
+    assert keys[0, 0] == 2 and distances[0, 0] == 0.0
