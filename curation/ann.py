@@ -70,6 +70,19 @@ def _exact_candidates(u: np.ndarray, rows: np.ndarray, threshold: float,
     return out
 
 
+def _search(index: Index, queries: np.ndarray, count: int, threads: int):
+    """(keys, distances, counts) as (q, count), (q, count), (q,) arrays for q ≥ 1 queries.
+
+    usearch answers a one-row batch with a single ``Matches`` (1-D, no ``counts``) instead of
+    ``BatchMatches``; this shapes both alike (a 100k-row run met one saturated row alone).
+    """
+    found = index.search(queries, count, threads=threads)
+    if hasattr(found, "counts"):
+        return found.keys, found.distances, found.counts
+    keys, distances = np.atleast_1d(found.keys), np.atleast_1d(found.distances)
+    return keys[None, :], distances[None, :], np.array([len(keys)])
+
+
 def _candidates(u: np.ndarray, threshold: float, k: int, expansion: int, dtype: str,
                 threads: int) -> list[np.ndarray]:
     """Per distinct row: earlier distinct rows that may be within the threshold, ascending."""
@@ -82,13 +95,13 @@ def _candidates(u: np.ndarray, threshold: float, k: int, expansion: int, dtype: 
             for a, found in zip(pending, _exact_candidates(u, pending, threshold)):
                 out[a] = found
             break
-        found = index.search(u[pending], count, threads=threads)
-        near = 1.0 - found.distances >= threshold - margin  # usearch "ip" distance: 1 - dot
-        keys = found.keys.astype(np.int64)
-        keep = near & (np.arange(count) < found.counts[:, None]) & (keys < pending[:, None])
+        keys, distances, counts = _search(index, u[pending], count, threads)
+        near = 1.0 - distances >= threshold - margin  # usearch "ip" distance: 1 - dot
+        keys = keys.astype(np.int64)
+        keep = near & (np.arange(count) < counts[:, None]) & (keys < pending[:, None])
         for t, a in enumerate(pending):
             out[a] = np.sort(keys[t, keep[t]])
-        saturated = (found.counts == count) & near[:, -1]
+        saturated = (counts == count) & near[:, -1]
         pending, count = pending[saturated], min(4 * count, m)
     return out
 

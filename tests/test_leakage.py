@@ -39,5 +39,8 @@ def test_default_split_of_fastchat_sharegpt_has_no_test_example_above_the_thresh
     assert dedup["kept"] == sum(split.values())
     assert leakage["held_out"] == split["validation"] + split["test"] > 0
     assert leakage["above_threshold"] == 0 and leakage["max_similarity"] < 0.95
+    # the kept rows were all embedded by dedup's semantic level: the report reuses them
+    assert (leakage["embedded_texts"], leakage["cached_texts"]) == (0, dedup["kept"])
+    assert dedup["embedding_backend"] == leakage["embedding_backend"] == "openvino"
     with open_workspace(ws) as s:
         assert s.scalar("SELECT count(*) FROM leakage WHERE above") == 0

@@ -23,7 +23,9 @@ def dedup(workspace: str = Workspace,
           scope: str = typer.Option("conversation", help="conversation|prompt (every level)."),
           policy: str = typer.Option("longest", help="Representative: longest|first|"
                                                      "fewest_findings."),
-          backend: str = typer.Option("bf16", help="Encoder: bf16|fp32|int8.")) -> dict:
+          backend: str = typer.Option("openvino", help="Semantic encoder: openvino|onnx|"
+                                                       "onnx_int8|bf16|fp32|int8 (see "
+                                                       "curation.embed).")) -> dict:
     """Exact, near and semantic duplicate clusters; review decisions are re-applied."""
     from curation.dedup import DedupConfig, DedupPlan, ExactConfig
     from curation.near_dedup import NearDedupConfig

@@ -120,8 +120,11 @@ def dedup(workspace: Path, semantic: bool = True, threshold: float = 0.95,
     """Exact → near → semantic clusters (curation.dedup.dedup_levels), overrides re-applied.
 
     ``plan``: a DedupPlan (default: every level, policy 'longest'; ``semantic`` and
-    ``threshold`` set its semantic level). ``encode``: texts → vectors, for tests.
-    Summary: exact/near/semantic_duplicates, kept, overrides_reapplied.
+    ``threshold`` set its semantic level). ``encode``: texts → vectors, for tests; without
+    it the semantic level embeds through the workspace's embedding cache
+    (workbench.store.embeddings), so texts embedded before are not embedded again.
+    Summary: exact/near/semantic_duplicates, kept, overrides_reapplied; with the default
+    encoder also embedded_texts, cached_texts (distinct texts) and embedding_backend.
     """
     from curation.dedup import DedupPlan, dedup_levels
     from workbench.store import dedup as store
@@ -129,6 +132,9 @@ def dedup(workspace: Path, semantic: bool = True, threshold: float = 0.95,
     if plan is None:
         plan = DedupPlan()
         plan.semantic.semantic, plan.semantic.threshold = semantic, threshold
+    cache = None
+    if encode is None and plan.semantic.semantic:
+        encode, cache = _cached_encoder(workspace, plan.semantic)
     with open_workspace(workspace, create=False) as ws:
         dataset_id = ws.current_dataset()
         rows = ws.examples(dataset_id)
@@ -147,8 +153,29 @@ def dedup(workspace: Path, semantic: bool = True, threshold: float = 0.95,
         summary = {"exact_duplicates": dropped["exact"], "near_duplicates": dropped["near"],
                    "semantic_duplicates": dropped["semantic"], "kept": kept,
                    "overrides_reapplied": reapplied}
+        if cache is not None and cache.used:
+            summary.update(_cache_counts(cache, plan.semantic))
         ws.record_stage("dedup", dataset_id, asdict(plan), summary)
     return summary
+
+
+def _cached_encoder(workspace: Path, config):
+    """(texts → vectors through the workspace's embedding cache, the cache)."""
+    from curation.embed import encode
+    from workbench.store.embeddings import EmbeddingCache
+
+    cache = EmbeddingCache(workspace)
+    return (lambda texts: encode(texts, config, cache)), cache
+
+
+def _cache_counts(cache, config) -> dict:
+    """Texts embedded / served from the cache, the backend used, and why it fell back."""
+    from curation.embed import load_backend
+
+    out = {"embedded_texts": cache.stored, "cached_texts": cache.hits,
+           "embedding_backend": cache.backend}
+    fallback = load_backend(config.backend, config.max_seq_length).fallback
+    return {**out, "embedding_fallback": fallback} if fallback else out
 
 
 def pii(workspace: Path, redact: bool = False) -> dict:
@@ -207,15 +234,16 @@ def leakage(workspace: Path, encode=None) -> dict:
     above the threshold become ``test_leakage`` findings (severity warning).
 
     Uses the latest dedup run's semantic settings (scope, threshold, encoder) so that "above
-    the threshold" means "would have been a semantic duplicate"; texts are embedded by
-    curation.embed.encode (nothing when there is no held-out or no training row).
-    ``encode``: texts → vectors, for tests. Summary: held_out, above_threshold (= the
-    findings recorded), max_similarity, threshold. Raises StageError before any split.
+    the threshold" means "would have been a semantic duplicate". ``encode``: texts → vectors,
+    for tests; without it the vectors come through the workspace's embedding cache (the
+    texts dedup embedded are not embedded again; nothing is embedded when there is no
+    held-out or no training row). Summary: held_out, above_threshold (= the findings
+    recorded), max_similarity, threshold; with the default encoder also embedded_texts,
+    cached_texts, embedding_backend. Raises StageError before any split.
     """
     import numpy as np
 
     from curation.dedup import DedupConfig, scope_text
-    from curation.embed import encode as default_encode
     from curation.leakage import findings, report
     from workbench.store import dedup as store
 
@@ -231,9 +259,12 @@ def leakage(workspace: Path, encode=None) -> dict:
     semantic = (run or {}).get("config", {}).get("semantic") or {}
     config = DedupConfig(**{k: v for k, v in semantic.items() if k in asdict(DedupConfig())})
     held = sum(r["split"] != "train" for r in rows)
+    cache = None
     if 0 < held < len(rows):
         texts = [scope_text(r["messages"], config.scope) for r in rows]
-        vectors = encode(texts) if encode else default_encode(texts, config)
+        if encode is None:
+            encode, cache = _cached_encoder(workspace, config)
+        vectors = encode(texts)
     else:  # nothing to compare: no embedding
         vectors = np.zeros((len(rows), 0), dtype=np.float32)
     records = report([r["example_id"] for r in rows], [r["split"] for r in rows], vectors,
@@ -243,6 +274,8 @@ def leakage(workspace: Path, encode=None) -> dict:
     summary = {"held_out": len(records), "above_threshold": len(leaks),
                "max_similarity": round(max(sims), 4) if sims else None,
                "threshold": config.threshold}
+    if cache is not None and cache.used:
+        summary.update(_cache_counts(cache, config))
     with open_workspace(workspace) as ws:
         store.replace_leakage(ws, dataset_id, records)
         ws.replace_rows("findings", dataset_id, leaks, "AND step = ?", ["leakage"])

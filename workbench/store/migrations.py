@@ -140,8 +140,19 @@ def m007_evaluation(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def m008_embedding_cache(con: duckdb.DuckDBPyConnection) -> None:
+    """Sentence embeddings already computed, keyed by what determines them
+    (workbench.store.embeddings): model id, backend, token window, SHA-256 of the text."""
+    con.execute("""
+    CREATE TABLE embedding_cache(model_id VARCHAR, backend VARCHAR, max_seq_length INTEGER,
+        text_sha256 VARCHAR, vector FLOAT[384],
+        created_at TIMESTAMP DEFAULT current_timestamp,
+        PRIMARY KEY(model_id, backend, max_seq_length, text_sha256));
+    """)
+
+
 MIGRATIONS = [m001_initial, m002_privacy, m003_training, m004_sessions, m005_curation_io,
-              m006_curation_dedup, m007_evaluation]
+              m006_curation_dedup, m007_evaluation, m008_embedding_cache]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:
