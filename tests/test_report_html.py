@@ -3,7 +3,6 @@ and the de-randomized ratings CSV, on a small hand-made workspace (no model need
 
 from __future__ import annotations
 
-
 import pytest
 
 from curation.formats import Example

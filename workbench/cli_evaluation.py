@@ -24,7 +24,7 @@ def _sampling(sample: bool, seed: int, temperature: float, top_p: float) -> dict
 def evaluate(workspace: str = Workspace,
              eval_size: int = typer.Option(50, help="First N test rows."),
              max_new_tokens: int = typer.Option(256, help="Generation length limit."),
-             batch_size: int = typer.Option(16, help="Prompts per left-padded batch."),
+             batch_size: int = typer.Option(32, help="Prompts per left-padded batch."),
              tuned_run: list[str] = TUNED_RUN,
              sample: bool = typer.Option(False, help="Sample instead of greedy decoding."),
              seed: int = typer.Option(0, help="Sampling seed (the same for every system)."),

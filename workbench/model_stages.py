@@ -88,7 +88,7 @@ def _tuned_systems(ws: Workspace, tuned_runs: list[str] | None) -> dict[str, dic
 
 def generate(workspace: Path, eval_size: int = 50, max_new_tokens: int = 256,
              on_progress: Progress | None = None, sampling: dict | None = None,
-             tuned_runs: list[str] | None = None, batch_size: int = 16) -> dict:
+             tuned_runs: list[str] | None = None, batch_size: int = 32) -> dict:
     """Base and tuned outputs (and held-out losses) for the first ``eval_size`` test rows, as a job.
 
     Every system answers the same prompts with the same decoding: greedy, or ``sampling``
