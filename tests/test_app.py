@@ -5,6 +5,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.prepared import admin_page
+from workbench.pipeline import PipelineOptions
 from workbench.store import open_workspace
 
 PAGES = ["views/data.py", "views/run.py", "views/sessions.py", "views/report.py"]
@@ -56,6 +57,29 @@ def test_report_shows_each_rating_sessions_statistics_from_derandomized_labels(w
         "high": 0.9733, "sign test p": 1.0}]
     assert any("k = 1 raters per item, 0% repeats, 1 raters (0 revoked), 2 items shown, 1 "
                "tied automatically" in m.value for m in at.markdown)
+
+
+def test_run_page_passes_decoding_tuned_runs_and_extractor_to_the_job(workspace, monkeypatch):
+    import json
+
+    from workbench import jobs
+
+    at = page("views/run.py")
+    assert at.multiselect(key="tuned_runs").options == ["train-1"]
+    at.selectbox(key="stage").select("generate")
+    at.radio(key="decoding").set_value("sampling")
+    at.number_input(key="sampling_seed").set_value(5)
+    at.multiselect(key="tuned_runs").select("train-1")
+    at.selectbox(key="extractor").select("none")
+    # keep the generate job queued: its config is the point
+    monkeypatch.setattr(jobs, "start", lambda job_dir: None)
+    at.button(key="start").click().run()
+    assert not at.exception
+    (job_dir,) = (workspace / "artifacts" / "jobs").glob("stage-*")
+    options = json.loads((job_dir / "config.json").read_text())["options"]
+    assert (options["sampling"], options["tuned_runs"], options["extractor"]) == (
+        {"seed": 5, "temperature": 0.7, "top_p": 0.9}, ["train-1"], "none")
+    assert PipelineOptions(**options).tuned_runs == ["train-1"]  # what the job rebuilds
 
 
 def test_run_page_starts_a_stage_as_a_background_job_that_succeeds(workspace):

@@ -39,6 +39,10 @@ class PipelineOptions:
     dedup_policy: str = "longest"  # which row a duplicate cluster keeps: longest|first|fewest_findings
     dedup_scope: str = "conversation"  # what dedup compares: conversation|prompt
     stratify_by: str | None = None  # meta column the split stratifies by (e.g. "category")
+    sampling: dict | None = None  # generate: None = greedy, else {seed, temperature, top_p}
+    tuned_runs: list[str] | None = None  # generate: train run ids (None: the latest)
+    batch_size: int = 32  # generate: prompts per left-padded batch
+    extractor: str = "auto"  # score: answer extractor (auto, none, or a name in EXTRACTORS)
 
 
 def log_progress(stage: str) -> Callable[[dict], None]:
@@ -60,8 +64,10 @@ def stage_runners(o: PipelineOptions) -> dict[str, Callable[[], dict]]:
         "train": lambda: model_stages.train(ws, o.max_train_steps, o.seed,
                                             on_progress=log_progress("train")),
         "generate": lambda: model_stages.generate(ws, o.eval_size, o.max_new_tokens,
-                                                  on_progress=log_progress("generate")),
-        "score": lambda: model_stages.score(ws),
+                                                  on_progress=log_progress("generate"),
+                                                  sampling=o.sampling, tuned_runs=o.tuned_runs,
+                                                  batch_size=o.batch_size),
+        "score": lambda: model_stages.score(ws, o.extractor),
     }
 
 
