@@ -109,7 +109,8 @@ def prefilled_cache(model, input_ids, attention_mask):
     keys/values equal those of the row read alone, and positions count from its first real
     token, as ``generate`` computes them from the attention mask, so the continued decoding
     sees what a one-row ``generate`` sees; only padding slots are added, masked out.
-    Cost: one forward pass per row over its own tokens (no padded positions are computed).
+    Cost: one forward pass per row over its own tokens (no padded positions are computed),
+    logits for its last position only.
     """
     from transformers import DynamicCache
     from transformers.cache_utils import DynamicLayer
@@ -121,7 +122,9 @@ def prefilled_cache(model, input_ids, attention_mask):
     stacked: list[tuple[list, list]] = []
     for row, length in enumerate(lengths):
         tokens = input_ids[row:row + 1, columns - length:columns - 1]
-        cache = model(input_ids=tokens, use_cache=True).cache
+        # logits of the last position only: the rest would cost a vocabulary-sized matmul per
+        # prompt token (SmolLM2's tied head is ~20% of its weights) for nothing
+        cache = model(input_ids=tokens, use_cache=True, logits_to_keep=1).cache
         if not all(type(layer) is DynamicLayer for layer in getattr(cache, "layers", [None])):
             return None
         if not stacked:
