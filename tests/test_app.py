@@ -28,7 +28,8 @@ def test_data_page_counts_rows_rejects_and_duplicates(workspace):
                        "PII spans": "1"}
 
 
-def test_report_shows_each_rating_sessions_statistics_from_derandomized_labels(workspace):
+def test_report_shows_each_rating_sessions_statistics_from_derandomized_labels(
+        workspace, evaluate_cache):  # unscored run: the report computes ROUGE-L with evaluate
     from evaluation.sessions import SessionDesign
     from workbench.store import sessions as ss
 
