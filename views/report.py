@@ -117,5 +117,5 @@ c1.download_button("Report (HTML)", render_html(result), file_name="report.html"
 if ev:
     with _ui.workspace() as ws:
         csv = store.ratings_export(ws, ev["run_id"]).to_csv(index=False)
-    c2.download_button("Session ratings (CSV, one row per rating)", csv, file_name="ratings.csv",
+    c2.download_button("Ratings (CSV, one row per rating)", csv, file_name="ratings.csv",
                        mime="text/csv", key="export_csv")
