@@ -10,13 +10,15 @@ Run as: ``EXTRACTORS["gsm8k"].reference("... #### 1,234")`` → ``"1234"``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Callable
 
 # A signed number with optional thousands separators and decimals: "-1,234.50", "3", ".5"
 NUMBER = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?")
 GSM8K_MARK = "####"  # GSM8K answers end with "#### <number>" (Cobbe et al., 2021)
+# A reference in GSM8K style: its last line is "#### <number>" (optional sign, $, commas)
+GSM8K_END = re.compile(r"####[ \t]*[-+]?\$?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?[ \t]*\Z")
 CHOICE = re.compile(r"\b([A-E])\b")
 
 
@@ -90,3 +92,51 @@ def get_extractor(name: str) -> Extractor:
     if name not in EXTRACTORS:
         raise ValueError(f"unknown answer extractor {name!r}; known: {', '.join(EXTRACTORS)}")
     return EXTRACTORS[name]
+
+
+AUTO = "auto"  # ``score``'s default: pick the extractor from the references (``detect_extractor``)
+NONE = "none"  # no answer extraction, even when the references look like GSM8K
+
+
+def is_gsm8k_reference(text: str) -> bool:
+    """True when ``text`` ends with ``#### <number>`` (trailing whitespace allowed).
+
+    >>> is_gsm8k_reference("3 + 4 = 7\\n#### 7"), is_gsm8k_reference("It is 7.")
+    (True, False)
+    """
+    match = GSM8K_END.search(text.rstrip())
+    return match is not None and any(c.isdigit() for c in match.group(0))
+
+
+def detect_extractor(references: list[str]) -> str | None:
+    """The extractor the references call for: "gsm8k" when every non-blank reference ends with
+    ``#### <number>`` (the GSM8K answer format, Cobbe et al. 2021), else None.
+
+    All-or-nothing on purpose: a mixed set (some GSM8K rows, some prose) gets no answer
+    accuracy rather than a rate over the rows that happen to parse. An empty list → None.
+
+    >>> detect_extractor(["so 5\\n#### 5", "#### 1,200"]), detect_extractor(["#### 5", "five"])
+    ('gsm8k', None)
+    """
+    filled = [r for r in references if r and r.strip()]
+    if filled and all(is_gsm8k_reference(r) for r in filled):
+        return "gsm8k"
+    return None
+
+
+def resolve_extractor(name: str | None, references: list[str]) -> tuple[str | None, str]:
+    """(extractor name or None, how it was chosen) for ``score``.
+
+    ``name``: "auto" (or None) → ``detect_extractor``; "none" → no extractor; any other name
+    must be in ``EXTRACTORS`` (ValueError naming the known ones otherwise). The second value
+    is a sentence for the report, e.g. "auto-detected: every reference ends with '#### <number>'".
+    """
+    if name in (None, AUTO):
+        found = detect_extractor(references)
+        if found:
+            return found, "auto-detected: every reference ends with '#### <number>' (GSM8K)"
+        return None, "none: the references are not all in the '#### <number>' format"
+    if name == NONE:
+        return None, "none (switched off)"
+    get_extractor(name)
+    return name, f"named: {name} ({EXTRACTORS[name].help})"

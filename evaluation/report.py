@@ -111,7 +111,9 @@ def interval_plot(intervals: dict[str, dict[str, dict]]) -> str:
 
 
 def win_plot(ratings: dict) -> str:
-    """Stacked bar of tuned wins / ties / losses / both bad, and the win rate's interval."""
+    """Stacked bar of wins / ties / losses / both bad of one pair (``ratings``: a row of
+    ``evaluation.session_stats.pair_table``, "system" vs "other"), and the win rate's
+    Wilson interval; "" without ratings."""
     if not ratings or not (ratings.get("n") or ratings.get("both_bad")):
         return ""
     plt = _pyplot()
@@ -130,7 +132,8 @@ def win_plot(ratings: dict) -> str:
         right.axvline(0.5, color="grey", linewidth=0.8)
         right.set_xlim(0, 1)
         right.set_yticks([])
-        right.set_title("tuned win rate, Wilson 95%", fontsize=9)
+        right.set_title(f"{ratings.get('system', 'tuned')} win rate over "
+                        f"{ratings.get('other', 'base')}, Wilson 95%", fontsize=9)
     else:
         right.axis("off")
     return png(figure)
@@ -144,7 +147,12 @@ def _metrics_section(ev: dict) -> str:
     diffs = [[system, METRIC_LABELS.get(m, m), v["n"], v["tuned"], v["base"], v["diff"],
               v["low"], v["high"]]
              for system, by_metric in ev["intervals"].items() for m, v in by_metric.items()]
+    extractor = ev.get("extractor") or {}
+    extractor_note = ("" if not extractor else
+                      f'<p class="note">Answer extractor: {html.escape(extractor["choice"])}'
+                      ".</p>")
     return (f"<h2>Automatic metrics ({ev['examples']} held-out examples)</h2>"
+            + extractor_note
             + table(["metric", *systems], rows)
             + "<h3>System − base, paired bootstrap 95% interval</h3>"
             + table(["system", "metric", "n", "system mean", "base mean", "difference",
@@ -168,41 +176,93 @@ def _breakdown_section(ev: dict) -> str:
                     rows))
 
 
-def _ratings_section(ratings: dict, design: dict | None) -> str:
-    counts = table(["wins", "losses", "ties", "both bad", "n", "win rate", "low", "high",
-                    "sign test p", "human ratings", "auto ties"],
-                   [[ratings.get(k) for k in ("wins", "losses", "ties", "both_bad", "n",
-                                              "win_rate", "low", "high", "sign_test_p",
-                                              "human_ratings", "auto_ties")]])
-    design_html = "" if not design else (
-        "<h3>Rating design</h3>" + table(list(design), [list(design.values())])
-        + '<p class="note">Pairwise and blind: system names hidden; the left/right sides are'
-          " drawn at random per item and stored before the item is shown; identical outputs"
-          " are tied automatically (rater \"auto\"). Win rate = (wins + ½ ties) / n, both-bad"
-          " verdicts apart; statistics use de-randomized labels only.</p>")
-    return ("<h2>Human ratings (tuned vs base)</h2>" + counts + win_plot(ratings)
-            + design_html)
+def _pair_label(pair: dict) -> str:
+    return f"{pair['system']} vs {pair['other']}"
+
+
+def _session_section(result: dict) -> str:
+    """One rating session: design, win/tie/loss per pair, Bradley–Terry, agreement, position
+    bias, consistency on repeats and metric–human agreement (numbers through ``fmt``)."""
+    info, design = result["session"], result["design"]
+    parts = [(f"<h3>Session {fmt(info['id'])}: {html.escape(str(info['name']))} (generate run "
+             f"{html.escape(str(info['run_id']))})</h3>"),
+             "<h4>Rating design</h4>",
+             table(["systems", "raters per item (k)", "repeat share", "raters", "revoked",
+                    "items shown", "auto ties", "showings", "repeats",
+                    "first system left"],
+                   [[", ".join(design["systems"]), design["k"], design["repeat_share"],
+                     design["raters"], design["revoked_raters"], design["items"],
+                     design["auto_ties"], design["assignments"], design["repeats"],
+                     design["first_system_left_share"]]]),
+             (f'<p class="note">Randomisation: {html.escape(design["randomisation"])}. '
+             f"{fmt(result['ratings'])} first ratings and {fmt(result['repeats'])} repeats by "
+             f"{fmt(result['raters'])} raters.</p>"),
+             "<h4>Win / tie / loss</h4>",
+             table(["pair", "wins", "ties", "losses", "both bad", "auto ties", "n", "win rate",
+                    "Wilson 95% low", "high", "sign test p"],
+                   [[_pair_label(p), p["wins"], p["ties"], p["losses"], p["both_bad"],
+                     p["auto_ties"], p["n"], p["win_rate"], p["low"], p["high"],
+                     p["sign_test_p"]] for p in result["pairs"]])]
+    parts += [win_plot(p) for p in result["pairs"]]
+    if result["bradley_terry"]:
+        parts += ["<h4>Bradley–Terry strengths (log-odds, bootstrap 95% interval)</h4>",
+                  table(["system", "strength", "low", "high", "judgments"],
+                        [[name, v["strength"], v["low"], v["high"], v["n"]]
+                         for name, v in result["bradley_terry"].items()])]
+    agreement, bias, same = result["agreement"], result["position_bias"], result["consistency"]
+    parts += ["<h4>Agreement and bias</h4>",
+              table(["items rated by ≥ 2", "raters", "Cohen's kappa", "Fleiss' kappa",
+                     "Krippendorff's alpha", "left wins", "right wins", "position bias rate",
+                     "position sign test p", "repeat pairs", "intra-rater consistency"],
+                    [[agreement["items"], agreement["raters"], agreement["cohen_kappa"],
+                      agreement["fleiss_kappa"], agreement["krippendorff_alpha"], bias["left"],
+                      bias["right"], bias["rate"], bias["sign_test_p"], same["pairs"],
+                      same["rate"]]])]
+    if agreement["notes"]:
+        parts.append(f'<p class="note">{html.escape("; ".join(agreement["notes"]))}</p>')
+    if result["metric_agreement"]:
+        parts += ["<h4>Automatic metric vs human verdicts</h4>",
+                  table(["metric", "judgments", "decisive", "agreement", "metric ties",
+                         "Kendall's tau-b", "p"],
+                        [[METRIC_LABELS.get(m.split(" ")[0], m) + m[len(m.split(" ")[0]):],
+                          v["n"], v["decisive"], v["agreement"], v["metric_ties"],
+                          v["kendall_tau"], v["p_value"]]
+                         for m, v in result["metric_agreement"].items()])]
+    return "\n".join(part for part in parts if part)
+
+
+def _sessions_section(sessions: list[dict]) -> str:
+    head = ("<h2>Human ratings (blind rating sessions)</h2>"
+            '<p class="note">Pairwise and blind: system names hidden; identical outputs are'
+            " tied automatically and never shown. Win rate = (wins + ½ ties) / n with a Wilson"
+            " 95% interval, both-bad verdicts apart; sign test on wins vs losses (ties"
+            " dropped); agreement, win rates and metric agreement use each rater's first"
+            " showing, repeats serve consistency only; position bias uses every choice."
+            " Statistics use de-randomized labels only.</p>")
+    if not sessions:
+        return head + "<p>No rating session yet: create one on the Sessions page.</p>"
+    return head + "\n".join(_session_section(result) for result in sessions)
 
 
 def render_html(report: dict, title: str = "SLM Workbench report") -> str:
     """The whole report as one HTML document (UTF-8 string, no external resources).
 
-    ``report``: ``workbench.pipeline.report``'s dict (``stages``, ``split``, ``ratings``,
-    ``lineage``, ``evaluation`` as from ``workbench.eval_report.evaluation_report`` or None).
+    ``report``: ``workbench.pipeline.report``'s dict (``stages``, ``split``, ``sessions`` as
+    from ``workbench.eval_report.session_reports``, ``lineage``, ``evaluation`` as from
+    ``workbench.eval_report.evaluation_report`` or None).
     """
     ev = report.get("evaluation")
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
-             f"</title><style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
+    parts = [(f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+             f"</title><style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"),
              "<h2>Data</h2>", table(["split", "rows"], list(report["split"].items()))]
     if ev:
-        parts += [f'<p class="note">Generate run {html.escape(ev["run_id"])} · decoding '
+        parts += [(f'<p class="note">Generate run {html.escape(ev["run_id"])} · decoding '
                   f'{html.escape(json.dumps(ev["decoding"]))} · max new tokens '
                   f'{fmt(ev["max_new_tokens"])} · systems {html.escape(", ".join(ev["systems"]))}'
-                  "</p>", _metrics_section(ev), _breakdown_section(ev)]
+                  "</p>"), _metrics_section(ev), _breakdown_section(ev)]
     else:
         parts.append("<p>No generations yet: run generate and score.</p>")
-    parts.append(_ratings_section(report.get("ratings") or {},
-                                  ev["rating_design"] if ev else None))
+    parts.append(_sessions_section(report.get("sessions") or []))
     if ev and ev["loss_curves"]:
         parts += ["<h2>Training loss</h2>", loss_plot(ev["loss_curves"])]
     lineage = ev["lineage"] if ev else {"tuned": report.get("lineage")}

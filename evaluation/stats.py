@@ -2,7 +2,7 @@
 
 Run as: ``from evaluation.stats import win_rate_interval; win_rate_interval(7, 3, 0)``
 
-Inputs are de-randomized labels (``evaluation.rating.LABELS``: "tuned" / "base" / "tie" /
+Inputs are de-randomized labels (``LABELS``: a system name such as "tuned" / "base", "tie",
 "both_bad"), except ``position_bias_rate``, which needs the choices as shown (A = left). Every
 number comes from a maintained library (statsmodels, scipy, scikit-learn, krippendorff); this
 module only shapes the inputs, checks them and documents the choices made. Errors are
@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from evaluation.rating import CHOICES, LABELS
+from evaluation.sessions import CHOICES
+
+LABELS = ("tuned", "base", "tie", "both_bad")  # de-randomized labels of a base-vs-tuned pair
 
 # Ridge on Bradley-Terry strengths (a Gaussian prior with sd 100 logits): negligible when the
 # maximum likelihood estimate exists (it moves 6-2 wins by 2e-5), yet keeps the fit finite when
@@ -171,7 +173,7 @@ def krippendorff_alpha(ratings_by_rater: list[list[str | None]]) -> float:
 def position_bias_rate(choices: list[str]) -> float | None:
     """Share of decisive choices (A or B, as shown) that went to the left answer A.
 
-    Input is the raw shown choices (``evaluation.rating.CHOICES``), not de-randomized labels;
+    Input is the raw shown choices (``evaluation.sessions.CHOICES``), not de-randomized labels;
     "tie" and "both_bad" are left out. With sides drawn at random, 0.5 means no position bias;
     test the departure with ``sign_test(n_A, n_B)``. Returns None when no choice is decisive.
     Raises ValueError for an unknown choice.

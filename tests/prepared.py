@@ -68,12 +68,4 @@ def prepare_workspace(root: Path, pii_reviewed: bool = False) -> Path:
              "prompt": json.dumps(conv(f"Question {e}?", "")[:1]), "reference": f"Answer {e}.",
              "output": out} for e, pair in outputs.items()
             for system, out in zip(("base", "tuned"), pair)])
-        ws.insert("rating_items", [
-            {"id": 1, "run_id": "generate-1", "example_id": 4, "left_system": "tuned",
-             "right_system": "base", "auto_tie": False},
-            {"id": 2, "run_id": "generate-1", "example_id": 5, "left_system": "base",
-             "right_system": "tuned", "auto_tie": True},
-            {"id": 3, "run_id": "generate-1", "example_id": 6, "left_system": "base",
-             "right_system": "tuned", "auto_tie": False}])
-        ws.insert("ratings", [{"item_id": 2, "rater": "auto", "choice": "tie", "label": "tie"}])
     return root

@@ -5,6 +5,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.prepared import admin_page
+from workbench.pipeline import PipelineOptions
 from workbench.store import open_workspace
 
 PAGES = ["views/data.py", "views/run.py", "views/sessions.py", "views/report.py"]
@@ -27,20 +28,59 @@ def test_data_page_counts_rows_rejects_and_duplicates(workspace):
                        "PII spans": "1"}
 
 
-def test_report_says_no_ratings_until_a_person_rated(workspace):
+def test_report_shows_each_rating_sessions_statistics_from_derandomized_labels(
+        workspace, evaluate_cache):  # unscored run: the report computes ROUGE-L with evaluate
+    from evaluation.sessions import SessionDesign
+    from workbench.store import sessions as ss
+
     at = page("views/report.py")
-    assert at.info[-1].value.startswith("No ratings yet (1 identical pairs")
-    with open_workspace(workspace) as ws:
-        ws.add_rating(1, "ana", "A", "tuned")
-        ws.add_rating(1, "bo", "A", "tuned")
-        ws.add_rating(3, "ana", "tie", "tie")
-        ws.add_rating(3, "bo", "both_bad", "both_bad")
+    assert at.info[-1].value.startswith("No rating session yet")
+    with open_workspace(workspace) as ws:  # examples 4 and 6 differ, 5 has identical outputs
+        ss.create_session(ws, "s1", "generate-1", SessionDesign(), ["ana"], seed=3)
+        wanted = {("ana", 4): "tuned", ("ana", 6): "both_bad"}
+        for row in ws.query("SELECT r.name, a.rater_id, a.position, a.left_system, i.example_id "
+                            "FROM assignments a JOIN session_raters r ON r.id = a.rater_id "
+                            "JOIN session_items i ON i.session_id = a.session_id "
+                            "AND i.item_no = a.item_no"):
+            label = wanted[(row["name"], row["example_id"])]
+            choice = label if label in ("tie", "both_bad") else (
+                "A" if row["left_system"] == label else "B")
+            ss.submit(ws, row["rater_id"], row["position"], choice)
     at = page("views/report.py")
-    # 2 wins, 0 losses, 2 ties (one automatic), both-bad apart: (2 + 0.5 * 2) / 4
-    metrics = {m.label: m.value for m in at.metric}
-    assert (metrics["Tuned win rate"], metrics["Ties"], metrics["Both bad"]) == ("0.75", "2", "1")
-    # Wilson interval of 3 successes in 4 (2 wins + 2 half ties); sign test 2-0: p = 0.5
-    assert at.caption[0].value == "95% interval 0.30–0.95 (Wilson) · sign test p = 0.5 (ties dropped)"
+    assert not at.exception
+    (pairs,) = [d.value for d in at.dataframe if "pair" in d.value.columns]
+    # 1 win, 0 losses, 1 automatic tie, both-bad apart: (1 + 0.5) / 2; Wilson interval of
+    # 1.5 successes in 2: (0.75 + z²/4 ∓ z·√(0.75·0.25/2 + z²/16)) / (1 + z²/2), z = 1.959964;
+    # sign test 1-0: p = 1
+    assert pairs.round(4).to_dict("records") == [{
+        "pair": "tuned vs base", "wins": 1, "ties": 1, "losses": 0, "both bad": 1,
+        "auto ties": 1, "n": 2, "win rate": 0.75, "Wilson 95% low": 0.1979,
+        "high": 0.9733, "sign test p": 1.0}]
+    assert any("k = 1 raters per item, 0% repeats, 1 raters (0 revoked), 2 items shown, 1 "
+               "tied automatically" in m.value for m in at.markdown)
+
+
+def test_run_page_passes_decoding_tuned_runs_and_extractor_to_the_job(workspace, monkeypatch):
+    import json
+
+    from workbench import jobs
+
+    at = page("views/run.py")
+    assert at.multiselect(key="tuned_runs").options == ["train-1"]
+    at.selectbox(key="stage").select("generate")
+    at.radio(key="decoding").set_value("sampling")
+    at.number_input(key="sampling_seed").set_value(5)
+    at.multiselect(key="tuned_runs").select("train-1")
+    at.selectbox(key="extractor").select("none")
+    # keep the generate job queued: its config is the point
+    monkeypatch.setattr(jobs, "start", lambda job_dir: None)
+    at.button(key="start").click().run()
+    assert not at.exception
+    (job_dir,) = (workspace / "artifacts" / "jobs").glob("stage-*")
+    options = json.loads((job_dir / "config.json").read_text())["options"]
+    assert (options["sampling"], options["tuned_runs"], options["extractor"]) == (
+        {"seed": 5, "temperature": 0.7, "top_p": 0.9}, ["train-1"], "none")
+    assert PipelineOptions(**options).tuned_runs == ["train-1"]  # what the job rebuilds
 
 
 def test_run_page_starts_a_stage_as_a_background_job_that_succeeds(workspace):

@@ -71,3 +71,26 @@ def test_generate_without_prompts_loads_nothing(tmp_path):
 
 def test_length_order_puts_longest_first_and_keeps_ties_stable():
     assert length_order([3, 9, 1, 9]) == [1, 3, 0, 2]
+
+
+def test_prefilled_cache_stacks_each_rows_own_cache_left_padded(loaded):
+    import torch
+
+    from evaluation.generate import prefilled_cache
+    from training.data import render_prompt
+
+    model, tokenizer = loaded
+    texts = [render_prompt(tokenizer, p) for p in (PROMPTS[0], FRANCE)]  # 34 and 37 tokens
+    encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    lengths = encoded["attention_mask"].sum(dim=1).tolist()
+    columns = encoded["input_ids"].shape[1]
+    with torch.inference_mode():
+        cache = prefilled_cache(model, encoded["input_ids"], encoded["attention_mask"])
+        alone = model(input_ids=encoded["input_ids"][:1, columns - lengths[0]:-1]).cache
+    keys = cache.layers[3].keys  # (rows, kv heads, columns - 1, head dim)
+    assert keys.shape[0] == 2 and keys.shape[2] == columns - 1 and lengths[0] < lengths[1]
+    pad = columns - lengths[0]
+    assert torch.equal(keys[0, :, pad:], alone.layers[3].keys[0])  # row 0 as read alone
+    assert not keys[0, :, :pad].any()  # zeros under the mask
+    one_token = torch.tensor([[5, 7]]), torch.tensor([[0, 1]])
+    assert prefilled_cache(model, *one_token) is None  # nothing to prefill: generate reads it

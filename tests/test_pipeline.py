@@ -41,6 +41,7 @@ def test_too_few_rows_for_a_test_split_completes_with_null_metrics_and_a_reason(
                                         "leakage", "train", "generate"]
     assert summary["metrics"] is None
     assert summary["metrics_reason"].startswith("the test split is empty")
+    assert summary["verdict"].startswith("no verdict: the test split is empty")
     assert summary["train"]["steps"] == 1
 
 
@@ -58,6 +59,8 @@ def test_pipeline_with_two_training_steps_changes_every_lora_parameter(tmp_path)
     assert summary["split"] == {"train": 16, "validation": 2, "test": 2}
     assert summary["train"]["steps"] == 2
     assert set(summary["metrics"]) == {"base", "tuned"}
+    tuned, base = (summary["metrics"][s]["rougeL"] for s in ("tuned", "base"))
+    assert summary["verdict"].startswith(f"tuned {'beats' if tuned > base else 'trails' if tuned < base else 'ties with'} base on ROUGE-L")
     trained = load_file(f"{summary['train']['adapter']}/adapter_model.safetensors")
     initial = {name.replace(".default", ""): param.detach()
                for name, param in init_lora_model(ensure_base_model(), TrainConfig(seed=0))

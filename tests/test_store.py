@@ -68,13 +68,6 @@ def test_rows_with_errors_or_duplicates_leave_the_split(tmp_path):
     assert in_split == {2, 4, 5, 6, 7, 8, 9, 10}
 
 
-def test_a_second_rating_of_the_same_item_by_the_same_rater_changes_nothing(tmp_path):
-    ws = memory_workspace(tmp_path)
-    assert ws.add_rating(1, "ana", "A", "tuned") is True
-    assert ws.add_rating(1, "ana", "B", "base") is False
-    assert ws.query("SELECT choice FROM ratings") == [{"choice": "A"}]
-
-
 def test_opening_a_missing_workspace_without_create_is_a_stage_error(tmp_path):
     with pytest.raises(StageError, match="no workspace here"):
         with open_workspace(tmp_path / "none", create=False):

@@ -1,5 +1,6 @@
-"""Report: counts per stage, metrics with paired intervals, win rate, loss curves, lineage of
-every system; exports: self-contained HTML and the raw ratings as CSV."""
+"""Report: counts per stage, metrics with paired intervals, the statistics and design of every
+rating session, loss curves, lineage of every system; exports: self-contained HTML and the
+raw session ratings as CSV."""
 
 import pandas as pd
 import streamlit as st
@@ -40,6 +41,8 @@ st.subheader("Metrics (held-out test split)")
 if ev and ev["metrics"]:
     st.dataframe(pd.DataFrame(ev["metrics"]).rename(index=METRIC_LABELS), width="stretch",
                  key="metrics")
+    if ev.get("extractor"):
+        st.caption(f"Answer extractor: {ev['extractor']['choice']}")
     st.markdown("**System − base**, paired bootstrap 95% interval (examples resampled with "
                 "their pairs, BCa). Held-out loss: nats per reference token, lower is better.")
     st.dataframe(pd.DataFrame(interval_rows(ev["intervals"])), hide_index=True,
@@ -59,31 +62,47 @@ else:
     reason = (result["stages"].get("pipeline") or {}).get("metrics_reason")
     st.info(f"No metrics yet{': ' + reason if reason else '.'}")
 
-st.subheader("Human ratings")
-ratings = result["ratings"]
-if ratings["human_ratings"] == 0:
-    st.info(f"No ratings yet ({ratings['auto_ties']} identical pairs were tied "
-            "automatically). Rate on the Rate page.")
-else:
-    c = st.columns(5)
-    c[0].metric("Tuned win rate", f"{ratings['win_rate']:.2f}" if ratings["n"] else "–",
-                help="Wilson 95% interval and sign-test p-value below")
-    c[1].metric("Wins", ratings["wins"])
-    c[2].metric("Losses", ratings["losses"])
-    c[3].metric("Ties", ratings["ties"])
-    c[4].metric("Both bad", ratings["both_bad"])
-    if ratings["n"]:
-        st.caption(f"95% interval {ratings['low']:.2f}–{ratings['high']:.2f} (Wilson) · "
-                   f"sign test p = {ratings['sign_test_p']:.3g} (ties dropped)")
-    st.caption(f"Win rate = (wins + ½ ties) / n over {ratings['human_ratings']} human ratings "
-               f"and {ratings['auto_ties']} automatic ties (identical outputs); both-bad "
-               "verdicts are counted apart.")
-if ev:
-    design = ev["rating_design"]
-    st.markdown(f"**Rating design**: {design['items']} blind pairwise items "
-                f"({design['auto_ties']} tied automatically), sides drawn at random per item "
-                f"(tuned shown left on {design['tuned_shown_left']}), "
-                f"{design['human_ratings']} ratings by {design['raters']} raters.")
+st.subheader("Human ratings (blind rating sessions)")
+if not result["sessions"]:
+    st.info("No rating session yet: create one on the Sessions page.")
+for number, session in enumerate(result["sessions"]):
+    info, design = session["session"], session["design"]
+    st.markdown(f"**Session {info['id']} · {info['name']}** (generate run {info['run_id']}): "
+                f"{', '.join(design['systems'])}; k = {design['k']} raters per item, "
+                f"{design['repeat_share']:.0%} repeats, {design['raters']} raters "
+                f"({design['revoked_raters']} revoked), {design['items']} items shown, "
+                f"{design['auto_ties']} tied automatically (identical outputs). "
+                f"Randomisation: {design['randomisation']}.")
+    if not session["ratings"]:
+        st.info("No ratings yet in this session.")
+        continue
+    st.dataframe(pd.DataFrame([{
+        "pair": f"{p['system']} vs {p['other']}", "wins": p["wins"], "ties": p["ties"],
+        "losses": p["losses"], "both bad": p["both_bad"], "auto ties": p["auto_ties"],
+        "n": p["n"], "win rate": p["win_rate"], "Wilson 95% low": p["low"],
+        "high": p["high"], "sign test p": p["sign_test_p"]} for p in session["pairs"]]),
+        hide_index=True, width="stretch", key=f"pairs_{number}")
+    if session["bradley_terry"]:
+        st.caption("Bradley–Terry strengths (log-odds, bootstrap 95% intervals)")
+        st.dataframe(pd.DataFrame(session["bradley_terry"]).T, width="stretch",
+                     key=f"bt_{number}")
+    agreement, bias = session["agreement"], session["position_bias"]
+    cols = st.columns(5)
+    for col, (title, value) in zip(cols, [
+            ("Cohen's κ", agreement["cohen_kappa"]), ("Fleiss' κ", agreement["fleiss_kappa"]),
+            ("Krippendorff's α", agreement["krippendorff_alpha"]),
+            ("Left answer wins", bias["rate"]),
+            ("Consistency on repeats", session["consistency"]["rate"])], strict=True):
+        col.metric(title, "–" if value is None else f"{value:.2f}")
+    st.caption(" · ".join([f"{session['ratings']} first ratings, {session['repeats']} repeats",
+                           f"position bias sign test p = {bias['sign_test_p']:.3g}",
+                           *agreement["notes"]]))
+    if session["metric_agreement"]:
+        st.dataframe(pd.DataFrame(session["metric_agreement"]).T.rename(index=METRIC_LABELS),
+                     width="stretch", key=f"metric_agreement_{number}")
+st.caption("Win rate = (wins + ½ ties) / n, Wilson 95% interval, both-bad apart; sign test "
+           "on wins vs losses; statistics on de-randomized labels, first showings (repeats "
+           "measure consistency; position bias uses every choice).")
 
 curves = pd.DataFrame(ev["loss_curves"]) if ev else pd.DataFrame()
 if not curves.empty:

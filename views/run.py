@@ -10,9 +10,15 @@ from workbench.demo import DEMO_DATA
 from workbench.errors import WorkbenchError
 from workbench.paths import allowed_roots, confine
 from workbench.pipeline import STAGES
+from workbench.store import DB_NAME
+from workbench.store.evaluation import succeeded_runs
 
 path = _ui.sidebar()
 st.title("Run")
+train_runs: list[str] = []
+if (path / DB_NAME).exists():  # no workspace yet: the pipeline creates it
+    with _ui.workspace() as ws:
+        train_runs = [run["id"] for run in succeeded_runs(ws, "train")]
 
 with st.form("run_form"):
     source = st.text_input("Dataset file (JSON or JSONL)", value=str(DEMO_DATA), key="input")
@@ -23,6 +29,19 @@ with st.form("run_form"):
     new_tokens = c3.number_input("Max new tokens", 8, 2048, 64, key="max_new_tokens")
     seed = c4.number_input("Seed", 0, 2**31 - 1, 0, key="seed")
     redact = st.checkbox("Train on PII-redacted text", key="redact")
+    with st.expander("Decoding and scoring (generate, score)"):
+        st.caption("Every system answers the same prompts with the same decoding, as "
+                   "`workbench evaluate` does.")
+        decoding = st.radio("Decoding", ["greedy", "sampling"], horizontal=True,
+                            key="decoding")
+        d1, d2, d3 = st.columns(3)
+        sampling_seed = d1.number_input("Sampling seed", 0, 2**31 - 1, 0, key="sampling_seed")
+        temperature = d2.number_input("Temperature", 0.05, 5.0, 0.7, 0.05, key="temperature")
+        top_p = d3.number_input("Top-p", 0.05, 1.0, 0.9, 0.05, key="top_p")
+        tuned = st.multiselect("Tuned run(s) to compare (generate stage; none = the latest)",
+                               train_runs, key="tuned_runs")
+        extractor = st.selectbox("Answer extractor", ["auto", "none", "gsm8k", "last_number",
+                                                      "choice"], key="extractor")
     submitted = st.form_submit_button("Start", key="start")
 
 if submitted:
@@ -33,7 +52,11 @@ if submitted:
         st.stop()
     options = {"input": source, "workspace": str(path), "max_train_steps": int(steps),
                "eval_size": int(eval_size), "max_new_tokens": int(new_tokens),
-               "seed": int(seed), "redact": redact}
+               "seed": int(seed), "redact": redact, "extractor": extractor,
+               "sampling": None if decoding == "greedy" else {
+                   "seed": int(sampling_seed), "temperature": float(temperature),
+                   "top_p": float(top_p)},
+               "tuned_runs": (tuned or None) if stage == "generate" else None}
     kind = "pipeline" if stage == "pipeline" else "stage"
     job_dir = jobs.new_job(path / "artifacts" / "jobs", kind,
                            {"options": options, "stage": stage})

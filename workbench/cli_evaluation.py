@@ -24,14 +24,16 @@ def _sampling(sample: bool, seed: int, temperature: float, top_p: float) -> dict
 def evaluate(workspace: str = Workspace,
              eval_size: int = typer.Option(50, help="First N test rows."),
              max_new_tokens: int = typer.Option(256, help="Generation length limit."),
-             batch_size: int = typer.Option(16, help="Prompts per left-padded batch."),
+             batch_size: int = typer.Option(32, help="Prompts per left-padded batch."),
              tuned_run: list[str] = TUNED_RUN,
              sample: bool = typer.Option(False, help="Sample instead of greedy decoding."),
              seed: int = typer.Option(0, help="Sampling seed (the same for every system)."),
              temperature: float = typer.Option(0.7, help="Sampling temperature."),
              top_p: float = typer.Option(0.9, help="Nucleus sampling mass."),
-             extractor: str = typer.Option(None, help="Answer extractor for answer accuracy "
-                                           "(gsm8k, last_number, choice).")) -> dict:
+             extractor: str = typer.Option("auto", help="Answer extractor for answer accuracy: "
+                                           "auto (gsm8k when every reference ends with "
+                                           "'#### <number>'), none, gsm8k, last_number, "
+                                           "choice.")) -> dict:
     """Generate with base and tuned run(s) on the same prompts, then score every metric."""
     from workbench.model_stages import generate, score
     from workbench.pipeline import log_progress
@@ -60,7 +62,8 @@ def export_report(workspace: str = Workspace,
 @command
 def export_ratings(workspace: str = Workspace,
                    out: str = typer.Option("ratings.csv", help="CSV file to write.")) -> dict:
-    """Write every rating of the latest generate run as CSV, one row per rating, de-randomized."""
+    """Write every rating of the rating sessions over the latest generate run as CSV, one row
+    per rating, de-randomized (session, rater, item, position, sides, choice, label, time)."""
     from workbench.store import evaluation as store
     from workbench.store import open_workspace
 

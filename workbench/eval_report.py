@@ -1,5 +1,6 @@
 """The evaluation part of the report: metrics with paired bootstrap intervals, a breakdown by a
-meta column, held-out loss, loss curves, the lineage of every system and the rating design.
+meta column, held-out loss, loss curves, the lineage of every system, and the statistics and
+design of every rating session (``session_reports``).
 
 Reads the workspace (``workbench.store.evaluation``) and computes with the pure steps
 (``evaluation.bootstrap``); the Report page, the HTML export and ``workbench report`` use it.
@@ -13,6 +14,13 @@ from pathlib import Path
 from evaluation.bootstrap import breakdown, paired_interval
 from workbench.store import Workspace
 from workbench.store import evaluation as store
+from workbench.store import sessions as session_store
+
+# Per-example metrics compared with the human verdicts, and their direction (+1: higher is
+# better). Length ratio has no better direction, so it is left out.
+AGREEMENT_METRICS = {"rouge1": 1, "rouge2": 1, "rougeL": 1, "rougeLsum": 1, "bleu": 1,
+                     "chrf": 1, "exact_match": 1, "json_valid": 1, "answer_accuracy": 1,
+                     "heldout_loss": -1}
 
 
 def meta_keys(meta: dict[int, dict]) -> list[str]:
@@ -69,7 +77,7 @@ def evaluation_report(ws: Workspace, meta_key: str | None = None, seed: int = 0,
     Returns {"run_id", "decoding", "systems", "metrics" {system: {metric: value}},
     "intervals" {system: {metric: interval}}, "breakdown" {"key", "metric" {group:
     interval}}, "meta_keys", "lineage" {system: ...}, "loss_curves" [{run_id, step, loss}],
-    "rating_design" {...}, "examples"}. Intervals: paired bootstrap 95% (BCa, ``seed``).
+    "extractor" {"name", "choice"} or None (before scoring), "examples"}. Intervals: paired bootstrap 95% (BCa, ``seed``).
     """
     run = ws.latest_run("generate")
     if run is None:
@@ -89,7 +97,7 @@ def evaluation_report(ws: Workspace, meta_key: str | None = None, seed: int = 0,
               "intervals": intervals(per_example, example_ids, **options),
               "meta_keys": meta_keys(meta), "breakdown": None, "lineage": lineage,
               "loss_curves": store.train_logs(ws, curve_runs),
-              "rating_design": store.rating_design(ws, run["id"]),
+              "extractor": _extractor_note(ws, run["id"]),
               "examples": len(example_ids)}
     if meta_key and "tuned" in per_example and "base" in per_example:
         groups = [meta.get(i, {}).get(meta_key) for i in example_ids]
@@ -98,3 +106,53 @@ def evaluation_report(ws: Workspace, meta_key: str | None = None, seed: int = 0,
                               _aligned(per_example["base"], metric, example_ids), **options)
             for metric in per_example["tuned"] if metric in per_example["base"]}}
     return report
+
+
+def _extractor_note(ws: Workspace, run_id: str) -> dict | None:
+    """{"name", "choice"}: the answer extractor the latest score of ``run_id`` used and why."""
+    rows = ws.query("SELECT summary FROM runs WHERE kind = 'score' AND state = 'succeeded' "
+                    "ORDER BY created_at DESC")
+    for row in rows:
+        summary = json.loads(row["summary"]) if isinstance(row["summary"], str) else row["summary"]
+        if (summary or {}).get("run_id") == run_id:
+            return {"name": summary.get("extractor"),
+                    "choice": summary.get("extractor_choice") or (
+                        f"named: {summary['extractor']}" if summary.get("extractor") else "none")}
+    return None
+
+
+def session_metric_scores(ws: Workspace, run_id: str) -> dict[str, dict[tuple[int, str], float]]:
+    """{metric: {(example_id, system): score}} of the stored per-example scores of ``run_id``
+    for ``AGREEMENT_METRICS`` (lower-is-better metrics negated, so + always means better);
+    ROUGE-L computed on the fly (``sessions.rouge_scores``) when the run was never scored."""
+    per_example = store.example_scores(ws, run_id)
+    out: dict[str, dict[tuple[int, str], float]] = {}
+    for system, by_metric in per_example.items():
+        for metric, values in by_metric.items():
+            if metric not in AGREEMENT_METRICS:
+                continue
+            name = metric if AGREEMENT_METRICS[metric] > 0 else f"{metric} (negated)"
+            for example_id, value in values.items():
+                if value is not None:
+                    out.setdefault(name, {})[(example_id, system)] = (
+                        AGREEMENT_METRICS[metric] * value)
+    return out
+
+
+def session_reports(ws: Workspace, n_boot: int = 200) -> list[dict]:
+    """Statistics and design of every rating session of the workspace, oldest first.
+
+    Each entry is ``workbench.store.sessions.summary`` (de-randomized labels only: pairs with
+    win/tie/loss, win rate and Wilson 95% interval, both-bad apart, sign-test p; Bradley–Terry
+    with ``n_boot`` bootstrap resamples when > 2 systems; Cohen / Fleiss kappa and
+    Krippendorff's alpha; position bias; intra-rater consistency; agreement of each stored
+    per-example metric with the verdicts) plus ``"design"`` (``sessions.design``).
+    """
+    out = []
+    for info in reversed(session_store.sessions(ws)):
+        scores = session_metric_scores(ws, info["run_id"])
+        if not scores:
+            scores = session_store.rouge_scores(ws, info["id"])
+        result = session_store.summary(ws, info["id"], scores, n_boot=n_boot)
+        out.append({**result, "design": session_store.design(ws, info["id"])})
+    return out

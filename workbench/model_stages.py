@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-import random
-import secrets
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from workbench import jobs
 from workbench.errors import JobFailed, StageError
@@ -90,7 +88,7 @@ def _tuned_systems(ws: Workspace, tuned_runs: list[str] | None) -> dict[str, dic
 
 def generate(workspace: Path, eval_size: int = 50, max_new_tokens: int = 256,
              on_progress: Progress | None = None, sampling: dict | None = None,
-             tuned_runs: list[str] | None = None, batch_size: int = 16) -> dict:
+             tuned_runs: list[str] | None = None, batch_size: int = 32) -> dict:
     """Base and tuned outputs (and held-out losses) for the first ``eval_size`` test rows, as a job.
 
     Every system answers the same prompts with the same decoding: greedy, or ``sampling``
@@ -143,25 +141,6 @@ def generate(workspace: Path, eval_size: int = 50, max_new_tokens: int = 256,
     return summary
 
 
-def _rating_items(ws: Workspace, run_id: str, outputs: dict[int, dict[str, str]]) -> dict:
-    """One blind item per example; sides drawn now and stored; identical outputs auto-tied."""
-    from evaluation.rating import draw_sides
-
-    rng = random.Random(secrets.randbits(64))
-    start = ws.scalar("SELECT coalesce(max(id), 0) FROM rating_items")
-    items, ties = [], []
-    for k, (example_id, by_system) in enumerate(sorted(outputs.items()), start=start + 1):
-        left, right = draw_sides(rng)
-        auto_tie = by_system["base"].strip() == by_system["tuned"].strip()
-        items.append({"id": k, "run_id": run_id, "example_id": example_id,
-                      "left_system": left, "right_system": right, "auto_tie": auto_tie})
-        if auto_tie:
-            ties.append({"item_id": k, "rater": "auto", "choice": "tie", "label": "tie"})
-    ws.insert("rating_items", items)
-    ws.insert("ratings", ties)
-    return {"rating_items": len(items) - len(ties), "auto_ties": len(ties)}
-
-
 def _score_systems(gens: list[dict], losses: list[dict], extractor: str | None):
     """(aggregates {system: {metric: value}}, per-example rows) from generations and losses."""
     from evaluation.heldout import perplexity
@@ -187,40 +166,39 @@ def _score_systems(gens: list[dict], losses: list[dict], extractor: str | None):
     return aggregates, rows
 
 
-def score(workspace: Path, extractor: str | None = None) -> dict:
+def score(workspace: Path, extractor: str | None = "auto") -> dict:
     """Every metric of every system against the references; stores aggregates and per-example
-    scores; creates the rating items (base vs tuned).
+    scores.
 
     Metrics: ROUGE-1/2/L/Lsum, BLEU, chrF, exact match, length ratio, JSON validity, held-out
-    loss and perplexity, and answer accuracy when ``extractor`` names one of
-    ``evaluation.extract.EXTRACTORS``. The summary's ``metrics`` keeps ROUGE-1/2/L per system
-    (rounded), ``all_metrics`` has everything.
+    loss and perplexity, and answer accuracy with an answer extractor: ``extractor`` "auto"
+    (default) picks "gsm8k" when every reference ends with ``#### <number>`` and none
+    otherwise (``evaluation.extract.resolve_extractor``), "none" switches it off, any name of
+    ``evaluation.extract.EXTRACTORS`` forces it. The summary's ``metrics`` keeps ROUGE-1/2/L
+    per system (rounded), ``all_metrics`` has everything, ``extractor`` / ``extractor_choice``
+    say which extractor ran and why. Human verdicts come from rating sessions
+    (``workbench.store.sessions``), not from this stage. Raises StageError.
     """
+    from evaluation.extract import resolve_extractor
     from workbench.store import evaluation as store
 
-    if extractor is not None:
-        from evaluation.extract import get_extractor
-
-        try:
-            get_extractor(extractor)
-        except ValueError as exc:
-            raise StageError(str(exc)) from None
     with open_workspace(workspace, create=False) as ws:
         run_id = ws.require_run("generate")["id"]
         gens = store.generations(ws, run_id)
         losses = store.losses(ws, run_id)
+    references = list({g["example_id"]: g["reference"] or "" for g in gens}.values())
+    try:
+        extractor, choice = resolve_extractor(extractor, references)
+    except ValueError as exc:
+        raise StageError(str(exc)) from None
     aggregates, rows = _score_systems(gens, losses, extractor)
-    outputs: dict[int, dict[str, str]] = {}
-    for g in gens:
-        outputs.setdefault(g["example_id"], {"reference": g["reference"]})[g["system"]] = g["output"]
     metrics = {system: {k: round(values[k], 4) for k in ("rouge1", "rouge2", "rougeL")}
                for system, values in aggregates.items()}
+    summary = {"run_id": run_id, "metrics": metrics, "all_metrics": aggregates,
+               "extractor": extractor, "extractor_choice": choice,
+               "examples": len({g["example_id"] for g in gens})}
     with open_workspace(workspace) as ws:
         store.replace_scores(ws, run_id, aggregates, rows)
-        done = ws.scalar("SELECT count(*) FROM rating_items WHERE run_id = ?", [run_id])
-        items = {} if done else _rating_items(ws, run_id, outputs)
-        summary = {"run_id": run_id, "metrics": metrics, "all_metrics": aggregates,
-                   "extractor": extractor, "examples": len(outputs), **items}
         ws.record_stage("score", ws.current_dataset(), {"generate_run": run_id,
                                                         "extractor": extractor}, summary)
     return summary

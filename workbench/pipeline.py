@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 from workbench import model_stages, stages
 from workbench.errors import StageError
@@ -42,6 +42,10 @@ class PipelineOptions:
     dedup_policy: str = "longest"  # which row a duplicate cluster keeps: longest|first|fewest_findings
     dedup_scope: str = "conversation"  # what dedup compares: conversation|prompt
     stratify_by: str | None = None  # meta column the split stratifies by (e.g. "category")
+    sampling: dict | None = None  # generate: None = greedy, else {seed, temperature, top_p}
+    tuned_runs: list[str] | None = None  # generate: train run ids (None: the latest)
+    batch_size: int = 32  # generate: prompts per left-padded batch
+    extractor: str = "auto"  # score: answer extractor (auto, none, or a name in EXTRACTORS)
 
 
 def log_progress(stage: str) -> Callable[[dict], None]:
@@ -64,8 +68,10 @@ def stage_runners(o: PipelineOptions) -> dict[str, Callable[[], dict]]:
         "train": lambda: model_stages.train(ws, o.max_train_steps, o.seed,
                                             on_progress=log_progress("train")),
         "generate": lambda: model_stages.generate(ws, o.eval_size, o.max_new_tokens,
-                                                  on_progress=log_progress("generate")),
-        "score": lambda: model_stages.score(ws),
+                                                  on_progress=log_progress("generate"),
+                                                  sampling=o.sampling, tuned_runs=o.tuned_runs,
+                                                  batch_size=o.batch_size),
+        "score": lambda: model_stages.score(ws, o.extractor),
     }
 
 
@@ -124,46 +130,44 @@ def summarize(results: dict, reason: str | None, timings: dict) -> dict:
             "steps", "first_loss", "final_loss", "adapter", "dataset_version")},
         "metrics": results["score"]["metrics"] if "score" in results else None,
         "metrics_reason": reason, "timings": timings,
+        "verdict": verdict(results["score"]["metrics"] if "score" in results else None, reason),
     }
 
 
-def report(workspace: Path, meta_key: str | None = None) -> dict:
-    """Counts per stage, metrics, win rate and lineage of the workspace's latest runs, and
-    ``evaluation`` (``workbench.eval_report``: intervals, breakdown by ``meta_key``, lineage
-    of every system, rating design)."""
-    from workbench.eval_report import evaluation_report
+def report(workspace: Path, meta_key: str | None = None, n_boot: int = 200) -> dict:
+    """Counts per stage, metrics and lineage of the workspace's latest runs, ``evaluation``
+    (``workbench.eval_report.evaluation_report``: intervals, breakdown by ``meta_key``,
+    lineage of every system) and ``sessions``: statistics and design of every rating session
+    (``workbench.eval_report.session_reports``, Bradley–Terry with ``n_boot`` resamples)."""
+    from workbench.eval_report import evaluation_report, session_reports
 
     with open_workspace(workspace, create=False) as ws:
         dataset_id = ws.current_dataset()
         recipe_runs = {k: ws.latest_run(k) for k in REPORT_STAGES}
-        generate = ws.latest_run("generate")
-        ratings = ws.ratings(generate["id"]) if generate else []
         split = ws.split_counts(dataset_id)
         evaluation = evaluation_report(ws, meta_key)
+        sessions = session_reports(ws, n_boot=n_boot)
     summaries = {k: (r["summary"] if r else None) for k, r in recipe_runs.items()}
     train = summaries.get("train")
     lineage = _read_lineage(train)
     return {"dataset_id": dataset_id, "stages": summaries, "split": split,
             "metrics": (summaries.get("score") or {}).get("metrics"),
-            "ratings": rating_summary(ratings),
-            "lineage": lineage, "evaluation": evaluation}
+            "sessions": sessions, "lineage": lineage, "evaluation": evaluation}
 
 
-def rating_summary(ratings: list[dict]) -> dict:
-    """Win/loss/tie counts, win rate with its Wilson 95% interval and the sign-test p-value.
+def verdict(metrics: dict[str, dict[str, float]] | None, reason: str | None = None) -> str:
+    """The pipeline's closing line: tuned vs base on ROUGE-L (the automatic verdict), and
+    where the human verdict comes from. ``metrics``: score's {system: {"rougeL": ...}}.
 
-    ``ratings``: rows with ``label`` (tuned/base/tie/both_bad) and ``rater`` ("auto" marks
-    identical outputs tied automatically, counted as ties and reported apart).
+    >>> verdict({"base": {"rougeL": 0.2}, "tuned": {"rougeL": 0.25}})
+    'tuned beats base on ROUGE-L: 0.25 vs 0.2 (+0.05); for a human verdict, rate the pairs blind in a rating session'
     """
-    from evaluation.rating import win_rate
-    from evaluation.stats import sign_test, win_rate_interval
-
-    counts = win_rate([r["label"] for r in ratings])
-    interval = win_rate_interval(counts["wins"], counts["losses"], counts["ties"])
-    return {**counts, "low": interval["low"], "high": interval["high"],
-            "sign_test_p": sign_test(counts["wins"], counts["losses"]),
-            "human_ratings": sum(r["rater"] != "auto" for r in ratings),
-            "auto_ties": sum(r["rater"] == "auto" for r in ratings)}
+    if not metrics or "base" not in metrics or "tuned" not in metrics:
+        return f"no verdict: {reason or 'no metrics'}"
+    tuned, base = metrics["tuned"]["rougeL"], metrics["base"]["rougeL"]
+    word = "beats" if tuned > base else "trails" if tuned < base else "ties with"
+    return (f"tuned {word} base on ROUGE-L: {tuned:.4g} vs {base:.4g} ({tuned - base:+.4g}); "
+            "for a human verdict, rate the pairs blind in a rating session")
 
 
 def _read_lineage(train: dict | None) -> dict | None:

@@ -124,7 +124,7 @@ def _generate_all(rows: list[dict], config: dict, report: Reporter):
         model, tokenizer = load_for_generation(model_dir, Path(adapter) if adapter else None)
         start = time.perf_counter()
         answers = generate_detailed(model, tokenizer, prompts, config["max_new_tokens"],
-                                    config.get("batch_size", 16), sampling=sampling)
+                                    config.get("batch_size", 32), sampling=sampling)
         timing["seconds"][system] = round(time.perf_counter() - start, 2)
         timing["new_tokens"][system] = sum(n for _, n in answers)
         out += [{"example_id": row["example_id"], "system": system, "output": text,

@@ -94,33 +94,25 @@ def train_logs(ws: Workspace, run_ids: list[str]) -> list[dict]:
 
 
 def ratings_export(ws: Workspace, run_id: str):
-    """One row per rating of a generate run, de-randomized, as a DataFrame (for CSV).
+    """One row per rating in the rating sessions over a generate run, de-randomized, as a
+    DataFrame (for CSV), in submission order.
 
-    Columns: item_id, example_id, rater ("auto" = identical outputs tied automatically),
-    choice (as shown: A = left, B = right, tie, both_bad), label (tuned/base/tie/both_bad),
-    left_system, right_system, tuned_position (left/right: where the tuned output was shown),
-    rated_at (UTC timestamp).
+    Columns: session_id, rater (name), rater_id, item_no, example_id, position (0-based place
+    in the rater's list), is_repeat, left_system, right_system, choice (as shown: A = left,
+    B = right, tie, both_bad), label (system name / tie / both_bad), reason, likert_left,
+    likert_right, rated_at, edited_at (UTC timestamps). Items tied automatically (identical
+    outputs) were never shown and have no row.
     """
     return ws.frame("""
-        SELECT r.item_id, i.example_id, r.rater, r.choice, r.label, i.left_system,
-               i.right_system, CASE WHEN i.left_system = 'tuned' THEN 'left' ELSE 'right' END
-               AS tuned_position, r.rated_at
-        FROM ratings r JOIN rating_items i ON i.id = r.item_id
-        WHERE i.run_id = ? ORDER BY r.rated_at, r.item_id, r.rater""", [run_id])
-
-
-def rating_design(ws: Workspace, run_id: str) -> dict:
-    """How the ratings of a run were collected: items, auto-ties, raters, ratings, side split."""
-    items, auto, tuned_left = ws.row(
-        "SELECT count(*), count(*) FILTER (WHERE auto_tie), "
-        "count(*) FILTER (WHERE left_system = 'tuned') FROM rating_items WHERE run_id = ?",
-        [run_id])
-    raters, ratings = ws.row(
-        "SELECT count(DISTINCT r.rater) FILTER (WHERE r.rater <> 'auto'), "
-        "count(*) FILTER (WHERE r.rater <> 'auto') FROM ratings r "
-        "JOIN rating_items i ON i.id = r.item_id WHERE i.run_id = ?", [run_id])
-    return {"items": items, "auto_ties": auto, "tuned_shown_left": tuned_left,
-            "raters": raters, "human_ratings": ratings}
+        SELECT x.session_id, r.name AS rater, x.rater_id, x.item_no, i.example_id, x.position,
+               a.is_repeat, a.left_system, a.right_system, x.choice, x.label, x.reason,
+               x.likert_left, x.likert_right, x.rated_at, x.edited_at
+        FROM session_ratings x
+        JOIN rating_sessions s ON s.id = x.session_id
+        JOIN session_raters r ON r.id = x.rater_id
+        JOIN assignments a ON a.rater_id = x.rater_id AND a.position = x.position
+        JOIN session_items i ON i.session_id = x.session_id AND i.item_no = x.item_no
+        WHERE s.run_id = ? ORDER BY x.seq""", [run_id])
 
 
 def heldout_rows(ws: Workspace, dataset_id: int, limit: int = 200) -> list[dict]:

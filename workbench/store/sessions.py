@@ -471,6 +471,33 @@ def session(ws: Workspace, session_id: int) -> dict:
     return rows[0]
 
 
+def design(ws: Workspace, session_id: int) -> dict:
+    """How a session's ratings were collected, for the report: systems, k (raters per item),
+    repeat share, raters (and how many revoked), items shown, items tied automatically
+    (identical outputs, never shown), assignments, repeats, the share of showings with the
+    pair's first system (by name) on the left, and the randomisation in words.
+    Raises RatingError for an unknown session."""
+    info = session(ws, session_id)
+    raters, revoked = ws.row("SELECT count(*), count(revoked_at) FROM session_raters "
+                             "WHERE session_id = ?", [session_id])
+    items, auto = ws.row("SELECT count(*) FILTER (WHERE NOT auto_tie), count(*) FILTER "
+                         "(WHERE auto_tie) FROM session_items WHERE session_id = ?",
+                         [session_id])
+    shown, repeats, first_left = ws.row("""
+        SELECT count(*), count(*) FILTER (WHERE a.is_repeat),
+               count(*) FILTER (WHERE a.left_system = i.first_system)
+        FROM assignments a JOIN session_items i
+          ON i.session_id = a.session_id AND i.item_no = a.item_no
+        WHERE a.session_id = ?""", [session_id])
+    return {"systems": info["systems"], "k": info["k"], "repeat_share": info["repeat_share"],
+            "raters": raters, "revoked_raters": revoked, "items": items, "auto_ties": auto,
+            "assignments": shown, "repeats": repeats,
+            "first_system_left_share": first_left / shown if shown else None,
+            "randomisation": "item order and left/right side drawn per rater and item from a "
+                             "seed when the session was created, stored before any item was "
+                             "shown; repeats are drawn again; system names are hidden"}
+
+
 def rater_progress(ws: Workspace, session_id: int) -> list[dict]:
     """Per rater of a session: rater_id, name, rated, total, skipped, revoked (bool)."""
     return ws.query("""
