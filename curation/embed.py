@@ -43,11 +43,13 @@ Run as: ``from curation.embed import encode; encode(["a text"], DedupConfig())``
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import importlib.util
 import logging
 import os
 import sys
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -169,6 +171,40 @@ def _ort_model(quantized: bool) -> Path:
     return int8 if quantized else fused
 
 
+class _SignalStack(ctypes.Structure):
+    """``stack_t`` of sigaltstack(2)."""
+
+    _fields_ = [("ss_sp", ctypes.c_void_p), ("ss_flags", ctypes.c_int),
+                ("ss_size", ctypes.c_size_t)]
+
+
+_SS_DISABLE = 2  # <bits/sigstack.h> on Linux
+
+
+@contextmanager
+def keep_signal_stack():
+    """Put the thread's alternate signal stack back as it was before the block.
+
+    OpenVINO's CPU plugin installs an alternate signal stack of its own on the thread that
+    compiles a model and can free it later without restoring the previous one. CPython installs
+    its handlers with SA_ONSTACK, so the next SIGTERM (a job cancel) was delivered on freed
+    memory: a segmentation fault, seen when a test cancelled a job after a dedup in the same
+    process. Restoring the stack (sigaltstack(2)) after every OpenVINO call prevents it.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        before = _SignalStack()
+        saved = libc.sigaltstack(None, ctypes.byref(before)) == 0
+    except (OSError, AttributeError):  # not a libc with sigaltstack: nothing to keep
+        saved = False
+    try:
+        yield
+    finally:
+        if saved:
+            before.ss_flags &= _SS_DISABLE
+            libc.sigaltstack(ctypes.byref(before), None)
+
+
 class Embedder:
     """Texts → (n, 384) float32 L2-normalized vectors with one backend.
 
@@ -189,9 +225,15 @@ class Embedder:
         if backend == "openvino":
             import openvino as ov
 
-            compiled = ov.Core().compile_model(str(export_onnx()), "CPU",
-                                               {"PERFORMANCE_HINT": "LATENCY"})
-            self._run = lambda feed: compiled(feed)[0]
+            with keep_signal_stack():
+                compiled = ov.Core().compile_model(str(export_onnx()), "CPU",
+                                                   {"PERFORMANCE_HINT": "LATENCY"})
+
+            def run(feed):
+                with keep_signal_stack():
+                    return compiled(feed)[0]
+
+            self._run = run
         else:
             if "onnxruntime" not in sys.modules and "usearch" in sys.modules:
                 raise RuntimeError(ORT_AFTER_USEARCH)

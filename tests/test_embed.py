@@ -194,3 +194,21 @@ def test_a_one_row_search_is_shaped_like_a_batch():
     keys, distances, counts = _search(index, np.eye(4, dtype=np.float32)[[2]], 2, 1)
     assert keys.shape == distances.shape == (1, 2) and counts.tolist() == [2]
     assert keys[0, 0] == 2 and distances[0, 0] == 0.0
+
+
+def test_openvino_leaves_the_alternate_signal_stack_as_it_was():
+    """OpenVINO's CPU plugin swapped the thread's alternate signal stack for one it later
+    freed; the next SIGTERM (a job cancel) then crashed the process (segfault)."""
+    import ctypes
+
+    def current():
+        stack = embed_module._SignalStack()
+        assert ctypes.CDLL(None).sigaltstack(None, ctypes.byref(stack)) == 0
+        return stack.ss_sp, stack.ss_size, stack.ss_flags
+
+    before = current()
+    embedder = load_backend("openvino", 256)
+    assert embedder.backend == "openvino" and embedder.fallback is None
+    assert current() == before
+    assert embedder.encode(["a text", "another text"]).shape == (2, 384)
+    assert current() == before
