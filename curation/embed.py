@@ -11,7 +11,9 @@ What makes it faster than ``SentenceTransformer.encode`` on every row, and why e
   (noisy): on 400 generated conversations, 2.1× and 5.3× ``SentenceTransformer.encode``
   fp32 in two repetitions and 2.1-2.5× torch bf16, largest cosine difference of any pair
   vs fp32 0.003, the same planted pairs at ≥ 0.95; in bench/curation.py (encoding +
-  clustering vs encode + paraphrase_mining) 3.5× at 200 rows, 6.5× at 600 and at 10,000;
+  clustering vs encode + paraphrase_mining) 3.5× at 200 rows, 6.5× at 600 and at 10,000
+  under that load, but 2.5×, 2.7× and 2.6× on the quiet machine (the fp32 baseline slows
+  down more under load);
 - batches are sorted by length and texts are truncated to ``max_seq_length`` tokens (the
   packaged model's window, 256; the bench texts are 46-57 tokens, so no truncation there).
   The model's 128-token training window would be fair too but is not the default: it
