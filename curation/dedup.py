@@ -27,8 +27,9 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -93,7 +94,7 @@ class DedupPlan:
     """The three levels and the representative policy (what ``workbench dedup`` runs)."""
 
     exact: ExactConfig = field(default_factory=ExactConfig)
-    near: "NearDedupConfig" = None  # type: ignore[assignment]  (set in __post_init__)
+    near: NearDedupConfig = None  # type: ignore[assignment]  (set in __post_init__)
     semantic: DedupConfig = field(default_factory=DedupConfig)
     policy: str = field(default="longest", metadata={
         "help": "Which row represents (and is kept for) a cluster: 'longest' (most "
