@@ -321,12 +321,14 @@ def encode(texts: list[str], config, cache=None) -> np.ndarray:
 
     ``cache``: an object with ``lookup(key, texts) -> {text: vector}`` and ``store(key,
     {text: vector})`` (``workbench.store.embeddings.EmbeddingCache``): texts found there are
-    not embedded again; the key is (model id, backend actually used, window).
+    not embedded again; the key is (model id, backend actually used, window). The cache's
+    ``fallback`` is set to the encoder's (why it fell back, or None).
     """
     if cache is None or not texts:
         return embed(texts, config.batch_size, config.backend, config.max_seq_length)
     embedder = load_backend(config.backend, config.max_seq_length)
     key = (model_id(), embedder.backend, config.max_seq_length)
+    cache.fallback = embedder.fallback
     distinct = list(dict.fromkeys(texts))
     found = cache.lookup(key, distinct)
     missing = [t for t in distinct if t not in found]

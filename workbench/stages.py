@@ -154,7 +154,7 @@ def dedup(workspace: Path, semantic: bool = True, threshold: float = 0.95,
                    "semantic_duplicates": dropped["semantic"], "kept": kept,
                    "overrides_reapplied": reapplied}
         if cache is not None and cache.used:
-            summary.update(_cache_counts(cache, plan.semantic))
+            summary.update(_cache_counts(cache))
         ws.record_stage("dedup", dataset_id, asdict(plan), summary)
     return summary
 
@@ -168,14 +168,11 @@ def _cached_encoder(workspace: Path, config):
     return (lambda texts: encode(texts, config, cache)), cache
 
 
-def _cache_counts(cache, config) -> dict:
+def _cache_counts(cache) -> dict:
     """Texts embedded / served from the cache, the backend used, and why it fell back."""
-    from curation.embed import load_backend
-
     out = {"embedded_texts": cache.stored, "cached_texts": cache.hits,
            "embedding_backend": cache.backend}
-    fallback = load_backend(config.backend, config.max_seq_length).fallback
-    return {**out, "embedding_fallback": fallback} if fallback else out
+    return {**out, "embedding_fallback": cache.fallback} if cache.fallback else out
 
 
 def pii(workspace: Path, redact: bool = False) -> dict:
@@ -275,7 +272,7 @@ def leakage(workspace: Path, encode=None) -> dict:
                "max_similarity": round(max(sims), 4) if sims else None,
                "threshold": config.threshold}
     if cache is not None and cache.used:
-        summary.update(_cache_counts(cache, config))
+        summary.update(_cache_counts(cache))
     with open_workspace(workspace) as ws:
         store.replace_leakage(ws, dataset_id, records)
         ws.replace_rows("findings", dataset_id, leaks, "AND step = ?", ["leakage"])

@@ -39,12 +39,13 @@ class EmbeddingCache:
     ``workspace``: an open Workspace, or a workspace folder (opened for each lookup and
     store, so the caller holds no connection while the model runs). ``hits``: vectors served
     from the table; ``stored``: vectors added (= texts embedded) since creation; ``used``
-    and ``backend``: whether a lookup was made, and the backend of the last key looked up.
+    and ``backend``: whether a lookup was made, and the backend of the last key looked up;
+    ``fallback``: why that encoder fell back (set by ``curation.embed.encode``), or None.
     """
 
     def __init__(self, workspace: Workspace | str | Path):
         self.workspace, self.hits, self.stored = workspace, 0, 0
-        self.used, self.backend = False, None
+        self.used, self.backend, self.fallback = False, None, None
 
     def _run(self, action):
         if isinstance(self.workspace, Workspace):
