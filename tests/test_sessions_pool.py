@@ -38,3 +38,41 @@ def test_a_folder_without_a_workspace_is_refused(tmp_path):
     with pytest.raises(StageError, match="no workspace here"):
         with pool.shared_workspace(tmp_path):
             pass
+
+
+def test_two_script_runs_creating_the_same_version_at_once_both_get_it(tmp_path):
+    """Streamlit starts a rerun before the run it replaces has stopped, so two runs of the
+    Privacy page can version the same rows at once; both must get the one version (the
+    second used to die on DuckDB's duplicate-key conflict, a crash in the browser)."""
+    from curation.formats import Example
+    from tests.prepared import conv
+    from workbench.store.versions import create_version, edit_message
+
+    with open_workspace(tmp_path / "ws") as ws:
+        ws.add_dataset("d.jsonl", "d.jsonl", "openai",
+                       [Example(i + 1, conv(f"Q{i}?", f"A{i}."), {}) for i in range(30)], [])
+    for attempt in range(8):  # a new content (so a new version id) each round
+        with pool.shared_workspace(tmp_path / "ws") as ws:
+            edit_message(ws, 1, 1, 1, f"Answer, take {attempt}.", "ana", "test")
+        both = threading.Barrier(2)
+        results, errors = [], []
+
+        def run(both=both, results=results, errors=errors):
+            try:
+                with pool.shared_workspace(tmp_path / "ws") as ws:
+                    both.wait(5)
+                    results.append(create_version(ws, 1, "privacy review"))
+            except Exception as exc:  # noqa: BLE001 - the assertion below names it
+                errors.append(repr(exc))
+
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert len({r["id"] for r in results}) == 1
+        assert sorted(r["created"] for r in results) == [False, True]
+        with pool.shared_workspace(tmp_path / "ws") as ws:
+            assert ws.scalar("SELECT count(*) FROM version_rows WHERE version_id = ?",
+                             [results[0]["id"]]) == 30

@@ -120,3 +120,14 @@ def settle(page, timeout: int = WAIT_MS) -> None:
     page.wait_for_function(
         "() => !document.querySelector(\"[data-testid='stStatusWidget']\")"
         " && !document.querySelector(\"[data-stale='true']\")", timeout=timeout)
+
+
+def upload(page, file: Path, timeout: int = WAIT_MS) -> None:
+    """Put ``file`` into the page's st.file_uploader and wait until its upload has finished
+    (the file's chip shows its name and no spinner). The upload is a separate request: a
+    form submitted while it is still in flight carries no file, which a loaded machine hits."""
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(file))
+    page.locator("[data-testid='stFileChipName']", has_text=file.name).wait_for(timeout=timeout)
+    page.wait_for_function(
+        "() => !document.querySelector(\"[data-testid='stFileChipIconSpinner']\")",
+        timeout=timeout)

@@ -13,11 +13,13 @@ contexts rate at the same time. Every page on the way is a screenshot in test-ar
 from __future__ import annotations
 
 import re
+import shutil
 
 import pytest
 
 from tests.e2e.flow_data import DUPLICATE_LINE, PII_EMAIL, ROWS_IN, flow_jsonl
 from tests.e2e.helpers import (
+    ARTIFACTS,
     WAIT_MS,
     expect_text,
     free_port,
@@ -27,6 +29,7 @@ from tests.e2e.helpers import (
     shot,
     start_server,
     stop,
+    upload,
 )
 from tests.tiny_model import make_tiny_model
 from workbench.store import open_workspace
@@ -50,6 +53,8 @@ def flow(tmp_path_factory):
                "tiny": tiny}
     finally:
         stop(process)
+        ARTIFACTS.mkdir(exist_ok=True)  # the server's tracebacks, for a failure seen in CI
+        shutil.copyfile(root / "server.log", ARTIFACTS / "flow-server.log")
 
 
 def go(page, title: str, heading_text: str | None = None) -> None:
@@ -105,11 +110,9 @@ def test_the_admin_curates_trains_generates_and_two_raters_rate(flow, browser):
 
     # 1. upload the file on the Datasets page
     go(admin, "Datasets")
-    admin.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
-        str(flow["data"]))
+    upload(admin, flow["data"])
     admin.get_by_role("button", name="Import").click()
-    imported = admin.get_by_text(re.compile(r"^Imported as dataset 1: "))
-    imported.wait_for(timeout=WAIT_MS)
+    imported = expect_text(admin, re.compile(r"^Imported as dataset 1: "), timeout=JOB_WAIT_MS)
     assert imported.inner_text() == ("Imported as dataset 1: format openai · rows in 40 · "
                                      "examples 39 · rejects 1 · reject reasons invalid_json 1")
     shot(admin, "flow-02-datasets-imported")

@@ -80,17 +80,16 @@ def override(ws: Workspace, dataset_id: int, level: str, action: str, example_id
     if not rep:
         raise StageError(f"example {example_id} has no {level} cluster")
     decision_id = ws.scalar("SELECT nextval('decision_ids')")
-    ws.con.execute("BEGIN")
-    ws.con.execute("INSERT INTO decisions(id, dataset_id, example_id, action, who, reason) "
-                   "VALUES (?, ?, ?, ?, ?, ?)",
-                   [decision_id, dataset_id, example_id, f"dedup_{action}", who,
-                    json.dumps({"level": level, "was_representative": rep[0]["representative_id"],
-                                "why": reason})])
-    ws.insert("dup_overrides", [{"decision_id": decision_id, "dataset_id": dataset_id,
-                                 "level": level, "action": action, "example_id": example_id,
-                                 "representative_id": rep[0]["representative_id"]}])
-    _apply(ws, dataset_id, level, action, example_id, rep[0]["representative_id"])
-    ws.con.execute("COMMIT")
+    was = rep[0]["representative_id"]
+    with ws.transaction():
+        ws.con.execute("INSERT INTO decisions(id, dataset_id, example_id, action, who, reason) "
+                       "VALUES (?, ?, ?, ?, ?, ?)",
+                       [decision_id, dataset_id, example_id, f"dedup_{action}", who,
+                        json.dumps({"level": level, "was_representative": was, "why": reason})])
+        ws.insert("dup_overrides", [{"decision_id": decision_id, "dataset_id": dataset_id,
+                                     "level": level, "action": action, "example_id": example_id,
+                                     "representative_id": was}])
+        _apply(ws, dataset_id, level, action, example_id, was)
     return decision_id
 
 
@@ -175,14 +174,14 @@ def assign_splits(ws: Workspace, dataset_id: int, seed: int, ratios: tuple[float
     eligible = f"""SELECT m.* FROM ({groups_sql(stratify_by)}) m WHERE NOT EXISTS (
         SELECT 1 FROM findings f WHERE f.dataset_id = $dataset AND f.example_id = m.id
         AND f.severity = 'error') AND {ws.NOT_DROPPED.format(id="m.id")} {keep}"""
-    ws.con.execute("BEGIN")
-    select, select_params = split_select(ws.con, eligible, params, seed, ratios[1], ratios[2],
-                                         materialize=True)
-    ws.con.execute("DELETE FROM splits WHERE dataset_id = $dataset", {"dataset": dataset_id})
-    ws.con.execute(f"INSERT INTO splits(dataset_id, example_id, split, seed) SELECT $dataset, "
-                   f"id, split, $seed::INTEGER FROM ({select})",
-                   {**select_params, "dataset": dataset_id, "seed": seed})
-    ws.con.execute("COMMIT")
+    with ws.transaction():
+        select, select_params = split_select(ws.con, eligible, params, seed, ratios[1],
+                                             ratios[2], materialize=True)
+        ws.con.execute("DELETE FROM splits WHERE dataset_id = $dataset",
+                       {"dataset": dataset_id})
+        ws.con.execute(f"INSERT INTO splits(dataset_id, example_id, split, seed) SELECT "
+                       f"$dataset, id, split, $seed::INTEGER FROM ({select})",
+                       {**select_params, "dataset": dataset_id, "seed": seed})
     return ws.split_counts(dataset_id)
 
 

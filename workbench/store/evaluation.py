@@ -27,13 +27,13 @@ def replace_scores(ws: Workspace, run_id: str, aggregates: dict[str, dict[str, f
     ``aggregates``: {system: {metric: value}}; ``per_example``: rows {example_id, system,
     metric, value} (value may be None where the metric is undefined for that example).
     """
-    ws.con.execute("BEGIN")
-    ws.con.execute("DELETE FROM metric_scores WHERE run_id = ?", [run_id])
-    ws.con.execute("DELETE FROM example_scores WHERE run_id = ?", [run_id])
-    ws.insert("metric_scores", [{"run_id": run_id, "system": s, "metric": m, "value": v}
-                                for s, values in aggregates.items() for m, v in values.items()])
-    ws.insert("example_scores", [{"run_id": run_id, **row} for row in per_example])
-    ws.con.execute("COMMIT")
+    with ws.transaction():
+        ws.con.execute("DELETE FROM metric_scores WHERE run_id = ?", [run_id])
+        ws.con.execute("DELETE FROM example_scores WHERE run_id = ?", [run_id])
+        ws.insert("metric_scores", [{"run_id": run_id, "system": s, "metric": m, "value": v}
+                                    for s, values in aggregates.items()
+                                    for m, v in values.items()])
+        ws.insert("example_scores", [{"run_id": run_id, **row} for row in per_example])
 
 
 def save_losses(ws: Workspace, run_id: str, rows: list[dict]) -> None:

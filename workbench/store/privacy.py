@@ -277,16 +277,16 @@ def store_redaction(ws: Workspace, dataset_id: int, redacted: dict[int, list[dic
                     covered: list[dict], who: str, policy: dict) -> None:
     """Save redacted messages, resolve the covered findings (``redacted`` decisions), record
     one ``redact`` decision per example and an audit entry (operators, counts)."""
-    ws.con.execute("BEGIN")
-    for example_id, messages in redacted.items():
-        ws.con.execute("UPDATE examples SET redacted_messages = ? WHERE dataset_id = ? AND id = ?",
-                       [json.dumps(messages, ensure_ascii=False), dataset_id, example_id])
-    record(ws, dataset_id, covered, "redacted", who, "redaction applied", bulk="redaction")
-    ws.insert("decisions", [{"dataset_id": dataset_id, "example_id": i, "action": "redact",
-                             "who": who, "reason": "PII spans redacted"} for i in redacted])
-    ws.audit(who, "pii_redact", {"dataset_id": dataset_id, "examples": len(redacted),
-                                 "spans": len(covered), "policy": policy})
-    ws.con.execute("COMMIT")
+    with ws.transaction():
+        for example_id, messages in redacted.items():
+            ws.con.execute("UPDATE examples SET redacted_messages = ? WHERE dataset_id = ? "
+                           "AND id = ?", [json.dumps(messages, ensure_ascii=False), dataset_id,
+                                          example_id])
+        record(ws, dataset_id, covered, "redacted", who, "redaction applied", bulk="redaction")
+        ws.insert("decisions", [{"dataset_id": dataset_id, "example_id": i, "action": "redact",
+                                 "who": who, "reason": "PII spans redacted"} for i in redacted])
+        ws.audit(who, "pii_redact", {"dataset_id": dataset_id, "examples": len(redacted),
+                                     "spans": len(covered), "policy": policy})
 
 
 def report(ws: Workspace, dataset_id: int) -> dict:

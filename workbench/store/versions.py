@@ -10,10 +10,16 @@ of those rows, and creating the same set again returns the existing version.
 from __future__ import annotations
 
 import json
+import threading
 
 from curation.versions import diff, version_id
 from workbench.errors import StageError
 from workbench.store.workspace import Workspace
+
+# Streamlit starts a page's rerun before the run it replaces has stopped, and several browser
+# sessions share one connection (workbench.store.pool): two threads may version the same rows
+# at once, and DuckDB refuses the second commit of the same key instead of ignoring it.
+_creating = threading.Lock()
 
 
 def curated_rows(ws: Workspace, dataset_id: int) -> list[dict]:
@@ -48,18 +54,19 @@ def create_version(ws: Workspace, dataset_id: int, note: str = "",
     if not rows:
         raise StageError("no eligible row to version (every row is dropped or has an error)")
     vid = version_id(rows)
-    if ws.scalar("SELECT count(*) FROM version_rows WHERE version_id = ?", [vid]):
-        return {"id": vid, "n_rows": len(rows), "created": False}
-    ws.con.execute("BEGIN")
-    ws.con.execute("INSERT OR IGNORE INTO versions(id, dataset_id, n_rows, recipe, note) "
-                   "VALUES (?, ?, ?, ?, ?)", [vid, dataset_id, len(rows),
-                                              json.dumps(ws.curation_recipe(dataset_id)), note])
-    ws.insert("version_rows", [
-        {"version_id": vid, "position": i, "origin": r["origin"],
-         "messages": json.dumps(r["messages"], ensure_ascii=False),
-         "meta": json.dumps(r["meta"], ensure_ascii=False), "split": r["split"]}
-        for i, r in enumerate(rows)])
-    ws.con.execute("COMMIT")
+    recipe = json.dumps(ws.curation_recipe(dataset_id))
+    with _creating:  # check and insert as one step for this process's threads
+        if ws.scalar("SELECT count(*) FROM version_rows WHERE version_id = ?", [vid]):
+            return {"id": vid, "n_rows": len(rows), "created": False}
+        with ws.transaction():
+            ws.con.execute("INSERT OR IGNORE INTO versions(id, dataset_id, n_rows, recipe, "
+                           "note) VALUES (?, ?, ?, ?, ?)",
+                           [vid, dataset_id, len(rows), recipe, note])
+            ws.insert("version_rows", [
+                {"version_id": vid, "position": i, "origin": r["origin"],
+                 "messages": json.dumps(r["messages"], ensure_ascii=False),
+                 "meta": json.dumps(r["meta"], ensure_ascii=False), "split": r["split"]}
+                for i, r in enumerate(rows)])
     return {"id": vid, "n_rows": len(rows), "created": True}
 
 
@@ -139,17 +146,16 @@ def edit_message(ws: Workspace, dataset_id: int, example_id: int, message_index:
     messages[message_index]["content"] = new_text
     if redacted:
         redacted[message_index]["content"] = new_text
-    ws.con.execute("BEGIN")
-    ws.con.execute("UPDATE examples SET messages = ?, redacted_messages = ? WHERE "
-                   "dataset_id = ? AND id = ?",
-                   [json.dumps(messages, ensure_ascii=False),
-                    json.dumps(redacted, ensure_ascii=False) if redacted else None,
-                    dataset_id, example_id])
-    ws.insert("decisions", [{"dataset_id": dataset_id, "example_id": example_id,
-                             "action": "edit", "who": who, "reason": reason,
-                             "message_index": message_index, "old_text": old,
-                             "new_text": new_text}])
-    ws.con.execute("COMMIT")
+    with ws.transaction():
+        ws.con.execute("UPDATE examples SET messages = ?, redacted_messages = ? WHERE "
+                       "dataset_id = ? AND id = ?",
+                       [json.dumps(messages, ensure_ascii=False),
+                        json.dumps(redacted, ensure_ascii=False) if redacted else None,
+                        dataset_id, example_id])
+        ws.insert("decisions", [{"dataset_id": dataset_id, "example_id": example_id,
+                                 "action": "edit", "who": who, "reason": reason,
+                                 "message_index": message_index, "old_text": old,
+                                 "new_text": new_text}])
     return {"example_id": example_id, "message_index": message_index, "changed": True}
 
 

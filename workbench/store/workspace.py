@@ -90,6 +90,18 @@ class Workspace:
         return self.root / "artifacts"
 
     # -- generic helpers -------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN; COMMIT when the block ends, ROLLBACK (then re-raise) when it raises, so a
+        failed write never leaves the connection inside an open transaction."""
+        self.con.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
     def insert(self, table: str, rows: list[dict]) -> None:
         """Insert dict rows (all with the same keys) through one Arrow scan."""
         if not rows:
@@ -163,23 +175,21 @@ class Workspace:
     def replace_rows(self, table: str, dataset_id: int, rows: list[dict],
                      where: str = "", params: list | None = None) -> None:
         """Replace a dataset's rows of ``table`` (optionally only those matching ``where``)."""
-        self.con.execute("BEGIN")
-        self.con.execute(f"DELETE FROM {table} WHERE dataset_id = ? {where}",
-                         [dataset_id] + (params or []))
-        self.insert(table, [{"dataset_id": dataset_id, **r} for r in rows])
-        self.con.execute("COMMIT")
+        with self.transaction():
+            self.con.execute(f"DELETE FROM {table} WHERE dataset_id = ? {where}",
+                             [dataset_id] + (params or []))
+            self.insert(table, [{"dataset_id": dataset_id, **r} for r in rows])
 
     def set_redactions(self, dataset_id: int, redacted: dict[int, list[dict]], who: str) -> None:
         """Store redacted messages per example and record one ``redact`` decision each."""
-        self.con.execute("BEGIN")
-        for example_id, messages in redacted.items():
-            self.con.execute("UPDATE examples SET redacted_messages = ? WHERE dataset_id = ? "
-                             "AND id = ?", [json.dumps(messages, ensure_ascii=False),
-                                            dataset_id, example_id])
-        self.insert("decisions", [
-            {"dataset_id": dataset_id, "example_id": i, "action": "redact", "who": who,
-             "reason": "PII spans replaced with <ENTITY_TYPE>"} for i in redacted])
-        self.con.execute("COMMIT")
+        with self.transaction():
+            for example_id, messages in redacted.items():
+                self.con.execute("UPDATE examples SET redacted_messages = ? WHERE dataset_id = ? "
+                                 "AND id = ?", [json.dumps(messages, ensure_ascii=False),
+                                                dataset_id, example_id])
+            self.insert("decisions", [
+                {"dataset_id": dataset_id, "example_id": i, "action": "redact", "who": who,
+                 "reason": "PII spans replaced with <ENTITY_TYPE>"} for i in redacted])
 
     # -- splits ----------------------------------------------------------------------
     def eligible_sql(self) -> str:
