@@ -76,3 +76,17 @@ def test_two_script_runs_creating_the_same_version_at_once_both_get_it(tmp_path)
         with pool.shared_workspace(tmp_path / "ws") as ws:
             assert ws.scalar("SELECT count(*) FROM version_rows WHERE version_id = ?",
                              [results[0]["id"]]) == 30
+
+
+def test_the_linger_timer_is_not_a_daemon_so_exit_waits_for_the_close(tmp_path, monkeypatch):
+    """A daemon timer closing DuckDB while the interpreter finalized aborted the process
+    (exit 134, "FATAL: exception not rethrown") in 7 of 40 exits timed to meet it."""
+    monkeypatch.setattr(pool, "LINGER_S", 0.05)
+    with open_workspace(tmp_path / "ws"):
+        pass
+    with pool.shared_workspace(tmp_path / "ws"):
+        pass
+    timer = pool._open[(tmp_path / "ws").resolve()]["timer"]
+    assert timer.daemon is False
+    timer.join(5)
+    assert (tmp_path / "ws").resolve() not in pool._open
