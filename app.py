@@ -40,4 +40,5 @@ if role == "admin":
 elif role == "rater":
     st.navigation([RATE, *_ui.refusal_pages(PAGES)], position="hidden").run()
 else:
-    st.navigation([LOGIN, *_ui.refusal_pages([*PAGES, RATE])], position="hidden").run()
+    st.navigation([LOGIN, *_ui.refusal_pages([*PAGES, RATE], login=LOGIN)],
+                  position="hidden").run()

@@ -103,6 +103,15 @@ def test_nobody_logged_in_gets_a_refusal_on_an_admin_url(workspace):
     at = open_url_path(app(), "data")
     assert [e.value for e in at.error] == ["Not allowed: this page is not available to you."]
     assert not at.dataframe and not at.metric
+    links = [e.proto for e in at.main if e.type == "page_link"]
+    assert [(link.label, link.page) for link in links] == [("Log in", "")]  # the login page
+
+
+def test_a_rater_refused_on_an_admin_url_gets_no_link_at_all(workspace):
+    made = session_with(workspace)
+    at = open_url_path(rater_app(workspace, made["tokens"]["ana"]), "privacy")
+    assert [e.value for e in at.error] == ["Not allowed: this page is not available to you."]
+    assert not [e for e in at.main if e.type == "page_link"]
 
 
 def test_a_rater_sees_the_rate_page_and_only_a_refusal_on_admin_urls(workspace):

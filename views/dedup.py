@@ -83,7 +83,8 @@ else:
 
 st.subheader("Leakage")
 if leakage.empty:
-    st.caption("No leakage report yet: run `workbench leakage` after the split.")
+    st.caption("No leakage report yet: after the split, run the **leakage** stage on the Run "
+               "page (or `workbench leakage`).")
 else:
     above = int(leakage["above"].sum())
     (st.error if above else st.success)(
