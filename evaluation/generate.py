@@ -2,10 +2,12 @@
 
 Prompts go through the same chat template as training (``training.data.render_prompt``).
 Batches are left-padded (the new tokens of every row then start at the same column) and
-sorted by length; outputs come back in input order. Each prompt is read (prefilled) on its
-own, without padding, and the rows' key/value caches are stacked left-padded into one cache
-that ``model.generate`` continues from (``prefilled_cache``): a batch's padding then costs
-nothing to read, only a masked slot in attention, so one large batch is cheap.
+sorted by length; outputs come back in input order. A batch is decoded by our own loop over
+the model's forward (``decode_rows``): each prompt is read (prefilled) on its own, without
+padding, into key/value buffers allocated once (``growing_layer_class``), so a batch's padding
+costs nothing to read, only a masked slot in attention; every step then runs all unfinished
+rows at once, and a row leaves the batch at its stop token. Greedy rows equal one-prompt
+``model.generate``, which still serves a single prompt.
 Throughput against one prompt at a time: ``bench/generate.py``.
 
 Run as: ``generate(ensure_base_model(), [[{"role": "user", "content": "Hi"}]])``.
