@@ -7,12 +7,14 @@ instructions (../shared/data/dolly15k_first25.jsonl, with their context) when pr
 built-in questions; repeated in order to reach the prompt count.
 
 Baseline: ``generate_detailed(..., batch_size=1)``, one prompt at a time: a plain
-``model.generate`` per prompt, no padding, no prefill trick (``generate_batch`` prefills only
-batches of two or more). Ours: the product's default path, ``batch_size`` 32 (the default of
-``workbench generate`` and the generate stage; --quick: 8, all its prompts), length-sorted,
-left-padded, each prompt prefilled on its own (``evaluation.generate.prefilled_cache``). Both
-decode greedily to ``max_new_tokens`` (64, --quick 32) with the same model object, threads and
-stop tokens (``<|im_end|>``); the outputs must be identical (the run exits 1 otherwise). Throughput = generated tokens (each answer up to
+``model.generate`` per prompt, no padding (``generate_batch`` sends a single prompt there).
+Ours: the product's default path, ``batch_size`` 32 (the default of ``workbench generate`` and
+the generate stage; --quick: 8, all its prompts), length-sorted, left-padded,
+``evaluation.generate.decode_rows``: each prompt prefilled on its own into preallocated
+key/value buffers, one forward pass per step over the unfinished rows, a row dropped at its
+stop token. Both decode greedily to ``max_new_tokens`` (64, --quick 32) with the same model
+object, threads and stop tokens (``<|im_end|>``); the outputs must be identical (the run exits
+1 otherwise). Throughput = generated tokens (each answer up to
 and including its stop token) / wall seconds; one warm-up generation runs first.
 Sizes: 32 prompts (--quick: 8). On a shared machine the figures are noisy: the JSON carries
 the 1-minute load average at the start and the end of the timed part.

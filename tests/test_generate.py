@@ -16,6 +16,7 @@ from training.model import ensure_base_model
 from training.recipe import init_lora_model
 
 FRANCE = [{"role": "user", "content": "What is the capital of France?"}]
+COLOUR = [{"role": "user", "content": "Name a colour."}]
 PROMPTS = [  # deliberately not in length order
     [{"role": "user", "content": "Name a colour."}],
     [{"role": "system", "content": "You answer in one short sentence."},
@@ -73,24 +74,65 @@ def test_length_order_puts_longest_first_and_keeps_ties_stable():
     assert length_order([3, 9, 1, 9]) == [1, 3, 0, 2]
 
 
-def test_prefilled_cache_stacks_each_rows_own_cache_left_padded(loaded):
+def test_growing_layer_writes_in_place_and_drops_rows_and_padding_columns():
     import torch
 
-    from evaluation.generate import prefilled_cache
+    from evaluation.generate import growing_layer_class
+
+    keys = torch.zeros(3, 1, 5, 2)  # (rows, kv heads, capacity, head dim)
+    keys[:, 0, :2] = torch.tensor([[[1., 1.], [2., 2.]], [[0., 0.], [3., 3.]],
+                                   [[0., 0.], [4., 4.]]])  # rows 1 and 2 padded one column
+    layer = growing_layer_class()(keys, keys.clone(), length=2)
+    new = torch.full((3, 1, 1, 2), 9.)
+    out_keys, out_values = layer.update(new, new)
+    assert torch.equal(out_values, out_keys)
+    assert out_keys.shape == (3, 1, 3, 2) and layer.get_seq_length() == 3
+    assert out_keys.data_ptr() == keys.data_ptr()  # a view of the buffer: nothing copied
+    assert out_keys[1, 0].tolist() == [[0., 0.], [3., 3.], [9., 9.]]
+    layer.batch_select_indices(torch.tensor([1, 2]), skip_columns=1)  # row 0 finished
+    assert layer.keys.tolist() == [[[[3., 3.], [9., 9.]]], [[[4., 4.], [9., 9.]]]]
+    layer.update(new[:2], new[:2])
+    layer.update(new[:2], new[:2])
+    with pytest.raises(ValueError, match="capacity 4 exceeded"):
+        layer.update(new[:2], new[:2])
+
+
+class MaskSpy:
+    """The model, recording the attention-mask shape of every decoding step."""
+
+    def __init__(self, model):
+        self.model, self.masks = model, []
+
+    def __call__(self, **kwargs):
+        if kwargs.get("attention_mask") is not None:
+            self.masks.append(tuple(kwargs["attention_mask"].shape))
+        return self.model(**kwargs)
+
+
+def test_a_row_that_stops_early_leaves_the_batch_and_the_rest_decode_as_alone(loaded):
+    import torch
+
+    from evaluation.generate import decode_rows
     from training.data import render_prompt
 
     model, tokenizer = loaded
-    texts = [render_prompt(tokenizer, p) for p in (PROMPTS[0], FRANCE)]  # 34 and 37 tokens
+    prompts = [COLOUR, FRANCE]  # 34 and 37 tokens; France stops after 8 tokens, colour runs on
+    texts = [render_prompt(tokenizer, p) for p in prompts]
     encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-    lengths = encoded["attention_mask"].sum(dim=1).tolist()
-    columns = encoded["input_ids"].shape[1]
+    spy = MaskSpy(model)
     with torch.inference_mode():
-        cache = prefilled_cache(model, encoded["input_ids"], encoded["attention_mask"])
-        alone = model(input_ids=encoded["input_ids"][:1, columns - lengths[0]:-1]).cache
-    keys = cache.layers[3].keys  # (rows, kv heads, columns - 1, head dim)
-    assert keys.shape[0] == 2 and keys.shape[2] == columns - 1 and lengths[0] < lengths[1]
-    pad = columns - lengths[0]
-    assert torch.equal(keys[0, :, pad:], alone.layers[3].keys[0])  # row 0 as read alone
-    assert not keys[0, :, :pad].any()  # zeros under the mask
-    one_token = torch.tensor([[5, 7]]), torch.tensor([[0, 1]])
-    assert prefilled_cache(model, *one_token) is None  # nothing to prefill: generate reads it
+        rows = decode_rows(spy, encoded["input_ids"], encoded["attention_mask"], 16, [2])
+    assert [len(ids) for ids in rows] == [16, 8] and rows[1][-1] == 2
+    # 7 two-row steps over 37 prompt columns; then colour alone, the 3 columns that were
+    # padding for it dropped: 34 prompt + 8 new columns, one more each step
+    assert spy.masks == [(2, 38 + k) for k in range(7)] + [(1, 42 + k) for k in range(8)]
+    single = [generate_detailed_one(model, tokenizer, p) for p in prompts]
+    assert [(tokenizer.decode(ids, skip_special_tokens=True).strip(), len(ids))
+            for ids in rows] == single
+    assert single[1] == ("The capital of France is Paris.", 8)
+
+
+def generate_detailed_one(model, tokenizer, prompt):
+    from evaluation.generate import generate_detailed
+
+    return generate_detailed(model, tokenizer, [prompt], max_new_tokens=16)[0]

@@ -61,6 +61,16 @@ def test_sampling_with_a_seed_repeats_and_another_seed_differs(loaded):
     assert run[0] != run[2]
 
 
+def test_batched_sampling_with_a_seed_repeats_and_another_seed_differs(loaded):
+    model, tokenizer = loaded
+    prompts = [FRANCE, COLOUR, HELD_OUT[3]]
+    run = [generate_detailed(model, tokenizer, prompts, max_new_tokens=12, batch_size=3,
+                             sampling=Sampling(seed=seed)) for seed in (1, 1, 2)]
+    assert run[0] == run[1]
+    assert run[0] != run[2]
+    assert all(0 < count <= 12 for _, count in run[0])
+
+
 def test_reference_labels_cover_only_the_answer_turn(loaded):
     _, tokenizer = loaded
     prompt = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"},
