@@ -20,6 +20,20 @@ What makes it faster than ``SentenceTransformer.encode`` on every row, and why e
   gains nothing on the bench texts and, on longer real texts, changes the vectors against
   the baseline's 256-token ones.
 
+Tried for issue 3's 4x goal and not adopted (measured 2026-11-29 on 1,000 bench rows, 2 cores,
+other work running; scripts not kept): the bf16 OpenVINO default runs at about 300 distinct
+texts/s (~51 tokens each, ~22 MFLOP a token: roughly 330 GFLOP/s, near our estimate of the
+AVX-512 BF16 peak of these 2 Zen 4 cores, 64 FLOP/cycle/core at ~3 GHz), so a 4x ratio
+(19 s for 10k rows) needs fewer FLOPs or int8:
+- static int8 (ONNX Runtime ``quantize_static``, QDQ, per-channel weights, calibrated on
+  workbench/demo_data, run by OpenVINO): only 1.1-1.4x the bf16 default, and of 230
+  planted pairs at cosine ≥ 0.95 in fp32 it lost 126 (MinMax calibration), 67 (99.99th
+  percentile) and 44 (percentile, FFN output layers kept in float); NNCF, which has
+  better PTQ for transformers, is not in the local package index, so it was not tried;
+- ``PERFORMANCE_HINT`` THROUGHPUT with 2 streams and an ``AsyncInferQueue`` of 2 requests:
+  same speed as LATENCY with synchronous calls (302 vs 300 texts/s), 2 x 1 thread slower
+  (273); batch 32 or 128 instead of 64: 12-13% slower.
+
 Backends (``BACKENDS``; the trade-off is measured in bench/curation.py):
 - ``openvino``: see above (default);
 - ``onnx``: the same ONNX graph in ONNX Runtime fp32 after its BERT fusions: cosines equal
