@@ -234,3 +234,25 @@ def test_digit_gated_phone_recognizer_equals_presidios_and_skips_texts_without_d
     assert [(r.start, r.end) for r in gated.analyze("Call 1640 now", ["PHONE_NUMBER"])] == [
         (5, 9)]  # a valid 4-digit DE number: the gate must let it through
     assert pii._DIGIT_RUN.search("call 1-23 or 4, 5a6") is None
+
+
+def test_ner_runs_matrix_products_through_numpy_not_blis():
+    nodes = list(pii.analyzer().nlp_engine.nlp["en"].get_pipe("ner").model.walk())
+    assert {type(node.ops).__name__ for node in nodes} == {"NumpyOps"}
+    assert {node.ops.use_blis for node in nodes} == {False}
+
+
+def test_cached_registry_answers_as_presidios_and_misses_after_a_change():
+    from presidio_analyzer import RecognizerRegistry
+
+    registry = pii.analyzer().registry
+    plain = RecognizerRegistry(recognizers=list(registry.recognizers),
+                               supported_languages=["en"])
+    for entities in (["PHONE_NUMBER"], ["PERSON", "EMAIL_ADDRESS"], list(pii.DEFAULT_ENTITIES)):
+        assert ({r.id for r in registry.get_recognizers("en", entities)}
+                == {r.id for r in plain.get_recognizers("en", entities)})
+    fresh = pii.CachedRecognizerRegistry(recognizers=[pii.OfflineEmailRecognizer()],
+                                         supported_languages=["en"])
+    assert len(fresh.get_recognizers("en", ["EMAIL_ADDRESS"])) == 1
+    fresh.add_recognizer(pii.OfflineEmailRecognizer(name="second"))
+    assert len(fresh.get_recognizers("en", ["EMAIL_ADDRESS"])) == 2
