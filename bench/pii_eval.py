@@ -50,6 +50,7 @@ import argparse
 import dataclasses
 import functools
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -234,7 +235,9 @@ def scan_plain(engine, texts: list[str]) -> list[list[Span]]:
 def speed(texts: list[str], config: PiiConfig, repeats: int = 2) -> dict:
     """Seconds for ours (batched ``pii.scan``), our per-row loop and the plain per-row loop.
 
-    - ours: ``pii.scan`` (nlp.pipe batches, each distinct text once).
+    - ours: ``pii.scan`` as the PII stage runs it (nlp.pipe batches, each distinct text
+      once, ``processes=pii.stage_processes()`` forked after the engine is built); also
+      ``ours_one_process_s``, the same scan in this process only.
     - ours_per_row: ``analyzer().analyze`` on each text, then ``postprocess``; asserted
       identical to ours (same engine, so the batching changes nothing but time).
     - plain_per_row (the baseline): Presidio's default ``AnalyzerEngine`` (``plain_presidio``:
@@ -252,11 +255,15 @@ def speed(texts: list[str], config: PiiConfig, repeats: int = 2) -> dict:
     pii.scan(texts[:5], config)  # warm-up: engine built, caches filled
     for text in texts[:5]:
         plain.analyze(text, language="en", entities=list(SCANNED))
-    t_ours = t_loop = t_plain = float("inf")
+    processes = pii.stage_processes()
+    t_ours = t_one = t_loop = t_plain = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
-        ours = pii.scan(texts, config)
+        ours = pii.scan(texts, config, processes)
         t_ours = min(t_ours, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        one = pii.scan(texts, config)
+        t_one = min(t_one, time.perf_counter() - t0)
         t0 = time.perf_counter()
         loop = [engine.analyze(t, **pii.analyze_kwargs(config)) for t in texts]
         t_loop = min(t_loop, time.perf_counter() - t0)
@@ -266,16 +273,20 @@ def speed(texts: list[str], config: PiiConfig, repeats: int = 2) -> dict:
         t_plain = min(t_plain, time.perf_counter() - t0)
     loop_spans = [pii.postprocess(t, r, config) for t, r in zip(texts, loop, strict=True)]
     assert ours == loop_spans, "batched scan and per-row loop disagree"
+    assert one == ours, "scan in one process and in several disagree"
     gated, ungated = pii.DigitGatedPhoneRecognizer(), PhoneRecognizer()
     for text in texts:
         assert ([(r.start, r.end, r.score) for r in gated.analyze(text, ["PHONE_NUMBER"])]
                 == [(r.start, r.end, r.score) for r in ungated.analyze(text, ["PHONE_NUMBER"])]
                 ), "digit-gated phone recognizer differs from Presidio's"
-    return {"texts": len(texts), "repeats": repeats, "ours_s": round(t_ours, 2),
+    return {"texts": len(texts), "repeats": repeats, "processes": processes,
+            "ours_s": round(t_ours, 2), "ours_one_process_s": round(t_one, 2),
             "ours_per_row_s": round(t_loop, 2), "plain_per_row_s": round(t_plain, 2),
             "ours_texts_per_s": round(len(texts) / t_ours, 1),
             "speed_ratio_vs_plain_per_row": round(t_plain / t_ours, 2),
-            "speed_ratio_vs_ours_per_row": round(t_loop / t_ours, 2)}
+            "speed_ratio_vs_ours_per_row": round(t_loop / t_ours, 2),
+            "speed_ratio_one_process_vs_plain_per_row": round(t_plain / t_one, 2),
+            "load_average_1min_end": round(os.getloadavg()[0], 2)}
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -21,6 +21,8 @@ Matched values never leave this module: findings carry entity type, offsets and 
 from __future__ import annotations
 
 import functools
+import multiprocessing
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +47,7 @@ from presidio_analyzer.predefined_recognizers import EmailRecognizer, PhoneRecog
 from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
 from thinc.api import NumpyOps
+from threadpoolctl import threadpool_limits
 
 from curation.language import uncovered_language
 from curation.pii_recognizers import extra_recognizers, relabel_person
@@ -566,7 +569,8 @@ def _extend_dates(text: str, spans: list[Span]) -> list[Span]:
         a <= s.start and s.end <= b and (a, b) != (s.start, s.end) for a, b in covered))]
 
 
-def scan(texts: list[str], config: PiiConfig = PiiConfig()) -> list[list[Span]]:
+def scan(texts: list[str], config: PiiConfig = PiiConfig(),
+         processes: int = 1) -> list[list[Span]]:
     """Find PII in each text; one list of non-overlapping spans (sorted by start) per text.
 
     Batched through spaCy's ``nlp.pipe`` (Presidio's BatchAnalyzerEngine) with the NER
@@ -581,7 +585,9 @@ def scan(texts: list[str], config: PiiConfig = PiiConfig()) -> list[list[Span]]:
     (``CachedRecognizerRegistry``, ``ScanAnalyzerEngine``): 3.0x plain Presidio (1.58 s vs
     4.78 s), 1.6x our own per-row loop, 473 texts/s; after them (bench run with the lock
     held, load average 1.3 before it): 4.33x plain Presidio (1.53 s vs 6.65 s), 2.08x our
-    own per-row loop, 487 texts/s. spaCy's nlp.pipe alone on the 679 distinct texts:
+    own per-row loop, 487 texts/s. Quiet machine, final code (bench/pii_eval.py, two runs,
+    load average 0.6-1.2): 2 processes 1.12 s / 0.92 s vs plain 6.67 s / 5.10 s = 5.95x /
+    5.53x; in one process 1.69 s / 1.24 s = 3.95x / 4.10x. spaCy's nlp.pipe alone on the 679 distinct texts:
     1.01-1.09 s with blis, 0.68-0.78 s with numpy (same entities on all 1,500 records).
     No producer thread for spaCy: blis and the parser release the GIL in many short
     stretches, and overlapping nlp.pipe with the recognizers in a second thread was
@@ -589,6 +595,13 @@ def scan(texts: list[str], config: PiiConfig = PiiConfig()) -> list[list[Span]]:
     No ``n_process``: with ``n_process=2`` the same 746 texts took 8.5-8.8 s against 5.7-5.9 s
     in one process (same run, load average ~11 on 2 cores; each worker process loads the
     model), and no worker processes are forked inside Streamlit.
+    ``processes`` > 1 (the PII stage, which runs in its own job process or the CLI; never
+    inside Streamlit, whose server threads make ``fork`` unsafe): the distinct texts are dealt
+    round-robin into that many parts, and all but the first are scanned by processes forked
+    *after* the engine is built (``fork`` start method: the model and recognizers are shared
+    copy-on-write, nothing is loaded again, which is what made spaCy's ``n_process`` lose), one
+    BLAS thread each; the findings are the same (each text is analysed on its own). Used only
+    from ``MIN_TEXTS_PER_PROCESS`` distinct texts per process and where ``fork`` exists.
     The first call also imports and builds the engine (~5 s).
     Raises WorkbenchError for unknown entity types or a missing spaCy model.
     """
@@ -596,10 +609,48 @@ def scan(texts: list[str], config: PiiConfig = PiiConfig()) -> list[list[Span]]:
     _check_entities(engine, config)
     texts = list(texts)
     unique = list(dict.fromkeys(texts))  # each distinct text is analysed once
+    processes = max(1, min(processes, len(unique) // MIN_TEXTS_PER_PROCESS))
+    if processes > 1 and "fork" in multiprocessing.get_all_start_methods():
+        found = _scan_forked(unique, config, processes)
+    else:
+        found = _scan_distinct(unique, config)
+    return [list(found[t]) for t in texts]
+
+
+MIN_TEXTS_PER_PROCESS = 200  # below this a forked process costs more than it saves
+
+
+def stage_processes() -> int:
+    """Processes the PII stage scans with: the CPUs this process may run on (at most 4)."""
+    return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                      else os.cpu_count() or 1, 4))
+
+
+def _scan_distinct(unique: list[str], config: PiiConfig) -> dict[str, list[Span]]:
+    """{text: spans} for distinct texts, in this process (the engine is built already)."""
+    engine = analyzer(config.spacy_model, config.language, config.context_lemmas)
     results = BatchAnalyzerEngine(engine).analyze_iterator(
         unique, batch_size=config.batch_size, **analyze_kwargs(config))
-    found = {t: postprocess(t, r, config) for t, r in zip(unique, results, strict=True)}
-    return [list(found[t]) for t in texts]
+    return {t: postprocess(t, r, config) for t, r in zip(unique, results, strict=True)}
+
+
+def _scan_part(part: list[str], config: PiiConfig) -> dict[str, list[Span]]:
+    """A forked worker's share, with one BLAS thread (the processes use the cores)."""
+    with threadpool_limits(limits=1):
+        return _scan_distinct(part, config)
+
+
+def _scan_forked(unique: list[str], config: PiiConfig, processes: int) -> dict[str, list[Span]]:
+    """``_scan_distinct`` over round-robin parts: the first here, the others in forked
+    processes started now (they inherit the built engine)."""
+    parts = [unique[i::processes] for i in range(processes)]
+    context = multiprocessing.get_context("fork")
+    with context.Pool(processes - 1) as pool:
+        pending = pool.starmap_async(_scan_part, [(part, config) for part in parts[1:]])
+        found = _scan_part(parts[0], config)
+        for other in pending.get():
+            found.update(other)
+    return found
 
 
 def analyze_kwargs(config: PiiConfig) -> dict:
@@ -638,7 +689,8 @@ def language_supported(text: str) -> bool:
     return uncovered_language(text, ("en",)) is None
 
 
-def scan_messages(examples: list[list[dict]], config: PiiConfig = PiiConfig()) -> list[dict]:
+def scan_messages(examples: list[list[dict]], config: PiiConfig = PiiConfig(),
+                  processes: int = 1) -> list[dict]:
     """Scan every message of every example; one row per finding, without the matched text.
 
     ``examples[i][j]`` is message j (``{"role", "content"}``) of example i. Rows are dicts
@@ -646,12 +698,14 @@ def scan_messages(examples: list[list[dict]], config: PiiConfig = PiiConfig()) -
     and start. A message the English model cannot read (``language_supported`` is False)
     gets one row of type ``UNSUPPORTED_LANGUAGE`` (offsets 0, 0; score 1.0): its recall is
     unknown, which must not look like "no PII". The matched value is left out on purpose so
-    that findings can be logged and stored; slice the content to show it.
+    that findings can be logged and stored; slice the content to show it. ``processes``: as
+    in ``scan``.
     """
     where = [(i, j) for i, messages in enumerate(examples) for j in range(len(messages))]
     texts = [_content(examples[i][j]) for i, j in where]
     rows = []
-    for (i, j), text, spans in zip(where, texts, scan(texts, config), strict=True):
+    for (i, j), text, spans in zip(where, texts, scan(texts, config, processes),
+                                   strict=True):
         if not language_supported(text):
             rows.append(_row(i, j, Span(UNSUPPORTED_LANGUAGE, 0, 0, 1.0)))
         rows.extend(_row(i, j, span) for span in spans)

@@ -256,3 +256,25 @@ def test_cached_registry_answers_as_presidios_and_misses_after_a_change():
     assert len(fresh.get_recognizers("en", ["EMAIL_ADDRESS"])) == 1
     fresh.add_recognizer(pii.OfflineEmailRecognizer(name="second"))
     assert len(fresh.get_recognizers("en", ["EMAIL_ADDRESS"])) == 2
+
+
+def test_forked_scan_finds_exactly_what_one_process_finds():
+    first = ["Maria", "John", "Aiko", "Pedro", "Fatima"]
+    texts = [f"Ticket {i}: {first[i % 5]} Novak wrote from m{i}@example.org, call "
+             f"+44 20 7946 {i:04d}." if i % 3 else f"Step {i}: add {i} apples to the basket."
+             for i in range(450)]  # 450 distinct texts: two parts of 225 (>= 200 each)
+    one = pii.scan(texts)
+    assert pii.scan(texts, processes=2) == one
+    assert sum(1 for spans in one for s in spans if s.entity_type == "EMAIL_ADDRESS") == 300
+    # "Ticket 1: John Novak wrote from m1@example.org, call +44 20 7946 0001."
+    assert one[1] == [pii.Span("PERSON", 10, 20, 0.85), pii.Span("EMAIL_ADDRESS", 32, 46, 1.0),
+                      pii.Span("PHONE_NUMBER", 53, 69, 0.6)]
+
+
+def test_a_small_scan_does_not_fork(monkeypatch):
+    def no_fork(*args):
+        raise AssertionError("forked for 399 distinct texts")
+
+    monkeypatch.setattr(pii, "_scan_forked", no_fork)
+    texts = [f"Row {i} has no PII." for i in range(399)]  # 399 // 200 = 1 process
+    assert pii.scan(texts, processes=4) == [[]] * 399

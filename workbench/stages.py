@@ -183,11 +183,11 @@ def pii(workspace: Path, redact: bool = False) -> dict:
     (``workbench.privacy.redact``, who = "pipeline --redact") that resolves the spans it
     covers for the training gate.
     """
-    from curation.pii import PiiConfig, count_by_entity, scan_messages
+    from curation.pii import PiiConfig, count_by_entity, scan_messages, stage_processes
 
     dataset_id, rows = _examples(workspace)
     config = PiiConfig()
-    spans = scan_messages([r["messages"] for r in rows], config)
+    spans = scan_messages([r["messages"] for r in rows], config, stage_processes())
     records = [{"example_id": rows[s["example_index"]]["id"],
                 "message_index": s["message_index"], "entity_type": s["entity_type"],
                 "start_char": s["start"], "end_char": s["end"], "score": s["score"]}
