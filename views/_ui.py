@@ -66,9 +66,12 @@ def auth() -> dict:
     return st.session_state.get("auth") or {}
 
 
-def refuse() -> None:
-    """The whole answer to a page this role may not open: one line, nothing else."""
+def refuse(login=None) -> None:
+    """The whole answer to a page this role may not open: one line, and with ``login`` (the
+    login page) a link to it, nothing else."""
     st.error("Not allowed: this page is not available to you.", icon=":material/block:")
+    if login is not None:
+        st.page_link(login, label="Log in", icon=":material/login:")
     st.stop()
 
 
@@ -83,14 +86,11 @@ def refusal_pages(pages: list, login=None) -> list:
     """Hidden stand-ins at the URL paths of ``pages``: opening one shows only the refusal;
     with ``login`` (the login page, for visitors not logged in, e.g. an admin whose session
     ended on a bookmarked page) also a link to it."""
-    def refuse_and_link() -> None:
-        st.error("Not allowed: this page is not available to you.", icon=":material/block:")
-        st.page_link(login, label="Log in", icon=":material/login:")
-        st.stop()
+    def refusal() -> None:
+        refuse(login)
 
     # ``url_path`` is "" for the default page; ``_url_path`` keeps the path it has elsewhere
-    return [st.Page(refuse if login is None else refuse_and_link, title="Not allowed",
-                    url_path=page._url_path) for page in pages]
+    return [st.Page(refusal, title="Not allowed", url_path=page._url_path) for page in pages]
 
 
 def logout_button() -> None:

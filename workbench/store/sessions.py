@@ -85,8 +85,7 @@ def create_session(ws: Workspace, name: str, run_id: str, design: SessionDesign,
         raise RatingError(str(exc)) from None
     ids = {rater: "r" + secrets.token_hex(6) for rater in raters}
     tokens = {rater: new_token() for rater in raters}
-    ws.con.execute("BEGIN")
-    try:
+    with ws.transaction():
         session_id = ws.scalar("SELECT coalesce(max(id), 0) + 1 FROM rating_sessions")
         ws.con.execute("INSERT INTO rating_sessions(id, name, run_id, systems, k, repeat_share,"
                        " guidelines, seed, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -105,10 +104,6 @@ def create_session(ws: Workspace, name: str, run_id: str, design: SessionDesign,
              "is_repeat": a.is_repeat} for a in rows])
         ws.audit(actor, "create_session", {"session_id": session_id, "raters": len(raters),
                                            "items": len(items), "seed": seed})
-        ws.con.execute("COMMIT")
-    except Exception:
-        ws.con.execute("ROLLBACK")
-        raise
     return {"session_id": session_id, "items": len(items) - len(ties), "auto_ties": len(ties),
             "assignments": len(rows), "tokens": tokens}
 
@@ -234,8 +229,7 @@ def add_raters(ws: Workspace, session_id: int, names: list[str], seed: int | Non
                                [session_id])}
     ids = {name: "r" + secrets.token_hex(6) for name in names}
     tokens = {name: new_token() for name in names}
-    ws.con.execute("BEGIN")
-    try:
+    with ws.transaction():
         for name in names:
             for donor, item_no in moves[name]:
                 ws.con.execute("DELETE FROM skips WHERE rater_id = $d AND position IN (SELECT "
@@ -260,10 +254,6 @@ def add_raters(ws: Workspace, session_id: int, names: list[str], seed: int | Non
                               f" without exactly k = {info['k']} raters; nothing changed")
         ws.audit(actor, "add_raters", {"session_id": session_id, "raters": len(names),
                                        "items": {n: len(moves[n]) for n in names}})
-        ws.con.execute("COMMIT")
-    except Exception:
-        ws.con.execute("ROLLBACK")
-        raise
     given: dict[str, int] = {}
     for name in names:
         for donor, _ in moves[name]:
