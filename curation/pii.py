@@ -577,24 +577,15 @@ def scan(texts: list[str], config: PiiConfig = PiiConfig(),
     component only (``NerOnlySpacyNlpEngine``), each distinct text once (templated sets
     repeat turns); results equal those of ``analyzer().analyze`` on each text followed by
     ``postprocess`` (bench/pii_eval.py asserts it). Measured by bench/pii_eval.py on the 746
-    odd-template records of presidio-research's synth_dataset_v2, on 2 CPU cores shared with
-    other jobs (load average 5-12): 3.5x to 6.3x a per-row loop of plain Presidio
-    (``AnalyzerEngine.analyze``, full spaCy pipeline) over five runs, 1.9x to 3.1x our own
-    per-row loop; 170-300 texts/s. On the quiet machine, before the NER's matrix products
-    went through numpy (``_NUMPY_BLAS_OPS``) and the registry/context-hook savings
-    (``CachedRecognizerRegistry``, ``ScanAnalyzerEngine``): 3.0x plain Presidio (1.58 s vs
-    4.78 s), 1.6x our own per-row loop, 473 texts/s; after them (bench run with the lock
-    held, load average 1.3 before it): 4.33x plain Presidio (1.53 s vs 6.65 s), 2.08x our
-    own per-row loop, 487 texts/s. Quiet machine, final code (bench/pii_eval.py, two runs,
-    load average 0.6-1.2): 2 processes 1.12 s / 0.92 s vs plain 6.67 s / 5.10 s = 5.95x /
-    5.53x; in one process 1.69 s / 1.24 s = 3.95x / 4.10x. spaCy's nlp.pipe alone on the 679 distinct texts:
-    1.01-1.09 s with blis, 0.68-0.78 s with numpy (same entities on all 1,500 records).
-    No producer thread for spaCy: blis and the parser release the GIL in many short
-    stretches, and overlapping nlp.pipe with the recognizers in a second thread was
-    slower (2.03 s vs 1.73 s for the two in turn), as were two nlp.pipe threads.
-    No ``n_process``: with ``n_process=2`` the same 746 texts took 8.5-8.8 s against 5.7-5.9 s
-    in one process (same run, load average ~11 on 2 cores; each worker process loads the
-    model), and no worker processes are forked inside Streamlit.
+    odd-template records of presidio-research's synth_dataset_v2, quiet 2-core machine (two
+    runs, load average 0.6-1.2): as the stage runs it (2 processes) 1.12 s / 0.92 s against a
+    per-row loop of plain Presidio (``AnalyzerEngine.analyze``, full spaCy pipeline) 6.67 s /
+    5.10 s = 5.95x / 5.53x; in one process 3.95x / 4.10x. The NER's matrix products go
+    through numpy (``_NUMPY_BLAS_OPS``: spaCy's nlp.pipe alone on the 679 distinct texts
+    1.01-1.09 s with blis, 0.68-0.78 s with numpy, same entities on all 1,500 records).
+    Measured and not used: a producer thread for spaCy (blis and the parser release the GIL
+    in short stretches only: 2.03 s vs 1.73 s for the two in turn), spaCy's ``n_process=2``
+    (8.5-8.8 s vs 5.7-5.9 s: each worker loads the model again).
     ``processes`` > 1 (the PII stage, which runs in its own job process or the CLI; never
     inside Streamlit, whose server threads make ``fork`` unsafe): the distinct texts are dealt
     round-robin into that many parts, and all but the first are scanned by processes forked
