@@ -28,6 +28,29 @@ def conv(question: str, answer: str) -> list[dict]:
     return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
 
 
+def generated_workspace(root: Path, references: dict[int, str],
+                        outputs: dict[int, tuple[str, str]],
+                        meta: dict[int, dict] | None = None) -> Path:
+    """A workspace whose examples (id -> reference answer, optional meta) are all in the test
+    split, with a finished greedy generate run "gen-1" of base and tuned outputs
+    (id -> (base, tuned)); no scores yet."""
+    meta = meta or {}
+    with open_workspace(root) as ws:
+        dataset_id = ws.add_dataset("t.jsonl", "t.jsonl", "openai",
+                                    [Example(i, conv(f"Q{i}?", ref), meta.get(i, {}))
+                                     for i, ref in references.items()], [])
+        ws.assign_splits(dataset_id, 0, (0.0, 0.0, 1.0))
+        ws.add_run("gen-1", "generate", dataset_id, "", {"systems": {"base": None,
+                                                                      "tuned": "<adapter>"}})
+        ws.finish_run("gen-1", "succeeded", {"decoding": "greedy"})
+        ws.insert("generations", [
+            {"run_id": "gen-1", "example_id": i, "system": system, "prompt": "[]",
+             "reference": references[i], "output": out, "new_tokens": 3}
+            for i, (base, tuned) in outputs.items()
+            for system, out in (("base", base), ("tuned", tuned))])
+    return root
+
+
 def prepare_workspace(root: Path, pii_reviewed: bool = False) -> Path:
     """Workspace with 10 examples, a reject, findings, a duplicate, a PII span, a split,
     a train run with lineage and loss, a generate run with 3 items (one identical pair).

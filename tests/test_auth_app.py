@@ -174,14 +174,23 @@ def test_a_revoked_rater_is_logged_out_on_the_next_click(workspace):
     assert "auth" not in at.session_state
 
 
-def test_the_admin_creates_a_session_and_sees_the_tokens_once(workspace):
+def create_on_sessions_page(workspace, name: str, raters: str,
+                            repeat: float | None = None) -> AppTest:
+    """As the admin, fill the Sessions page's form (``raters``: one name per line) and
+    click Create; returns the page after it."""
     with open_workspace(workspace) as ws:
         admin.set_admin_password(ws, PASSWORD)
     at = app({"role": "admin"})
     at.switch_page("views/sessions.py").run()
-    at.text_input(key="session_name").input("first")
-    at.text_area(key="raters").input("ana\nbo")
-    at.button(key="create").click().run()
+    at.text_input(key="session_name").input(name)
+    at.text_area(key="raters").input(raters)
+    if repeat is not None:
+        at.slider(key="repeat").set_value(repeat)
+    return at.button(key="create").click().run()
+
+
+def test_the_admin_creates_a_session_and_sees_the_tokens_once(workspace):
+    at = create_on_sessions_page(workspace, "first", "ana\nbo")
     assert at.success[0].value.startswith("Session 1: 2 items (1 identical pairs tied")
     lines = [line.split("\t") for line in at.code[0].value.splitlines()]
     assert [name for name, _ in lines] == ["ana", "bo"]
@@ -189,13 +198,7 @@ def test_the_admin_creates_a_session_and_sees_the_tokens_once(workspace):
 
 
 def test_the_admin_sees_a_clear_message_for_an_impossible_session(workspace):
-    with open_workspace(workspace) as ws:
-        admin.set_admin_password(ws, PASSWORD)
-    at = app({"role": "admin"})
-    at.switch_page("views/sessions.py").run()
-    at.text_input(key="session_name").input("too big")
-    at.text_area(key="raters").input("ana\nbo\ncy")
-    at.button(key="create").click().run()
+    at = create_on_sessions_page(workspace, "too big", "ana\nbo\ncy")
     assert at.error[0].value == "the session has 2 items but 3 raters × k = 1 needs at least 3"
     close_all()
     with open_workspace(workspace) as ws:
@@ -212,14 +215,7 @@ def test_the_run_page_refuses_a_typed_path_outside_the_allowed_folders(workspace
 
 
 def test_the_admin_adds_a_rater_to_a_running_session(workspace):
-    with open_workspace(workspace) as ws:
-        admin.set_admin_password(ws, PASSWORD)
-    at = app({"role": "admin"})
-    at.switch_page("views/sessions.py").run()
-    at.text_input(key="session_name").input("first")
-    at.text_area(key="raters").input("ana")
-    at.slider(key="repeat").set_value(0.0)  # no repeats: totals are items
-    at.button(key="create").click().run()
+    at = create_on_sessions_page(workspace, "first", "ana", repeat=0.0)  # totals are items
     at.text_area(key="more_raters").input("bo")
     at.button(key="add_raters").click().run()
     assert at.success[-1].value == "Added bo (1 items), taken over from ana (1)."

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from curation.formats import Example
 from evaluation.extract import detect_extractor, is_gsm8k_reference, resolve_extractor
 from evaluation.report import render_html
-from tests.prepared import conv
+from tests.prepared import generated_workspace
 from workbench.errors import StageError
 from workbench.model_stages import score
 from workbench.pipeline import report
@@ -46,28 +45,10 @@ def test_resolve_names_the_choice_and_refuses_unknown_extractors():
         resolve_extractor("roman", ["#### 4"])
 
 
-def _workspace(root, references: dict[int, str], outputs: dict[int, tuple[str, str]]):
-    with open_workspace(root) as ws:
-        dataset_id = ws.add_dataset("t.jsonl", "t.jsonl", "openai",
-                                    [Example(i, conv(f"Q{i}?", ref))
-                                     for i, ref in references.items()], [])
-        ws.assign_splits(dataset_id, 0, (0.0, 0.0, 1.0))
-        ws.add_run("gen-1", "generate", dataset_id, "", {"systems": {"base": None,
-                                                                      "tuned": "<adapter>"}})
-        ws.finish_run("gen-1", "succeeded", {"decoding": "greedy"})
-        ws.insert("generations", [
-            {"run_id": "gen-1", "example_id": i, "system": system, "prompt": "[]",
-             "reference": references[i], "output": out, "new_tokens": 3}
-            for i, (base, tuned) in outputs.items()
-            for system, out in (("base", base), ("tuned", tuned))])
-    return root
-
-
 def test_score_detects_gsm8k_references_and_the_report_says_so(tmp_path):
-    root = _workspace(tmp_path / "ws",
-                      {1: "3 + 4 = 7\n#### 7", 2: "2 * 600 = 1200\n#### 1,200", 3: "#### 5"},
-                      {1: ("It is 8.", "So 7."), 2: ("1200 dollars", "$1,200"),
-                       3: ("5 or 6", "#### 5")})
+    root = generated_workspace(
+        tmp_path / "ws", {1: "3 + 4 = 7\n#### 7", 2: "2 * 600 = 1200\n#### 1,200", 3: "#### 5"},
+        {1: ("It is 8.", "So 7."), 2: ("1200 dollars", "$1,200"), 3: ("5 or 6", "#### 5")})
     summary = score(root)
     assert summary["extractor"] == "gsm8k"
     with open_workspace(root) as ws:
@@ -82,8 +63,8 @@ def test_score_detects_gsm8k_references_and_the_report_says_so(tmp_path):
 
 
 def test_prose_references_get_no_extractor_and_a_named_one_still_works(tmp_path):
-    root = _workspace(tmp_path / "ws", {1: "Paris.", 2: "#### 4"},
-                      {1: ("Paris", "Lyon"), 2: ("4", "5")})
+    root = generated_workspace(tmp_path / "ws", {1: "Paris.", 2: "#### 4"},
+                               {1: ("Paris", "Lyon"), 2: ("4", "5")})
     summary = score(root)
     assert (summary["extractor"], "answer_accuracy" in summary["all_metrics"]["base"]) == (
         None, False)

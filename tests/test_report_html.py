@@ -7,7 +7,7 @@ import pytest
 
 from curation.formats import Example
 from evaluation.report import render_html
-from tests.prepared import conv
+from tests.prepared import conv, generated_workspace
 from workbench.model_stages import score
 from workbench.pipeline import report
 from workbench.store import evaluation as store
@@ -25,19 +25,11 @@ def temp_home(evaluate_cache):
 
 @pytest.fixture
 def scored(tmp_path):
-    root = tmp_path / "ws"
-    examples = [Example(i, conv(f"Q{i}?", REF), {"category": OUTPUTS[i][0]}) for i in OUTPUTS]
+    root = generated_workspace(tmp_path / "ws", dict.fromkeys(OUTPUTS, REF),
+                               {i: (base, tuned) for i, (_, base, tuned) in OUTPUTS.items()},
+                               {i: {"category": category} for i, (category, _, _) in
+                                OUTPUTS.items()})
     with open_workspace(root) as ws:
-        dataset_id = ws.add_dataset("t.jsonl", "t.jsonl", "openai", examples, [])
-        ws.assign_splits(dataset_id, 0, (0.0, 0.0, 1.0))
-        ws.add_run("gen-1", "generate", dataset_id, "", {"systems": {"base": None,
-                                                                      "tuned": "<adapter>"}})
-        ws.finish_run("gen-1", "succeeded", {"decoding": "greedy"})
-        ws.insert("generations", [
-            {"run_id": "gen-1", "example_id": i, "system": system, "prompt": "[]",
-             "reference": REF, "output": out, "new_tokens": 3}
-            for i, (_, base, tuned) in OUTPUTS.items()
-            for system, out in (("base", base), ("tuned", tuned))])
         store.save_losses(ws, "gen-1", [
             {"example_id": i, "system": s, "loss_sum": loss, "tokens": 4}
             for i in OUTPUTS for s, loss in (("base", 8.0), ("tuned", 4.0))])
