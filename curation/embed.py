@@ -114,7 +114,7 @@ def load_embedder():
 
 def onnx_dir() -> Path:
     """Where the exported graphs live: ``<model cache>/<model id>-onnx`` (see settings)."""
-    from workbench.settings import model_cache_dir
+    from common.settings import model_cache_dir
 
     return model_cache_dir() / f"{model_id().replace('@', '-')}-onnx"
 

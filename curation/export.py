@@ -24,7 +24,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.errors import InputError
+from common.errors import InputError
 
 PLAIN_KEYS = {"role", "content"}
 SHAREGPT_FROM = {"system": "system", "user": "human", "assistant": "gpt"}

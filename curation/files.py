@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from workbench.errors import InputError
+from common.errors import InputError
 
 MAX_LINE_CHARS = 16 * 2**20  # a JSONL line longer than this is a reject, not a 50 MB parse
 MAX_DEPTH = 100  # nesting levels a row may have; chat rows need ~5, json crashes near 1000

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from curation.files import Reject, RowError, parse_rows
-from workbench.errors import InputError
+from common.errors import InputError
 
 __all__ = ["Example", "Reject", "ReadResult", "RowError", "Mapping", "FORMATS", "read_file",
            "parse_rows"]

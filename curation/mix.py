@@ -13,7 +13,7 @@ import hashlib
 import math
 from dataclasses import dataclass
 
-from workbench.errors import InputError
+from common.errors import InputError
 
 
 @dataclass

@@ -51,7 +51,7 @@ from threadpoolctl import threadpool_limits
 
 from curation.language import uncovered_language
 from curation.pii_recognizers import extra_recognizers, relabel_person
-from workbench.errors import WorkbenchError
+from common.errors import WorkbenchError
 
 DEFAULT_ENTITIES = (
     "EMAIL_ADDRESS",

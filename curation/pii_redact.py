@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from presidio_anonymizer.operators import Hash, Mask, Redact, Replace
 
 from curation.pii import Span, resolve_overlaps
-from workbench.errors import WorkbenchError
+from common.errors import WorkbenchError
 
 OPERATORS = ("replace", "mask", "hash", "redact", "fake")
 # Faker provider method per entity type for the "fake" operator (others fall back to replace).

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.errors import InputError
+from common.errors import InputError
 from workbench.paths import allowed_roots, confine
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -4,7 +4,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CORE = ("curation", "training", "evaluation", "workbench")
+CORE = ("common", "curation", "training", "evaluation", "workbench")
 
 
 def imported_modules(path: Path) -> set[str]:

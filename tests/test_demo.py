@@ -1,7 +1,7 @@
 import pytest
 
 from workbench.demo import DEMO_DATA, build_demo
-from workbench.errors import InputError
+from common.errors import InputError
 
 
 def test_demo_refuses_a_folder_that_is_not_a_workspace_and_leaves_it_alone(tmp_path):

@@ -19,7 +19,7 @@ from training.export import (
     write_modelfile,
 )
 from training.model import ensure_base_model, load_tokenizer
-from workbench import errors
+from common import errors
 
 
 @pytest.fixture(scope="module")

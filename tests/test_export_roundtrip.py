@@ -7,7 +7,7 @@ import pytest
 from curation.export import EXPORTS, arrow_table, export
 from curation.formats import read_file
 from curation.versions import diff, version_id
-from workbench.errors import InputError
+from common.errors import InputError
 
 SYSTEM = {"role": "system", "content": "Answer briefly."}
 PLAIN = [

@@ -8,7 +8,7 @@ import pytest
 from evaluation.extract import detect_extractor, is_gsm8k_reference, resolve_extractor
 from evaluation.report import render_html
 from tests.prepared import generated_workspace
-from workbench.errors import StageError
+from common.errors import StageError
 from workbench.model_stages import score
 from workbench.pipeline import report
 from workbench.store import evaluation as store

@@ -4,7 +4,7 @@ import pytest
 
 from curation.formats import detect_format, read_file
 from tests.conftest import write_jsonl
-from workbench.errors import InputError
+from common.errors import InputError
 
 ALPACA = {"instruction": "Add 2 and 3.", "input": "", "output": "5"}
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from curation.files import MAX_DEPTH
 from curation.formats import FORMATS, from_alpaca, read_file
 from tests.conftest import write_jsonl
-from workbench.errors import InputError
+from common.errors import InputError
 
 ALPACA = {"instruction": "Add 2 and 3.", "input": "", "output": "5"}
 ALPACA_LINE = json.dumps(ALPACA)

@@ -8,7 +8,7 @@ import pytest
 
 from curation.formats import Mapping, detect_format, read_file
 from tests.conftest import write_jsonl
-from workbench.errors import InputError
+from common.errors import InputError
 
 TOOL_ROW = {"messages": [
     {"role": "system", "content": "You call tools."},

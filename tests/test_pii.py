@@ -16,7 +16,7 @@ from curation.pii import (
     scan,
     scan_messages,
 )
-from workbench.errors import WorkbenchError
+from common.errors import WorkbenchError
 
 CONTACT = "Contact Marta Kowalczyk at marta.k@example.com or (555) 010-4477."
 

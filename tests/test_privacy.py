@@ -20,7 +20,7 @@ from curation.pii_redact import (
 from tests.conftest import write_jsonl
 from workbench import model_stages, train_runs
 from workbench import privacy as privacy_stage
-from workbench.errors import WorkbenchError
+from common.errors import WorkbenchError
 from workbench.store import open_workspace
 from workbench.store import privacy as store
 

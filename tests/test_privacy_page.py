@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.prepared import admin_page
-from workbench.errors import StageError
+from common.errors import StageError
 from workbench.store import open_workspace
 from workbench.store import privacy as store
 

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from evaluation.sessions import SessionDesign, make_items, plan
 from tests.sessions_data import add_generations
-from workbench.errors import WorkbenchError
+from common.errors import WorkbenchError
 from workbench.store import memory_workspace
 from workbench.store import sessions as ss
 

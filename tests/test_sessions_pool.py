@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from workbench.errors import StageError
+from common.errors import StageError
 from workbench.store import open_workspace, pool
 
 

@@ -153,7 +153,7 @@ def test_representative_override_changes_which_row_is_kept(tmp_path):
 
 
 def test_an_unknown_override_action_is_refused(tmp_path):
-    from workbench.errors import StageError
+    from common.errors import StageError
 
     ws = build(tmp_path, dataset(n=4))
     with open_workspace(ws) as s, pytest.raises(StageError, match="override action"):

@@ -5,7 +5,7 @@ import textwrap
 import pytest
 
 from curation.formats import Example, Reject
-from workbench.errors import StageError, WorkspaceBusy
+from common.errors import StageError, WorkspaceBusy
 from workbench.store import MIGRATIONS, connect, memory_workspace, open_workspace
 
 

@@ -36,7 +36,7 @@ from training.recipe import (
     lr_factor,
     train_lora,
 )
-from workbench import errors
+from common import errors
 
 IM_END = 2  # SmolLM2's <|im_end|>: end of turn, eos and pad token at once
 TWO_TURNS = [

@@ -17,7 +17,7 @@ from tests.tiny_model import make_tiny_model
 from training import checkpoint
 from training.config import TrainConfig
 from workbench import jobs, train_runs
-from workbench.errors import JobFailed, StageError
+from common.errors import JobFailed, StageError
 from workbench.store import open_workspace
 from workbench.store import training as store
 

@@ -29,7 +29,7 @@ from training.recipe import (
     train_lora,
 )
 from training.run import CollapseGuard, TrainingCollapsed, total_steps
-from workbench import errors
+from common import errors
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = [

@@ -35,7 +35,7 @@ def test_unreadable_file_is_one_input_error(tmp_path):
     import pytest
 
     from curation.formats import read_file
-    from workbench.errors import InputError
+    from common.errors import InputError
 
     path = write_jsonl(tmp_path / "locked.jsonl", [{"prompt": "p", "completion": "c"}])
     os.chmod(path, 0)

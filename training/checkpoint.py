@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from workbench import errors
+from common import errors
 
 PREFIX = "step-"
 

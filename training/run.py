@@ -35,7 +35,7 @@ from training.recipe import (
     real_tokens,
     resolve_precision,
 )
-from workbench import errors
+from common import errors
 
 
 class TrainingCollapsed(errors.StageError):

@@ -14,8 +14,8 @@ from pathlib import Path
 import streamlit as st
 
 from workbench.auth import AuthError
-from workbench.errors import NoDataset, WorkbenchError
-from workbench.settings import REPO_ROOT
+from common.errors import NoDataset, WorkbenchError
+from common.settings import REPO_ROOT
 from workbench.store import DB_NAME
 from workbench.store.pool import shared_workspace
 

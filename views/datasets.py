@@ -7,7 +7,7 @@ import streamlit as st
 
 from views import _ui
 from workbench import stages
-from workbench.errors import WorkbenchError
+from common.errors import WorkbenchError
 from workbench.paths import allowed_roots, confine
 from workbench.store.browse import datasets
 

@@ -4,7 +4,7 @@ every override is a recorded decision. Also the split's leakage report."""
 import streamlit as st
 
 from views import _ui
-from workbench.errors import WorkbenchError
+from common.errors import WorkbenchError
 from workbench.store import dedup as store
 
 LEVELS = ("exact", "near", "semantic")

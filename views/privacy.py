@@ -6,7 +6,7 @@ import streamlit as st
 
 from views import _ui
 from workbench import privacy
-from workbench.errors import WorkbenchError
+from common.errors import WorkbenchError
 from workbench.store import privacy as store
 
 # curation.pii_redact.OPERATORS, spelled out so the page does not import Presidio and spaCy

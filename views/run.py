@@ -7,7 +7,7 @@ import streamlit as st
 from views import _ui
 from workbench import jobs
 from workbench.demo import DEMO_DATA
-from workbench.errors import WorkbenchError
+from common.errors import WorkbenchError
 from workbench.paths import allowed_roots, confine
 from workbench.pipeline import STAGES
 from workbench.store import DB_NAME

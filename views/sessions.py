@@ -11,7 +11,7 @@ import streamlit as st
 
 from evaluation.sessions import SessionDesign
 from views import _ui
-from workbench.errors import WorkbenchError
+from common.errors import WorkbenchError
 from workbench.store import sessions as ss
 
 _ui.require("admin")

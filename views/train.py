@@ -10,7 +10,7 @@ import streamlit as st
 from training.config import METHODS, PRECISIONS, SCHEDULES, TrainConfig, diff
 from views import _ui
 from workbench import jobs, train_runs
-from workbench.errors import WorkbenchError
+from common.errors import WorkbenchError
 from workbench.store import training as store
 
 CHOICES = {"method": METHODS, "lr_schedule": SCHEDULES, "precision": PRECISIONS}

@@ -1,9 +1,7 @@
 """SLM Workbench: curate an instruction dataset, fine-tune a small model, judge the result.
 
 Importing this package sets the offline switches of the Hugging Face libraries before any of
-them is imported (see ``workbench.settings``).
+them is imported (through ``common``, see ``common.settings``).
 """
 
-from workbench import settings as _settings
-
-_settings.force_offline()
+import common  # noqa: F401  (sets the offline switches)

@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import secrets
 
-from workbench.errors import WorkbenchError
+from common.errors import WorkbenchError
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MIN_PASSWORD_CHARS = 10

@@ -29,7 +29,7 @@ def dedup(workspace: str = Workspace,
     """Exact, near and semantic duplicate clusters; review decisions are re-applied."""
     from curation.dedup import DedupConfig, DedupPlan, ExactConfig
     from curation.near_dedup import NearDedupConfig
-    from workbench.errors import StageError
+    from common.errors import StageError
     from workbench.stages import dedup as run
 
     try:
@@ -52,7 +52,7 @@ def split(workspace: str = Workspace, seed: int = typer.Option(0),
                                                                "representative's split).")) -> dict:
     """Train/validation/test split in DuckDB: grouped by duplicate cluster, shuffle-proof."""
     from curation.split import SplitConfig
-    from workbench.errors import StageError
+    from common.errors import StageError
     from workbench.stages import split as run
 
     try:

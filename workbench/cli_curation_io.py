@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from workbench.cliapp import Workspace, command
-from workbench.errors import StageError
+from common.errors import StageError
 
 Dataset = typer.Option(None, "--dataset", help="Dataset id (default: the newest).")
 Sources = typer.Option(..., "--source", help="DATASET_ID:RATIO (0.3 or 30%) or "

@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 
 from workbench.cliapp import Workspace, app, command  # noqa: F401 (app: registration)
-from workbench.errors import InputError, WorkbenchError
+from common.errors import InputError, WorkbenchError
 from workbench.store import open_workspace
 from workbench.store import privacy as store
 

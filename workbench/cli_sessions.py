@@ -32,7 +32,7 @@ def session_create(workspace: str = Workspace,
                    seed: int = typer.Option(None, help="Draw seed (default: random).")) -> dict:
     """Create a rating session; prints the invite tokens (shown only this once)."""
     from evaluation.sessions import SessionDesign
-    from workbench.errors import InputError
+    from common.errors import InputError
     from workbench.store import open_workspace
     from workbench.store.sessions import create_session
 

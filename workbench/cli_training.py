@@ -86,7 +86,7 @@ def train_resume(run_id: str = typer.Argument(..., help="A failed or cancelled t
 def train_cancel(run_id: str = typer.Argument(...), workspace: str = Workspace) -> dict:
     """Cancel a running training run (it saves a checkpoint and ends cancelled)."""
     from workbench import jobs
-    from workbench.errors import StageError
+    from common.errors import StageError
     from workbench.store import open_workspace
     from workbench.store import training as store
 
@@ -117,7 +117,7 @@ def train_runs(workspace: str = Workspace) -> dict:
 def train_compare(run_a: str = typer.Argument(...), run_b: str = typer.Argument(...),
                   workspace: str = Workspace) -> dict:
     """Config diff and final losses of two training runs."""
-    from workbench.errors import StageError
+    from common.errors import StageError
     from workbench.store import open_workspace
     from workbench.store import training as store
 

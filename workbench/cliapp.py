@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import typer
 
-from workbench.errors import WorkbenchError
+from common.errors import WorkbenchError
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
                   help="SLM Workbench: curate, fine-tune and judge small language models.")

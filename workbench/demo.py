@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from workbench.errors import InputError
+from common.errors import InputError
 from workbench.store import DB_NAME
 
 DEMO_DATA = Path(__file__).parent / "demo_data" / "demo_chat.jsonl"

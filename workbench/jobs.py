@@ -27,8 +27,8 @@ from typing import Callable, Iterator
 
 import psutil
 
-from workbench import settings
-from workbench.errors import JobFailed
+from common import settings
+from common.errors import JobFailed
 
 STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINAL = ("succeeded", "failed", "cancelled")

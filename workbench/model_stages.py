@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from workbench import jobs
-from workbench.errors import JobFailed, StageError
+from common.errors import JobFailed, StageError
 from workbench.store import Workspace, open_workspace
 from workbench.tasks import read_jsonl, write_jsonl
 

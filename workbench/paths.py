@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from workbench.errors import InputError
-from workbench.settings import REPO_ROOT
+from common.errors import InputError
+from common.settings import REPO_ROOT
 
 DEMO_DATA_DIR = REPO_ROOT / "workbench" / "demo_data"
 

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from workbench import model_stages, stages
-from workbench.errors import StageError
+from common.errors import StageError
 from workbench.store import open_workspace
 
 log = logging.getLogger("workbench.pipeline")

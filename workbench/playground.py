@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from workbench.errors import StageError
+from common.errors import StageError
 from workbench.store import open_workspace
 
 Loader = Callable[[Path, Path | None], tuple]

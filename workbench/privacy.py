@@ -11,7 +11,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from workbench.errors import WorkbenchError
+from common.errors import WorkbenchError
 from workbench.store import open_workspace
 from workbench.store import privacy as store
 

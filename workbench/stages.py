@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
-from workbench.errors import StageError
+from common.errors import StageError
 from workbench.store import open_workspace
 
 log = logging.getLogger("workbench.stages")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from workbench.errors import StageError
+from common.errors import StageError
 from workbench.store import open_workspace
 from workbench.store import training as store
 

@@ -14,7 +14,7 @@ from typing import Callable
 
 from training.config import TrainConfig
 from workbench import jobs
-from workbench.errors import JobFailed, StageError
+from common.errors import JobFailed, StageError
 from workbench.store import open_workspace
 from workbench.store import training as store
 from workbench.tasks import read_jsonl, write_jsonl
@@ -95,7 +95,7 @@ def from_lineage(workspace: Path, lineage_path: Path,
     """Re-run the training a ``lineage.json`` describes: same dataset version, split, base
     model, config and seed. Raises ``InputError`` for an unreadable file, ``StageError`` when
     the dataset version no longer exists here or the base model's hash differs."""
-    from workbench.errors import InputError
+    from common.errors import InputError
     from workbench.lineage import base_model_identity
 
     try:

@@ -22,7 +22,7 @@ import pytest
 
 from evaluation.sessions import SessionDesign
 from tests.sessions_data import add_generations
-from workbench.errors import WorkspaceBusy
+from common.errors import WorkspaceBusy
 from workbench.store import open_workspace
 from workbench.store import sessions as ss
 

@@ -14,7 +14,7 @@ from tests.tiny_model import make_tiny_model
 from training import checkpoint
 from training.config import TrainConfig
 from workbench import jobs, train_runs
-from workbench.errors import JobFailed
+from common.errors import JobFailed
 from workbench.store import open_workspace
 
 pytestmark = pytest.mark.e2e

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from workbench.errors import StageError
+from common.errors import StageError
 from workbench.store.workspace import Workspace
 
 OVERRIDE_ACTIONS = ("representative", "not_duplicate")

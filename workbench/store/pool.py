@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from workbench.errors import StageError
+from common.errors import StageError
 from workbench.store.migrations import migrate
 from workbench.store.workspace import DB_NAME, Workspace, connect
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import secrets
 
-from workbench.errors import StageError, WorkbenchError
+from common.errors import StageError, WorkbenchError
 from workbench.store.workspace import Workspace
 
 DECISIONS = ("accept", "reject")

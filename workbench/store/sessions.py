@@ -32,7 +32,7 @@ from evaluation.sessions import (
     plan,
 )
 from workbench.auth import AuthError, new_token, token_hash
-from workbench.errors import WorkbenchError
+from common.errors import WorkbenchError
 from workbench.store.workspace import Workspace
 
 

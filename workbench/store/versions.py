@@ -13,7 +13,7 @@ import json
 import threading
 
 from curation.versions import diff, version_id
-from workbench.errors import StageError
+from common.errors import StageError
 from workbench.store.workspace import Workspace
 
 # Streamlit starts a page's rerun before the run it replaces has stopped, and several browser

@@ -20,7 +20,7 @@ import duckdb
 import pyarrow as pa
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_fixed
 
-from workbench.errors import NoDataset, StageError, WorkspaceBusy
+from common.errors import NoDataset, StageError, WorkspaceBusy
 from workbench.store.migrations import migrate
 
 DB_NAME = "workspace.duckdb"
