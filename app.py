@@ -4,7 +4,7 @@ The page files live in views/, not pages/: Streamlit still gives a folder named 
 the main script its old auto-discovered sidebar (file names as links) when a page URL is
 opened directly (PagesManager.uses_pages_directory), even with st.navigation.
 
-Roles (issue 7): nobody logged in sees the login page; an admin (password) sees ``PAGES``; a
+Roles: nobody logged in sees the login page; an admin (password) sees ``PAGES``; a
 rater (invite token) sees only the rating page, without navigation. A page outside one's role
 is never run: its URL path leads to a refusal, and its link is never sent.
 

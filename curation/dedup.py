@@ -13,7 +13,7 @@ level's representatives, semantic dedup only the near level's.
 
 Clusters do not chain: a row joins a cluster only when it is within the threshold of the
 cluster's representative, never through another member (transitive joining put all 500 rows
-of FastChat's ShareGPT sample in one cluster at cosine 0.90, see DESIGN.md).
+of FastChat's ShareGPT sample in one cluster at cosine 0.90).
 
 Representative policy: rows are visited in the policy's order and the first row of a cluster
 in that order is its representative (greedy incremental clustering sorted by length, as

@@ -94,7 +94,7 @@ class PiiConfig:
         metadata={
             "help": "Presidio entity types to report. DATE_TIME, NRP, ORGANIZATION and "
             "LOCATION are off by default: on the first 300 GSM8K rows they flag 979 dates, "
-            "182 organisations and the like in story problems (DESIGN.md, PII). "
+            "182 organisations and the like in story problems. "
             "STREET_ADDRESS (curation.pii_recognizers) flags 3 streets there ('Happy Street')."
         },
     )

@@ -7,7 +7,7 @@ pair of systems. Each item goes to ``k`` distinct raters; each rater gets their 
 own random order, with left/right drawn per rater and item, plus a share of repeated items
 (sides drawn again) to measure intra-rater consistency. Everything is drawn here, once, from a
 seed, and stored before anything is shown: Streamlit reruns a page on every click, so a draw at
-render time would reshuffle (DESIGN.md, "Blind rating").
+render time would reshuffle.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def check_design(design: SessionDesign, n_items: int, n_raters: int) -> None:
     """Raise DesignError (one message listing every problem) when a design cannot be run.
 
     Rules: at least two distinct systems; k ≥ 1 and k ≤ raters (k *distinct* raters per item);
-    0 ≤ repeat_share ≤ 0.5; at least one rater; and at least raters × k items (issue 6: a
+    0 ≤ repeat_share ≤ 0.5; at least one rater; and at least raters × k items (a
     session with fewer items than raters × k is refused, so every rater gets at least k items
     and agreement is measured over several items, not one or two).
     """

@@ -45,7 +45,7 @@ def win_rate_interval(wins: int, losses: int, ties: int, confidence: float = 0.9
     """Win rate (wins + ½ ties) / n with a Wilson score interval; n = wins + losses + ties.
 
     Counts are judgments of one system against the other; "both_bad" verdicts are not passed
-    here (callers report them apart, DESIGN.md). The interval is statsmodels'
+    here (callers report them apart). The interval is statsmodels'
     ``proportion_confint(wins + ties / 2, n, method="wilson")``: a tie counts as half a win.
     Wilson's formula assumes binomial 0/1 judgments; a tie is a 0.5 judgment, which makes each
     judgment's variance p(1 - p) - t/4 for tie rate t, never more than the binomial p(1 - p),

@@ -1,4 +1,4 @@
-"""Layering: the core packages never import streamlit (STYLE.md rule 5)."""
+"""Layering: the core packages never import streamlit."""
 
 import ast
 from pathlib import Path

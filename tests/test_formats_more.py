@@ -1,4 +1,4 @@
-"""Readers for every format of issue 3: OpenAI extras, ShareGPT system, Alpaca input,
+"""Readers for every supported format: OpenAI extras, ShareGPT system, Alpaca input,
 OpenAssistant trees, HF datasets folders, column/role mapping, and whole-file bad input."""
 
 import json

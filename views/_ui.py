@@ -1,6 +1,6 @@
 """The one shared UI helper module: the workspace path, per-action store access, errors.
 
-The app holds no DuckDB connection between actions (DESIGN.md): each read opens the
+The app holds no DuckDB connection between actions: each read opens the
 workspace, reads, and closes it, so the CLI can work on the same workspace meanwhile.
 Domain errors become ``st.error`` lines, never tracebacks.
 """
@@ -59,7 +59,7 @@ def no_dataset() -> None:
     st.stop()
 
 
-# -- roles (issue 7): who is logged in, and refusing everyone else --------------------------
+# -- roles: who is logged in, and refusing everyone else --------------------------
 def auth() -> dict:
     """The logged-in identity: ``{"role": "admin"}``, ``{"role": "rater", "rater_id",
     "session_id", "name"}``, or ``{}`` (nobody). Lives in this browser session only."""

@@ -1,4 +1,4 @@
-"""CLI for blind rating sessions and the admin password (issue 6 item 3, issue 7).
+"""CLI for blind rating sessions and the admin password .
 
 Run as: workbench session-create -w ws/ --name first --raters ana,bo --k 2
 Each command prints one JSON object. Tokens are printed once, by session-create and

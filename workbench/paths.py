@@ -1,4 +1,4 @@
-"""Paths typed by a user in the app stay inside allowed folders (issue 7: no ``..`` escape).
+"""Paths typed by a user in the app stay inside allowed folders (no ``..`` escape).
 
 Run as: ``confine("data/train.jsonl", allowed_roots(workspace))``
 

@@ -1,4 +1,4 @@
-"""Load: 20 simulated raters × 50 ratings at once through the app's code path (issue 7).
+"""Load: 20 simulated raters × 50 ratings at once through the app's code path.
 
 Run as: pytest -m e2e tests/e2e/test_load.py   (the figures: python bench/rating_load.py)
 """

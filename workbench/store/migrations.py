@@ -62,7 +62,7 @@ def m005_curation_io(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def m004_sessions(con: duckdb.DuckDBPyConnection) -> None:
-    """Blind rating sessions (issue 6) and the admin password (issue 7); owner: store/sessions.py
+    """Blind rating sessions and the admin password; owner: store/sessions.py
     and store/auth.py. Tokens and the password are stored hashed only (workbench/auth.py)."""
     con.execute("""
     CREATE TABLE rating_sessions(id INTEGER PRIMARY KEY, name VARCHAR, run_id VARCHAR,

@@ -8,7 +8,7 @@ forbids a second read-write *process* anyway. So the app keeps one connection pe
 while any action runs, gives each action its own cursor (a cursor is a separate DuckDB
 connection to the same database: its own transaction, DuckDB docs "Concurrency: multiple
 writers inside one process"), and closes the file ``LINGER_S`` after the last action ends,
-so the CLI can still use the workspace when the app is idle (DESIGN.md).
+so the CLI can still use the workspace when the app is idle.
 """
 
 from __future__ import annotations

@@ -176,8 +176,8 @@ def add_raters(ws: Workspace, session_id: int, names: list[str], seed: int | Non
     items taken}, "from": {existing rater name: items given}}``; tokens exist only here.
     Raises RatingError, changing nothing, for an unknown session, no or duplicate names, a
     name already in the session, or a new rater who would get no item (everything left is
-    started, or there are more raters than n·k). Source of the k rule: issue 6 (k distinct
-    raters per item), ``evaluation.sessions.check_design``.
+    started, or there are more raters than n·k). The k rule (k distinct raters per
+    item) is ``evaluation.sessions.check_design``'s.
     """
     info = session(ws, session_id)
     names = [n.strip() for n in names if n.strip()]
