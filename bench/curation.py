@@ -20,7 +20,7 @@ copies (the same slots in the template's paraphrase). Rows are shuffled.
 (b) near: curation.near_dedup.near_text_clusters vs the plain datasketch loop (MinHash.update
     per shingle, MinHashLSH query + insert): time ratio and whether the clusters are identical.
 (c) split: 2M rows (id, duplicate group, category) from Parquet to a stored split (Parquet of
-    id, split): ours = workbench.store.dedup.split_select in DuckDB over read_parquet, vs
+    id, split): ours = workbench.store.splits.split_select in DuckDB over read_parquet, vs
     pandas.read_parquet + scikit-learn GroupShuffleSplit (test, then validation) + to_parquet.
     Neither is stratified; both read the columns they use (id, group_id). Each run is its
     own process; time is read → split → write (imports and the split-size count after the
@@ -360,10 +360,10 @@ def write_split_rows(path: Path, n: int, seed: int = 0) -> None:
 
 
 def split_ours(source: str, target: str) -> None:
-    """workbench.store.dedup.split_select in DuckDB over the Parquet file → Parquet (id, split)."""
+    """workbench.store.splits.split_select in DuckDB over the Parquet file → Parquet (id, split)."""
     import duckdb
 
-    from workbench.store.dedup import split_select
+    from workbench.store.splits import split_select
 
     members = (f"SELECT id, group_id, group_id AS root_key, '' AS stratum "
                f"FROM read_parquet('{source}')")
@@ -398,7 +398,7 @@ def split_worker(kind: str, source: str, target: str) -> None:
     else:
         import duckdb  # noqa: F401
 
-        import workbench.store.dedup  # noqa: F401
+        import workbench.store.splits  # noqa: F401
     _, seconds = timed(function, source, target)
     peak = peak_rss_mb()
     import pyarrow.compute as pc

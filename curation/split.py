@@ -1,4 +1,4 @@
-"""Split settings. The split itself runs in DuckDB (workbench.store.dedup.assign_splits and
+"""Split settings. The split itself runs in DuckDB (workbench.store.splits.assign_splits and
 split_select): whole duplicate groups, ordered inside each stratum by a seeded universal hash
 of md5(group root's messages), so the result depends on the content and the seed only, never
 on the order of the rows.

@@ -12,6 +12,7 @@ from tests.conftest import write_jsonl
 from tests.dedup_helpers import bag_of_words, conv
 from workbench import stages
 from workbench.store import dedup as store
+from workbench.store import splits
 from workbench.store import open_workspace
 
 WORDS = ("apple river violin kettle lantern carpet engine tomato ladder mirror harbor pencil "
@@ -40,7 +41,7 @@ def build(tmp_path, rows, name="ws", plan=None):
 
 def contents_by_split(ws) -> dict[str, str]:
     with open_workspace(ws) as s:
-        rows = store.split_texts(s, s.current_dataset())
+        rows = splits.split_texts(s, s.current_dataset())
     return {r["messages"][0]["content"]: r["split"] for r in rows}
 
 
@@ -114,7 +115,7 @@ def test_leakage_report_names_the_nearest_training_example(tmp_path):
     stages.split(ws, seed=0)
     stages.leakage(ws, encode=bag_of_words)
     with open_workspace(ws) as s:
-        report = store.leakage(s, s.current_dataset())
+        report = splits.leakage(s, s.current_dataset())
         nearest = s.query("SELECT split FROM splits WHERE example_id IN "
                           f"({','.join(map(str, report.nearest_train_id))})")
     assert len(report) == 8 and {r["split"] for r in nearest} == {"train"}
@@ -147,7 +148,7 @@ def test_representative_override_changes_which_row_is_kept(tmp_path):
         assert [m["example_id"] for m in store.cluster_members(s, d, "exact", member)] == \
             [member, rep]
         assert store.kept_count(s, d) == 40
-        stages_split = store.assign_splits(s, d, 0, (0.8, 0.1, 0.1))
+        stages_split = splits.assign_splits(s, d, 0, (0.8, 0.1, 0.1))
         kept = {r[0] for r in s.con.execute("SELECT example_id FROM splits").fetchall()}
     assert member in kept and rep not in kept and sum(stages_split.values()) == 40
 
@@ -170,8 +171,8 @@ def reference_split(rows, seed, validation, test):
     a row's rank counting its whole group, quotas by cascade rounding (half away from 0)."""
     import math
 
-    h = store.draw_params(seed)
-    p = store.P31
+    h = splits.draw_params(seed)
+    p = splits.P31
 
     def half_up(x):
         return math.floor(x + 0.5)
@@ -216,7 +217,7 @@ def test_split_select_equals_sorting_every_row():
     con.executemany("INSERT INTO m VALUES (?, ?, ?, ?)",
                     [[r["id"], r["group_id"], r["root_key"], r["stratum"]] for r in rows])
     for seed, validation, test in ((0, 0.1, 0.1), (9, 0.25, 0.05), (3, 0.0, 0.5)):
-        select, params = store.split_select(con, "SELECT * FROM m", {}, seed, validation, test)
+        select, params = splits.split_select(con, "SELECT * FROM m", {}, seed, validation, test)
         got = dict(con.execute(f"SELECT id, split::VARCHAR FROM ({select})", params).fetchall())
         want = reference_split(rows, seed, validation, test)
         assert got == want

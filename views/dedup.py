@@ -6,6 +6,7 @@ import streamlit as st
 from views import _ui
 from common.errors import WorkbenchError
 from workbench.store import dedup as store
+from workbench.store import splits
 
 LEVELS = ("exact", "near", "semantic")
 SHOWN = 4  # members side by side; the rest are listed below
@@ -17,7 +18,7 @@ with _ui.workspace() as ws:
     dataset_id = ws.current_dataset()
     by_level = {lv: store.clusters(ws, dataset_id, lv) for lv in LEVELS}
     decisions = store.overrides(ws, dataset_id)
-    leakage = store.leakage(ws, dataset_id)
+    leakage = splits.leakage(ws, dataset_id)
 first = next((i for i, lv in enumerate(LEVELS) if by_level[lv]), 0)
 level = st.radio("Level", LEVELS, index=first, horizontal=True, key="level",
                  format_func=lambda lv: f"{lv} ({len(by_level[lv])} clusters)")

@@ -211,7 +211,7 @@ def split(workspace: Path, seed: int = 0, ratios: tuple = DEFAULT_RATIOS,
           stratify_by: str | None = None, include_duplicates: bool = False) -> dict:
     """Deterministic, grouped (optionally stratified) split in DuckDB. Summary: the sizes."""
     from curation.split import SplitConfig
-    from workbench.store.dedup import assign_splits
+    from workbench.store.splits import assign_splits
 
     config = SplitConfig(seed=seed, validation=ratios[1], test=ratios[2],
                          stratify_by=stratify_by, include_duplicates=include_duplicates)
@@ -242,7 +242,7 @@ def leakage(workspace: Path, encode=None) -> dict:
 
     from curation.dedup import DedupConfig, scope_text
     from curation.leakage import findings, report
-    from workbench.store import dedup as store
+    from workbench.store import splits as store
 
     with open_workspace(workspace, create=False) as ws:
         dataset_id = ws.current_dataset()

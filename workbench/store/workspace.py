@@ -214,8 +214,8 @@ class Workspace:
 
     def assign_splits(self, dataset_id: int, seed: int, ratios: tuple[float, float, float],
                       **options) -> dict[str, int]:
-        """workbench.store.dedup.assign_splits (grouped, optionally stratified)."""
-        from workbench.store.dedup import assign_splits
+        """workbench.store.splits.assign_splits (grouped, optionally stratified)."""
+        from workbench.store.splits import assign_splits
 
         return assign_splits(self, dataset_id, seed, ratios, **options)
 
