@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from curation.formats import Example, Reject
 from workbench.store import open_workspace, privacy
+from workbench.store.splits import assign_splits
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -39,7 +40,7 @@ def generated_workspace(root: Path, references: dict[int, str],
         dataset_id = ws.add_dataset("t.jsonl", "t.jsonl", "openai",
                                     [Example(i, conv(f"Q{i}?", ref), meta.get(i, {}))
                                      for i, ref in references.items()], [])
-        ws.assign_splits(dataset_id, 0, (0.0, 0.0, 1.0))
+        assign_splits(ws, dataset_id, 0, (0.0, 0.0, 1.0))
         ws.add_run("gen-1", "generate", dataset_id, "", {"systems": {"base": None,
                                                                       "tuned": "<adapter>"}})
         ws.finish_run("gen-1", "succeeded", {"decoding": "greedy"})
@@ -74,7 +75,7 @@ def prepare_workspace(root: Path, pii_reviewed: bool = False) -> Path:
         if pii_reviewed:
             privacy.decide_entity(ws, dataset_id, "PERSON", "reject", "tests",
                                   "'Ques' in 'Question 2?' is no person")
-        ws.assign_splits(dataset_id, 0, (0.6, 0.1, 0.3))
+        assign_splits(ws, dataset_id, 0, (0.6, 0.1, 0.3))
         adapter = root / "artifacts" / "adapter"
         adapter.mkdir(parents=True)
         (adapter / "lineage.json").write_text(json.dumps({"dataset_version": "abc123"}))

@@ -12,6 +12,7 @@ from training.recipe import init_lora_model
 from workbench.model_stages import generate
 from workbench.store import evaluation as store
 from workbench.store import open_workspace
+from workbench.store.splits import assign_splits
 
 
 def _workspace_with_two_adapters(root):
@@ -21,7 +22,7 @@ def _workspace_with_two_adapters(root):
             Example(1, conv("Name a colour.", "Blue.")),
             Example(2, conv("What is the capital of France?", "Paris.")),
             Example(3, conv("Say hi.", "Hi!"))], [])
-        ws.assign_splits(dataset_id, 0, (0.0, 0.0, 1.0))
+        assign_splits(ws, dataset_id, 0, (0.0, 0.0, 1.0))
         for name in ("train-a", "train-b"):
             adapter = root / name
             init_lora_model(ensure_base_model(), TrainConfig()).save_pretrained(adapter)

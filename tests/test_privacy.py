@@ -23,6 +23,7 @@ from workbench import privacy as privacy_stage
 from common.errors import WorkbenchError
 from workbench.store import open_workspace
 from workbench.store import privacy as store
+from workbench.store.versions import record_version
 
 SALT = "0123456789abcdef0123"
 NAME, MAIL, PHONE = "Marta Kowalczyk", "marta.k@example.com", "212-555-0199"
@@ -131,7 +132,7 @@ def test_training_is_refused_from_the_cli_until_an_admin_overrides(ws, tmp_path,
 def test_a_changed_dataset_version_needs_a_new_override(ws):
     with open_workspace(ws) as w:
         store.grant_admin(w, "alice", "alice")
-        version = w.record_version(1)
+        version = record_version(w, 1)
         store.override(w, 1, version, "alice", "ok")
         assert store.check_gate(w, 1, version)["override"]["who"] == "alice"
         with pytest.raises(store.PrivacyGateError):

@@ -12,6 +12,7 @@ from tests.prepared import admin_page
 from common.errors import StageError
 from workbench.store import open_workspace
 from workbench.store import privacy as store
+from workbench.store.versions import record_version
 
 
 def page() -> AppTest:
@@ -50,7 +51,7 @@ def test_override_from_the_page_needs_a_name_and_a_reason_then_lets_training_thr
     at.run()
     assert at.error[-1].value == "an override needs the name of the admin who makes it"
     with open_workspace(workspace) as ws:
-        version = ws.record_version(1)
+        version = record_version(ws, 1)
         with pytest.raises(StageError, match="privacy gate: 1 unreviewed"):
             store.check_gate(ws, 1, version)
     at.text_input(key="reviewer").input("alice")

@@ -7,6 +7,7 @@ import pytest
 from curation.formats import Example, Reject
 from common.errors import StageError, WorkspaceBusy
 from workbench.store import MIGRATIONS, connect, memory_workspace, open_workspace
+from workbench.store.splits import assign_splits
 
 
 def conv(text):
@@ -45,12 +46,12 @@ def test_rows_in_equals_examples_plus_rejects(tmp_path):
 def test_split_is_deterministic_and_sized_by_ratio(tmp_path):
     ws = memory_workspace(tmp_path)
     dataset_id = make_dataset(ws, 20)
-    first = ws.assign_splits(dataset_id, seed=3, ratios=(0.8, 0.1, 0.1))
+    first = assign_splits(ws, dataset_id, seed=3, ratios=(0.8, 0.1, 0.1))
     ids = {s: [r["id"] for r in ws.split_examples(dataset_id, s)] for s in first}
-    again = ws.assign_splits(dataset_id, seed=3, ratios=(0.8, 0.1, 0.1))
+    again = assign_splits(ws, dataset_id, seed=3, ratios=(0.8, 0.1, 0.1))
     assert first == again == {"train": 16, "validation": 2, "test": 2}
     assert ids == {s: [r["id"] for r in ws.split_examples(dataset_id, s)] for s in first}
-    ws.assign_splits(dataset_id, seed=4, ratios=(0.8, 0.1, 0.1))
+    assign_splits(ws, dataset_id, seed=4, ratios=(0.8, 0.1, 0.1))
     assert [r["id"] for r in ws.split_examples(dataset_id, "test")] != ids["test"]
 
 
@@ -62,7 +63,7 @@ def test_rows_with_errors_or_duplicates_leave_the_split(tmp_path):
                                               "message": "m", "message_index": None}])
     ws.replace_rows("dup_clusters", dataset_id, [
         {"example_id": 3, "level": "exact", "representative_id": 2, "similarity": 1.0}])
-    counts = ws.assign_splits(dataset_id, seed=0, ratios=(0.8, 0.1, 0.1))
+    counts = assign_splits(ws, dataset_id, seed=0, ratios=(0.8, 0.1, 0.1))
     assert sum(counts.values()) == 8
     in_split = {r[0] for r in ws.con.execute("SELECT example_id FROM splits").fetchall()}
     assert in_split == {2, 4, 5, 6, 7, 8, 9, 10}

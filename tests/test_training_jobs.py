@@ -19,6 +19,7 @@ from training.config import TrainConfig
 from workbench import jobs, train_runs
 from common.errors import JobFailed, StageError
 from workbench.store import open_workspace
+from workbench.store.splits import assign_splits
 from workbench.store import training as store
 
 
@@ -112,7 +113,7 @@ def test_from_lineage_reruns_the_same_training_and_refuses_a_vanished_version(
     assert again["dataset_version"] == first["dataset_version"]
     assert again["final_loss"] == first["final_loss"]
     with open_workspace(ws) as w:  # re-split: the version the lineage names is gone
-        w.assign_splits(w.current_dataset(), 1, (0.5, 0.2, 0.3))
+        assign_splits(w, w.current_dataset(), 1, (0.5, 0.2, 0.3))
     with pytest.raises(StageError, match=f"dataset version {first['dataset_version']} no "
                                          "longer exists"):
         train_runs.from_lineage(ws, lineage)

@@ -17,12 +17,14 @@ from workbench.store.browse import (
     meta_keys,
     rows_with_code,
 )
+from workbench.store.splits import assign_splits
 from workbench.store.versions import (
     create_version,
     decide,
     decisions,
     diff_versions,
     edit_message,
+    record_version,
     version_rows,
 )
 
@@ -174,9 +176,9 @@ def test_mix_stage_writes_a_new_dataset_whose_rows_name_their_source(tmp_path):
 
 
 def test_the_trained_version_keeps_the_split_rows_it_hashes(ws):
-    ws.assign_splits(1, 0, (0.5, 0.25, 0.25))
-    vid = ws.record_version(1)
+    assign_splits(ws, 1, 0, (0.5, 0.25, 0.25))
+    vid = record_version(ws, 1)
     stored = version_rows(ws, vid)
     assert [r["origin"] for r in stored] == ["1:1", "1:2", "1:3", "1:6"]
     assert sorted(r["split"] for r in stored) == ["test", "train", "train", "validation"]
-    assert ws.record_version(1) == vid
+    assert record_version(ws, 1) == vid

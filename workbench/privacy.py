@@ -64,9 +64,10 @@ def gate_version(ws, dataset_id: int) -> str:
     """The dataset version the gate and an override refer to: the split rows as training will
     read them, or, before any split, the curated rows (so the gate can be checked early; an
     override given then covers that content only)."""
+    from workbench.store.versions import create_version, record_version
+
     if ws.scalar("SELECT count(*) FROM splits WHERE dataset_id = ?", [dataset_id]):
-        return ws.record_version(dataset_id)
-    from workbench.store.versions import create_version
+        return record_version(ws, dataset_id)
 
     return create_version(ws, dataset_id, "privacy review")["id"]
 

@@ -36,6 +36,7 @@ def launch(workspace: Path, config: TrainConfig, on_progress: Progress | None = 
     from training.recipe import qlora_unavailable
     from workbench.model_stages import _lineage
     from workbench.store.privacy import check_gate as check_privacy_gate
+    from workbench.store.versions import record_version
 
     config.validate()
     if config.method == "qlora" and (reason := qlora_unavailable()):
@@ -46,7 +47,7 @@ def launch(workspace: Path, config: TrainConfig, on_progress: Progress | None = 
         if not rows:
             raise StageError("the train split is empty: nothing to train on")
         validation = ws.split_examples(dataset_id, "validation")
-        version = ws.record_version(dataset_id)
+        version = record_version(ws, dataset_id)
         if expect_version and version != expect_version:
             raise StageError(f"dataset version {expect_version} no longer exists: dataset "
                              f"{dataset_id}'s split rows are now version {version} "

@@ -43,6 +43,12 @@ def split_rows(ws: Workspace, dataset_id: int) -> list[dict]:
              "meta": json.loads(r["meta"]), "split": r["split"]} for r in rows]
 
 
+def record_version(ws: Workspace, dataset_id: int) -> str:
+    """The version of the split rows as trained (content hash; rows kept in
+    version_rows, so an adapter's lineage leads back to the exact rows it saw)."""
+    return create_version(ws, dataset_id, "trained", split_rows(ws, dataset_id))["id"]
+
+
 def create_version(ws: Workspace, dataset_id: int, note: str = "",
                    rows: list[dict] | None = None) -> dict:
     """Store ``rows`` (default: the dataset's curated rows) as a version unless that content

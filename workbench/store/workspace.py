@@ -212,13 +212,6 @@ class Workspace:
         WHERE x.dataset_id = $dataset AND x.example_id = {id}
         AND x.action IN ('drop', 'restore')), '') <> 'drop'"""
 
-    def assign_splits(self, dataset_id: int, seed: int, ratios: tuple[float, float, float],
-                      **options) -> dict[str, int]:
-        """workbench.store.splits.assign_splits (grouped, optionally stratified)."""
-        from workbench.store.splits import assign_splits
-
-        return assign_splits(self, dataset_id, seed, ratios, **options)
-
     def split_counts(self, dataset_id: int) -> dict[str, int]:
         counts = dict(self.con.execute("SELECT split, count(*) FROM splits WHERE dataset_id = ? "
                                        "GROUP BY split", [dataset_id]).fetchall())
@@ -234,14 +227,7 @@ class Workspace:
             row["messages"], row["meta"] = json.loads(row["messages"]), json.loads(row["meta"])
         return rows
 
-    # -- versions and stage runs -----------------------------------------------------
-    def record_version(self, dataset_id: int) -> str:
-        """The version of the split rows as trained (content hash; rows kept in
-        version_rows, so an adapter's lineage leads back to the exact rows it saw)."""
-        from workbench.store.versions import create_version, split_rows
-
-        return create_version(self, dataset_id, "trained", split_rows(self, dataset_id))["id"]
-
+    # -- stage runs -----------------------------------------------------
     def record_stage(self, kind: str, dataset_id: int, config: dict, summary: dict) -> str:
         """Record a finished in-process stage as a run; returns its id."""
         import secrets
