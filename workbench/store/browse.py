@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from workbench.store.kept import latest_drop_or_restore
 from workbench.store.workspace import Workspace
 
 CONTENT_SQL = ("lower(array_to_string(json_extract_string(e.messages, '$[*].content'), "
                "chr(10)))")  # message texts only: a search for "user" must not match roles
-STATUS_SQL = """coalesce((SELECT arg_max(x.action, x.id) FROM decisions x
-    WHERE x.dataset_id = e.dataset_id AND x.example_id = e.id
-      AND x.action IN ('drop', 'restore')), 'kept')"""
+STATUS_SQL = f"coalesce({latest_drop_or_restore()}, 'kept')"
 
 
 @dataclass

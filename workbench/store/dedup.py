@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from common.errors import StageError
-from workbench.store.splits import groups_sql
+from workbench.store.kept import not_duplicate
 from workbench.store.workspace import Workspace
 
 OVERRIDE_ACTIONS = ("representative", "not_duplicate")
@@ -95,9 +95,9 @@ def finding_counts(ws: Workspace, dataset_id: int) -> dict[int, int]:
 
 
 def kept_count(ws: Workspace, dataset_id: int) -> int:
-    """Examples that are their own group's root (what a split without duplicates sees)."""
-    return ws.scalar(f"SELECT count(*) FROM ({groups_sql(None)}) WHERE id = group_id",
-                     {"dataset": dataset_id})
+    """Examples that no dedup level made a duplicate (``workbench.store.kept.not_duplicate``)."""
+    return ws.scalar(f"SELECT count(*) FROM examples e WHERE e.dataset_id = ? AND "
+                     f"{not_duplicate()}", [dataset_id])
 
 
 def clusters(ws: Workspace, dataset_id: int, level: str) -> list[dict]:

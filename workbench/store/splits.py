@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from workbench.store.kept import kept
 from workbench.store.workspace import Workspace
 
 
@@ -39,8 +40,8 @@ def assign_splits(ws: Workspace, dataset_id: int, seed: int, ratios: tuple[float
                   stratify_by: str | None = None, include_duplicates: bool = False) -> dict:
     """Split eligible rows into train/validation/test, whole duplicate groups at a time.
 
-    Eligible: no error finding, not dropped by a curator's decision and, unless
-    ``include_duplicates``, the kept row of its group.
+    Eligible: the kept rows (``workbench.store.kept.kept``; with ``include_duplicates``,
+    duplicates too).
     Groups are ordered by a seeded hash of md5(root messages) inside each stratum (the root's
     ``meta[stratify_by]``, missing = one stratum); stratum quotas are cut from the cumulative
     row count across strata (cascade rounding: the totals are round(n·test) and
@@ -50,10 +51,8 @@ def assign_splits(ws: Workspace, dataset_id: int, seed: int, ratios: tuple[float
     params = {"dataset": dataset_id}
     if stratify_by:
         params["stratify"] = stratify_by
-    keep = "" if include_duplicates else "AND m.id = m.group_id"
-    eligible = f"""SELECT m.* FROM ({groups_sql(stratify_by)}) m WHERE NOT EXISTS (
-        SELECT 1 FROM findings f WHERE f.dataset_id = $dataset AND f.example_id = m.id
-        AND f.severity = 'error') AND {ws.NOT_DROPPED.format(id="m.id")} {keep}"""
+    eligible = f"""SELECT m.* FROM ({groups_sql(stratify_by)}) m
+        WHERE {kept("$dataset", "m.id", duplicates=include_duplicates)}"""
     with ws.transaction():
         select, select_params = split_select(ws.con, eligible, params, seed, ratios[1],
                                              ratios[2], materialize=True)

@@ -1,7 +1,7 @@
 """Versions and row decisions: immutable curated sets (id = content hash), edits and drops.
 
 A version holds the rows that would train: examples with no error finding, representing
-their duplicate cluster, not dropped (``Workspace.eligible_sql``), as trained (the redacted
+their duplicate cluster, not dropped (``workbench.store.kept``), as trained (the redacted
 text where a redaction was applied), with their split. Its rows are copied into
 ``version_rows``, so later edits never change it; the id is ``curation.versions.version_id``
 of those rows, and creating the same set again returns the existing version.
@@ -14,6 +14,7 @@ import threading
 
 from curation.versions import diff, version_id
 from common.errors import StageError
+from workbench.store.kept import kept
 from workbench.store.workspace import Workspace
 
 # Streamlit starts a page's rerun before the run it replaces has stopped, and several browser
@@ -25,10 +26,10 @@ _creating = threading.Lock()
 def curated_rows(ws: Workspace, dataset_id: int) -> list[dict]:
     """The version rows of a dataset now: {origin, messages, meta, split}, in id order."""
     rows = ws.query(f"""
-        WITH eligible AS ({ws.eligible_sql()})
         SELECT e.id, coalesce(e.redacted_messages, e.messages) AS messages, e.meta, s.split
-        FROM eligible g JOIN examples e ON e.dataset_id = $dataset AND e.id = g.id
+        FROM examples e
         LEFT JOIN splits s ON s.dataset_id = e.dataset_id AND s.example_id = e.id
+        WHERE e.dataset_id = $dataset AND {kept()}
         ORDER BY e.id""", {"dataset": dataset_id})
     return [{"origin": f"{dataset_id}:{r['id']}", "messages": json.loads(r["messages"]),
              "meta": json.loads(r["meta"]), "split": r["split"]} for r in rows]

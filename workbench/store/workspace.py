@@ -192,26 +192,6 @@ class Workspace:
                  "reason": "PII spans replaced with <ENTITY_TYPE>"} for i in redacted])
 
     # -- splits ----------------------------------------------------------------------
-    def eligible_sql(self) -> str:
-        """Examples with no error finding that represent their exact and semantic cluster and
-        whose latest drop/restore decision is not a drop."""
-        return """
-            SELECT e.id, coalesce(s.representative_id, e.id) AS group_id FROM examples e
-            LEFT JOIN dup_clusters s ON s.dataset_id = e.dataset_id AND s.example_id = e.id
-                 AND s.level = 'semantic'
-            WHERE e.dataset_id = $dataset
-              AND NOT EXISTS (SELECT 1 FROM findings f WHERE f.dataset_id = e.dataset_id
-                   AND f.example_id = e.id AND f.severity = 'error')
-              AND NOT EXISTS (SELECT 1 FROM dup_clusters d WHERE d.dataset_id = e.dataset_id
-                   AND d.example_id = e.id AND d.representative_id <> d.example_id)
-              AND coalesce((SELECT arg_max(x.action, x.id) FROM decisions x
-                   WHERE x.dataset_id = e.dataset_id AND x.example_id = e.id
-                   AND x.action IN ('drop', 'restore')), '') <> 'drop'"""
-
-    NOT_DROPPED = """coalesce((SELECT arg_max(x.action, x.id) FROM decisions x
-        WHERE x.dataset_id = $dataset AND x.example_id = {id}
-        AND x.action IN ('drop', 'restore')), '') <> 'drop'"""
-
     def split_counts(self, dataset_id: int) -> dict[str, int]:
         counts = dict(self.con.execute("SELECT split, count(*) FROM splits WHERE dataset_id = ? "
                                        "GROUP BY split", [dataset_id]).fetchall())
