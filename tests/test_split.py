@@ -7,7 +7,7 @@ import random
 import pytest
 
 from curation.dedup import DedupPlan
-from curation.split import SplitConfig
+from curation.split import P31, SplitConfig, draw_params
 from tests.conftest import write_jsonl
 from tests.dedup_helpers import bag_of_words, conv
 from workbench import stages
@@ -171,8 +171,8 @@ def reference_split(rows, seed, validation, test):
     a row's rank counting its whole group, quotas by cascade rounding (half away from 0)."""
     import math
 
-    h = splits.draw_params(seed)
-    p = splits.P31
+    h = draw_params(seed)
+    p = P31
 
     def half_up(x):
         return math.floor(x + 0.5)

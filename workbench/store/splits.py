@@ -11,9 +11,9 @@ order.
 
 from __future__ import annotations
 
-import hashlib
 import json
 
+from curation.split import BUCKET_SHIFT, bucket_cuts, draw_params
 from workbench.store.kept import kept
 from workbench.store.workspace import Workspace
 
@@ -64,17 +64,7 @@ def assign_splits(ws: Workspace, dataset_id: int, seed: int, ratios: tuple[float
     return ws.split_counts(dataset_id)
 
 
-P31 = 2**31 - 1  # Mersenne prime: the hash's modulus; products stay below 2^63
-BUCKET_SHIFT = 19  # draws are 31-bit: draw >> 19 gives 4096 buckets of equal width
-NO_BUCKET = 1 << 40  # a bucket number above every real one (no cut inside the stratum)
 SPLIT_TYPE = "ENUM('train', 'validation', 'test')"
-
-
-def draw_params(seed: int) -> dict[str, int]:
-    """The seed's two hash functions: {a1, b1, c1, a2, b2, c2}, each in [1, 2^31 − 1)."""
-    digest = hashlib.sha256(f"split:{seed}".encode()).digest()
-    values = [int.from_bytes(digest[4 * i:4 * i + 4], "big") % (P31 - 1) + 1 for i in range(6)]
-    return dict(zip(("a1", "b1", "c1", "a2", "b2", "c2"), values, strict=True))
 
 
 def _draws_sql(members: str) -> str:
@@ -109,32 +99,24 @@ def split_select(con, members: str, params: dict, seed: int, validation: float, 
     4096 equal buckets per stratum, which gives every bucket below the test quota's bucket
     to test, those between to validation, those after to train; the (at most two) buckets
     holding a quota are ranked by a window. The result equals sorting every row.
+
+    The rule is ``curation.split``'s (``draw_params``, ``stratum_quotas``, ``bucket_cuts``,
+    pure functions); this function only runs it where the rows are: the hashing and the
+    counting in SQL, the histogram to ``bucket_cuts``, its cuts back as list parameters.
     """
     draws = _draws_sql(members)
     hashes = {**params, **draw_params(seed)}
-    bounds = con.execute(f"""WITH r AS ({draws}),
-        hist AS (SELECT stratum, bucket, count(*) AS k FROM r GROUP BY ALL),
-        strata AS (SELECT stratum, sum(k) AS n FROM hist GROUP BY stratum),
-        quota AS (SELECT stratum, n, sum(n) OVER (ORDER BY stratum) AS c FROM strata),
-        qs AS (SELECT stratum, round(c * $test) - round((c - n) * $test) AS q_test,
-                round(c * $test) - round((c - n) * $test) + round(c * $val)
-                    - round((c - n) * $val) AS q_held
-            FROM quota),
-        cum AS (SELECT stratum, bucket, k, sum(k) OVER (PARTITION BY stratum ORDER BY bucket)
-                AS through FROM hist)
-        SELECT stratum, any_value(q_test)::BIGINT, any_value(q_held)::BIGINT,
-            min(bucket) FILTER (WHERE through > q_test),
-            arg_min(through - k, bucket) FILTER (WHERE through > q_test)::BIGINT,
-            min(bucket) FILTER (WHERE through > q_held),
-            arg_min(through - k, bucket) FILTER (WHERE through > q_held)::BIGINT
-        FROM cum JOIN qs USING (stratum) GROUP BY stratum ORDER BY stratum""",
-                         {**hashes, "val": validation, "test": test}).fetchall()
-    if not bounds:
+    histogram: dict[str, list[tuple[int, int]]] = {}
+    for stratum, bucket, k in con.execute(f"SELECT stratum, bucket, count(*) FROM ({draws}) "
+                                          "GROUP BY ALL", hashes).fetchall():
+        histogram.setdefault(stratum, []).append((bucket, k))
+    cuts = bucket_cuts(histogram, validation, test)
+    if not cuts:
         return f"SELECT NULL::BIGINT AS id, NULL::{SPLIT_TYPE} AS split WHERE false", {}
-    names = ("stratum", "q_test", "q_held", "bt", "before_t", "bh", "before_h")
-    lists = {f"cut_{name}": [(NO_BUCKET if name in ("bt", "bh") else 0) if v is None else v
-                             for v in column]
-             for name, column in zip(names, zip(*bounds, strict=True), strict=True)}
+    lists = {f"cut_{name}": [getattr(cut, field) for cut in cuts] for name, field in (
+        ("stratum", "stratum"), ("q_test", "q_test"), ("q_held", "q_held"),
+        ("bt", "test_bucket"), ("before_t", "before_test"), ("bh", "held_bucket"),
+        ("before_h", "before_held"))}
     mode = "MATERIALIZED" if materialize else "NOT MATERIALIZED"
     split = {name: f"'{name}'::{SPLIT_TYPE}" for name in ("train", "validation", "test")}
     return f"""WITH r AS {mode} ({draws}),
