@@ -14,13 +14,13 @@ Bad input raises ``RatingError`` with a message for the user, and changes nothin
 from __future__ import annotations
 
 import json
-import random
 import secrets
 import threading
 from collections import OrderedDict
 
 import duckdb
 
+from evaluation.rebalance import NoItemLeft, rebalance
 from evaluation.sessions import (
     DesignError,
     Item,
@@ -28,7 +28,6 @@ from evaluation.sessions import (
     check_answer,
     derandomize,
     make_items,
-    order_for_rater,
     plan,
 )
 from workbench.auth import AuthError, new_token, token_hash
@@ -166,14 +165,12 @@ def add_raters(ws: Workspace, session_id: int, names: list[str], seed: int | Non
                actor: str = "admin") -> dict:
     """Invite more raters to a running session, keeping every item at exactly k raters.
 
-    A new rater takes over whole items (first showing and repeat) that an existing rater has
-    not started (no rating on either row), revoked raters' items first, then from whoever has
-    the most such items left, until each new rater holds ⌊n·k / active raters⌋ items (n items,
-    k per item, active = not revoked, new ones included) or nothing more can move. The new
-    rater's order, sides and repeats are drawn like at creation (``order_for_rater``); the
-    donors' unstarted rows of moved items (and their skips) are removed. Ratings already
-    given never move. Returns ``{"session_id", "tokens": {name: token}, "items": {name:
-    items taken}, "from": {existing rater name: items given}}``; tokens exist only here.
+    Who takes which items is ``evaluation.rebalance.rebalance``'s rule (whole unstarted items,
+    revoked raters' first, until each new rater holds ⌊n·k / active raters⌋ items); here the
+    session is read, the donors' rows of moved items (and their skips) are removed and the new
+    raters' rows written. Ratings already given never move. Returns ``{"session_id",
+    "tokens": {name: token}, "items": {name: items taken}, "from": {existing rater name:
+    items given}}``; tokens exist only here.
     Raises RatingError, changing nothing, for an unknown session, no or duplicate names, a
     name already in the session, or a new rater who would get no item (everything left is
     started, or there are more raters than n·k). The k rule (k distinct raters per
@@ -191,60 +188,36 @@ def add_raters(ws: Workspace, session_id: int, names: list[str], seed: int | Non
     if taken:
         raise RatingError(f"already in session {session_id}: {', '.join(taken)}")
     rows = ws.query("""
-        SELECT a.rater_id, a.position, a.item_no, x.position IS NOT NULL AS rated
+        SELECT a.rater_id, a.item_no, x.position IS NOT NULL AS rated
         FROM assignments a LEFT JOIN session_ratings x
              ON x.rater_id = a.rater_id AND x.position = a.position
         WHERE a.session_id = ? ORDER BY a.rater_id, a.position""", [session_id])
-    started = {(r["rater_id"], r["item_no"]) for r in rows if r["rated"]}
-    holders: dict[int, set] = {}
-    movable: dict[str, set] = {r["id"]: set() for r in raters}
-    for row in rows:
-        holders.setdefault(row["item_no"], set()).add(row["rater_id"])
-        if (row["rater_id"], row["item_no"]) not in started:
-            movable[row["rater_id"]].add(row["item_no"])
-    active = sum(not r["revoked"] for r in raters) + len(names)
-    target = len(holders) * info["k"] // active
-    rng = random.Random(secrets.randbits(31) if seed is None else seed)
-    by_name = {r["id"]: r for r in raters}
-    moves: dict[str, list[tuple[str, int]]] = {name: [] for name in names}
-    for name in names:
-        mine: set = set()
-        while len(mine) < target:
-            donors = [d for d in movable if movable[d] - mine]
-            if not donors:
-                break
-            donor = max(donors, key=lambda d: (by_name[d]["revoked"], len(movable[d]), d))
-            item_no = rng.choice(sorted(movable[donor] - mine))
-            movable[donor].discard(item_no)
-            mine.add(item_no)
-            moves[name].append((donor, item_no))
-    empty = [name for name in names if not moves[name]]
-    if empty:
-        raise RatingError(f"no item left for {', '.join(empty)}: each new rater needs items "
-                          f"no one has started (session {session_id}: {len(holders)} items × "
-                          f"k = {info['k']} for {active} active raters)")
     items = {r["item_no"]: Item(r["item_no"], r["example_id"], r["first_system"],
                                 r["second_system"])
              for r in ws.query("SELECT * FROM session_items WHERE session_id = ?",
                                [session_id])}
+    try:
+        change = rebalance(rows, raters, names, items, info["k"], info["repeat_share"],
+                           secrets.randbits(31) if seed is None else seed)
+    except NoItemLeft as exc:
+        raise RatingError(f"no item left for {', '.join(exc.names)}: each new rater needs "
+                          f"items no one has started (session {session_id}: {exc.items} "
+                          f"items × k = {exc.k} for {exc.active} active raters)") from None
     ids = {name: "r" + secrets.token_hex(6) for name in names}
     tokens = {name: new_token() for name in names}
     with ws.transaction():
-        for name in names:
-            for donor, item_no in moves[name]:
-                ws.con.execute("DELETE FROM skips WHERE rater_id = $d AND position IN (SELECT "
-                               "position FROM assignments WHERE rater_id = $d AND item_no = $i)",
-                               {"d": donor, "i": item_no})
-                ws.con.execute("DELETE FROM assignments WHERE rater_id = ? AND item_no = ?",
-                               [donor, item_no])
+        for donor, item_no in (m for name in names for m in change.moves[name]):
+            ws.con.execute("DELETE FROM skips WHERE rater_id = $d AND position IN (SELECT "
+                           "position FROM assignments WHERE rater_id = $d AND item_no = $i)",
+                           {"d": donor, "i": item_no})
+            ws.con.execute("DELETE FROM assignments WHERE rater_id = ? AND item_no = ?",
+                           [donor, item_no])
         ws.insert("session_raters", [{"id": ids[n], "session_id": session_id, "name": n,
                                       "token_hash": token_hash(tokens[n])} for n in names])
         ws.insert("assignments", [
-            {"session_id": session_id, "rater_id": ids[n], "position": a.position,
+            {"session_id": session_id, "rater_id": ids[a.rater], "position": a.position,
              "item_no": a.item_no, "left_system": a.left, "right_system": a.right,
-             "is_repeat": a.is_repeat}
-            for n in names for a in order_for_rater(
-                n, sorted(i for _, i in moves[n]), items, info["repeat_share"], rng)])
+             "is_repeat": a.is_repeat} for a in change.added])
         wrong = ws.query("SELECT item_no, count(DISTINCT rater_id) AS raters, count(*) AS rows "
                          "FROM assignments WHERE session_id = ? AND NOT is_repeat GROUP BY "
                          "item_no HAVING raters <> ? OR rows <> ?",
@@ -253,13 +226,9 @@ def add_raters(ws: Workspace, session_id: int, names: list[str], seed: int | Non
             raise RatingError(f"adding raters would leave items {[w['item_no'] for w in wrong]}"
                               f" without exactly k = {info['k']} raters; nothing changed")
         ws.audit(actor, "add_raters", {"session_id": session_id, "raters": len(names),
-                                       "items": {n: len(moves[n]) for n in names}})
-    given: dict[str, int] = {}
-    for name in names:
-        for donor, _ in moves[name]:
-            given[by_name[donor]["name"]] = given.get(by_name[donor]["name"], 0) + 1
+                                       "items": {n: len(change.moves[n]) for n in names}})
     return {"session_id": session_id, "tokens": tokens,
-            "items": {n: len(moves[n]) for n in names}, "from": dict(sorted(given.items()))}
+            "items": {n: len(change.moves[n]) for n in names}, "from": change.given}
 
 
 # -- rating -------------------------------------------------------------------------------
