@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.prepared import admin_page
+from workbench import privacy as privacy_stage
 from common.errors import StageError
 from workbench.store import open_workspace
 from workbench.store import privacy as store
@@ -53,7 +54,7 @@ def test_override_from_the_page_needs_a_name_and_a_reason_then_lets_training_thr
     with open_workspace(workspace) as ws:
         version = record_version(ws, 1)
         with pytest.raises(StageError, match="privacy gate: 1 unreviewed"):
-            store.check_gate(ws, 1, version)
+            privacy_stage.check_gate(ws, 1, version)
     at.text_input(key="reviewer").input("alice")
     at.button(key="override").click()
     at.run()
@@ -61,7 +62,7 @@ def test_override_from_the_page_needs_a_name_and_a_reason_then_lets_training_thr
     assert at.success[0].value == "Override recorded in the audit log"
     assert at.warning[0].value.startswith("Training gate: overridden by alice (")
     with open_workspace(workspace) as ws:
-        facts = store.check_gate(ws, 1, version)
+        facts = privacy_stage.check_gate(ws, 1, version)
     assert (facts["override"]["who"], facts["override"]["reason"]) == ("alice", "synthetic data")
 
 

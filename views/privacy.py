@@ -4,6 +4,7 @@ redaction, the training gate (and an admin's override), the report file."""
 import pandas as pd
 import streamlit as st
 
+from curation.privacy_gate import gate_decision
 from views import _ui
 from workbench import privacy
 from common.errors import WorkbenchError
@@ -49,9 +50,10 @@ with _ui.workspace() as ws:
     override = store.override_for(ws, dataset_id, version)
     counts = store.summary(ws, dataset_id)
 open_count = gate["unreviewed"] + gate["accepted_not_redacted"]
-if not open_count:
+decision = gate_decision(gate, override)
+if decision.state == "open":
     st.success("Training gate: open. Every finding at or above the threshold is reviewed.")
-elif override:
+elif decision.state == "overridden":
     st.warning(f"Training gate: overridden by {override['who']} ({override['at']}): "
                f"{override['reason']}")
 else:

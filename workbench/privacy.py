@@ -12,6 +12,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from common.errors import WorkbenchError
+from curation.privacy_gate import PrivacyGateError, gate_decision
 from workbench.store import open_workspace
 from workbench.store import privacy as store
 
@@ -80,9 +81,22 @@ def gate(workspace: Path, threshold: float = store.DEFAULT_GATE_THRESHOLD) -> di
         version = gate_version(ws, dataset_id)
         block = store.blocking(ws, dataset_id, threshold)
         over = store.override_for(ws, dataset_id, version)
-    open_ = block["unreviewed"] + block["accepted_not_redacted"]
-    return {"passes": not open_ or over is not None, "dataset_version": version, **block,
+    return {"passes": gate_decision(block, over).passes, "dataset_version": version, **block,
             "override": over}
+
+
+def check_gate(ws, dataset_id: int, version: str,
+               threshold: float = store.DEFAULT_GATE_THRESHOLD) -> dict:
+    """The privacy facts for lineage.json, or PrivacyGateError when training must stop
+    (``curation.privacy_gate.gate_decision``: nothing open, or this version overridden)."""
+    block = store.blocking(ws, dataset_id, threshold)
+    decision = gate_decision(block, store.override_for(ws, dataset_id, version))
+    if not decision.passes:
+        raise PrivacyGateError(decision.refusal)
+    return {"gate_threshold": threshold, "unreviewed": block["unreviewed"],
+            "accepted_not_redacted": block["accepted_not_redacted"],
+            "decisions": store.summary(ws, dataset_id)["by_status"],
+            "override": decision.override}
 
 
 def write_report(workspace: Path, out: Path) -> dict:

@@ -35,7 +35,7 @@ def launch(workspace: Path, config: TrainConfig, on_progress: Progress | None = 
     """
     from training.recipe import qlora_unavailable
     from workbench.model_stages import _lineage
-    from workbench.store.privacy import check_gate as check_privacy_gate
+    from workbench.privacy import check_gate as check_privacy_gate
     from workbench.store.versions import record_version
 
     config.validate()

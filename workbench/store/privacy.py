@@ -1,4 +1,5 @@
-"""Privacy review in the store: span decisions, value lists, roles, the training gate.
+"""Privacy review in the store: span decisions, value lists, roles, what the training gate
+counts (the gate's rule is ``curation.privacy_gate.gate_decision``).
 
 A finding is a row of ``pii_spans`` (dataset, example, message, offsets, type, score). Its
 status is its latest decision in ``pii_decisions``: ``accept`` (is PII), ``reject`` (false
@@ -13,17 +14,13 @@ from __future__ import annotations
 import json
 import secrets
 
-from common.errors import StageError, WorkbenchError
+from common.errors import WorkbenchError
+from curation.privacy_gate import DEFAULT_GATE_THRESHOLD
 from workbench.store.workspace import Workspace
 
 DECISIONS = ("accept", "reject")
 KEY = ("example_id", "message_index", "start_char", "end_char", "entity_type")
-DEFAULT_GATE_THRESHOLD = 0.4  # the lowest reporting threshold (PHONE_NUMBER, curation.pii)
 CONTEXT_CHARS = 40
-
-
-class PrivacyGateError(StageError):
-    """Training refused: findings are not reviewed (or accepted ones not redacted)."""
 
 
 _STATUS_SQL = """
@@ -239,28 +236,6 @@ def override_for(ws: Workspace, dataset_id: int, version: str) -> dict | None:
     return {"who": rows[0]["actor"], "at": str(rows[0]["logged_at"]),
             "reason": detail["reason"], "unreviewed": detail["unreviewed"],
             "accepted_not_redacted": detail["accepted_not_redacted"]}
-
-
-def check_gate(ws: Workspace, dataset_id: int, version: str,
-               threshold: float = DEFAULT_GATE_THRESHOLD) -> dict:
-    """The privacy facts for lineage.json, or PrivacyGateError when training must stop.
-
-    Passes when nothing blocks, or when an admin overrode this exact dataset version.
-    """
-    block = blocking(ws, dataset_id, threshold)
-    facts = {"gate_threshold": threshold, "unreviewed": block["unreviewed"],
-             "accepted_not_redacted": block["accepted_not_redacted"],
-             "decisions": summary(ws, dataset_id)["by_status"], "override": None}
-    if block["unreviewed"] or block["accepted_not_redacted"]:
-        facts["override"] = override_for(ws, dataset_id, version)
-        if facts["override"] is None:
-            types = ", ".join(f"{t} {n}" for t, n in block["by_entity"].items())
-            raise PrivacyGateError(
-                f"privacy gate: {block['unreviewed']} unreviewed PII finding(s) with score >= "
-                f"{threshold} and {block['accepted_not_redacted']} accepted but not redacted "
-                f"({types}); review them (`workbench privacy-findings`, `privacy-bulk`), "
-                f"redact, or have an admin override (`workbench privacy-override`)")
-    return facts
 
 
 # -- redaction -----------------------------------------------------------------------------
