@@ -11,8 +11,8 @@ from curation.formats import Example
 from evaluation.report import render_html
 from tests.prepared import conv
 from workbench.pipeline import report
-from workbench.store import evaluation as store
 from workbench.store import open_workspace
+from workbench.store.sessions import ratings_export
 
 # (rater, item, label, choice as shown, is repeat): the hand-made table of
 # tests/test_stats_sessions.py, whose statistics are computed there by hand.
@@ -140,7 +140,7 @@ def test_html_export_without_sessions_says_how_to_get_ratings(tmp_path):
 
 def test_ratings_csv_is_the_sessions_derandomized_ratings(rated):
     with open_workspace(rated) as ws:
-        frame = store.ratings_export(ws, "gen-1")
+        frame = ratings_export(ws, "gen-1")
     assert len(frame) == 10 and frame["session_id"].unique().tolist() == [1]
     first = frame.iloc[0]
     assert (first["rater"], first["item_no"], first["position"], first["left_system"],

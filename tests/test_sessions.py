@@ -14,6 +14,7 @@ from evaluation.sessions import (
 )
 from tests.sessions_data import add_generations
 from workbench.auth import AuthError
+from workbench.session_statistics import statistics
 from workbench.store import sessions as ss
 from workbench.store.sessions import RatingError
 
@@ -262,7 +263,7 @@ def test_summary_of_a_session_counts_derandomized_labels(ws):
              ws.query("SELECT position, left_system FROM assignments WHERE rater_id = ?", [ana])}
     for position, left in sides.items():  # always pick tuned, wherever it was shown
         ss.submit(ws, ana, position, "A" if left == "tuned" else "B")
-    (pair,) = ss.summary(ws, 1, n_boot=5)["pairs"]
+    (pair,) = statistics(ws, 1, n_boot=5)["pairs"]
     assert (pair["system"], pair["wins"], pair["losses"], pair["ties"], pair["auto_ties"]) == \
         ("tuned", 3, 0, 1, 1)
 

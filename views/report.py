@@ -9,7 +9,7 @@ from evaluation.report import METRIC_LABELS, render_html
 from views import _ui
 from common.errors import NoDataset
 from workbench.pipeline import report
-from workbench.store import evaluation as store
+from workbench.store.sessions import ratings_export
 
 path = _ui.sidebar()
 st.title("Report")
@@ -119,6 +119,6 @@ c1.download_button("Report (HTML)", render_html(result), file_name="report.html"
                    mime="text/html", key="export_html")
 if ev:
     with _ui.workspace() as ws:
-        csv = store.ratings_export(ws, ev["run_id"]).to_csv(index=False)
+        csv = ratings_export(ws, ev["run_id"]).to_csv(index=False)
     c2.download_button("Ratings (CSV, one row per rating)", csv, file_name="ratings.csv",
                        mime="text/csv", key="export_csv")

@@ -12,6 +12,7 @@ import streamlit as st
 from evaluation.sessions import SessionDesign
 from views import _ui
 from common.errors import WorkbenchError
+from workbench.session_statistics import rouge_scores, statistics
 from workbench.store import sessions as ss
 
 _ui.require("admin")
@@ -105,8 +106,8 @@ if not raw:
     st.stop()
 with_rouge = st.toggle("Agreement of ROUGE-L with the raters", key="with_rouge")
 with _ui.workspace() as ws:
-    scores = ss.rouge_scores(ws, session_id) if with_rouge else None
-    result = ss.summary(ws, session_id, scores)
+    scores = rouge_scores(ws, session_id) if with_rouge else None
+    result = statistics(ws, session_id, scores)
 st.dataframe(pd.DataFrame(result["pairs"]), hide_index=True, key="pairs")
 if result["bradley_terry"]:
     st.caption("Bradley–Terry strengths (log-odds, bootstrap 95% intervals)")

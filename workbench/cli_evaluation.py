@@ -64,11 +64,11 @@ def export_ratings(workspace: str = Workspace,
                    out: str = typer.Option("ratings.csv", help="CSV file to write.")) -> dict:
     """Write every rating of the rating sessions over the latest generate run as CSV, one row
     per rating, de-randomized (session, rater, item, position, sides, choice, label, time)."""
-    from workbench.store import evaluation as store
     from workbench.store import open_workspace
+    from workbench.store.sessions import ratings_export
 
     with open_workspace(Path(workspace), create=False) as ws:
-        frame = store.ratings_export(ws, ws.require_run("generate")["id"])
+        frame = ratings_export(ws, ws.require_run("generate")["id"])
     frame.to_csv(out, index=False)
     return {"ratings": len(frame), "csv": str(Path(out).resolve())}
 

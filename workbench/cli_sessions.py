@@ -106,12 +106,13 @@ def session_stats(workspace: str = Workspace, session: int = typer.Option(...),
                   csv_out: str = typer.Option(None, "--csv", help="Write raw ratings here.")
                   ) -> dict:
     """Win rates, agreement, position bias, consistency (and the raw ratings as CSV)."""
+    from workbench.session_statistics import rouge_scores, statistics
     from workbench.store import open_workspace
     from workbench.store import sessions as ss
 
     with open_workspace(workspace, create=False) as ws:
-        scores = ss.rouge_scores(ws, session) if rouge else None
-        result = ss.summary(ws, session, scores, n_boot=n_boot)
+        scores = rouge_scores(ws, session) if rouge else None
+        result = statistics(ws, session, scores, n_boot=n_boot)
         raw = ss.raw_ratings(ws, session)
     if csv_out is not None and raw:
         with Path(csv_out).open("w", newline="", encoding="utf-8") as handle:

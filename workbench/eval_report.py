@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from evaluation.bootstrap import breakdown, paired_interval
+from workbench.session_statistics import rouge_scores, statistics
 from workbench.store import Workspace
 from workbench.store import evaluation as store
 from workbench.store import sessions as session_store
@@ -124,7 +125,7 @@ def _extractor_note(ws: Workspace, run_id: str) -> dict | None:
 def session_metric_scores(ws: Workspace, run_id: str) -> dict[str, dict[tuple[int, str], float]]:
     """{metric: {(example_id, system): score}} of the stored per-example scores of ``run_id``
     for ``AGREEMENT_METRICS`` (lower-is-better metrics negated, so + always means better);
-    ROUGE-L computed on the fly (``sessions.rouge_scores``) when the run was never scored."""
+    ROUGE-L computed on the fly (``session_statistics.rouge_scores``) when the run was never scored."""
     per_example = store.example_scores(ws, run_id)
     out: dict[str, dict[tuple[int, str], float]] = {}
     for system, by_metric in per_example.items():
@@ -142,7 +143,7 @@ def session_metric_scores(ws: Workspace, run_id: str) -> dict[str, dict[tuple[in
 def session_reports(ws: Workspace, n_boot: int = 200) -> list[dict]:
     """Statistics and design of every rating session of the workspace, oldest first.
 
-    Each entry is ``workbench.store.sessions.summary`` (de-randomized labels only: pairs with
+    Each entry is ``workbench.session_statistics.statistics`` (de-randomized labels only: pairs with
     win/tie/loss, win rate and Wilson 95% interval, both-bad apart, sign-test p; Bradley–Terry
     with ``n_boot`` bootstrap resamples when > 2 systems; Cohen / Fleiss kappa and
     Krippendorff's alpha; position bias; intra-rater consistency; agreement of each stored
@@ -152,7 +153,7 @@ def session_reports(ws: Workspace, n_boot: int = 200) -> list[dict]:
     for info in reversed(session_store.sessions(ws)):
         scores = session_metric_scores(ws, info["run_id"])
         if not scores:
-            scores = session_store.rouge_scores(ws, info["id"])
-        result = session_store.summary(ws, info["id"], scores, n_boot=n_boot)
+            scores = rouge_scores(ws, info["id"])
+        result = statistics(ws, info["id"], scores, n_boot=n_boot)
         out.append({**result, "design": session_store.design(ws, info["id"])})
     return out

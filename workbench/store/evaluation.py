@@ -1,5 +1,4 @@
-"""Evaluation tables: generations, aggregate and per-example metric scores, held-out losses,
-and the de-randomized ratings export.
+"""Evaluation tables: generations, aggregate and per-example metric scores, held-out losses.
 
 Functions take an open ``Workspace``; rows are dicts. Tables: ``generations`` (m001, plus
 ``new_tokens`` from m007), ``metric_scores`` (aggregates), ``example_scores`` (one value per
@@ -91,28 +90,6 @@ def train_logs(ws: Workspace, run_ids: list[str]) -> list[dict]:
         return []
     return ws.query("SELECT run_id, step, loss FROM train_log WHERE list_contains(?, run_id) "
                     "ORDER BY run_id, step", [list(run_ids)])
-
-
-def ratings_export(ws: Workspace, run_id: str):
-    """One row per rating in the rating sessions over a generate run, de-randomized, as a
-    DataFrame (for CSV), in submission order.
-
-    Columns: session_id, rater (name), rater_id, item_no, example_id, position (0-based place
-    in the rater's list), is_repeat, left_system, right_system, choice (as shown: A = left,
-    B = right, tie, both_bad), label (system name / tie / both_bad), reason, likert_left,
-    likert_right, rated_at, edited_at (UTC timestamps). Items tied automatically (identical
-    outputs) were never shown and have no row.
-    """
-    return ws.frame("""
-        SELECT x.session_id, r.name AS rater, x.rater_id, x.item_no, i.example_id, x.position,
-               a.is_repeat, a.left_system, a.right_system, x.choice, x.label, x.reason,
-               x.likert_left, x.likert_right, x.rated_at, x.edited_at
-        FROM session_ratings x
-        JOIN rating_sessions s ON s.id = x.session_id
-        JOIN session_raters r ON r.id = x.rater_id
-        JOIN assignments a ON a.rater_id = x.rater_id AND a.position = x.position
-        JOIN session_items i ON i.session_id = x.session_id AND i.item_no = x.item_no
-        WHERE s.run_id = ? ORDER BY x.seq""", [run_id])
 
 
 def heldout_rows(ws: Workspace, dataset_id: int, limit: int = 200) -> list[dict]:

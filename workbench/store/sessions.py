@@ -471,18 +471,41 @@ def rater_progress(ws: Workspace, session_id: int) -> list[dict]:
                     [session_id])
 
 
-def raw_ratings(ws: Workspace, session_id: int) -> list[dict]:
-    """One row per rating, de-randomized: rater_id, item_no, example_id, position, is_repeat,
-    left_system, right_system, choice (as shown), label (system name / tie / both_bad),
-    reason, likert_left, likert_right, rated_at, edited_at; ordered by submission."""
-    return ws.query("""
-        SELECT x.rater_id, x.item_no, i.example_id, x.position, a.is_repeat, a.left_system,
-               a.right_system, x.choice, x.label, x.reason, x.likert_left, x.likert_right,
-               x.rated_at, x.edited_at, i.first_system, i.second_system
+def _ratings_sql(where: str) -> str:
+    """The one query of ratings, de-randomized, in submission order, over the sessions that
+    ``where`` selects (``s`` is ``rating_sessions``): session_id, rater (name), rater_id,
+    item_no, example_id, position (0-based place in the rater's list), is_repeat,
+    left_system, right_system, choice (as shown: A = left, B = right, tie, both_bad), label
+    (system name / tie / both_bad), reason, likert_left, likert_right, rated_at, edited_at
+    (UTC timestamps), first_system, second_system (the item's pair by name)."""
+    return f"""
+        SELECT x.session_id, r.name AS rater, x.rater_id, x.item_no, i.example_id, x.position,
+               a.is_repeat, a.left_system, a.right_system, x.choice, x.label, x.reason,
+               x.likert_left, x.likert_right, x.rated_at, x.edited_at, i.first_system,
+               i.second_system
         FROM session_ratings x
+        JOIN rating_sessions s ON s.id = x.session_id
+        JOIN session_raters r ON r.id = x.rater_id
         JOIN assignments a ON a.rater_id = x.rater_id AND a.position = x.position
         JOIN session_items i ON i.session_id = x.session_id AND i.item_no = x.item_no
-        WHERE x.session_id = ? ORDER BY x.seq""", [session_id])
+        WHERE {where} ORDER BY x.seq"""
+
+
+def raw_ratings(ws: Workspace, session_id: int) -> list[dict]:
+    """One row per rating of a session (the Sessions page's CSV, ``session-stats --csv`` and
+    the statistics' input): the columns of ``_ratings_sql`` from rater_id on."""
+    rows = ws.query(_ratings_sql("s.id = ?"), [session_id])
+    for row in rows:
+        del row["session_id"], row["rater"]
+    return rows
+
+
+def ratings_export(ws: Workspace, run_id: str):
+    """One row per rating in the rating sessions over a generate run (``export-ratings``, the
+    Report's CSV), as a DataFrame: the columns of ``_ratings_sql`` up to edited_at. Items
+    tied automatically (identical outputs) were never shown and have no row."""
+    return ws.frame(_ratings_sql("s.run_id = ?"), [run_id]).drop(
+        columns=["first_system", "second_system"])
 
 
 def auto_ties(ws: Workspace, session_id: int) -> list[dict]:
@@ -491,31 +514,11 @@ def auto_ties(ws: Workspace, session_id: int) -> list[dict]:
                     "WHERE session_id = ? AND auto_tie ORDER BY item_no", [session_id])
 
 
-def summary(ws: Workspace, session_id: int, metric_scores: dict | None = None,
-            n_boot: int = 200) -> dict:
-    """Every statistic of a session (``evaluation.session_stats.summarize``) plus its design.
-
-    ``metric_scores``: optional ``{metric: {(example_id, system): score}}`` for the
-    metric–human agreement (see ``rouge_scores``).
-    """
-    from evaluation.session_stats import summarize
-
-    info = session(ws, session_id)
-    result = summarize(raw_ratings(ws, session_id), auto_ties(ws, session_id),
-                       tuple(info["systems"]), metric_scores, n_boot=n_boot)
-    return {"session": {k: info[k] for k in ("id", "name", "run_id", "systems", "k",
-                                             "repeat_share")}, **result}
-
-
-def rouge_scores(ws: Workspace, session_id: int) -> dict:
-    """Per-example ROUGE-L F of every system of a session against the reference:
-    ``{"rougeL": {(example_id, system): score}}`` (for the metric–human agreement)."""
-    from evaluation.metrics import rouge
-
-    rows = ws.query("""
+def session_outputs(ws: Workspace, session_id: int) -> list[dict]:
+    """Generated outputs of the session's examples, every system: {example_id, system,
+    output, reference}, by example and system."""
+    return ws.query("""
         SELECT g.example_id, g.system, g.output, g.reference FROM generations g
         JOIN rating_sessions s ON s.run_id = g.run_id AND s.id = ?
         WHERE g.example_id IN (SELECT example_id FROM session_items WHERE session_id = ?)
         ORDER BY g.example_id, g.system""", [session_id, session_id])
-    per = rouge([r["output"] for r in rows], [r["reference"] or "" for r in rows])["per_example"]
-    return {"rougeL": {(r["example_id"], r["system"]): s["rougeL"] for r, s in zip(rows, per, strict=True)}}
