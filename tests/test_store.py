@@ -25,8 +25,9 @@ def test_schema_has_every_table_after_migration(tmp_path):
               .fetchall()}
     assert {"datasets", "examples", "rejects", "findings", "dup_clusters", "pii_spans",
             "decisions", "splits", "versions", "runs", "train_log", "generations",
-            "metric_scores", "rating_items", "ratings", "audit_log",
+            "metric_scores", "audit_log",
             "schema_migrations", "dup_overrides", "leakage"} <= tables
+    assert not {"rating_items", "ratings"} & tables  # dropped by m009: nothing used them
 
 
 def test_reopening_does_not_migrate_twice(tmp_path):
@@ -87,3 +88,23 @@ def test_a_workspace_held_by_another_process_is_a_one_line_busy_error(tmp_path):
             connect(str(db), wait_s=0.5)
     finally:
         holder.kill()
+
+
+def test_a_workspace_from_before_m009_loses_only_the_unused_rating_tables(tmp_path):
+    from workbench.store.migrations import migrate
+
+    con = connect(str(tmp_path / "old.duckdb"))
+    for migration in MIGRATIONS[:-1]:  # a workspace migrated up to m008
+        migration(con)
+    con.execute("INSERT INTO rating_items VALUES (1, 'gen-1', 1, 'base', 'tuned', false)")
+    con.execute("INSERT INTO datasets(id, name) VALUES (1, 'kept')")
+    con.execute("CREATE TABLE schema_migrations(name VARCHAR PRIMARY KEY, applied_at "
+                "TIMESTAMP DEFAULT current_timestamp)")
+    con.executemany("INSERT INTO schema_migrations(name) VALUES (?)",
+                    [[m.__name__] for m in MIGRATIONS[:-1]])
+    migrate(con)
+    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables")
+              .fetchall()}
+    assert not {"rating_items", "ratings"} & tables
+    assert con.execute("SELECT name FROM datasets").fetchall() == [("kept",)]
+    assert con.execute("SELECT count(*) FROM schema_migrations").fetchall() == [(9,)]

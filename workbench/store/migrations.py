@@ -151,8 +151,18 @@ def m008_embedding_cache(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def m009_drop_unused_rating_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop ``rating_items`` and ``ratings`` (from m001): no code reads or writes them; rating
+    sessions keep their items and ratings in the m004 tables."""
+    con.execute("""
+    DROP TABLE IF EXISTS rating_items;
+    DROP TABLE IF EXISTS ratings;
+    """)
+
+
 MIGRATIONS = [m001_initial, m002_privacy, m003_training, m004_sessions, m005_curation_io,
-              m006_curation_dedup, m007_evaluation, m008_embedding_cache]
+              m006_curation_dedup, m007_evaluation, m008_embedding_cache,
+              m009_drop_unused_rating_tables]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:
