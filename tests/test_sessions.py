@@ -122,7 +122,7 @@ def test_login_with_a_wrong_or_revoked_token_is_refused(ws):
     with pytest.raises(AuthError, match="revoked"):
         ss.login(ws, tokens["ana"])
     with pytest.raises(AuthError, match="revoked"):
-        ss.next_item(ws, rater["rater_id"])
+        ss.screen(ws, rater["rater_id"])["item"]
 
 
 def test_a_reissued_token_replaces_the_old_one(ws):
@@ -142,7 +142,7 @@ def rater(ws, result, name="ana"):
 def test_the_next_item_names_no_system_and_follows_the_stored_order(ws):
     result = make(ws, n=6)
     ana = rater(ws, result)
-    item = ss.next_item(ws, ana)
+    item = ss.screen(ws, ana)["item"]
     assert set(item) == {"position", "item_no", "prompt", "left_output", "right_output"}
     assert item["position"] == 0
     stored = ws.query("SELECT item_no, left_system FROM assignments WHERE rater_id = ? AND "
@@ -153,7 +153,7 @@ def test_the_next_item_names_no_system_and_follows_the_stored_order(ws):
 
 def test_a_submit_stores_the_derandomized_label_reason_and_likert(ws):
     ana = rater(ws, make(ws))
-    item = ss.next_item(ws, ana)
+    item = ss.screen(ws, ana)["item"]
     left = ws.scalar("SELECT left_system FROM assignments WHERE rater_id = ? AND position = 0",
                      [ana])
     ss.submit(ws, ana, 0, "A", reason="more precise", likert_left=4, likert_right=2)
@@ -161,8 +161,8 @@ def test_a_submit_stores_the_derandomized_label_reason_and_likert(ws):
                    "FROM session_ratings")[0]
     assert row == {"position": 0, "item_no": item["item_no"], "choice": "A", "label": left,
                    "reason": "more precise", "likert_left": 4, "likert_right": 2}
-    assert ss.progress(ws, ana) == {"rated": 1, "total": 3, "skipped": 0}
-    assert ss.next_item(ws, ana)["position"] == 1
+    assert ss.screen(ws, ana)["progress"] == {"rated": 1, "total": 3, "skipped": 0}
+    assert ss.screen(ws, ana)["item"]["position"] == 1
 
 
 def test_a_second_submit_of_the_same_item_is_refused_and_changes_nothing(ws):
@@ -202,14 +202,14 @@ def test_a_bad_answer_is_refused_and_changes_nothing(ws, kwargs, message):
 def test_a_skipped_item_comes_back_after_the_others(ws):
     ana = rater(ws, make(ws))
     ss.skip(ws, ana, 0)
-    assert ss.progress(ws, ana) == {"rated": 0, "total": 3, "skipped": 1}
-    assert [ss.next_item(ws, ana)["position"]] == [1]
+    assert ss.screen(ws, ana)["progress"] == {"rated": 0, "total": 3, "skipped": 1}
+    assert [ss.screen(ws, ana)["item"]["position"]] == [1]
     ss.submit(ws, ana, 1, "tie")
     ss.submit(ws, ana, 2, "both_bad")
-    assert ss.next_item(ws, ana)["position"] == 0
+    assert ss.screen(ws, ana)["item"]["position"] == 0
     ss.submit(ws, ana, 0, "B")
-    assert ss.next_item(ws, ana) is None
-    assert ss.progress(ws, ana) == {"rated": 3, "total": 3, "skipped": 0}
+    assert ss.screen(ws, ana)["item"] is None
+    assert ss.screen(ws, ana)["progress"] == {"rated": 3, "total": 3, "skipped": 0}
 
 
 def test_only_the_last_answer_can_be_edited(ws):
@@ -305,7 +305,7 @@ def test_an_added_rater_takes_unstarted_items_and_every_item_keeps_k_raters(ws):
     result = make(ws, n=8, raters=("ana", "bo"), k=2, repeat_share=0.25)
     ana = rater(ws, result)
     for _ in range(3):
-        ss.submit(ws, ana, ss.next_item(ws, ana)["position"], "A")
+        ss.submit(ws, ana, ss.screen(ws, ana)["item"]["position"], "A")
     rated_before = ws.query("SELECT * FROM session_ratings ORDER BY ALL")
     ana_started = {r["item_no"] for r in rated_before}
     added = ss.add_raters(ws, 1, ["cy"], seed=0)
@@ -321,10 +321,10 @@ def test_an_added_rater_takes_unstarted_items_and_every_item_keeps_k_raters(ws):
                         "r.id = a.rater_id WHERE r.name = 'cy' AND a.is_repeat")
     assert repeats == 2  # ⌈0.25 × 5⌉, as at creation
     cy = ss.login(ws, added["tokens"]["cy"])["rater_id"]
-    assert ss.progress(ws, cy) == {"rated": 0, "total": 7, "skipped": 0}
-    ss.submit(ws, cy, ss.next_item(ws, cy)["position"], "B")
-    assert ss.progress(ws, cy)["rated"] == 1
-    ana_progress = ss.progress(ws, ana)  # ana's memoized plan follows the change
+    assert ss.screen(ws, cy)["progress"] == {"rated": 0, "total": 7, "skipped": 0}
+    ss.submit(ws, cy, ss.screen(ws, cy)["item"]["position"], "B")
+    assert ss.screen(ws, cy)["progress"]["rated"] == 1
+    ana_progress = ss.screen(ws, ana)["progress"]  # ana's memoized plan follows the change
     assert ana_progress["total"] == ws.scalar(
         "SELECT count(*) FROM assignments WHERE rater_id = ?", [ana])
 
@@ -341,14 +341,14 @@ def test_a_revoked_raters_unstarted_items_go_first(ws):
 def test_a_position_handed_over_is_refused_to_its_old_rater(ws):
     result = make(ws, n=4, raters=("ana",), k=1)
     ana = rater(ws, result)
-    shown = ss.next_item(ws, ana)  # memoizes ana's plan
+    shown = ss.screen(ws, ana)["item"]  # memoizes ana's plan
     ss.add_raters(ws, 1, ["bo"], seed=0)
     moved = {r["position"] for r in ws.query("SELECT position FROM assignments "
                                              "WHERE rater_id = ?", [ana])}
     gone = next(p for p in range(4) if p not in moved)
     with pytest.raises(RatingError, match="not an item assigned to you"):
         ss.submit(ws, ana, gone, "A")
-    assert shown is not None and ss.progress(ws, ana)["total"] == 2
+    assert shown is not None and ss.screen(ws, ana)["progress"]["total"] == 2
 
 
 @pytest.mark.parametrize(("names", "message"), [
@@ -369,7 +369,7 @@ def test_no_item_left_when_every_item_is_started(ws):
     result = make(ws, n=2, raters=("ana",), k=1)
     ana = rater(ws, result)
     for _ in range(2):
-        ss.submit(ws, ana, ss.next_item(ws, ana)["position"], "A")
+        ss.submit(ws, ana, ss.screen(ws, ana)["item"]["position"], "A")
     with pytest.raises(RatingError, match=r"^no item left for cy: each new rater needs items "
                        r"no one has started \(session 1: 2 items × k = 1 for 2 active raters\)$"):
         ss.add_raters(ws, 1, ["cy"], seed=0)

@@ -3,7 +3,6 @@
 from tests.conftest import write_jsonl
 from workbench import stages
 from workbench.store import open_workspace
-from workbench.store.browse import token_lengths
 
 
 def test_a_prompt_longer_than_max_seq_len_leaves_zero_trainable_tokens(tmp_path):
@@ -18,7 +17,8 @@ def test_a_prompt_longer_than_max_seq_len_leaves_zero_trainable_tokens(tmp_path)
     summary = stages.validate(ws, max_seq_len=128)
     assert summary["by_code"] == {"too_many_tokens": 1, "zero_trainable_tokens": 1}
     with open_workspace(ws) as store:
-        counts = token_lengths(store, 1)
+        counts = store.frame("SELECT example_id, n_tokens, trainable_tokens, openai_tokens "
+                             "FROM example_tokens WHERE dataset_id = 1 ORDER BY example_id")
     assert counts["example_id"].tolist() == [1, 2]
     assert counts["trainable_tokens"].tolist()[0] == 0
     assert counts["n_tokens"].tolist()[0] > 300 > counts["n_tokens"].tolist()[1]

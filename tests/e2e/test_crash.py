@@ -93,7 +93,7 @@ def test_kill_9_while_rating_loses_no_acknowledged_rating(workspace):
     assert len(acked) >= 40 and set(acked) <= stored
     assert rows == [{"choice": "A", "reason": "why not", "likert_left": 3, "likert_right": 4}]
     with open_workspace(root) as ws:  # and rating goes on where it stopped
-        item = ss.next_item(ws, raters[0])
+        item = ss.screen(ws, raters[0])["item"]
         ss.submit(ws, raters[0], item["position"], "B")
 
 

@@ -101,12 +101,6 @@ def rows_with_code(ws: Workspace, dataset_id: int, code: str):
                     [dataset_id, code])
 
 
-def token_lengths(ws: Workspace, dataset_id: int):
-    """A DataFrame of example_id, n_tokens, trainable_tokens, openai_tokens (validate)."""
-    return ws.frame("SELECT example_id, n_tokens, trainable_tokens, openai_tokens FROM "
-                    "example_tokens WHERE dataset_id = ? ORDER BY example_id", [dataset_id])
-
-
 def example_detail(ws: Workspace, dataset_id: int, example_id: int) -> dict | None:
     """One row with messages, meta, findings and decisions; None when it does not exist."""
     rows = ws.query("SELECT id, line, messages, meta FROM examples WHERE dataset_id = ? "
@@ -121,11 +115,6 @@ def example_detail(ws: Workspace, dataset_id: int, example_id: int) -> dict | No
     row["status"] = ws.scalar(f"SELECT {STATUS_SQL} FROM examples e WHERE e.dataset_id = ? "
                               "AND e.id = ?", [dataset_id, example_id])
     return row
-
-
-def replace_token_counts(ws: Workspace, dataset_id: int, rows: list[dict]) -> None:
-    """Store the validate stage's per-example token counts (replacing the previous ones)."""
-    ws.replace_rows("example_tokens", dataset_id, rows)
 
 
 def datasets(ws: Workspace):

@@ -6,7 +6,7 @@ Tables (migration ``m004_sessions``): rating_sessions, session_items, session_ra
 SHA-256 only), assignments (every rater's order and sides, drawn once by
 ``evaluation.sessions.plan`` and stored before anything is shown), skips, session_ratings
 (one row per rater and position; the primary key refuses a second submit).
-What a rater's page receives never names a system: ``next_item`` returns positions and texts,
+What a rater's page receives never names a system: ``screen`` returns positions and texts,
 and a submit looks the sides up here to store the de-randomized label.
 Bad input raises ``RatingError`` with a message for the user, and changes nothing.
 """
@@ -334,16 +334,6 @@ def screen(ws: Workspace, rater_id: str) -> dict:
             "progress": {"rated": len(rated), "total": len(plan_["positions"]),
                          "skipped": len(skipped)},
             "item": _show(ws, rater_id, todo[0]) if todo else None}
-
-
-def next_item(ws: Workspace, rater_id: str) -> dict | None:
-    """``screen(ws, rater_id)["item"]``: the next item to rate, or None when done."""
-    return screen(ws, rater_id)["item"]
-
-
-def progress(ws: Workspace, rater_id: str) -> dict:
-    """``{"rated", "total", "skipped"}`` for one rater (skipped = skipped, not yet rated)."""
-    return screen(ws, rater_id)["progress"]
 
 
 def _assignment(ws: Workspace, rater_id: str, position) -> dict:

@@ -64,12 +64,6 @@ def set_run_state(ws: Workspace, run_id: str, state: str) -> None:
                    [state, run_id])
 
 
-def curves(ws: Workspace, run_ids: list[str]):
-    """Long DataFrame [run_id, step, loss, val_loss, tokens_per_s] of several runs."""
-    return ws.frame("SELECT run_id, step, loss, val_loss, tokens_per_s FROM train_log "
-                    "WHERE run_id IN (SELECT unnest(?)) ORDER BY run_id, step", [run_ids])
-
-
 def version_exists(ws: Workspace, version: str) -> int | None:
     """The dataset id a recorded version belongs to, or None when it is unknown."""
     return ws.scalar("SELECT dataset_id FROM versions WHERE id = ?", [version])

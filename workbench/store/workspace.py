@@ -180,17 +180,6 @@ class Workspace:
                              [dataset_id] + (params or []))
             self.insert(table, [{"dataset_id": dataset_id, **r} for r in rows])
 
-    def set_redactions(self, dataset_id: int, redacted: dict[int, list[dict]], who: str) -> None:
-        """Store redacted messages per example and record one ``redact`` decision each."""
-        with self.transaction():
-            for example_id, messages in redacted.items():
-                self.con.execute("UPDATE examples SET redacted_messages = ? WHERE dataset_id = ? "
-                                 "AND id = ?", [json.dumps(messages, ensure_ascii=False),
-                                                dataset_id, example_id])
-            self.insert("decisions", [
-                {"dataset_id": dataset_id, "example_id": i, "action": "redact", "who": who,
-                 "reason": "PII spans replaced with <ENTITY_TYPE>"} for i in redacted])
-
     # -- splits ----------------------------------------------------------------------
     def split_counts(self, dataset_id: int) -> dict[str, int]:
         counts = dict(self.con.execute("SELECT split, count(*) FROM splits WHERE dataset_id = ? "
@@ -275,8 +264,3 @@ class Workspace:
     def browse(self, kind: str, dataset_id: int):
         """A DataFrame of one of ``BROWSE``'s views for a dataset."""
         return self.frame(self.BROWSE[kind], [dataset_id])
-
-    def train_log(self, run_id: str):
-        return self.frame("SELECT step, loss FROM train_log WHERE run_id = ? ORDER BY step",
-                          [run_id])
-
