@@ -375,3 +375,22 @@ def test_no_item_left_when_every_item_is_started(ws):
         ss.add_raters(ws, 1, ["cy"], seed=0)
     with pytest.raises(RatingError, match="no rating session 9"):
         ss.add_raters(ws, 9, ["cy"])
+
+
+def test_the_session_csv_and_the_run_export_are_the_same_ratings_from_one_query(ws):
+    from workbench.store.sessions import ratings_export
+
+    result = make(ws, n=3, raters=("ana",))
+    ana = rater(ws, result)
+    for _ in range(2):
+        ss.submit(ws, ana, ss.screen(ws, ana)["item"]["position"], "A", reason="clearer")
+    raw = ss.raw_ratings(ws, 1)
+    export = ratings_export(ws, ss.session(ws, 1)["run_id"])
+    assert list(raw[0]) == [
+        "rater_id", "item_no", "example_id", "position", "is_repeat", "left_system",
+        "right_system", "choice", "label", "reason", "likert_left", "likert_right",
+        "rated_at", "edited_at", "first_system", "second_system"]
+    assert list(export.columns) == ["session_id", "rater", *list(raw[0])[:-2]]
+    assert [(r["position"], r["label"]) for r in raw] == \
+        [(p, lab) for p, lab in zip(export["position"], export["label"], strict=True)]
+    assert set(export["rater"]) == {"ana"} and len(raw) == 2
