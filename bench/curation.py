@@ -360,7 +360,8 @@ def write_split_rows(path: Path, n: int, seed: int = 0) -> None:
 
 
 def split_ours(source: str, target: str) -> None:
-    """workbench.store.splits.split_select in DuckDB over the Parquet file → Parquet (id, split)."""
+    """workbench.store.splits.split_select in DuckDB over the Parquet file → Parquet
+    (id, split)."""
     import duckdb
 
     from workbench.store.splits import split_select

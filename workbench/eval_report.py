@@ -125,7 +125,8 @@ def _extractor_note(ws: Workspace, run_id: str) -> dict | None:
 def session_metric_scores(ws: Workspace, run_id: str) -> dict[str, dict[tuple[int, str], float]]:
     """{metric: {(example_id, system): score}} of the stored per-example scores of ``run_id``
     for ``AGREEMENT_METRICS`` (lower-is-better metrics negated, so + always means better);
-    ROUGE-L computed on the fly (``session_statistics.rouge_scores``) when the run was never scored."""
+    ROUGE-L computed on the fly (``session_statistics.rouge_scores``) when the run was never
+    scored."""
     per_example = store.example_scores(ws, run_id)
     out: dict[str, dict[tuple[int, str], float]] = {}
     for system, by_metric in per_example.items():
