@@ -34,7 +34,8 @@ def test_ingest_and_split_run_without_importing_torch(tmp_path):
 
     script = (
         "import json, sys, pathlib\n"
-        "from workbench import cli, stages\n"
+        "from workbench import cli\n"
+        "from workbench.stages import curation as stages\n"
         f"p = pathlib.Path({str(tmp_path)!r}) / 'a.jsonl'\n"
         "p.write_text(json.dumps({'instruction': 'Hi', 'output': 'Hello'}) + '\\n')\n"
         f"stages.ingest(pathlib.Path({str(tmp_path)!r}) / 'ws', str(p))\n"

@@ -9,8 +9,8 @@ from evaluation.extract import detect_extractor, is_gsm8k_reference, resolve_ext
 from evaluation.report import render_html
 from tests.prepared import generated_workspace
 from common.errors import StageError
-from workbench.model_stages import score
-from workbench.pipeline import report
+from workbench.stages.evaluation import score
+from workbench.stages.pipeline import report
 from workbench.store import evaluation as store
 from workbench.store import open_workspace
 

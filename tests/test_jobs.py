@@ -2,8 +2,8 @@ import os
 import signal
 import time
 
-from workbench import jobs
-from workbench.tasks import REGISTRY, read_jsonl, write_jsonl
+from workbench.jobs import runner as jobs
+from workbench.jobs.bodies import REGISTRY, read_jsonl, write_jsonl
 
 
 def test_a_job_runs_in_a_child_process_and_ends_succeeded(tmp_path):

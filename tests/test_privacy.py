@@ -18,8 +18,9 @@ from curation.pii_redact import (
     replacement,
 )
 from tests.conftest import write_jsonl
-from workbench import model_stages, train_runs
-from workbench import privacy as privacy_stage
+from workbench.stages import evaluation as model_stages
+from workbench.stages import training as train_runs
+from workbench.stages import privacy as privacy_stage
 from common.errors import WorkbenchError
 from workbench.store import open_workspace
 from workbench.store import privacy as store
@@ -225,7 +226,7 @@ def test_failed_recheck_stores_nothing(ws, monkeypatch):
 
 
 def test_pipeline_redact_records_redacted_decisions_that_resolve_every_span(ws):
-    from workbench.stages import pii
+    from workbench.stages.curation import pii
 
     summary = pii(ws, redact=True)
     assert summary["redacted"] == 4

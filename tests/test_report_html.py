@@ -8,8 +8,8 @@ import pytest
 from curation.formats import Example
 from evaluation.report import render_html
 from tests.prepared import conv, generated_workspace
-from workbench.model_stages import score
-from workbench.pipeline import report
+from workbench.stages.evaluation import score
+from workbench.stages.pipeline import report
 from workbench.store import evaluation as store
 from workbench.store import open_workspace
 

@@ -10,7 +10,7 @@ import pytest
 from curation.formats import Example
 from evaluation.report import render_html
 from tests.prepared import conv
-from workbench.pipeline import report
+from workbench.stages.pipeline import report
 from workbench.store import evaluation as store
 from workbench.store import open_workspace
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from views import _ui
-from workbench import stages
+from workbench.stages import curation as stages
 from common.errors import WorkbenchError
 from workbench.paths import allowed_roots, confine
 from workbench.store.browse import datasets

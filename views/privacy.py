@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from views import _ui
-from workbench import privacy
+from workbench.stages import privacy
 from common.errors import WorkbenchError
 from workbench.store import privacy as store
 

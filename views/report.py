@@ -8,7 +8,7 @@ import streamlit as st
 from evaluation.report import METRIC_LABELS, render_html
 from views import _ui
 from common.errors import NoDataset
-from workbench.pipeline import report
+from workbench.stages.pipeline import report
 from workbench.store import evaluation as store
 
 path = _ui.sidebar()

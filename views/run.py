@@ -5,11 +5,11 @@ from pathlib import Path
 import streamlit as st
 
 from views import _ui
-from workbench import jobs
+from workbench.jobs import runner as jobs
 from workbench.demo import DEMO_DATA
 from common.errors import WorkbenchError
 from workbench.paths import allowed_roots, confine
-from workbench.pipeline import STAGES
+from workbench.stages.pipeline import STAGES
 from workbench.store import DB_NAME
 from workbench.store.evaluation import succeeded_runs
 

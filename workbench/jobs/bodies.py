@@ -11,7 +11,7 @@ import json
 import logging
 from pathlib import Path
 
-from workbench.jobs import Reporter, compute_slot, write_json
+from workbench.jobs.runner import Reporter, compute_slot, write_json
 
 log = logging.getLogger("workbench.tasks")
 
@@ -44,7 +44,7 @@ def train_task(config: dict, report: Reporter) -> dict:
     from training import checkpoint
     from training.config import TrainConfig
     from training.recipe import train_lora
-    from workbench.jobs import Cancelled
+    from workbench.jobs.runner import Cancelled
 
     train_config = TrainConfig.from_dict(config["train"])
     rows = read_jsonl(report.dir / "train.jsonl")
@@ -137,7 +137,7 @@ def _generate_all(rows: list[dict], config: dict, report: Reporter):
 
 def pipeline_task(config: dict, report: Reporter) -> dict:
     """Run every automatic stage (``workbench.stages.pipeline``) as one job."""
-    from workbench.pipeline import PipelineOptions, pipeline
+    from workbench.stages.pipeline import PipelineOptions, pipeline
 
     options = PipelineOptions(**config["options"])
     return pipeline(options, on_stage=lambda i, n, name: report(i, n, name))
@@ -145,7 +145,7 @@ def pipeline_task(config: dict, report: Reporter) -> dict:
 
 def stage_task(config: dict, report: Reporter) -> dict:
     """Run one stage (``config["stage"]``) of ``workbench.pipeline.STAGE_RUNNERS`` as a job."""
-    from workbench.pipeline import PipelineOptions, stage_runners
+    from workbench.stages.pipeline import PipelineOptions, stage_runners
 
     options = PipelineOptions(**config["options"])
     report(0, 1, config["stage"])
@@ -156,7 +156,7 @@ def stage_task(config: dict, report: Reporter) -> dict:
 
 def train_launch_task(config: dict, report: Reporter) -> dict:
     """Start (or resume) a training run from the app and wait for it, as one job."""
-    from workbench import train_runs
+    from workbench.stages import training as train_runs
 
     return train_runs.launch_from_job(config, lambda p: report(p.get("step", 0),
                                                                p.get("total", 0),

@@ -198,7 +198,7 @@ def pii(workspace: Path, redact: bool = False) -> dict:
     with open_workspace(workspace) as ws:
         ws.replace_rows("pii_spans", dataset_id, records)
     if redact and spans:
-        from workbench.privacy import redact as apply_redaction
+        from workbench.stages.privacy import redact as apply_redaction
 
         summary["redacted"] = apply_redaction(workspace, "pipeline --redact",
                                               include_unreviewed=True)["examples"]

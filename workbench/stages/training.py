@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Callable
 
 from training.config import TrainConfig
-from workbench import jobs
+from workbench.jobs import runner as jobs
 from common.errors import JobFailed, StageError
 from workbench.store import open_workspace
 from workbench.store import training as store
-from workbench.tasks import read_jsonl, write_jsonl
+from workbench.jobs.bodies import read_jsonl, write_jsonl
 
 Progress = Callable[[dict], None]
 
@@ -34,7 +34,7 @@ def launch(workspace: Path, config: TrainConfig, on_progress: Progress | None = 
     version has unreviewed PII findings and no admin override.
     """
     from training.recipe import qlora_unavailable
-    from workbench.model_stages import _lineage
+    from workbench.stages.evaluation import _lineage
     from workbench.store.privacy import check_gate as check_privacy_gate
 
     config.validate()
@@ -96,7 +96,7 @@ def from_lineage(workspace: Path, lineage_path: Path,
     model, config and seed. Raises ``InputError`` for an unreadable file, ``StageError`` when
     the dataset version no longer exists here or the base model's hash differs."""
     from common.errors import InputError
-    from workbench.lineage import base_model_identity
+    from workbench.stages.lineage import base_model_identity
 
     try:
         lineage = json.loads(Path(lineage_path).read_text())
@@ -113,7 +113,7 @@ def from_lineage(workspace: Path, lineage_path: Path,
     if expected and expected != actual:
         raise StageError(f"base model {config.base_model!r} has changed since this lineage "
                          f"(sha256 {actual[:12]}…, lineage says {expected[:12]}…)")
-    from workbench import model_stages
+    from workbench.stages import evaluation as model_stages
 
     return model_stages.train(workspace, config=config, on_progress=on_progress,
                               dataset_id=dataset_id, expect_version=version)
@@ -124,7 +124,7 @@ def launch_from_job(config: dict, on_progress: Progress) -> dict:
     workspace = Path(config["workspace"])
     if config.get("resume"):
         return resume(workspace, config["resume"], on_progress)
-    from workbench import model_stages
+    from workbench.stages import evaluation as model_stages
 
     return model_stages.train(workspace, config=TrainConfig.from_dict(config["train"]),
                               on_progress=on_progress)

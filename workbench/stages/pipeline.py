@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from workbench import model_stages, stages
+from workbench.stages import curation as stages
+from workbench.stages import evaluation as model_stages
 from common.errors import StageError
 from workbench.store import open_workspace
 
@@ -139,7 +140,7 @@ def report(workspace: Path, meta_key: str | None = None, n_boot: int = 200) -> d
     (``workbench.eval_report.evaluation_report``: intervals, breakdown by ``meta_key``,
     lineage of every system) and ``sessions``: statistics and design of every rating session
     (``workbench.eval_report.session_reports``, Bradley–Terry with ``n_boot`` resamples)."""
-    from workbench.eval_report import evaluation_report, session_reports
+    from workbench.stages.report import evaluation_report, session_reports
 
     with open_workspace(workspace, create=False) as ws:
         dataset_id = ws.current_dataset()

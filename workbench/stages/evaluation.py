@@ -11,10 +11,10 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from workbench import jobs
+from workbench.jobs import runner as jobs
 from common.errors import JobFailed, StageError
 from workbench.store import Workspace, open_workspace
-from workbench.tasks import read_jsonl, write_jsonl
+from workbench.jobs.bodies import read_jsonl, write_jsonl
 
 log = logging.getLogger("workbench.stages")
 Progress = Callable[[dict], None]
@@ -40,7 +40,7 @@ def _run_job(workspace: Path, kind: str, dataset_id: int, config: dict,
 
 
 def _lineage(ws: Workspace, dataset_id: int, version: str, train_config: dict) -> dict:
-    from workbench.lineage import base_model_identity, library_versions
+    from workbench.stages.lineage import base_model_identity, library_versions
 
     dataset = ws.query("SELECT name, source, format FROM datasets WHERE id = ?", [dataset_id])[0]
     split_run = ws.query("SELECT DISTINCT seed FROM splits WHERE dataset_id = ?", [dataset_id])
@@ -63,7 +63,7 @@ def train(workspace: Path, max_steps: int = 30, seed: int = 0, base_model: str =
     Summary: run_id, steps, first/final loss, adapter, train_examples, dataset_version, ...
     """
     from training.config import TrainConfig
-    from workbench import train_runs
+    from workbench.stages import training as train_runs
 
     config = config or TrainConfig(max_steps=max_steps, seed=seed, base_model=base_model)
     return train_runs.launch(workspace, config, on_progress, dataset_id=dataset_id,
