@@ -70,8 +70,8 @@ def pii(workspace: str = Workspace, redact: bool = typer.Option(False)) -> dict:
 def train(workspace: str = Workspace, max_steps: int = typer.Option(30),
           seed: int = typer.Option(0)) -> dict:
     """LoRA fine-tune on the train split (background job; waits for it)."""
-    from workbench.stages.evaluation import train as run
     from workbench.stages.pipeline import log_progress
+    from workbench.stages.training import train as run
 
     return run(Path(workspace), max_steps, seed, on_progress=log_progress("train"))
 def split(workspace: str = Workspace, seed: int = typer.Option(0)) -> dict:
@@ -102,9 +102,9 @@ def score(workspace: str = Workspace) -> dict:
 @command
 def report(workspace: str = Workspace) -> dict:
     """Counts per stage, metrics, win rate and lineage."""
-    from workbench.stages.pipeline import report as run
+    from workbench.stages.report import gather
 
-    return run(Path(workspace))
+    return gather(Path(workspace))
 
 
 @command
@@ -133,7 +133,7 @@ def job(job_dir: Path) -> None:
     """Run a job folder (used by the job runner; not for people)."""
     from workbench.jobs.runner import run
     from workbench.netguard import maybe_block_network
-    from workbench.jobs.bodies import REGISTRY
+    from workbench.stages.background import REGISTRY
 
     maybe_block_network()
     raise typer.Exit(run(job_dir, REGISTRY))

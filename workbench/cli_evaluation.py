@@ -52,10 +52,10 @@ def export_report(workspace: str = Workspace,
                                                "(e.g. category).")) -> dict:
     """Write the report as one self-contained HTML file (plots inline, no network)."""
     from evaluation.report import render_html
-    from workbench.stages.pipeline import report
+    from workbench.stages.report import gather
 
     path = Path(out)
-    path.write_text(render_html(report(Path(workspace), meta_key)), encoding="utf-8")
+    path.write_text(render_html(gather(Path(workspace), meta_key)), encoding="utf-8")
     return {"report": str(path.resolve()), "bytes": path.stat().st_size}
 
 

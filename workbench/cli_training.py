@@ -49,15 +49,14 @@ def config_from_flags(preset: str | None, flags: dict) -> TrainConfig:
 
 def train(workspace: str, preset: str | None, from_lineage: str | None, **flags) -> dict:
     """Fine-tune on the train split as a background job (waits; Ctrl-C cancels it)."""
-    from workbench.stages import evaluation as model_stages
     from workbench.stages import training as train_runs
     from workbench.stages.pipeline import log_progress
 
     progress = log_progress("train")
     if from_lineage:
         return train_runs.from_lineage(Path(workspace), Path(from_lineage), progress)
-    return model_stages.train(Path(workspace), config=config_from_flags(preset, flags),
-                              on_progress=progress)
+    return train_runs.train(Path(workspace), config=config_from_flags(preset, flags),
+                            on_progress=progress)
 
 
 train.__signature__ = inspect.Signature([

@@ -14,6 +14,7 @@ from pathlib import Path
 from common.errors import WorkbenchError
 from workbench.store import open_workspace
 from workbench.store import privacy as store
+from workbench.store.datasets import has_split
 
 
 def redact(workspace: Path, who: str, operators: dict[str, str] | None = None,
@@ -64,7 +65,7 @@ def gate_version(ws, dataset_id: int) -> str:
     """The dataset version the gate and an override refer to: the split rows as training will
     read them, or, before any split, the curated rows (so the gate can be checked early; an
     override given then covers that content only)."""
-    if ws.scalar("SELECT count(*) FROM splits WHERE dataset_id = ?", [dataset_id]):
+    if has_split(ws, dataset_id):
         return ws.record_version(dataset_id)
     from workbench.store.versions import create_version
 
