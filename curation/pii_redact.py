@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from presidio_anonymizer.operators import Hash, Mask, Redact, Replace
 
 from curation.pii import Span, resolve_overlaps
+from curation.pii_operators import OPERATORS
 from common.errors import WorkbenchError
 
-OPERATORS = ("replace", "mask", "hash", "redact", "fake")
 # Faker provider method per entity type for the "fake" operator (others fall back to replace).
 FAKER_METHOD = {
     "PERSON": "name", "EMAIL_ADDRESS": "email", "PHONE_NUMBER": "phone_number",

@@ -1,10 +1,10 @@
 """The report as one self-contained HTML file: tables, plots as inline PNG, lineage as JSON.
 
-Pure: takes the report dict (``workbench.pipeline.report``) and returns a string; the plots
+Pure: takes the report dict (``workbench.stages.report.gather``) and returns a string; the plots
 are drawn with matplotlib's Agg backend and embedded as base64 ``data:`` URIs, so the file
 opens anywhere, offline, with no script and no external resource.
 
-Run as: ``Path("report.html").write_text(render_html(report(ws_path)))``.
+Run as: ``Path("report.html").write_text(render_html(gather(ws_path)))``.
 """
 
 from __future__ import annotations
@@ -247,9 +247,9 @@ def _sessions_section(sessions: list[dict]) -> str:
 def render_html(report: dict, title: str = "SLM Workbench report") -> str:
     """The whole report as one HTML document (UTF-8 string, no external resources).
 
-    ``report``: ``workbench.pipeline.report``'s dict (``stages``, ``split``, ``sessions`` as
-    from ``workbench.eval_report.session_reports``, ``lineage``, ``evaluation`` as from
-    ``workbench.eval_report.evaluation_report`` or None).
+    ``report``: ``workbench.stages.report.gather``'s dict (``stages``, ``split``, ``sessions``
+    as from ``session_reports``, ``lineage``, ``evaluation`` as from ``evaluation_report`` or
+    None).
     """
     ev = report.get("evaluation")
     parts = [(f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"

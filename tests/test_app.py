@@ -5,7 +5,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.prepared import admin_page
-from workbench.pipeline import PipelineOptions
+from workbench.stages.pipeline import PipelineOptions
 from workbench.store import open_workspace
 
 PAGES = ["views/data.py", "views/run.py", "views/sessions.py", "views/report.py"]
@@ -63,7 +63,7 @@ def test_report_shows_each_rating_sessions_statistics_from_derandomized_labels(
 def test_run_page_passes_decoding_tuned_runs_and_extractor_to_the_job(workspace, monkeypatch):
     import json
 
-    from workbench import jobs
+    from workbench.jobs import runner as jobs
 
     at = page("views/run.py")
     assert at.multiselect(key="tuned_runs").options == ["train-1"]
@@ -84,7 +84,7 @@ def test_run_page_passes_decoding_tuned_runs_and_extractor_to_the_job(workspace,
 
 
 def test_run_page_starts_a_stage_as_a_background_job_that_succeeds(workspace):
-    from workbench import jobs
+    from workbench.jobs import runner as jobs
 
     at = page("views/run.py")
     at.selectbox(key="stage").select("split")  # a form's values commit on submit

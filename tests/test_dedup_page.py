@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.dedup_helpers import bag_of_words
 from tests.prepared import admin_page, conv
-from workbench import stages
+from workbench.stages import curation as stages
 from workbench.store import open_workspace
 
 

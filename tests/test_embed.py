@@ -17,7 +17,7 @@ from curation.embed import encode, load_backend
 from tests.conftest import write_jsonl
 from tests.dedup_helpers import bag_of_words, conv
 from tests.test_split import dataset
-from workbench import stages
+from workbench.stages import curation as stages
 from workbench.store import open_workspace
 from workbench.store.embeddings import EmbeddingCache, text_hash
 

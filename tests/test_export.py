@@ -91,7 +91,7 @@ def test_merged_embedded_model_with_a_trained_adapter_round_trips_through_gguf(t
 def test_export_run_writes_merged_model_modelfiles_and_a_verified_gguf(tmp_path, tiny_model):
     from tests.prepared import prepare_workspace
     from training.config import TrainConfig
-    from workbench import train_runs
+    from workbench.stages import training as train_runs
     from workbench.train_exports import export_run
 
     ws = prepare_workspace(tmp_path / "ws", pii_reviewed=True)

@@ -9,8 +9,8 @@ from evaluation.extract import detect_extractor, is_gsm8k_reference, resolve_ext
 from evaluation.report import render_html
 from tests.prepared import generated_workspace
 from common.errors import StageError
-from workbench.model_stages import score
-from workbench.pipeline import report
+from workbench.stages.evaluation import score
+from workbench.stages.report import gather
 from workbench.store import evaluation as store
 from workbench.store import open_workspace
 
@@ -56,7 +56,7 @@ def test_score_detects_gsm8k_references_and_the_report_says_so(tmp_path):
     # last number: base 8 ≠ 7, 1200 = 1200, 6 ≠ 5; tuned 7, 1200, 5 all right
     assert accuracy == {"base": {1: 0.0, 2: 1.0, 3: 0.0}, "tuned": {1: 1.0, 2: 1.0, 3: 1.0}}
     assert summary["all_metrics"]["tuned"]["answer_accuracy"] == 1.0
-    page = render_html(report(root))
+    page = render_html(gather(root))
     assert ("Answer extractor: auto-detected: every reference ends with &#x27;#### "
             "&lt;number&gt;&#x27; (GSM8K).") in page
     assert "<td>answer accuracy</td><td>0.3333</td><td>1</td>" in page

@@ -9,7 +9,7 @@ from tests.prepared import conv
 from training.config import TrainConfig
 from training.model import ensure_base_model
 from training.recipe import init_lora_model
-from workbench.model_stages import generate
+from workbench.stages.evaluation import generate
 from workbench.store import evaluation as store
 from workbench.store import open_workspace
 from workbench.store.splits import assign_splits

@@ -2,8 +2,11 @@ import os
 import signal
 import time
 
-from workbench import jobs
-from workbench.tasks import REGISTRY, read_jsonl, write_jsonl
+from workbench.jobs import runner as jobs
+from workbench.jobs import bodies
+from workbench.jobs.files import read_jsonl, write_jsonl
+from workbench.jobs.slot import compute_slot
+from workbench.stages.background import REGISTRY
 
 
 def test_a_job_runs_in_a_child_process_and_ends_succeeded(tmp_path):
@@ -47,6 +50,10 @@ def test_every_job_kind_has_a_function():
     assert set(REGISTRY) == {"train", "generate", "pipeline", "stage", "train_launch"}
 
 
+def test_the_compute_job_bodies_are_train_and_generate():
+    assert set(bodies.REGISTRY) == {"train", "generate"}
+
+
 def test_job_files_round_trip_rows_holding_unicode_line_separators(tmp_path):
     rows = [{"messages": [{"role": "user", "content": "a\u2028b\x85c\u2029d"}]}, {"x": 1}]
     write_jsonl(tmp_path / "rows.jsonl", rows)
@@ -75,7 +82,7 @@ def test_a_second_model_job_waits_for_the_compute_slot_and_says_so(tmp_path):
         print("held", flush=True); time.sleep(1.5)""")], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     messages, start = [], time.monotonic()
-    with jobs.compute_slot(lambda step, total, message: messages.append(message), lock):
+    with compute_slot(lambda step, total, message: messages.append(message), lock):
         waited = time.monotonic() - start
     holder.wait()
     assert messages == ["waiting for another training or generation job to finish"]
@@ -84,6 +91,54 @@ def test_a_second_model_job_waits_for_the_compute_slot_and_says_so(tmp_path):
 
 def test_the_compute_slot_is_free_when_nobody_holds_it(tmp_path):
     messages = []
-    with jobs.compute_slot(lambda *a: messages.append(a), tmp_path / "compute.lock"):
+    with compute_slot(lambda *a: messages.append(a), tmp_path / "compute.lock"):
         pass
     assert messages == []
+
+
+def test_a_body_run_here_leaves_the_folder_as_a_child_would_and_forwards_progress(tmp_path):
+    job_dir = jobs.new_job(tmp_path, "count", {"n": 3})
+
+    def count(config, report):
+        for step in range(1, config["n"] + 1):
+            report(step, config["n"], f"counted {step}")
+        return {"counted": config["n"]}
+
+    seen = []
+    assert jobs.run_here(job_dir, {"count": count}, seen.append) == {"counted": 3}
+    state = jobs.status(job_dir)
+    assert (state["state"], state["pid"]) == ("succeeded", os.getpid())
+    assert jobs.read_json(job_dir / "result.json") == {"counted": 3}
+    assert [(p["step"], p["message"]) for p in seen] == [(1, "counted 1"), (2, "counted 2"),
+                                                         (3, "counted 3")]
+    assert jobs.progress(job_dir)["message"] == "counted 3"
+
+
+def test_a_body_failing_here_reads_as_failed_and_raises_job_failed(tmp_path):
+    import pytest
+
+    from common.errors import JobFailed
+
+    job_dir = jobs.new_job(tmp_path, "broken", {})
+
+    def broken(config, report):
+        raise ValueError("no rows\nsecond line")
+
+    with pytest.raises(JobFailed, match=f"^{job_dir.name} failed: ValueError: no rows$"):
+        jobs.run_here(job_dir, {"broken": broken})
+    state = jobs.status(job_dir)
+    assert (state["state"], state["error"]) == ("failed", "ValueError: no rows")
+    assert "Traceback" in jobs.log_tail(job_dir)
+
+
+def test_a_cancel_while_a_body_runs_here_reads_as_cancelled_and_reaches_the_caller(tmp_path):
+    import pytest
+
+    job_dir = jobs.new_job(tmp_path, "stopped", {})
+
+    def stopped(config, report):
+        raise jobs.Cancelled()
+
+    with pytest.raises(jobs.Cancelled):
+        jobs.run_here(job_dir, {"stopped": stopped})
+    assert jobs.status(job_dir)["state"] == "cancelled"

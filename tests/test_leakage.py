@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from curation.leakage import nearest, report
-from workbench import stages
+from workbench.stages import curation as stages
 from workbench.store import open_workspace
 
 

@@ -8,8 +8,9 @@ from tests.conftest import write_jsonl
 from training.config import TrainConfig
 from training.model import ensure_base_model
 from training.recipe import init_lora_model
-from workbench import stages
-from workbench.pipeline import PipelineOptions, pipeline, report
+from workbench.stages import curation as stages
+from workbench.stages.pipeline import PipelineOptions, pipeline
+from workbench.stages.report import gather
 from workbench.store import open_workspace
 
 
@@ -68,5 +69,5 @@ def test_pipeline_with_two_training_steps_changes_every_lora_parameter(tmp_path)
     assert set(trained) == set(initial) and len(initial) == 4 * 30 * 2  # q,k,v,o × layers × A,B
     unchanged = [name for name, value in initial.items() if torch.equal(trained[name], value)]
     assert unchanged == []
-    full = report(ws)
+    full = gather(ws)
     assert full["lineage"]["dataset_version"] == summary["train"]["dataset_version"]

@@ -19,8 +19,8 @@ from curation.pii_redact import (
     replacement,
 )
 from tests.conftest import write_jsonl
-from workbench import model_stages, train_runs
-from workbench import privacy as privacy_stage
+from workbench.stages import training as train_runs
+from workbench.stages import privacy as privacy_stage
 from common.errors import WorkbenchError
 from workbench.store import open_workspace
 from workbench.store import privacy as store
@@ -114,13 +114,13 @@ def test_training_is_refused_from_the_cli_until_an_admin_overrides(ws, tmp_path,
 
     captured = {}
 
-    def fake_run(workspace, job_dir, dataset_id, on_progress):
+    def fake_run(workspace, job_dir, dataset_id, on_progress, execute):
         captured.update(json.loads((job_dir / "config.json").read_text()))
         raise WorkbenchError("stop before training")
 
     monkeypatch.setattr(train_runs, "_run", fake_run)
     with pytest.raises(WorkbenchError, match="stop before training"):
-        model_stages.train(ws, max_steps=1)
+        train_runs.train(ws, max_steps=1)
     privacy = captured["lineage"]["privacy"]
     assert privacy["override"]["who"] == "alice"
     assert privacy["override"]["reason"] == "synthetic contacts, cleared by legal"
@@ -227,7 +227,7 @@ def test_failed_recheck_stores_nothing(ws, monkeypatch):
 
 
 def test_pipeline_redact_records_redacted_decisions_that_resolve_every_span(ws):
-    from workbench.stages import pii
+    from workbench.stages.curation import pii
 
     summary = pii(ws, redact=True)
     assert summary["redacted"] == 4

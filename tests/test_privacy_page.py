@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.prepared import admin_page
-from workbench import privacy as privacy_stage
+from workbench.stages import privacy as privacy_stage
 from common.errors import StageError
 from workbench.store import open_workspace
 from workbench.store import privacy as store
@@ -93,9 +93,13 @@ def test_redaction_operator_table_lists_the_types_and_its_choice_is_applied(work
 
 
 def test_page_operator_list_is_the_redaction_modules():
+    from curation import pii_operators
     from curation.pii_redact import OPERATORS
 
     tree = ast.parse((Path(__file__).resolve().parents[1] / "views" / "privacy.py").read_text())
-    [page_ops] = [ast.literal_eval(node.value) for node in tree.body
-                  if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "OPERATORS"]
-    assert page_ops == OPERATORS
+    imported = {(node.module, alias.name) for node in tree.body
+                if isinstance(node, ast.ImportFrom) for alias in node.names}
+    assigned = [node for node in tree.body
+                if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "OPERATORS"]
+    assert ("curation.pii_operators", "OPERATORS") in imported and assigned == []
+    assert OPERATORS is pii_operators.OPERATORS == ("replace", "mask", "hash", "redact", "fake")

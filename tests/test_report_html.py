@@ -8,8 +8,8 @@ import pytest
 from curation.formats import Example
 from evaluation.report import render_html
 from tests.prepared import conv, generated_workspace
-from workbench.model_stages import score
-from workbench.pipeline import report
+from workbench.stages.evaluation import score
+from workbench.stages.report import gather
 from workbench.store import evaluation as store
 from workbench.store import open_workspace
 
@@ -51,7 +51,7 @@ def test_score_stores_every_metric_for_every_example_and_system(scored):
 
 
 def test_report_gives_paired_intervals_and_a_breakdown_by_category(scored):
-    ev = report(scored, meta_key="category")["evaluation"]
+    ev = gather(scored, meta_key="category")["evaluation"]
     rouge1 = ev["intervals"]["tuned"]["rouge1"]
     assert rouge1["n"] == 3 and rouge1["diff"] == pytest.approx((0.5 + 0 + 2 / 3) / 3)
     assert rouge1["low"] <= rouge1["diff"] <= rouge1["high"]
@@ -68,7 +68,7 @@ def test_report_gives_paired_intervals_and_a_breakdown_by_category(scored):
 
 
 def test_html_export_is_self_contained_and_escapes_text(scored):
-    full = report(scored)
+    full = gather(scored)
     full["evaluation"]["lineage"]["tuned"] = {"note": "<script>alert(1)</script>"}
     page = render_html(full)
     assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
@@ -83,7 +83,7 @@ def test_html_export_without_generations_says_so(tmp_path):
     root = tmp_path / "ws"
     with open_workspace(root) as ws:
         ws.add_dataset("t.jsonl", "t.jsonl", "openai", [Example(1, conv("Q?", "A."))], [])
-    assert "No generations yet" in render_html(report(root))
+    assert "No generations yet" in render_html(gather(root))
 
 
 def test_m007_adds_per_example_scores_losses_and_token_counts(tmp_path):

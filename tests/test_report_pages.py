@@ -4,7 +4,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.prepared import admin_page, prepare_workspace
-from workbench.model_stages import score
+from workbench.stages.evaluation import score
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from curation.formats import Example
 from evaluation.report import render_html
 from tests.prepared import conv
-from workbench.pipeline import report
+from workbench.stages.report import gather
 from workbench.store import open_workspace
 from workbench.store.sessions import ratings_export
 
@@ -99,7 +99,7 @@ def cells(*values) -> str:
 
 
 def test_report_lists_every_session_with_its_statistics_and_design(rated):
-    sessions = report(rated, n_boot=20)["sessions"]
+    sessions = gather(rated, n_boot=20)["sessions"]
     assert [s["session"]["id"] for s in sessions] == [1, 2]
     first = sessions[0]
     (pair,) = first["pairs"]
@@ -114,7 +114,7 @@ def test_report_lists_every_session_with_its_statistics_and_design(rated):
 
 
 def test_html_export_holds_the_exact_session_numbers(rated):
-    page = render_html(report(rated, n_boot=20))
+    page = render_html(gather(rated, n_boot=20))
     # win/tie/loss, win rate (3 + ½·2) / 8 = 0.5, Wilson 95% 0.5 ∓ 0.284784, sign test 3-3: 1
     assert cells("tuned vs base", 3, 2, 3, 1, 1, 8, "0.5", "0.2152", "0.7848", "1") in page
     # 4 items by 2 raters; Cohen 1/3, Fleiss 3/11, Krippendorff 4/11; left won 3 of 7 (p = 1);
@@ -135,7 +135,7 @@ def test_html_export_without_sessions_says_how_to_get_ratings(tmp_path):
     root = tmp_path / "ws"
     with open_workspace(root) as ws:
         ws.add_dataset("t.jsonl", "t.jsonl", "openai", [Example(1, conv("Q?", "A."))], [])
-    assert "No rating session yet" in render_html(report(root))
+    assert "No rating session yet" in render_html(gather(root))
 
 
 def test_ratings_csv_is_the_sessions_derandomized_ratings(rated):

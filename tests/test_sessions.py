@@ -269,7 +269,7 @@ def test_summary_of_a_session_counts_derandomized_labels(ws):
 
 
 def test_session_ratings_of_base_and_tuned_reach_the_report(ws):
-    from workbench.eval_report import session_reports
+    from workbench.stages.report import session_reports
 
     result = make(ws, n=2, raters=("ana",), repeat_share=0.5)
     ana = rater(ws, result)

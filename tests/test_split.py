@@ -10,7 +10,7 @@ from curation.dedup import DedupPlan
 from curation.split import P31, SplitConfig, draw_params
 from tests.conftest import write_jsonl
 from tests.dedup_helpers import bag_of_words, conv
-from workbench import stages
+from workbench.stages import curation as stages
 from workbench.store import dedup as store
 from workbench.store import splits
 from workbench.store import open_workspace

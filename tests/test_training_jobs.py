@@ -16,7 +16,8 @@ from tests.prepared import prepare_workspace
 from tests.tiny_model import make_tiny_model
 from training import checkpoint
 from training.config import TrainConfig
-from workbench import jobs, train_runs
+from workbench.jobs import runner as jobs
+from workbench.stages import training as train_runs
 from common.errors import JobFailed, StageError
 from workbench.store import open_workspace
 from workbench.store.splits import assign_splits
@@ -117,3 +118,17 @@ def test_from_lineage_reruns_the_same_training_and_refuses_a_vanished_version(
     with pytest.raises(StageError, match=f"dataset version {first['dataset_version']} no "
                                          "longer exists"):
         train_runs.from_lineage(ws, lineage)
+
+
+def test_a_training_started_from_the_train_page_is_one_job_running_the_train_body_itself(
+        tmp_path, tiny_model):
+    ws = prepare_workspace(tmp_path / "ws", pii_reviewed=True)
+    launch_dir = train_runs.start_in_background(ws, config(tiny_model, max_steps=2))
+    summary = jobs.wait(launch_dir)
+    run_dir = ws / "artifacts" / "jobs" / summary["run_id"]
+    # the train run's folder was run by the launching job's own process: no second job
+    assert jobs.read_json(run_dir / "status.json")["pid"] == jobs.status(launch_dir)["pid"]
+    assert jobs.status(run_dir)["state"] == "succeeded"
+    assert summary["steps"] == 2
+    assert [r["step"] for r in train_runs.live_log(run_dir)] == [1, 2]
+    assert "2/2 step 2/2" in jobs.log_tail(run_dir)

@@ -1,7 +1,7 @@
 """The validate stage with the real tokenizer: token counts kept, zero trainable tokens found."""
 
 from tests.conftest import write_jsonl
-from workbench import stages
+from workbench.stages import curation as stages
 from workbench.store import open_workspace
 
 

@@ -7,7 +7,7 @@ import pytest
 from curation.formats import Example
 from curation.mix import MixSource, mix, parse_spec, shares_to_counts
 from tests.prepared import conv
-from workbench import stages
+from workbench.stages import curation as stages
 from common.errors import InputError, StageError
 from workbench.store import memory_workspace, open_workspace
 from workbench.store.browse import (

@@ -5,6 +5,7 @@ import streamlit as st
 
 from views import _ui
 from workbench.store.browse import RowFilter, browse_rows, example_detail, meta_keys
+from workbench.store.datasets import finding_codes
 from workbench.store.versions import decide, decisions, edit_message
 
 PAGE = 25
@@ -16,8 +17,7 @@ if "browse_note" in st.session_state:
 with _ui.workspace() as ws:
     dataset_id = ws.current_dataset()
     keys = meta_keys(ws, dataset_id)
-    codes = [r["code"] for r in ws.query("SELECT DISTINCT code FROM findings WHERE "
-                                         "dataset_id = ? ORDER BY code", [dataset_id])]
+    codes = finding_codes(ws, dataset_id)
 
 c = st.columns([3, 2, 2, 2])
 search = c[0].text_input("Search the messages", key="search", placeholder="words")

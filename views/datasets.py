@@ -5,8 +5,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from curation.formats import FORMATS
 from views import _ui
-from workbench import stages
+from workbench.stages import curation as stages
 from common.errors import WorkbenchError
 from workbench.paths import allowed_roots, confine
 from workbench.store.browse import datasets
@@ -19,8 +20,7 @@ with st.form("import_form"):
     upload = st.file_uploader("Upload a file (JSONL, JSON, CSV, Parquet, ...)", key="upload")
     source = st.text_input("or a file / saved HF dataset folder on this machine",
                            key="import_path")
-    fmt = st.selectbox("Format", ["auto", "openai", "sharegpt", "alpaca", "dolly",
-                                  "prompt_completion", "oasst"], key="import_format")
+    fmt = st.selectbox("Format", ["auto", *FORMATS], key="import_format")
     c = st.columns(2)
     columns = c[0].text_input("Rename columns", key="columns",
                               placeholder="question=instruction, answer=output")

@@ -5,14 +5,11 @@ import pandas as pd
 import streamlit as st
 
 from curation.privacy_gate import gate_decision
+from curation.pii_operators import OPERATORS
 from views import _ui
-from workbench import privacy
+from workbench.stages import privacy
 from common.errors import WorkbenchError
 from workbench.store import privacy as store
-
-# curation.pii_redact.OPERATORS, spelled out so the page does not import Presidio and spaCy
-# to draw a table (tests/test_privacy_page.py checks they agree).
-OPERATORS = ("replace", "mask", "hash", "redact", "fake")
 
 
 def redaction_types(by_entity: dict) -> list[str]:

@@ -8,14 +8,14 @@ import streamlit as st
 from evaluation.report import METRIC_LABELS, render_html
 from views import _ui
 from common.errors import NoDataset
-from workbench.pipeline import report
+from workbench.stages.report import gather
 from workbench.store.sessions import ratings_export
 
 path = _ui.sidebar()
 st.title("Report")
 meta_key = st.session_state.get("meta_key") or None
 try:
-    result = report(path, meta_key)
+    result = gather(path, meta_key)
 except NoDataset:
     _ui.no_dataset()
 except Exception as exc:  # the page must not show a traceback

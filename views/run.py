@@ -4,12 +4,13 @@ from pathlib import Path
 
 import streamlit as st
 
+from evaluation.extract import AUTO, EXTRACTORS, NONE
 from views import _ui
-from workbench import jobs
+from workbench.jobs import runner as jobs
 from workbench.demo import DEMO_DATA
 from common.errors import WorkbenchError
 from workbench.paths import allowed_roots, confine
-from workbench.pipeline import STAGES
+from workbench.stages.pipeline import STAGES
 from workbench.store import DB_NAME
 from workbench.store.evaluation import succeeded_runs
 
@@ -40,8 +41,8 @@ with st.form("run_form"):
         top_p = d3.number_input("Top-p", 0.05, 1.0, 0.9, 0.05, key="top_p")
         tuned = st.multiselect("Tuned run(s) to compare (generate stage; none = the latest)",
                                train_runs, key="tuned_runs")
-        extractor = st.selectbox("Answer extractor", ["auto", "none", "gsm8k", "last_number",
-                                                      "choice"], key="extractor")
+        extractor = st.selectbox("Answer extractor", [AUTO, NONE, *EXTRACTORS],
+                                 key="extractor")
     submitted = st.form_submit_button("Start", key="start")
 
 if submitted:

@@ -14,21 +14,18 @@ from views import _ui
 from common.errors import WorkbenchError
 from workbench.session_statistics import rouge_scores, statistics
 from workbench.store import sessions as ss
+from workbench.store.runs import generate_run_systems
 
 _ui.require("admin")
 _ui.sidebar()
 st.title("Rating sessions")
 
 with _ui.workspace() as ws:
-    runs = ws.query("SELECT id FROM runs WHERE kind = 'generate' AND state = 'succeeded' "
-                    "ORDER BY created_at DESC")
-    systems_by_run = {r["id"]: [s["system"] for s in ws.query(
-        "SELECT DISTINCT system FROM generations WHERE run_id = ? ORDER BY 1", [r["id"]])]
-        for r in runs}
+    systems_by_run = generate_run_systems(ws)
     existing = ss.sessions(ws)
 
 with st.expander("New session", expanded=not existing):
-    if not runs:
+    if not systems_by_run:
         st.info("No generate run yet: run the pipeline on the Run page first.")
     else:
         run_id = st.selectbox("Outputs of generate run", list(systems_by_run), key="run_id")

@@ -9,7 +9,8 @@ import streamlit as st
 
 from training.config import METHODS, PRECISIONS, SCHEDULES, TrainConfig, diff
 from views import _ui
-from workbench import jobs, train_runs
+from workbench.jobs import runner as jobs
+from workbench.stages import training as train_runs
 from common.errors import WorkbenchError
 from workbench.store import training as store
 

@@ -26,8 +26,8 @@ def pipeline(input: str = typer.Option(..., help="Dataset file (JSON or JSONL)."
              seed: int = typer.Option(0, help="Split and training seed."),
              redact: bool = typer.Option(False, help="Train on PII-redacted text.")) -> dict:
     """Run every stage from raw file to metrics; prints the summary."""
-    from workbench.pipeline import PipelineOptions
-    from workbench.pipeline import pipeline as run
+    from workbench.stages.pipeline import PipelineOptions
+    from workbench.stages.pipeline import pipeline as run
 
     return run(PipelineOptions(input=input, workspace=workspace, format=format,
                                max_train_steps=max_train_steps, eval_size=eval_size,
@@ -45,7 +45,7 @@ def ingest(input: str = typer.Option(..., help="Dataset file or saved HF dataset
                                                    "prompt_completion|oasst"),
            column: list[str] = COLUMNS, role: list[str] = ROLES) -> dict:
     """Read a dataset file into the workspace (rows in = examples + rejects)."""
-    from workbench.stages import ingest as run
+    from workbench.stages.curation import ingest as run
 
     return run(Path(workspace), input, format, column, role)
 
@@ -53,7 +53,7 @@ def ingest(input: str = typer.Option(..., help="Dataset file or saved HF dataset
 @command
 def validate(workspace: str = Workspace, max_seq_len: int = typer.Option(2048)) -> dict:
     """Schema and token-length findings."""
-    from workbench.stages import validate as run
+    from workbench.stages.curation import validate as run
 
     return run(Path(workspace), max_seq_len)
 
@@ -61,7 +61,7 @@ def validate(workspace: str = Workspace, max_seq_len: int = typer.Option(2048)) 
 @command
 def pii(workspace: str = Workspace, redact: bool = typer.Option(False)) -> dict:
     """Presidio PII scan (and optional redaction)."""
-    from workbench.stages import pii as run
+    from workbench.stages.curation import pii as run
 
     return run(Path(workspace), redact)
 
@@ -70,13 +70,13 @@ def pii(workspace: str = Workspace, redact: bool = typer.Option(False)) -> dict:
 def train(workspace: str = Workspace, max_steps: int = typer.Option(30),
           seed: int = typer.Option(0)) -> dict:
     """LoRA fine-tune on the train split (background job; waits for it)."""
-    from workbench.model_stages import train as run
-    from workbench.pipeline import log_progress
+    from workbench.stages.pipeline import log_progress
+    from workbench.stages.training import train as run
 
     return run(Path(workspace), max_steps, seed, on_progress=log_progress("train"))
 def split(workspace: str = Workspace, seed: int = typer.Option(0)) -> dict:
     """Train/validation/test split (0.8/0.1/0.1)."""
-    from workbench.stages import split as run
+    from workbench.stages.curation import split as run
 
     return run(Path(workspace), seed)
 
@@ -85,8 +85,8 @@ def split(workspace: str = Workspace, seed: int = typer.Option(0)) -> dict:
 def generate(workspace: str = Workspace, eval_size: int = typer.Option(50),
              max_new_tokens: int = typer.Option(256)) -> dict:
     """Base and tuned generations on the test split (background job)."""
-    from workbench.model_stages import generate as run
-    from workbench.pipeline import log_progress
+    from workbench.stages.evaluation import generate as run
+    from workbench.stages.pipeline import log_progress
 
     return run(Path(workspace), eval_size, max_new_tokens, on_progress=log_progress("generate"))
 
@@ -94,7 +94,7 @@ def generate(workspace: str = Workspace, eval_size: int = typer.Option(50),
 @command
 def score(workspace: str = Workspace) -> dict:
     """ROUGE of base and tuned; creates the blind rating items."""
-    from workbench.model_stages import score as run
+    from workbench.stages.evaluation import score as run
 
     return run(Path(workspace))
 
@@ -102,9 +102,9 @@ def score(workspace: str = Workspace) -> dict:
 @command
 def report(workspace: str = Workspace) -> dict:
     """Counts per stage, metrics, win rate and lineage."""
-    from workbench.pipeline import report as run
+    from workbench.stages.report import gather
 
-    return run(Path(workspace))
+    return gather(Path(workspace))
 
 
 @command
@@ -131,9 +131,9 @@ def prepare_model(base_model: str = typer.Option("embedded", help="'embedded' or
 @app.command(hidden=True)
 def job(job_dir: Path) -> None:
     """Run a job folder (used by the job runner; not for people)."""
-    from workbench.jobs import run
+    from workbench.jobs.runner import run
     from workbench.netguard import maybe_block_network
-    from workbench.tasks import REGISTRY
+    from workbench.stages.background import REGISTRY
 
     maybe_block_network()
     raise typer.Exit(run(job_dir, REGISTRY))

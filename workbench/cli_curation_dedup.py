@@ -30,7 +30,7 @@ def dedup(workspace: str = Workspace,
     from curation.dedup import DedupConfig, DedupPlan, ExactConfig
     from curation.near_dedup import NearDedupConfig
     from common.errors import StageError
-    from workbench.stages import dedup as run
+    from workbench.stages.curation import dedup as run
 
     try:
         plan = DedupPlan(exact=ExactConfig(enabled=exact, scope=scope),
@@ -53,7 +53,7 @@ def split(workspace: str = Workspace, seed: int = typer.Option(0),
     """Train/validation/test split in DuckDB: grouped by duplicate cluster, shuffle-proof."""
     from curation.split import SplitConfig
     from common.errors import StageError
-    from workbench.stages import split as run
+    from workbench.stages.curation import split as run
 
     try:
         config = SplitConfig(seed, validation, test, stratify_by, include_duplicates)
@@ -65,7 +65,7 @@ def split(workspace: str = Workspace, seed: int = typer.Option(0),
 @command
 def leakage(workspace: str = Workspace) -> dict:
     """For every held-out example: nearest training example and its cosine."""
-    from workbench.stages import leakage as run
+    from workbench.stages.curation import leakage as run
 
     return run(Path(workspace))
 

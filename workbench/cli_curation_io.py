@@ -143,7 +143,7 @@ def mix(workspace: str = Workspace,
                                              "as the sources allow)."),
         seed: int = typer.Option(0), name: str = typer.Option("mix")) -> dict:
     """Mix several datasets' curated rows into a new dataset; meta keeps each row's source."""
-    from workbench.stages import mix as run
+    from workbench.stages.curation import mix as run
 
     return run(Path(workspace), source, total, seed, name)
 

@@ -35,8 +35,8 @@ def evaluate(workspace: str = Workspace,
                                            "'#### <number>'), none, gsm8k, last_number, "
                                            "choice.")) -> dict:
     """Generate with base and tuned run(s) on the same prompts, then score every metric."""
-    from workbench.model_stages import generate, score
-    from workbench.pipeline import log_progress
+    from workbench.stages.evaluation import generate, score
+    from workbench.stages.pipeline import log_progress
 
     generated = generate(Path(workspace), eval_size, max_new_tokens,
                          on_progress=log_progress("generate"),
@@ -52,10 +52,10 @@ def export_report(workspace: str = Workspace,
                                                "(e.g. category).")) -> dict:
     """Write the report as one self-contained HTML file (plots inline, no network)."""
     from evaluation.report import render_html
-    from workbench.pipeline import report
+    from workbench.stages.report import gather
 
     path = Path(out)
-    path.write_text(render_html(report(Path(workspace), meta_key)), encoding="utf-8")
+    path.write_text(render_html(gather(Path(workspace), meta_key)), encoding="utf-8")
     return {"report": str(path.resolve()), "bytes": path.stat().st_size}
 
 

@@ -97,7 +97,7 @@ def privacy_grant_admin(workspace: str = Workspace, name: str = typer.Option(...
 def privacy_gate(workspace: str = Workspace,
                  threshold: float = typer.Option(store.DEFAULT_GATE_THRESHOLD)) -> dict:
     """Would training start now? (counts of what blocks it, and any override)."""
-    from workbench.privacy import gate
+    from workbench.stages.privacy import gate
 
     return gate(Path(workspace), threshold)
 
@@ -106,7 +106,7 @@ def privacy_gate(workspace: str = Workspace,
 def privacy_override(workspace: str = Workspace, who: str = Who,
                      reason: str = typer.Option(..., help="Why training may go ahead.")) -> dict:
     """Admin override: let the current dataset version train despite open findings."""
-    from workbench.privacy import gate_version
+    from workbench.stages.privacy import gate_version
 
     with open_workspace(workspace, create=False) as ws:
         dataset_id = ws.current_dataset()
@@ -123,7 +123,7 @@ def privacy_redact(workspace: str = Workspace, who: str = Who,
                    include_unreviewed: bool = typer.Option(
                        False, help="Also redact findings nobody reviewed.")) -> dict:
     """Redact accepted findings, re-scan the output, and record the redaction."""
-    from workbench.privacy import redact
+    from workbench.stages.privacy import redact
 
     chosen = {}
     for item in filter(None, (part.strip() for part in operators.split(","))):
@@ -139,6 +139,6 @@ def privacy_report(workspace: str = Workspace,
                    out: str = typer.Option(..., help="Report file (.json, else Markdown).")
                    ) -> dict:
     """Export the privacy report (counts by type, decisions, who approved, audit)."""
-    from workbench.privacy import write_report
+    from workbench.stages.privacy import write_report
 
     return write_report(Path(workspace), out)

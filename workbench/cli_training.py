@@ -49,14 +49,14 @@ def config_from_flags(preset: str | None, flags: dict) -> TrainConfig:
 
 def train(workspace: str, preset: str | None, from_lineage: str | None, **flags) -> dict:
     """Fine-tune on the train split as a background job (waits; Ctrl-C cancels it)."""
-    from workbench import model_stages, train_runs
-    from workbench.pipeline import log_progress
+    from workbench.stages import training as train_runs
+    from workbench.stages.pipeline import log_progress
 
     progress = log_progress("train")
     if from_lineage:
         return train_runs.from_lineage(Path(workspace), Path(from_lineage), progress)
-    return model_stages.train(Path(workspace), config=config_from_flags(preset, flags),
-                              on_progress=progress)
+    return train_runs.train(Path(workspace), config=config_from_flags(preset, flags),
+                            on_progress=progress)
 
 
 train.__signature__ = inspect.Signature([
@@ -76,8 +76,8 @@ command(train)
 def train_resume(run_id: str = typer.Argument(..., help="A failed or cancelled train run."),
                  workspace: str = Workspace) -> dict:
     """Resume a cancelled or killed training run from its newest checkpoint."""
-    from workbench import train_runs
-    from workbench.pipeline import log_progress
+    from workbench.stages import training as train_runs
+    from workbench.stages.pipeline import log_progress
 
     return train_runs.resume(Path(workspace), run_id, log_progress("train"))
 
@@ -85,7 +85,7 @@ def train_resume(run_id: str = typer.Argument(..., help="A failed or cancelled t
 @command
 def train_cancel(run_id: str = typer.Argument(...), workspace: str = Workspace) -> dict:
     """Cancel a running training run (it saves a checkpoint and ends cancelled)."""
-    from workbench import jobs
+    from workbench.jobs import runner as jobs
     from common.errors import StageError
     from workbench.store import open_workspace
     from workbench.store import training as store
@@ -101,7 +101,7 @@ def train_cancel(run_id: str = typer.Argument(...), workspace: str = Workspace) 
 @command
 def train_runs(workspace: str = Workspace) -> dict:
     """List training runs: state (from the job folder), method, steps, losses."""
-    from workbench import train_runs as train_runs_module
+    from workbench.stages import training as train_runs_module
     from workbench.store import open_workspace
     from workbench.store import training as store
 

@@ -26,7 +26,7 @@ def build_demo(workspace: Path, force: bool = False, max_train_steps: int = 10) 
     Only a workspace is ever replaced (``force``): a folder that exists, is not empty and
     holds no ``workspace.duckdb`` raises InputError and is left as it is.
     """
-    from workbench.pipeline import PipelineOptions, pipeline
+    from workbench.stages.pipeline import PipelineOptions, pipeline
 
     is_workspace = (workspace / DB_NAME).exists()
     if is_workspace and not force:

@@ -54,7 +54,7 @@ def answer(workspace: Path, messages: list[dict], max_new_tokens: int = 128,
     Raises StageError for an empty prompt, nothing trained, or a busy machine.
     """
     from evaluation.generate import Sampling, generate_detailed, load_for_generation
-    from workbench.jobs import compute_slot
+    from workbench.jobs.slot import compute_slot
 
     if not messages or not any(m.get("content", "").strip() for m in messages):
         raise StageError("the prompt is empty: type a question or pick a held-out row")

@@ -13,7 +13,8 @@ from tests.prepared import prepare_workspace
 from tests.tiny_model import make_tiny_model
 from training import checkpoint
 from training.config import TrainConfig
-from workbench import jobs, train_runs
+from workbench.jobs import runner as jobs
+from workbench.stages import training as train_runs
 from common.errors import JobFailed
 from workbench.store import open_workspace
 

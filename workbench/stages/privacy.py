@@ -15,6 +15,7 @@ from common.errors import WorkbenchError
 from curation.privacy_gate import PrivacyGateError, gate_decision
 from workbench.store import open_workspace
 from workbench.store import privacy as store
+from workbench.store.datasets import has_split
 
 
 def redact(workspace: Path, who: str, operators: dict[str, str] | None = None,
@@ -67,7 +68,7 @@ def gate_version(ws, dataset_id: int) -> str:
     override given then covers that content only)."""
     from workbench.store.versions import create_version, record_version
 
-    if ws.scalar("SELECT count(*) FROM splits WHERE dataset_id = ?", [dataset_id]):
+    if has_split(ws, dataset_id):
         return record_version(ws, dataset_id)
 
     return create_version(ws, dataset_id, "privacy review")["id"]

@@ -1,16 +1,17 @@
-"""Background jobs: a child process (``python -m workbench job DIR``) and a folder contract.
+"""The job runner: a child process (``python -m workbench job DIR``) and a folder contract.
 
 A job folder holds ``config.json`` (kind + parameters), ``status.json`` (state: queued,
 running, succeeded, failed, cancelled; pid; error), ``progress.json`` (step, total, message),
 ``log.txt`` and its outputs, among them ``result.json``. JSON files are written atomically
 (temp file + rename), so a killed job leaves readable files; a job whose process died while
 "running" reads as failed. Compute jobs (train, generate) never open the workspace database:
-the owner writes their inputs into the folder and imports their outputs.
+the owner writes their inputs into the folder and imports their outputs. ``run`` is the child
+side; ``run_here`` runs a body under the same contract in the calling process, for a caller
+that is itself a job (a job never starts another job).
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -20,14 +21,12 @@ import subprocess
 import sys
 import time
 import traceback
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import psutil
 
-from common import settings
 from common.errors import JobFailed
 
 STATES = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -146,41 +145,22 @@ def wait(job_dir: Path, on_progress: Callable[[dict], None] | None = None,
     return read_json(job_dir / "result.json", {})
 
 
-@contextmanager
-def compute_slot(report: Callable[[int, int, str], None] | None = None,
-                 lock_path: Path | None = None) -> Iterator[None]:
-    """Hold the machine's one slot for heavy model work (training, generation).
-
-    Two torch jobs on a 2-core machine slow each other far more than 2× (OpenMP threads
-    contend: a 10-step training took 300 s beside another job vs ~45 s alone), so model jobs
-    queue on an flock in the model cache folder. The kernel releases it when the holder dies,
-    so a killed job never leaves it stuck. ``report(0, 0, message)`` is called while waiting.
-    """
-    path = lock_path or settings.model_cache_dir() / ".compute.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if report:
-                report(0, 0, "waiting for another training or generation job to finish")
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 class Reporter:
-    """Handed to a job's function: progress updates and the job folder."""
+    """Handed to a job's function: progress updates and the job folder.
 
-    def __init__(self, job_dir: Path):
-        self.dir = job_dir
+    ``forward``: also called with each progress dict (``run_here``'s caller sees the updates
+    that ``wait`` would have read from progress.json).
+    """
+
+    def __init__(self, job_dir: Path, forward: Callable[[dict], None] | None = None):
+        self.dir, self.forward = job_dir, forward
 
     def __call__(self, step: int, total: int, message: str = "") -> None:
-        write_json(self.dir / "progress.json",
-                   {"step": step, "total": total, "message": message, "at": now()})
+        progress = {"step": step, "total": total, "message": message, "at": now()}
+        write_json(self.dir / "progress.json", progress)
         log.info("%s/%s %s", step, total, message)
+        if self.forward:
+            self.forward(progress)
 
 
 def _on_sigterm(signum, frame):
@@ -209,3 +189,38 @@ def run(job_dir: Path, registry: dict[str, Callable[[dict, Reporter], dict]]) ->
         write_json(job_dir / "status.json", {**base, "state": "failed", "error": error,
                                              "ended": now()})
         return 1
+
+
+def run_here(job_dir: Path, registry: dict[str, Callable[[dict, Reporter], dict]],
+             on_progress: Callable[[dict], None] | None = None) -> dict:
+    """Run the job's function in this process under the folder contract of ``run``.
+
+    For a caller that is itself a job (the pipeline job runs train and generate this way), so
+    no job starts another. The folder ends with the same status, progress and result files as
+    after ``run``; log records of this process go to its log.txt while the body runs. Returns
+    result.json's dict like ``wait``; raises JobFailed when the body fails, and lets
+    Cancelled / KeyboardInterrupt through after recording the state cancelled.
+    """
+    config = read_json(job_dir / "config.json")
+    base = {"pid": os.getpid(), "started": now()}
+    write_json(job_dir / "status.json", {**base, "state": "running"})
+    handler = logging.FileHandler(job_dir / "log.txt", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.getLogger().addHandler(handler)
+    try:
+        result = registry[config["kind"]](config, Reporter(job_dir, on_progress))
+        write_json(job_dir / "result.json", result)
+        write_json(job_dir / "status.json", {**base, "state": "succeeded", "ended": now()})
+        return result
+    except (Cancelled, KeyboardInterrupt):
+        write_json(job_dir / "status.json", {**base, "state": "cancelled", "ended": now()})
+        raise
+    except Exception as exc:  # recorded like a failed child, then raised as wait() would
+        log.exception("job %s failed", job_dir.name)
+        error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        write_json(job_dir / "status.json", {**base, "state": "failed", "error": error,
+                                             "ended": now()})
+        raise JobFailed(f"{job_dir.name} failed: {error}") from exc
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()

@@ -4,26 +4,27 @@
 job. After the split, the leakage stage checks every held-out row against its nearest
 training row; rows at or above the semantic-duplicate threshold become ``test_leakage``
 findings (``leakage.above_threshold`` in the summary; zero for the default split). A dataset too small for a test (or train) split completes with ``metrics: null`` and a
-reason instead of failing. ``report`` gathers the workspace's state for the Report page.
+reason instead of failing. Train and generate run as jobs through ``execute``: a child process
+from the CLI, this process when the pipeline itself runs as a job (the Run page).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from workbench import model_stages, stages
 from common.errors import StageError
+from workbench.jobs.execute import Execute, in_child
+from workbench.stages import curation as stages
+from workbench.stages import evaluation, training
 from workbench.store import open_workspace
 
 log = logging.getLogger("workbench.pipeline")
 STAGES = ("ingest", "validate", "dedup", "pii", "split", "leakage", "train", "generate",
           "score")
-REPORT_STAGES = STAGES + ("pipeline",)  # run kinds whose latest summary the report shows
 
 
 @dataclass
@@ -55,8 +56,10 @@ def log_progress(stage: str) -> Callable[[dict], None]:
     return show
 
 
-def stage_runners(o: PipelineOptions) -> dict[str, Callable[[], dict]]:
-    """{stage name: zero-argument function running it with the options}, in order."""
+def stage_runners(o: PipelineOptions, execute: Execute = in_child
+                  ) -> dict[str, Callable[[], dict]]:
+    """{stage name: zero-argument function running it with the options}, in order; train and
+    generate run their job through ``execute``."""
     ws = Path(o.workspace)
     return {
         "ingest": lambda: stages.ingest(ws, o.input, o.format),
@@ -65,13 +68,13 @@ def stage_runners(o: PipelineOptions) -> dict[str, Callable[[], dict]]:
         "pii": lambda: stages.pii(ws, redact=o.redact),
         "split": lambda: stages.split(ws, o.seed, stratify_by=o.stratify_by),
         "leakage": lambda: stages.leakage(ws),
-        "train": lambda: model_stages.train(ws, o.max_train_steps, o.seed,
-                                            on_progress=log_progress("train")),
-        "generate": lambda: model_stages.generate(ws, o.eval_size, o.max_new_tokens,
-                                                  on_progress=log_progress("generate"),
-                                                  sampling=o.sampling, tuned_runs=o.tuned_runs,
-                                                  batch_size=o.batch_size),
-        "score": lambda: model_stages.score(ws, o.extractor),
+        "train": lambda: training.train(ws, o.max_train_steps, o.seed,
+                                        on_progress=log_progress("train"), execute=execute),
+        "generate": lambda: evaluation.generate(ws, o.eval_size, o.max_new_tokens,
+                                                on_progress=log_progress("generate"),
+                                                sampling=o.sampling, tuned_runs=o.tuned_runs,
+                                                batch_size=o.batch_size, execute=execute),
+        "score": lambda: evaluation.score(ws, o.extractor),
     }
 
 
@@ -84,13 +87,15 @@ def _dedup_plan(o: PipelineOptions):
     return plan
 
 
-def pipeline(o: PipelineOptions, on_stage: Callable[[int, int, str], None] | None = None) -> dict:
-    """Run every stage; returns the summary (counts, train, metrics, timings in seconds)."""
+def pipeline(o: PipelineOptions, on_stage: Callable[[int, int, str], None] | None = None,
+             execute: Execute = in_child) -> dict:
+    """Run every stage; returns the summary (counts, train, metrics, timings in seconds).
+    ``execute``: how train and generate run their job (``workbench.jobs.execute``)."""
     ws = Path(o.workspace)
     results: dict[str, dict | None] = {}
     timings: dict[str, float] = {}
     reason = None
-    for i, (name, run) in enumerate(stage_runners(o).items()):
+    for i, (name, run) in enumerate(stage_runners(o, execute).items()):
         if on_stage:
             on_stage(i, len(STAGES), name)
         log.info("[%s] starting", name)
@@ -134,27 +139,6 @@ def summarize(results: dict, reason: str | None, timings: dict) -> dict:
     }
 
 
-def report(workspace: Path, meta_key: str | None = None, n_boot: int = 200) -> dict:
-    """Counts per stage, metrics and lineage of the workspace's latest runs, ``evaluation``
-    (``workbench.eval_report.evaluation_report``: intervals, breakdown by ``meta_key``,
-    lineage of every system) and ``sessions``: statistics and design of every rating session
-    (``workbench.eval_report.session_reports``, Bradley–Terry with ``n_boot`` resamples)."""
-    from workbench.eval_report import evaluation_report, session_reports
-
-    with open_workspace(workspace, create=False) as ws:
-        dataset_id = ws.current_dataset()
-        recipe_runs = {k: ws.latest_run(k) for k in REPORT_STAGES}
-        split = ws.split_counts(dataset_id)
-        evaluation = evaluation_report(ws, meta_key)
-        sessions = session_reports(ws, n_boot=n_boot)
-    summaries = {k: (r["summary"] if r else None) for k, r in recipe_runs.items()}
-    train = summaries.get("train")
-    lineage = _read_lineage(train)
-    return {"dataset_id": dataset_id, "stages": summaries, "split": split,
-            "metrics": (summaries.get("score") or {}).get("metrics"),
-            "sessions": sessions, "lineage": lineage, "evaluation": evaluation}
-
-
 def verdict(metrics: dict[str, dict[str, float]] | None, reason: str | None = None) -> str:
     """The pipeline's closing line: tuned vs base on ROUGE-L (the automatic verdict), and
     where the human verdict comes from. ``metrics``: score's {system: {"rougeL": ...}}.
@@ -168,10 +152,3 @@ def verdict(metrics: dict[str, dict[str, float]] | None, reason: str | None = No
     word = "beats" if tuned > base else "trails" if tuned < base else "ties with"
     return (f"tuned {word} base on ROUGE-L: {tuned:.4g} vs {base:.4g} ({tuned - base:+.4g}); "
             "for a human verdict, rate the pairs blind in a rating session")
-
-
-def _read_lineage(train: dict | None) -> dict | None:
-    if not train or not train.get("adapter"):
-        return None
-    path = Path(train["adapter"]) / "lineage.json"
-    return json.loads(path.read_text()) if path.exists() else None

@@ -1,9 +1,11 @@
-"""Training runs as managed jobs: start, resume after a cancel or kill -9, re-run from lineage.
+"""The training stage: train as a managed job; resume after a cancel or kill -9; re-run from
+a lineage; start from the Train page.
 
-The owner side of ``workbench.tasks.train_task``: it writes the job's inputs (train and
-validation rows with their example ids, the config and lineage), starts the job, waits, and
-imports the step log, the exclusion findings and the summary into the store, also when the
-job failed or was cancelled, so the page can show how far it got.
+The owner side of ``workbench.jobs.bodies.train_task``: it checks the privacy gate, writes the
+job's inputs (train and validation rows with their example ids, the config and the lineage),
+runs the job through ``execute`` (a child process, or this process when the caller is itself
+a job), and imports the step log, the exclusion findings and the summary into the store, also
+when the job failed or was cancelled, so the page can show how far it got.
 """
 
 from __future__ import annotations
@@ -12,18 +14,37 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from training.config import TrainConfig
-from workbench import jobs
 from common.errors import JobFailed, StageError
+from training.config import TrainConfig
+from workbench.jobs import runner as jobs
+from workbench.jobs.execute import Execute, in_child
+from workbench.jobs.files import read_jsonl, write_jsonl
+from workbench.stages import lineage as lineage_document
 from workbench.store import open_workspace
 from workbench.store import training as store
-from workbench.tasks import read_jsonl, write_jsonl
+from workbench.store.runs import run_dataset, run_dataset_version
 
 Progress = Callable[[dict], None]
 
 
+def train(workspace: Path, max_steps: int = 30, seed: int = 0, base_model: str = "embedded",
+          on_progress: Progress | None = None, config=None, dataset_id: int | None = None,
+          expect_version: str | None = None, execute: Execute = in_child) -> dict:
+    """Fine-tune on the train split as a job (``launch``).
+
+    Every way to start a training (CLI, Train page, pipeline, --from-lineage) comes through
+    here. ``config`` (a ``training.config.TrainConfig``) overrides max_steps/seed/base_model;
+    ``dataset_id``/``expect_version`` pin the data (a lineage re-run).
+    Summary: run_id, steps, first/final loss, adapter, train_examples, dataset_version, ...
+    """
+    config = config or TrainConfig(max_steps=max_steps, seed=seed, base_model=base_model)
+    return launch(workspace, config, on_progress, dataset_id=dataset_id,
+                  expect_version=expect_version, execute=execute)
+
+
 def launch(workspace: Path, config: TrainConfig, on_progress: Progress | None = None,
-           dataset_id: int | None = None, expect_version: str | None = None) -> dict:
+           dataset_id: int | None = None, expect_version: str | None = None,
+           execute: Execute = in_child) -> dict:
     """Train on the train split of ``dataset_id`` (default: the current dataset) as a job.
 
     Returns the summary {run_id, steps, first_loss, final_loss, adapter, train_examples,
@@ -31,11 +52,11 @@ def launch(workspace: Path, config: TrainConfig, on_progress: Progress | None = 
     ``WorkbenchError`` for an invalid config, ``StageError`` for an empty train split, for
     QLoRA without CUDA, or when ``expect_version`` is not the data's version any more, and
     ``JobFailed`` when the job fails or is cancelled; the privacy gate's error when the
-    version has unreviewed PII findings and no admin override.
+    version has unreviewed PII findings and no admin override. ``execute``: how the job runs
+    (``workbench.jobs.execute``).
     """
     from training.recipe import qlora_unavailable
-    from workbench.model_stages import _lineage
-    from workbench.privacy import check_gate as check_privacy_gate
+    from workbench.stages.privacy import check_gate as check_privacy_gate
     from workbench.store.versions import record_version
 
     config.validate()
@@ -52,7 +73,7 @@ def launch(workspace: Path, config: TrainConfig, on_progress: Progress | None = 
             raise StageError(f"dataset version {expect_version} no longer exists: dataset "
                              f"{dataset_id}'s split rows are now version {version} "
                              "(re-curated or re-split since)")
-        lineage = _lineage(ws, dataset_id, version, config.to_dict())
+        lineage = lineage_document.document(ws, dataset_id, version, config.to_dict())
         lineage["privacy"] = check_privacy_gate(ws, dataset_id, version)  # or PrivacyGateError
         job_dir = jobs.new_job(ws.artifacts / "jobs", "train",
                                {"train": config.to_dict(), "lineage": lineage})
@@ -62,10 +83,11 @@ def launch(workspace: Path, config: TrainConfig, on_progress: Progress | None = 
                                           for r in rows])
     write_jsonl(job_dir / "validation.jsonl", [{"example_id": r["id"], "messages": r["messages"]}
                                                for r in validation])
-    return _run(workspace, job_dir, dataset_id, on_progress)
+    return _run(workspace, job_dir, dataset_id, on_progress, execute)
 
 
-def resume(workspace: Path, run_id: str, on_progress: Progress | None = None) -> dict:
+def resume(workspace: Path, run_id: str, on_progress: Progress | None = None,
+           execute: Execute = in_child) -> dict:
     """Restart a failed or cancelled train run in its folder from its newest checkpoint.
 
     Raises ``StageError`` when the run is unknown, still running, already succeeded, or has
@@ -86,9 +108,9 @@ def resume(workspace: Path, run_id: str, on_progress: Progress | None = None) ->
             raise StageError(f"run {run_id} has no checkpoint to resume from (it stopped "
                              "before its first one); start a new run")
         store.set_run_state(ws, run_id, "queued")
-        dataset_id = ws.scalar("SELECT dataset_id FROM runs WHERE id = ?", [run_id])
+        dataset_id = run_dataset(ws, run_id)
     jobs.write_json(job_dir / "status.json", {"state": "queued", "created": jobs.now()})
-    return _run(workspace, job_dir, dataset_id, on_progress)
+    return _run(workspace, job_dir, dataset_id, on_progress, execute)
 
 
 def from_lineage(workspace: Path, lineage_path: Path,
@@ -97,7 +119,6 @@ def from_lineage(workspace: Path, lineage_path: Path,
     model, config and seed. Raises ``InputError`` for an unreadable file, ``StageError`` when
     the dataset version no longer exists here or the base model's hash differs."""
     from common.errors import InputError
-    from workbench.lineage import base_model_identity
 
     try:
         lineage = json.loads(Path(lineage_path).read_text())
@@ -110,39 +131,25 @@ def from_lineage(workspace: Path, lineage_path: Path,
         raise StageError(f"dataset version {version} no longer exists in {workspace}: "
                          "it was never recorded here or its dataset was removed")
     expected = (lineage.get("base_model") or {}).get("sha256")
-    actual = base_model_identity(config.base_model).get("sha256")
+    actual = lineage_document.base_model_identity(config.base_model).get("sha256")
     if expected and expected != actual:
         raise StageError(f"base model {config.base_model!r} has changed since this lineage "
                          f"(sha256 {actual[:12]}…, lineage says {expected[:12]}…)")
-    from workbench import model_stages
-
-    return model_stages.train(workspace, config=config, on_progress=on_progress,
-                              dataset_id=dataset_id, expect_version=version)
+    return train(workspace, config=config, on_progress=on_progress, dataset_id=dataset_id,
+                 expect_version=version)
 
 
-def launch_from_job(config: dict, on_progress: Progress) -> dict:
-    """Body of the ``train_launch`` job (the app's Train page): start or resume a run."""
-    workspace = Path(config["workspace"])
-    if config.get("resume"):
-        return resume(workspace, config["resume"], on_progress)
-    from workbench import model_stages
-
-    return model_stages.train(workspace, config=TrainConfig.from_dict(config["train"]),
-                              on_progress=on_progress)
-
-
-def _run(workspace: Path, job_dir: Path, dataset_id: int, on_progress: Progress | None) -> dict:
-    """Start the job, wait, import its log and findings; record the final state."""
-    jobs.start(job_dir)
+def _run(workspace: Path, job_dir: Path, dataset_id: int, on_progress: Progress | None,
+         execute: Execute) -> dict:
+    """Run the job through ``execute``, import its log and findings; record the final state."""
     try:
-        result = jobs.wait(job_dir, on_progress)
+        result = execute(job_dir, on_progress)
     except (JobFailed, jobs.Cancelled, KeyboardInterrupt):
         state = jobs.status(job_dir)
         _import(workspace, job_dir, dataset_id, state["state"], {"error": state.get("error", "")})
         raise
     with open_workspace(workspace, create=False) as ws:
-        version = ws.scalar("SELECT json_extract_string(config, '$.lineage.dataset_version') "
-                            "FROM runs WHERE id = ?", [job_dir.name])
+        version = run_dataset_version(ws, job_dir.name)
     summary = {"run_id": job_dir.name, "method": result.get("method"),
                "steps": result["steps"], "first_loss": result["first_loss"],
                "final_loss": result["final_loss"], "adapter": result["adapter"],

@@ -1,22 +1,26 @@
-"""The evaluation part of the report: metrics with paired bootstrap intervals, a breakdown by a
-meta column, held-out loss, loss curves, the lineage of every system, and the statistics and
-design of every rating session (``session_reports``).
+"""The report, gathered in one place: ``gather`` builds the dict that the Report page shows,
+``workbench report`` prints and ``evaluation.report.render_html`` turns into the HTML export.
 
-Reads the workspace (``workbench.store.evaluation``) and computes with the pure steps
-(``evaluation.bootstrap``); the Report page, the HTML export and ``workbench report`` use it.
+It holds counts per stage, metrics with paired bootstrap intervals, a breakdown by a meta
+column, held-out loss, loss curves, the lineage of every system (``workbench.stages.lineage``)
+and the statistics and design of every rating session (``session_reports``). Reads the
+workspace through the store and computes with the pure steps (``evaluation.bootstrap``).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from evaluation.bootstrap import breakdown, paired_interval
 from workbench.session_statistics import rouge_scores, statistics
-from workbench.store import Workspace
+from workbench.stages import lineage
+from workbench.stages.pipeline import STAGES
+from workbench.store import Workspace, open_workspace
 from workbench.store import evaluation as store
 from workbench.store import sessions as session_store
+from workbench.store.runs import score_summary
 
+REPORT_STAGES = STAGES + ("pipeline",)  # run kinds whose latest summary the report shows
 # Per-example metrics compared with the human verdicts, and their direction (+1: higher is
 # better). Length ratio has no better direction, so it is left out.
 AGREEMENT_METRICS = {"rouge1": 1, "rouge2": 1, "rougeL": 1, "rougeLsum": 1, "bleu": 1,
@@ -49,28 +53,6 @@ def intervals(per_example: dict, example_ids: list[int], baseline: str = "base",
             for system, scores in per_example.items() if system != baseline}
 
 
-def _lineage(train_run: dict) -> dict:
-    adapter = (train_run.get("summary") or {}).get("adapter")
-    path = Path(adapter) / "lineage.json" if adapter else None
-    lineage = json.loads(path.read_text()) if path and path.exists() else None
-    return {"train_run": train_run["id"], "adapter": adapter,
-            "steps": (train_run.get("summary") or {}).get("steps"), "lineage": lineage}
-
-
-def system_lineage(generate_config: dict, train_runs: dict[str, dict]) -> dict[str, dict]:
-    """{system: lineage}: the base model for "base", the adapter's lineage.json and train run
-    for each tuned system (``generate_config["system_runs"]``: {system: train run id})."""
-    runs = generate_config.get("system_runs") or {"tuned": generate_config.get("train_run")}
-    out = {"base": {"model_dir": generate_config.get("model_dir")}}
-    for system, run_id in runs.items():
-        out[system] = _lineage(train_runs[run_id]) if run_id in train_runs else {
-            "train_run": run_id, "lineage": None}
-    tuned = [v["lineage"] for v in out.values() if v.get("lineage")]
-    if tuned:
-        out["base"]["base_model"] = tuned[0].get("base_model")
-    return out
-
-
 def evaluation_report(ws: Workspace, meta_key: str | None = None, seed: int = 0,
                       n_resamples: int = 2000) -> dict | None:
     """Everything the report shows about the latest generate run; None before any.
@@ -89,14 +71,14 @@ def evaluation_report(ws: Workspace, meta_key: str | None = None, seed: int = 0,
     meta = store.example_meta(ws, run["dataset_id"], example_ids)
     options = {"seed": seed, "n_resamples": n_resamples}
     train_runs = {r["id"]: r for r in store.succeeded_runs(ws, "train")}
-    lineage = system_lineage(run["config"], train_runs)
-    curve_runs = [v["train_run"] for v in lineage.values() if v.get("train_run")]
+    systems_lineage = lineage.of_systems(run["config"], train_runs)
+    curve_runs = [v["train_run"] for v in systems_lineage.values() if v.get("train_run")]
     report = {"run_id": run["id"], "decoding": (run["summary"] or {}).get("decoding", "greedy"),
               "max_new_tokens": run["config"].get("max_new_tokens"),
               "systems": list(run["config"].get("systems") or per_example),
               "metrics": store.metric_table(ws, run["id"]),
               "intervals": intervals(per_example, example_ids, **options),
-              "meta_keys": meta_keys(meta), "breakdown": None, "lineage": lineage,
+              "meta_keys": meta_keys(meta), "breakdown": None, "lineage": systems_lineage,
               "loss_curves": store.train_logs(ws, curve_runs),
               "extractor": _extractor_note(ws, run["id"]),
               "examples": len(example_ids)}
@@ -111,15 +93,12 @@ def evaluation_report(ws: Workspace, meta_key: str | None = None, seed: int = 0,
 
 def _extractor_note(ws: Workspace, run_id: str) -> dict | None:
     """{"name", "choice"}: the answer extractor the latest score of ``run_id`` used and why."""
-    rows = ws.query("SELECT summary FROM runs WHERE kind = 'score' AND state = 'succeeded' "
-                    "ORDER BY created_at DESC")
-    for row in rows:
-        summary = json.loads(row["summary"]) if isinstance(row["summary"], str) else row["summary"]
-        if (summary or {}).get("run_id") == run_id:
-            return {"name": summary.get("extractor"),
-                    "choice": summary.get("extractor_choice") or (
-                        f"named: {summary['extractor']}" if summary.get("extractor") else "none")}
-    return None
+    summary = score_summary(ws, run_id)
+    if summary is None:
+        return None
+    return {"name": summary.get("extractor"),
+            "choice": summary.get("extractor_choice") or (
+                f"named: {summary['extractor']}" if summary.get("extractor") else "none")}
 
 
 def session_metric_scores(ws: Workspace, run_id: str) -> dict[str, dict[tuple[int, str], float]]:
@@ -158,3 +137,22 @@ def session_reports(ws: Workspace, n_boot: int = 200) -> list[dict]:
         result = statistics(ws, info["id"], scores, n_boot=n_boot)
         out.append({**result, "design": session_store.design(ws, info["id"])})
     return out
+
+
+def gather(workspace: Path, meta_key: str | None = None, n_boot: int = 200) -> dict:
+    """The report of a workspace: {"dataset_id", "stages" (latest summary per stage), "split",
+    "metrics" (score's ROUGE per system), "sessions" (``session_reports``, Bradley–Terry with
+    ``n_boot`` resamples), "lineage" (of the latest train run's adapter), "evaluation"
+    (``evaluation_report``: intervals, breakdown by ``meta_key``, lineage of every system)}."""
+    with open_workspace(workspace, create=False) as ws:
+        dataset_id = ws.current_dataset()
+        recipe_runs = {k: ws.latest_run(k) for k in REPORT_STAGES}
+        split = ws.split_counts(dataset_id)
+        evaluation = evaluation_report(ws, meta_key)
+        sessions = session_reports(ws, n_boot=n_boot)
+    summaries = {k: (r["summary"] if r else None) for k, r in recipe_runs.items()}
+    train = summaries.get("train")
+    return {"dataset_id": dataset_id, "stages": summaries, "split": split,
+            "metrics": (summaries.get("score") or {}).get("metrics"),
+            "sessions": sessions, "lineage": lineage.of_adapter((train or {}).get("adapter")),
+            "evaluation": evaluation}

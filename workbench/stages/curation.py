@@ -180,7 +180,7 @@ def pii(workspace: Path, redact: bool = False) -> dict:
 
     Summary: pii_spans, by_entity, examples_with_pii, redacted (examples). Span values are
     never logged or returned, only types and offsets. The redaction is a recorded decision
-    (``workbench.privacy.redact``, who = "pipeline --redact") that resolves the spans it
+    (``workbench.stages.privacy.redact``, who = "pipeline --redact") that resolves the spans it
     covers for the training gate.
     """
     from curation.pii import PiiConfig, count_by_entity, scan_messages, stage_processes
@@ -198,7 +198,7 @@ def pii(workspace: Path, redact: bool = False) -> dict:
     with open_workspace(workspace) as ws:
         ws.replace_rows("pii_spans", dataset_id, records)
     if redact and spans:
-        from workbench.privacy import redact as apply_redaction
+        from workbench.stages.privacy import redact as apply_redaction
 
         summary["redacted"] = apply_redaction(workspace, "pipeline --redact",
                                               include_unreviewed=True)["examples"]
@@ -243,13 +243,13 @@ def leakage(workspace: Path, encode=None) -> dict:
     from curation.dedup import DedupConfig, scope_text
     from curation.leakage import findings, report
     from workbench.store import splits as store
+    from workbench.store.datasets import example_lines
 
     with open_workspace(workspace, create=False) as ws:
         dataset_id = ws.current_dataset()
         run = ws.latest_run("dedup")
         rows = store.split_texts(ws, dataset_id)
-        lines = dict(ws.con.execute("SELECT id, line FROM examples WHERE dataset_id = ?",
-                                    [dataset_id]).fetchall())
+        lines = example_lines(ws, dataset_id)
         split_run = ws.latest_run("split")
     if not rows and (split_run is None or split_run["dataset_id"] != dataset_id):
         raise StageError("no split yet: run `workbench split` first")
@@ -287,13 +287,14 @@ def mix(workspace: Path, specs: list[str], total: int | None = None, seed: int =
     from curation.formats import Example
     from curation.mix import MixSource, parse_spec
     from curation.mix import mix as draw
+    from workbench.store.datasets import dataset_exists
     from workbench.store.versions import curated_rows
 
     parsed = [parse_spec(spec) for spec in specs]
     with open_workspace(workspace, create=False) as ws:
         sources = []
         for source, kind, value in parsed:
-            if not ws.scalar("SELECT count(*) FROM datasets WHERE id = ?", [_int(source)]):
+            if not dataset_exists(ws, _int(source)):
                 raise StageError(f"no dataset {source} (see `workbench datasets`)")
             rows = curated_rows(ws, _int(source))
             sources.append(MixSource(source, rows, value if kind == "ratio" else None,

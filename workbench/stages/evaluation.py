@@ -1,7 +1,7 @@
-"""The model stages: train, generate, score, plus the report that gathers every stage.
+"""The evaluation stages: generate (base and tuned answers, held-out losses) and score.
 
-Train and generate run as background jobs (``workbench.jobs``): the stage writes the job's
-inputs into its folder, starts it, waits (reporting progress), then imports its outputs.
+Generate runs as a job (``workbench.jobs``): the stage writes the job's inputs into its
+folder, runs it through ``execute`` (reporting progress), then imports its outputs.
 """
 
 from __future__ import annotations
@@ -11,63 +11,34 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from workbench import jobs
 from common.errors import JobFailed, StageError
+from workbench.jobs import runner as jobs
+from workbench.jobs.execute import Execute, in_child
+from workbench.jobs.files import read_jsonl, write_jsonl
 from workbench.store import Workspace, open_workspace
-from workbench.tasks import read_jsonl, write_jsonl
 
 log = logging.getLogger("workbench.stages")
 Progress = Callable[[dict], None]
 
 
 def _run_job(workspace: Path, kind: str, dataset_id: int, config: dict,
-             inputs: dict[str, list[dict]], on_progress: Progress | None) -> tuple[str, Path, dict]:
-    """Create, start and wait for a job; record its run row. Returns (run id, dir, result)."""
+             inputs: dict[str, list[dict]], on_progress: Progress | None,
+             execute: Execute = in_child) -> tuple[str, Path, dict]:
+    """Create and run a job through ``execute``; record its run row. Returns (run id, dir,
+    result)."""
     with open_workspace(workspace) as ws:
         job_dir = jobs.new_job(ws.artifacts / "jobs", kind, config)
         ws.add_run(job_dir.name, kind, dataset_id, str(job_dir), config)
     for name, rows in inputs.items():
         write_jsonl(job_dir / name, rows)
-    jobs.start(job_dir)
     try:
-        result = jobs.wait(job_dir, on_progress)
+        result = execute(job_dir, on_progress)
     except (JobFailed, jobs.Cancelled, KeyboardInterrupt):
         with open_workspace(workspace) as ws:
             state = jobs.status(job_dir)
             ws.finish_run(job_dir.name, state["state"], {"error": state.get("error", "")})
         raise
     return job_dir.name, job_dir, result
-
-
-def _lineage(ws: Workspace, dataset_id: int, version: str, train_config: dict) -> dict:
-    from workbench.lineage import base_model_identity, library_versions
-
-    dataset = ws.query("SELECT name, source, format FROM datasets WHERE id = ?", [dataset_id])[0]
-    split_run = ws.query("SELECT DISTINCT seed FROM splits WHERE dataset_id = ?", [dataset_id])
-    return {"dataset_version": version, "dataset": dataset,
-            "split": {"seed": split_run[0]["seed"] if split_run else None,
-                      "sizes": ws.split_counts(dataset_id)},
-            "curation": ws.curation_recipe(dataset_id),
-            "base_model": base_model_identity(train_config.get("base_model", "embedded")),
-            "training": train_config, "libraries": library_versions()}
-
-
-def train(workspace: Path, max_steps: int = 30, seed: int = 0, base_model: str = "embedded",
-          on_progress: Progress | None = None, config=None, dataset_id: int | None = None,
-          expect_version: str | None = None) -> dict:
-    """Fine-tune on the train split as a job (``workbench.train_runs.launch``).
-
-    Every way to start a training (CLI, Train page, pipeline, --from-lineage) comes through
-    here. ``config`` (a ``training.config.TrainConfig``) overrides max_steps/seed/base_model;
-    ``dataset_id``/``expect_version`` pin the data (a lineage re-run).
-    Summary: run_id, steps, first/final loss, adapter, train_examples, dataset_version, ...
-    """
-    from training.config import TrainConfig
-    from workbench import train_runs
-
-    config = config or TrainConfig(max_steps=max_steps, seed=seed, base_model=base_model)
-    return train_runs.launch(workspace, config, on_progress, dataset_id=dataset_id,
-                             expect_version=expect_version)
 
 
 def _tuned_systems(ws: Workspace, tuned_runs: list[str] | None) -> dict[str, dict]:
@@ -88,13 +59,15 @@ def _tuned_systems(ws: Workspace, tuned_runs: list[str] | None) -> dict[str, dic
 
 def generate(workspace: Path, eval_size: int = 50, max_new_tokens: int = 256,
              on_progress: Progress | None = None, sampling: dict | None = None,
-             tuned_runs: list[str] | None = None, batch_size: int = 32) -> dict:
+             tuned_runs: list[str] | None = None, batch_size: int = 32,
+             execute: Execute = in_child) -> dict:
     """Base and tuned outputs (and held-out losses) for the first ``eval_size`` test rows, as a job.
 
     Every system answers the same prompts with the same decoding: greedy, or ``sampling``
     (``evaluation.generate.Sampling`` fields: seed, temperature, top_p). ``tuned_runs``: train
     run ids to compare (default: the latest); the first is the system "tuned", the others are
-    named by their run id. All tuned runs must share one base model. Raises StageError.
+    named by their run id. All tuned runs must share one base model. ``execute``: how the job
+    runs (``workbench.jobs.execute``). Raises StageError.
     """
     from training.data import prompt_and_reference
     from training.model import ensure_base_model
@@ -120,7 +93,7 @@ def generate(workspace: Path, eval_size: int = 50, max_new_tokens: int = 256,
               "max_new_tokens": max_new_tokens, "batch_size": batch_size,
               "sampling": sampling, "train_run": tuned["tuned"]["id"]}
     run_id, job_dir, result = _run_job(workspace, "generate", dataset_id, config,
-                                       {"prompts.jsonl": prompts}, on_progress)
+                                       {"prompts.jsonl": prompts}, on_progress, execute)
     by_id = {p["example_id"]: p for p in prompts}
     records = [{"run_id": run_id, "example_id": g["example_id"], "system": g["system"],
                 "prompt": json.dumps(by_id[g["example_id"]]["prompt"], ensure_ascii=False),

@@ -1,8 +1,10 @@
-"""Job bodies: what runs inside ``python -m workbench job DIR`` for each job kind.
+"""Job bodies: what runs inside ``python -m workbench job DIR`` for the compute job kinds.
 
 Train and generate read their inputs from the job folder and write their outputs there; they
-never open the workspace database (the owner imports the outputs, see ``workbench.stages``).
-A pipeline job is an orchestrator: it runs the stages, each opening the workspace briefly.
+never open the workspace database (the owner imports the outputs: ``workbench.stages.training``
+and ``workbench.stages.evaluation``). They import only the steps and the job-folder helpers.
+The job kinds that run stages (pipeline, stage, train_launch) are in
+``workbench.stages.background``.
 """
 
 from __future__ import annotations
@@ -11,26 +13,11 @@ import json
 import logging
 from pathlib import Path
 
-from workbench.jobs import Reporter, compute_slot, write_json
+from workbench.jobs.files import read_jsonl, write_jsonl
+from workbench.jobs.runner import Cancelled, Reporter, write_json
+from workbench.jobs.slot import compute_slot
 
 log = logging.getLogger("workbench.tasks")
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    """Rows of a JSONL file written by ``write_jsonl``.
-
-    Split on "\n" only: str.splitlines() also breaks at U+2028, U+0085 and other characters
-    that JSON strings may hold unescaped (GSM8K has them).
-    """
-    text = path.read_text(encoding="utf-8")
-    return [json.loads(line) for line in text.split("\n") if line.strip()]
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
-                   encoding="utf-8")
-    tmp.replace(path)
 
 
 def train_task(config: dict, report: Reporter) -> dict:
@@ -44,7 +31,6 @@ def train_task(config: dict, report: Reporter) -> dict:
     from training import checkpoint
     from training.config import TrainConfig
     from training.recipe import train_lora
-    from workbench.jobs import Cancelled
 
     train_config = TrainConfig.from_dict(config["train"])
     rows = read_jsonl(report.dir / "train.jsonl")
@@ -135,33 +121,4 @@ def _generate_all(rows: list[dict], config: dict, report: Reporter):
     return out, losses, timing
 
 
-def pipeline_task(config: dict, report: Reporter) -> dict:
-    """Run every automatic stage (``workbench.stages.pipeline``) as one job."""
-    from workbench.pipeline import PipelineOptions, pipeline
-
-    options = PipelineOptions(**config["options"])
-    return pipeline(options, on_stage=lambda i, n, name: report(i, n, name))
-
-
-def stage_task(config: dict, report: Reporter) -> dict:
-    """Run one stage (``config["stage"]``) of ``workbench.pipeline.STAGE_RUNNERS`` as a job."""
-    from workbench.pipeline import PipelineOptions, stage_runners
-
-    options = PipelineOptions(**config["options"])
-    report(0, 1, config["stage"])
-    result = stage_runners(options)[config["stage"]]()
-    report(1, 1, "done")
-    return result
-
-
-def train_launch_task(config: dict, report: Reporter) -> dict:
-    """Start (or resume) a training run from the app and wait for it, as one job."""
-    from workbench import train_runs
-
-    return train_runs.launch_from_job(config, lambda p: report(p.get("step", 0),
-                                                               p.get("total", 0),
-                                                               p.get("message", "")))
-
-
-REGISTRY = {"train": train_task, "generate": generate_task, "pipeline": pipeline_task,
-            "stage": stage_task, "train_launch": train_launch_task}
+REGISTRY = {"train": train_task, "generate": generate_task}
