@@ -45,7 +45,7 @@ Backends (``BACKENDS``; the trade-off is measured in bench/curation.py):
 - ``bf16``, ``fp32``, ``int8``: the sentence-transformers model in torch (bf16 ~1.7× fp32,
   cosines within 0.008; torch dynamic int8 moves cosines by up to 0.16).
 
-ONNX Runtime must be imported before usearch (curation.ann) in a process: the other way
+ONNX Runtime must be imported before usearch (curation.dedup.ann) in a process: the other way
 round it segfaults here, so the ``onnx*`` backends refuse (and fall back) in that case.
 If the ONNX export or the runtime fails (e.g. a missing package), the encoder falls back to
 torch ``bf16`` with a warning on the ``curation.embed`` logger and ``Embedder.fallback``

@@ -16,7 +16,7 @@ from curation.dedup import (
     semantic_clusters,
     text_key,
 )
-from curation.near_dedup import NearDedupConfig
+from curation.dedup.near import NearDedupConfig
 from tests.dedup_helpers import bag_of_words, conv, reps
 
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from datasketch import MinHash
 
-from curation.ann import ann_leader_clusters, semantic_clusters_ann
+from curation.dedup.ann import ann_leader_clusters, semantic_clusters_ann
 from curation.dedup import DedupConfig, leader_clusters, semantic_clusters
-from curation.near_dedup import (
+from curation.dedup.near import (
     NearDedupConfig,
     near_clusters,
     near_text_clusters,

@@ -21,7 +21,7 @@ degrades on many zero distances, and a copy always joins the cluster of its firs
 The threshold test is done again in numpy on the candidates, so results differ from the
 exact version only through floating-point rounding at the threshold.
 
-Run as: ``from curation.ann import ann_leader_clusters; ann_leader_clusters(vectors, 0.95)``
+Run as: ``from curation.dedup.ann import ann_leader_clusters; ann_leader_clusters(vectors, 0.95)``
 """
 
 from __future__ import annotations

@@ -7,9 +7,9 @@ level's representatives, semantic dedup only the near level's.
 
 - exact: NFKC + casefold + whitespace collapse, then SHA-256 (the normalization used by
   datatrove's and text-dedup's exact dedup);
-- near: MinHash LSH over word n-grams (curation.near_dedup);
+- near: MinHash LSH over word n-grams (curation.dedup.near);
 - semantic: sentence embeddings (curation.embed), cosine ≥ ``threshold`` (default 0.95), the
-  candidates of each row from an HNSW index (curation.ann), so cost grows ~n·log n.
+  candidates of each row from an HNSW index (curation.dedup.ann), so cost grows ~n·log n.
 
 Clusters do not chain: a row joins a cluster only when it is within the threshold of the
 cluster's representative, never through another member (transitive joining put all 500 rows
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from curation.near_dedup import NearDedupConfig
+    from curation.dedup.near import NearDedupConfig
 
 SCOPES = ("conversation", "prompt")
 POLICIES = ("longest", "first", "fewest_findings")
@@ -102,7 +102,7 @@ class DedupPlan:
                 "'fewest_findings' (fewest validation findings, then longest)."})
 
     def __post_init__(self):
-        from curation.near_dedup import NearDedupConfig
+        from curation.dedup.near import NearDedupConfig
 
         self.near = self.near or NearDedupConfig()
         self.check()
@@ -256,8 +256,8 @@ def dedup_levels(conversations: list[list[dict]], plan: DedupPlan,
     curation.embed.encode with ``plan.semantic``). Indices are input row indices; each
     level's Clusters are in the policy's visit order. Raises ValueError for a bad plan.
     """
-    from curation.ann import ann_leader_clusters
-    from curation.near_dedup import near_text_clusters
+    from curation.dedup.ann import ann_leader_clusters
+    from curation.dedup.near import near_text_clusters
 
     plan.check()
     alive = policy_order(conversations, plan.policy, findings)

@@ -18,7 +18,7 @@ once, the permutations are applied to all of a chunk's shingles in one numpy exp
 the LSH buckets are computed per band with one ``np.unique`` instead of per-row inserts.
 ``plain_datasketch_clusters`` is that loop, kept as the reference for tests and bench/.
 
-Run as: ``from curation.near_dedup import near_clusters, NearDedupConfig;
+Run as: ``from curation.dedup.near import near_clusters, NearDedupConfig;
 near_clusters(conversations, NearDedupConfig())``
 """
 
