@@ -1,10 +1,10 @@
 """Semantic leader clustering with an approximate nearest-neighbour index (usearch HNSW).
 
-Same rule and same result as curation.dedup.leader_clusters (a row joins the first earlier
-representative, in input order, with cosine ≥ threshold; clusters do not chain), but the
-candidates of each row come from its nearest neighbours in an HNSW graph (Malkov & Yashunin
-2018, as implemented by usearch) instead of a comparison with every earlier row: building
-and searching cost ~n·log n instead of n².
+Same rule and same result as curation.dedup.primitives.leader_clusters (a row joins the
+first earlier representative, in input order, with cosine ≥ threshold; clusters do not
+chain), but the candidates of each row come from its nearest neighbours in an HNSW graph
+(Malkov & Yashunin 2018, as implemented by usearch) instead of a comparison with every
+earlier row: building and searching cost ~n·log n instead of n².
 
 Recall and ``k``: the exact rule needs every row within the threshold of a row. A row whose
 k-th neighbour is still within the threshold is "saturated": it is searched again with 4×
@@ -29,7 +29,8 @@ from __future__ import annotations
 import numpy as np
 from usearch.index import Index
 
-from curation.dedup import Cluster, DedupConfig, scope_text
+from curation.dedup.primitives import Cluster, scope_text
+from curation.dedup.semantic import DedupConfig
 
 # The index's own distances only pre-filter candidates (numpy decides at the threshold), so
 # they may be off by this much: measured max error on 384-d vectors 1.2e-4 (f16), 1.0e-3 (bf16).
@@ -125,7 +126,7 @@ def _leaders(u: np.ndarray, candidates: list[np.ndarray], threshold: float):
 def ann_leader_clusters(embeddings: np.ndarray, threshold: float, k: int = 32,
                         expansion: int = 64, dtype: str = "bf16",
                         threads: int = 0) -> list[Cluster]:
-    """Leader clusters of ``curation.dedup.leader_clusters``, candidates from an HNSW index.
+    """The leader clusters of ``primitives.leader_clusters``, candidates from an HNSW index.
 
     ``embeddings``: (n, d) float array, rows L2-normalized. ``k``: neighbours fetched per row
     (more only on saturation); ``expansion``: HNSW beam when building and searching;
@@ -152,7 +153,7 @@ def ann_leader_clusters(embeddings: np.ndarray, threshold: float, k: int = 32,
 
 
 def semantic_clusters_ann(conversations: list[list[dict]], config: DedupConfig) -> list[Cluster]:
-    """curation.dedup.semantic_clusters with the fast encoder and an ANN index (input order).
+    """``semantic.semantic_clusters`` with the fast encoder and an ANN index (input order).
 
     Each distinct text is embedded once (curation.embed).
     """
