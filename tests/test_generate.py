@@ -12,8 +12,7 @@ from evaluation.generate import (
     stop_token_ids,
 )
 from training.config import TrainConfig
-from training.model import ensure_base_model
-from training.recipe import init_lora_model
+from training.model import ensure_base_model, init_lora_model
 
 FRANCE = [{"role": "user", "content": "What is the capital of France?"}]
 COLOUR = [{"role": "user", "content": "Name a colour."}]

@@ -7,8 +7,7 @@ import pytest
 from curation.formats import Example
 from tests.prepared import conv
 from training.config import TrainConfig
-from training.model import ensure_base_model
-from training.recipe import init_lora_model
+from training.model import ensure_base_model, init_lora_model
 from workbench.model_stages import generate
 from workbench.store import evaluation as store
 from workbench.store import open_workspace

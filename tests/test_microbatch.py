@@ -2,10 +2,10 @@
 
 import torch
 
+from training.batching import collate, labelled_tokens, micro_batches
 from training.config import TrainConfig
 from training.data import encode_example
-from training.model import ensure_base_model, load_tokenizer
-from training.recipe import collate, init_lora_model, labelled_tokens, micro_batches
+from training.model import ensure_base_model, init_lora_model, load_tokenizer
 
 
 def conv(question, answer):

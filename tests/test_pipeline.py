@@ -6,8 +6,7 @@ from safetensors.torch import load_file
 
 from tests.conftest import write_jsonl
 from training.config import TrainConfig
-from training.model import ensure_base_model
-from training.recipe import init_lora_model
+from training.model import ensure_base_model, init_lora_model
 from workbench import stages
 from workbench.pipeline import PipelineOptions, pipeline, report
 from workbench.store import open_workspace

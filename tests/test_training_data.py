@@ -12,6 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from training import model as model_module
+from training.batching import collate, encode_all, length_grouped_batches
 from training.config import TrainConfig
 from training.data import (
     IGNORE_INDEX,
@@ -26,16 +27,10 @@ from training.model import (
     base_model_source,
     ensure_base_model,
     file_sha256,
+    init_lora_model,
     load_tokenizer,
 )
-from training.recipe import (
-    collate,
-    encode_all,
-    init_lora_model,
-    length_grouped_batches,
-    lr_factor,
-    train_lora,
-)
+from training.recipe import lr_factor, train_lora
 from common import errors
 
 IM_END = 2  # SmolLM2's <|im_end|>: end of turn, eos and pad token at once

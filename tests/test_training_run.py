@@ -20,14 +20,9 @@ from training import run as run_module
 from training.config import TrainConfig, diff, load_preset
 from training.data import IGNORE_INDEX
 from training.model import load_model, load_tokenizer
-from training.recipe import (
-    collate,
-    encode_with_exclusions,
-    forward_loss,
-    lr_factor,
-    pack,
-    train_lora,
-)
+from training.batching import collate, encode_with_exclusions, pack
+from training.loss import forward_loss
+from training.recipe import lr_factor, train_lora
 from training.run import CollapseGuard, TrainingCollapsed, total_steps
 from common import errors
 

@@ -24,17 +24,10 @@ import torch
 
 from training import checkpoint
 from training.config import TrainConfig
-from training.recipe import (
-    MAX_GRAD_NORM,
-    batch_stream,
-    eval_loss,
-    forward_loss,
-    labelled_tokens,
-    lr_factor,
-    make_parts,
-    real_tokens,
-    resolve_precision,
-)
+from training.batching import batch_stream, labelled_tokens, make_parts, real_tokens
+from training.loss import eval_loss, forward_loss
+from training.model import resolve_precision
+from training.recipe import MAX_GRAD_NORM, lr_factor
 from common import errors
 
 
