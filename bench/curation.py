@@ -8,7 +8,8 @@ copies (the same slots in the template's paraphrase). Rows are shuffled.
 
 (a) semantic: ours (curation.embed: each distinct text embedded once, length-sorted
     batches, the default backend ``openvino``: the model exported to ONNX, OpenVINO CPU in
-    bf16; --backends adds others; then curation.dedup.ann's HNSW leader clusters, threshold 0.95)
+    bf16; --backends adds others; then curation.dedup.ann's HNSW leader clusters, threshold
+    0.95)
     vs ``SentenceTransformer.encode`` + ``sentence_transformers.util.paraphrase_mining``
     with its defaults (fp32, batch 32, window 256; pairs ≥ 0.95 count as found): speed
     ratio; recall of planted pairs relative to the baseline's (see bench_semantic: the goal

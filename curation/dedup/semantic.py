@@ -19,12 +19,11 @@ from curation.dedup.primitives import SCOPE_HELP, Cluster, leader_clusters, scop
 class DedupConfig:
     """Semantic-duplicate settings (sentence embeddings + ANN leader clusters).
 
-    ``backend`` trades speed for fidelity to the fp32 model; measured in bench/curation.py on
-    generated conversations on the quiet 2-core machine: 'openvino' (default) 2.6x
-    ``SentenceTransformer.encode`` + ``paraphrase_mining`` at 10,000 rows (29.8 s vs 77.4 s;
-    3.5-6.5x on a loaded machine, where the fp32 baseline suffers more), cosines within 0.003
-    of fp32 and 0.998 of the baseline's planted pairs at 0.95; 'onnx_int8' is faster
-    still but loses near-threshold pairs (see the field's help and curation.embed).
+    ``backend`` trades speed for fidelity to the fp32 model: 'openvino' (default) runs at
+    2.6x ``SentenceTransformer.encode`` + ``paraphrase_mining`` at 10,000 rows, cosines
+    within 0.003 of fp32, 0.998 of the baseline's planted pairs at 0.95 (bench/curation.py,
+    quiet machine; bench/README.md); 'onnx_int8' is faster still but loses
+    near-threshold pairs (see the field's help and curation.embed).
     """
 
     semantic: bool = field(default=True, metadata={
@@ -36,10 +35,10 @@ class DedupConfig:
     batch_size: int = field(default=64, metadata={"help": "Embedding batch size."})
     backend: str = field(default="openvino", metadata={
         "help": "Encoder (curation.embed.BACKENDS). 'openvino' (default): the model exported "
-                "to ONNX, OpenVINO CPU in bf16 on AVX-512 BF16: 2.6x "
-                "encode + paraphrase_mining at 10,000 rows (bench/curation.py), cosines within 0.003 of fp32, "
-                "0.998 of the planted pairs the fp32 baseline finds. 'onnx': ONNX Runtime "
-                "fp32, exact, ~1.4x. "
+                "to ONNX, OpenVINO CPU in bf16 on AVX-512 BF16: 2.6x encode + "
+                "paraphrase_mining at 10,000 rows (bench/curation.py), cosines within 0.003 "
+                "of fp32, 0.998 of the planted pairs the fp32 baseline finds. 'onnx': ONNX "
+                "Runtime fp32, exact, ~1.4x. "
                 "'onnx_int8': ONNX Runtime dynamic int8, ~2x but cosines of near-duplicates "
                 "drop by up to 0.08 (finds 0.69 vs 0.77 of planted pairs at 0.95). 'bf16' / "
                 "'fp32' / 'int8': torch (bf16 ~1.7x, int8 cosines off by up to 0.16). An "
