@@ -1,28 +1,91 @@
-"""Fine-tuning recipe (LoRA, QLoRA, full): model -> data -> trainer -> save.
+"""Fine-tuning recipe on one device (LoRA, QLoRA, full), read top to bottom.
 
-A plain PyTorch loop (as in torchtune's recipes, the loop itself in ``training.run``) rather
-than ``transformers.Trainer``: on a CPU with a 135M model the loop is a few lines, and every
-choice is visible. Loss is on assistant tokens only (``training.data.encode_example``);
-padding is masked by attention mask and ``-100`` labels, never by pad id (SmolLM2's pad id is
-its end-of-turn id). Where the time goes on a CPU (``bench/train.py``): length-grouped
-batches (little padding), no gradient checkpointing (a 135M model's activations fit), and the
-output head only at labelled positions.
+``train_lora`` (the recipe main) runs ``FinetuneRecipe``: ``setup()`` (config → base model
+→ tokenizer → encoded rows → model → optimizer and schedule → resume from the newest
+checkpoint) → ``train()`` (steps, each: batch → forward passes → one optimizer step → log
+→ maybe evaluate → maybe ``save_checkpoint()``) → ``save_outputs()`` (the adapter, or the
+whole model for full fine-tuning). The shape is torchtune's
+``recipes/lora_finetune_single_device.py``; the pieces it calls live in leaf modules:
+``training.batching`` (rows → forward passes), ``training.loss``, ``training.model``.
+
+A plain PyTorch loop rather than ``transformers.Trainer``: on a CPU with a 135M model the
+loop is a few lines, and every choice is visible. Loss is on assistant tokens only
+(``training.data.encode_example``); padding is masked by attention mask and ``-100`` labels,
+never by pad id (SmolLM2's pad id is its end-of-turn id). Where the time goes on a CPU
+(``bench/train.py``): length-grouped batches (little padding), no gradient checkpointing (a
+135M model's activations fit), and the output head only at labelled positions.
+
+Resuming reproduces an uninterrupted run: the batch order is a pure function of the seed
+and the number of batches consumed, and the checkpoint holds optimizer, scheduler and RNG.
 
 Run as: ``train_lora(conversations, TrainConfig(max_steps=30), Path("runs/r1"))`` inside a job.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
+import threading
+import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from training.batching import encode_with_exclusions
+import torch
+
+from training import checkpoint
+from training.batching import (
+    batch_stream,
+    encode_with_exclusions,
+    labelled_tokens,
+    make_parts,
+    real_tokens,
+)
 from training.config import TrainConfig
-from training.model import ensure_base_model, init_model, load_tokenizer, qlora_unavailable
+from training.loss import eval_loss, forward_loss
+from training.model import (
+    ensure_base_model,
+    init_model,
+    load_tokenizer,
+    qlora_unavailable,
+    resolve_precision,
+)
 from common import errors
 
 MAX_GRAD_NORM = 1.0  # gradient clipping, the transformers.Trainer default
+
+
+class TrainingCollapsed(errors.StageError):
+    """The loss was 0.0 or not finite for ``collapse_patience`` logged steps in a row."""
+
+
+@dataclass
+class StepRecord:
+    """One logged optimizer step, as the job writes it to ``train_log.jsonl``."""
+
+    step: int
+    total: int
+    epoch: float  # batches consumed / batches per epoch
+    loss: float  # mean loss per labelled token of the step's batch (nats)
+    lr: float
+    tokens: int  # non-padding tokens of the step
+    tokens_per_s: float  # non-padding tokens per second since this process started training
+    elapsed_s: float
+    eta_s: float
+    val_loss: float | None = None
+
+
+def total_steps(n_examples: int, config: TrainConfig) -> int:
+    """Optimizer steps of the run: ``max_steps``, or ``epochs`` over the data.
+
+    >>> total_steps(10, TrainConfig(max_steps=0, epochs=2, batch_size=4))
+    6
+    """
+    if config.max_steps > 0:
+        return config.max_steps
+    batches = math.ceil(n_examples / config.batch_size)
+    return max(1, math.ceil(config.epochs * batches / config.gradient_accumulation))
 
 
 def lr_factor(step: int, warmup_steps: int, total_steps: int, schedule: str = "linear") -> float:
@@ -49,16 +112,246 @@ def lr_factor(step: int, warmup_steps: int, total_steps: int, schedule: str = "l
     return (total_steps - step) / (total_steps - warmup_steps)
 
 
-def save_outputs(model, config: TrainConfig, out_dir: Path, tokenizer) -> Path:
-    """Adapter (safetensors) for LoRA/QLoRA, or a whole model folder for full fine-tuning."""
-    if config.method == "full":
-        target = Path(out_dir) / "model"
-        model.save_pretrained(target, safe_serialization=True)
-        tokenizer.save_pretrained(target)
+@contextlib.contextmanager
+def signals_held():
+    """Hold SIGTERM/SIGINT for the milliseconds of one optimizer update.
+
+    A cancel is SIGTERM, raised as an exception by the job's handler wherever Python happens
+    to be. Inside an update it would leave weights one step ahead of the step counter, and
+    the checkpoint saved on the way out would not match its step. Blocked signals stay
+    pending and are delivered when the mask is restored, i.e. right after the update.
+    No-op outside the main thread (signals are only handled there).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def collapse_cause(loss: float, precision: str, learning_rate: float) -> str:
+    """The likely cause of a collapsed loss, named for the user.
+
+    >>> collapse_cause(float("nan"), "fp16", 2e-4).split(":")[0]
+    'fp16 overflow'
+    """
+    if precision == "fp16":
+        return ("fp16 overflow: half precision cannot hold these activations or gradients; "
+                "use precision bf16 or fp32" if not loss == 0.0 else
+                "fp16 underflow: the loss rounds to 0 in half precision; use bf16 or fp32")
+    if loss == 0.0:
+        return ("nothing left to learn: every label is masked or the model reproduces a tiny "
+                "training set exactly; check the assistant turns and max_seq_len, add data")
+    return (f"divergence: the learning rate {learning_rate:g} is too high for this model or "
+            "data; lower it or add warmup_steps")
+
+
+class CollapseGuard:
+    """Counts consecutive logged losses that are 0.0 or not finite; raises at ``patience``."""
+
+    def __init__(self, patience: int, precision: str, learning_rate: float,
+                 history: list[float] = ()):
+        self.patience, self.precision, self.learning_rate = patience, precision, learning_rate
+        self.streak = 0
+        for loss in history:
+            self.streak = self.streak + 1 if self.bad(loss) else 0
+
+    @staticmethod
+    def bad(loss: float) -> bool:
+        return loss == 0.0 or not math.isfinite(loss)
+
+    def update(self, step: int, loss: float) -> None:
+        """Record a step's loss; raises ``TrainingCollapsed`` naming the likely cause."""
+        self.streak = self.streak + 1 if self.bad(loss) else 0
+        if self.streak >= self.patience:
+            raise TrainingCollapsed(
+                f"loss was {loss} for {self.streak} logged steps in a row (up to step {step}); "
+                f"likely cause: {collapse_cause(loss, self.precision, self.learning_rate)}")
+
+
+def autocast_for(precision: str, device: str):
+    """A context manager running forward passes in ``precision`` (nullcontext for fp32)."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type=device, dtype=dtype)
+
+
+def accumulate(model, parts: list[dict], precision: str, device: str) -> tuple[float, int]:
+    """Forward + backward over one step's parts; returns (mean loss per labelled token,
+    non-padding tokens). Each part's loss is weighted by its share of the labelled tokens, so
+    the gradient equals one pass over the whole batch."""
+    total = sum(labelled_tokens(part) for part in parts)
+    batch_loss, tokens = 0.0, 0
+    for part in parts:
+        share = labelled_tokens(part) / total
+        tokens += real_tokens(part)
+        if share == 0:
+            continue
+        with autocast_for(precision, device):
+            loss = forward_loss(model, part).float() * share
+        loss.backward()
+        batch_loss += loss.item()
+    return batch_loss, tokens
+
+
+def _early_stopping(state: dict, val: float, config: TrainConfig) -> tuple[dict, bool]:
+    """Update best validation loss and the count of evaluations without improvement."""
+    if state["best_val"] is None or val < state["best_val"]:
+        return {**state, "best_val": val, "bad_evals": 0}, False
+    bad = state["bad_evals"] + 1
+    patience = config.early_stopping_patience
+    return {**state, "bad_evals": bad}, bool(patience) and bad >= patience
+
+
+class FinetuneRecipe:
+    """One fine-tuning run into ``out_dir``: ``setup()`` → ``train()`` → ``save_outputs()``.
+
+    ``on_step(step, total, loss)`` is called after each step (1-based), ``on_log(record)``
+    with the step's ``StepRecord`` as a dict. A ``stop_exceptions`` exception (a cancel)
+    saves a checkpoint of the last finished step, then propagates.
+    """
+
+    def __init__(self, config: TrainConfig, out_dir: Path,
+                 on_step: Callable[[int, int, float], None] | None = None,
+                 on_log: Callable[[dict], None] | None = None,
+                 stop_exceptions: tuple = (KeyboardInterrupt,)):
+        self.config, self.out_dir = config, Path(out_dir)
+        self.on_step, self.on_log, self.stop_exceptions = on_step, on_log, stop_exceptions
+
+    def setup(self, examples: list[list[dict]], validation: list[list[dict]] | None) -> None:
+        """Config → base model → tokenizer → encoded rows → model → optimizer → resume.
+
+        Raises ``WorkbenchError`` for an invalid config, ``StageError`` when QLoRA is
+        unavailable or no example has an assistant token, ``CheckpointError`` for a
+        corrupt checkpoint.
+        """
+        config = self.config
+        config.validate()
+        if config.method == "qlora" and (reason := qlora_unavailable()):
+            raise errors.StageError(reason)
+        self.model_dir = ensure_base_model(config.base_model)
+        self.tokenizer = load_tokenizer(self.model_dir)
+        self.encoded, self.excluded = encode_with_exclusions(self.tokenizer, examples,
+                                                             config.max_seq_len)
+        if not self.encoded:
+            raise errors.StageError(
+                f"none of {len(examples)} examples has an assistant token to train on")
+        self.held_out, _ = encode_with_exclusions(
+            self.tokenizer, (validation or [])[:config.eval_max_examples], config.max_seq_len)
+        self.model = init_model(self.model_dir, config)
+        self._setup_optimizer()
+        self._resume()
+
+    def _setup_optimizer(self) -> None:
+        """AdamW over the trainable parameters, the learning-rate schedule, the step count."""
+        config = self.config
+        self.device = next(self.model.parameters()).device.type
+        self.precision = resolve_precision(config.precision)
+        self.total = total_steps(len(self.encoded), config)
+        self.per_epoch = math.ceil(len(self.encoded) / config.batch_size)
+        self.params = [param for param in self.model.parameters() if param.requires_grad]
+        self.optimizer = torch.optim.AdamW(self.params, lr=config.learning_rate,
+                                           weight_decay=0.0)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda step: lr_factor(
+            step, config.warmup_steps, self.total, config.lr_schedule))
+
+    def _resume(self) -> None:
+        """Load the newest checkpoint, if any, and skip the batches it has consumed."""
+        config = self.config
+        self.root = self.out_dir / "checkpoints"
+        self.state = {"step": 0, "batches": 0, "losses": [], "best_val": None, "bad_evals": 0}
+        self.resumed_from = None
+        if (latest := checkpoint.latest(self.root)) is not None:
+            self.state = checkpoint.load(latest, self.model, self.optimizer, self.scheduler)
+            self.resumed_from = self.state["step"]
+        self.stream = batch_stream([len(e["input_ids"]) for e in self.encoded],
+                                   config.batch_size, config.seed)
+        for _ in range(self.state["batches"]):
+            next(self.stream)
+        self.guard = CollapseGuard(config.collapse_patience, self.precision,
+                                   config.learning_rate, self.state["losses"])
+        self.saved_step, self.stopped_early = self.state["step"], False
+
+    def train(self) -> None:
+        """Optimizer steps up to the total or early stopping; checkpoints on the way.
+
+        Raises ``TrainingCollapsed`` on a loss collapse and ``StageError`` on an
+        out-of-memory error (earlier checkpoints are kept).
+        """
+        config, model, total = self.config, self.model, self.total
+        started, session_tokens, session_steps = time.monotonic(), 0, 0
+        model.train()
+        try:
+            while self.state["step"] < total and not self.stopped_early:
+                rows = [self.encoded[i] for _ in range(config.gradient_accumulation)
+                        for i in next(self.stream)]
+                parts = make_parts(rows, config, self.tokenizer.pad_token_id)
+                loss, tokens = accumulate(model, parts, self.precision, self.device)
+                torch.nn.utils.clip_grad_norm_(self.params, MAX_GRAD_NORM)
+                lr = self.scheduler.get_last_lr()[0]
+                with signals_held():  # a cancel lands before or after an update, never inside
+                    if math.isfinite(loss):  # a non-finite step would poison the weights
+                        self.optimizer.step()
+                    self.scheduler.step()
+                    self.optimizer.zero_grad(set_to_none=True)
+                    self.state = {**self.state, "step": self.state["step"] + 1,
+                                  "batches": self.state["batches"] + config.gradient_accumulation,
+                                  "losses": self.state["losses"] + [loss]}
+                session_tokens, session_steps = session_tokens + tokens, session_steps + 1
+                step = self.state["step"]
+                self.guard.update(step, loss)
+                val = None
+                if config.eval_every and self.held_out and step % config.eval_every == 0:
+                    val = eval_loss(model, self.held_out, self.tokenizer.pad_token_id,
+                                    config.max_batch_tokens)
+                    self.state, self.stopped_early = _early_stopping(self.state, val, config)
+                elapsed = time.monotonic() - started
+                record = StepRecord(
+                    step=step, total=total, epoch=round(self.state["batches"] / self.per_epoch, 4),
+                    loss=loss, lr=lr, tokens=tokens,
+                    tokens_per_s=session_tokens / elapsed if elapsed else 0.0,
+                    elapsed_s=round(elapsed, 3),
+                    eta_s=round(elapsed / session_steps * (total - step), 1), val_loss=val)
+                if self.on_log:
+                    self.on_log(asdict(record))
+                if self.on_step:
+                    self.on_step(step, total, loss)
+                if config.checkpoint_every and step % config.checkpoint_every == 0:
+                    self.save_checkpoint()
+        except self.stop_exceptions:
+            if self.state["step"] > self.saved_step:
+                self.save_checkpoint()  # resume picks up exactly here
+            raise
+        except (torch.OutOfMemoryError, MemoryError):
+            raise errors.StageError(
+                f"out of memory at step {self.state['step'] + 1}: lower max_batch_tokens "
+                f"({config.max_batch_tokens}) or batch_size ({config.batch_size}); "
+                "earlier checkpoints are kept") from None
+        elapsed = time.monotonic() - started  # training only, not the final save
+        self.tokens_per_s = session_tokens / elapsed if elapsed else 0.0
+        if self.state["step"] > self.saved_step:
+            self.save_checkpoint()
+
+    def save_checkpoint(self) -> None:
+        """Save model, optimizer, scheduler and RNG state at the current step (resumable)."""
+        checkpoint.save(self.root, self.model, self.optimizer, self.scheduler, self.state,
+                        self.config.keep_checkpoints)
+        self.saved_step = self.state["step"]
+
+    def save_outputs(self) -> Path:
+        """Adapter (safetensors) for LoRA/QLoRA, or a whole model folder for full fine-tuning."""
+        if self.config.method == "full":
+            target = self.out_dir / "model"
+            self.model.save_pretrained(target, safe_serialization=True)
+            self.tokenizer.save_pretrained(target)
+            return target
+        target = self.out_dir / "adapter"
+        self.model.save_pretrained(target, safe_serialization=True)
         return target
-    target = Path(out_dir) / "adapter"
-    model.save_pretrained(target, safe_serialization=True)
-    return target
 
 
 def train_lora(examples: list[list[dict]], config: TrainConfig, out_dir: Path,
@@ -68,38 +361,25 @@ def train_lora(examples: list[list[dict]], config: TrainConfig, out_dir: Path,
                stop_exceptions: tuple = (KeyboardInterrupt,)) -> dict:
     """Fine-tune on conversations (LoRA, QLoRA or full); resume from ``out_dir/checkpoints``.
 
-    ``examples`` are OpenAI-style message lists. ``on_step(step, total, loss)`` is called
-    after each step (1-based), ``on_log(record)`` with the full progress record
-    (``training.run.StepRecord``). A ``stop_exceptions`` exception (a cancel) saves a
-    checkpoint of the last finished step, then propagates. Returns ``{"steps", "losses",
-    "first_loss", "final_loss", "adapter", "trainable_params", "skipped_examples",
-    "excluded", "base_model_dir", "resumed_from", "stopped_early", "best_val_loss"}``
+    ``examples`` are OpenAI-style message lists; callbacks and ``stop_exceptions`` as in
+    ``FinetuneRecipe``. Returns ``{"losses", "resumed_from", "stopped_early",
+    "best_val_loss", "tokens_per_s", "method", "steps", "first_loss", "final_loss",
+    "adapter", "trainable_params", "skipped_examples", "excluded", "base_model_dir"}``
     (``adapter`` is the model folder for full fine-tuning). Raises ``WorkbenchError`` for an
     invalid config, ``StageError`` when no example has an assistant token to learn from,
     when QLoRA is unavailable, on a loss collapse or an out-of-memory error, and
     ``CheckpointError`` for a corrupt checkpoint.
     """
-    from training.run import train_loop
-
-    config.validate()
-    if config.method == "qlora" and (reason := qlora_unavailable()):
-        raise errors.StageError(reason)
-    model_dir = ensure_base_model(config.base_model)
-    tokenizer = load_tokenizer(model_dir)
-    encoded, excluded = encode_with_exclusions(tokenizer, examples, config.max_seq_len)
-    if not encoded:
-        raise errors.StageError(
-            f"none of {len(examples)} examples has an assistant token to train on")
-    held_out, _ = encode_with_exclusions(tokenizer, (validation or [])[:config.eval_max_examples],
-                                         config.max_seq_len)
-    model = init_model(model_dir, config)
-    result = train_loop(model, encoded, held_out, tokenizer.pad_token_id, config, Path(out_dir),
-                        on_step=on_step, on_log=on_log, stop_exceptions=stop_exceptions)
-    target = save_outputs(model, config, out_dir, tokenizer)
-    losses = result["losses"]
-    return {**result, "method": config.method, "steps": len(losses), "first_loss": losses[0],
-            "final_loss": losses[-1],
-            "adapter": str(target),
-            "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+    recipe = FinetuneRecipe(config, out_dir, on_step, on_log, stop_exceptions)
+    recipe.setup(examples, validation)
+    recipe.train()
+    target = recipe.save_outputs()
+    losses, excluded = recipe.state["losses"], recipe.excluded
+    return {"losses": losses, "resumed_from": recipe.resumed_from,
+            "stopped_early": recipe.stopped_early, "best_val_loss": recipe.state["best_val"],
+            "tokens_per_s": recipe.tokens_per_s, "method": config.method, "steps": len(losses),
+            "first_loss": losses[0], "final_loss": losses[-1], "adapter": str(target),
+            "trainable_params": sum(p.numel() for p in recipe.model.parameters()
+                                    if p.requires_grad),
             "skipped_examples": len(excluded), "excluded": excluded,
-            "base_model_dir": str(model_dir)}
+            "base_model_dir": str(recipe.model_dir)}
