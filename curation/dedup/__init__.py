@@ -18,13 +18,7 @@ One module per level over one leaf of shared primitives (the layout of datatrove
 Run as: ``from curation.dedup import DedupPlan, dedup_levels; dedup_levels(rows, DedupPlan())``
 """
 
-from curation.dedup.exact import (
-    ExactConfig,
-    exact_clusters,
-    exact_key,
-    exact_text_clusters,
-    text_key,
-)
+from curation.dedup.exact import ExactConfig, exact_text_clusters, text_key
 from curation.dedup.plan import DedupPlan, dedup_levels
 from curation.dedup.primitives import (
     LEVELS,
@@ -39,11 +33,11 @@ from curation.dedup.primitives import (
     prompt_text,
     scope_text,
 )
-from curation.dedup.semantic import DedupConfig, SemanticConfig, semantic_clusters
+from curation.dedup.semantic import DedupConfig, semantic_text_clusters
 
 __all__ = [
     "LEVELS", "POLICIES", "SCOPES", "Cluster", "DedupConfig", "DedupPlan", "ExactConfig",
-    "SemanticConfig", "conversation_text", "dedup_levels", "exact_clusters", "exact_key",
-    "exact_text_clusters", "groups", "leader_clusters", "normalize", "policy_order",
-    "prompt_text", "scope_text", "semantic_clusters", "text_key",
+    "conversation_text", "dedup_levels", "exact_text_clusters", "groups", "leader_clusters",
+    "normalize", "policy_order", "prompt_text", "scope_text", "semantic_text_clusters",
+    "text_key",
 ]

@@ -29,8 +29,7 @@ from __future__ import annotations
 import numpy as np
 from usearch.index import Index
 
-from curation.dedup.primitives import Cluster, scope_text
-from curation.dedup.semantic import DedupConfig
+from curation.dedup.primitives import Cluster
 
 # The index's own distances only pre-filter candidates (numpy decides at the threshold), so
 # they may be off by this much: measured max error on 384-d vectors 1.2e-4 (f16), 1.0e-3 (bf16).
@@ -150,16 +149,3 @@ def ann_leader_clusters(embeddings: np.ndarray, threshold: float, k: int = 32,
             similarity = float(x[first[rep]] @ x[i])
         out.append(Cluster(i, int(first[rep]), similarity))
     return out
-
-
-def semantic_clusters_ann(conversations: list[list[dict]], config: DedupConfig) -> list[Cluster]:
-    """``semantic.semantic_clusters`` with the fast encoder and an ANN index (input order).
-
-    Each distinct text is embedded once (curation.embed).
-    """
-    from curation.embed import encode
-
-    if not conversations:
-        return []
-    vectors = encode([scope_text(m, config.scope) for m in conversations], config)
-    return ann_leader_clusters(vectors, config.threshold, config.k)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from curation.dedup.primitives import SCOPE_HELP, Cluster, conversation_text, normalize
+from curation.dedup.primitives import SCOPE_HELP, Cluster, normalize
 
 
 @dataclass
@@ -32,17 +32,7 @@ def text_key(text: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def exact_key(messages: list[dict]) -> str:
-    """SHA-256 hex digest of the normalized conversation text."""
-    return text_key(conversation_text(messages))
-
-
 def exact_text_clusters(texts: list[str]) -> list[Cluster]:
     """One Cluster per text; equal keys point at the first such text (similarity 1)."""
     first: dict[str, int] = {}
     return [Cluster(i, first.setdefault(text_key(t), i), 1.0) for i, t in enumerate(texts)]
-
-
-def exact_clusters(conversations: list[list[dict]]) -> list[Cluster]:
-    """Exact clusters of whole conversations, in input order."""
-    return exact_text_clusters([conversation_text(m) for m in conversations])

@@ -19,8 +19,8 @@ once, the permutations are applied to all of a chunk's shingles in one numpy exp
 the LSH buckets are computed per band with one ``np.unique`` instead of per-row inserts.
 ``plain_datasketch_clusters`` is that loop, kept as the reference for tests and bench/.
 
-Run as: ``from curation.dedup.near import near_clusters, NearDedupConfig;
-near_clusters(conversations, NearDedupConfig())``
+Run as: ``from curation.dedup.near import near_text_clusters, NearDedupConfig;
+near_text_clusters(texts, NearDedupConfig())``
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from hashlib import sha1
 
 import numpy as np
 
-from curation.dedup.primitives import Cluster, conversation_text, normalize
+from curation.dedup.primitives import Cluster, normalize
 
 # datasketch is imported where it is used: it takes ~0.5 s to import, and reading a
 # DedupPlan (the CLI, the Dedup page) should not pay that.
@@ -183,11 +183,6 @@ def near_text_clusters(texts: list[str], config: NearDedupConfig) -> list[Cluste
         return []
     sigs = signatures(texts, config)
     return minhash_leader_clusters(sigs, lsh_bands(sigs, config), config.threshold)
-
-
-def near_clusters(conversations: list[list[dict]], config: NearDedupConfig) -> list[Cluster]:
-    """Near-duplicate clusters over the conversations' role-tagged text."""
-    return near_text_clusters([conversation_text(m) for m in conversations], config)
 
 
 def plain_datasketch_clusters(texts: list[str], config: NearDedupConfig) -> list[Cluster]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from curation.dedup.exact import ExactConfig, exact_text_clusters
 from curation.dedup.near import NearDedupConfig, near_text_clusters
 from curation.dedup.primitives import POLICIES, SCOPES, Cluster, policy_order, scope_text
-from curation.dedup.semantic import DedupConfig
+from curation.dedup.semantic import DedupConfig, semantic_text_clusters
 from curation.embed import BACKENDS
 
 
@@ -69,10 +69,6 @@ def dedup_levels(conversations: list[list[dict]], plan: DedupPlan,
     curation.embed.encode with ``plan.semantic``). Indices are input row indices; each
     level's Clusters are in the policy's visit order. Raises ValueError for a bad plan.
     """
-    # Imported here, not at the top: usearch must come after onnxruntime in a process
-    # (curation.embed), and reading a plan should not decide that order.
-    from curation.dedup.ann import ann_leader_clusters
-
     plan.check()
     alive = policy_order(conversations, plan.policy, findings)
     out: dict[str, list[Cluster]] = {}
@@ -81,7 +77,7 @@ def dedup_levels(conversations: list[list[dict]], plan: DedupPlan,
         "near": (plan.near.enabled, plan.near.scope,
                  lambda t: near_text_clusters(t, plan.near)),
         "semantic": (plan.semantic.semantic, plan.semantic.scope,
-                     lambda t: _semantic(t, plan.semantic, encode, ann_leader_clusters)),
+                     lambda t: semantic_text_clusters(t, plan.semantic, encode)),
     }
     for level, (enabled, scope, cluster) in steps.items():
         if not enabled or not alive:
@@ -90,12 +86,3 @@ def dedup_levels(conversations: list[list[dict]], plan: DedupPlan,
         out[level] = _level(texts, alive, cluster)
         alive = [c.index for c in out[level] if c.index == c.representative]
     return out
-
-
-def _semantic(texts: list[str], config: DedupConfig, encode, ann_leader_clusters):
-    if encode is None:
-        from curation.embed import encode as default_encode
-
-        def encode(t):
-            return default_encode(t, config)
-    return ann_leader_clusters(encode(texts), config.threshold, k=config.k)

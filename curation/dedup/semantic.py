@@ -1,18 +1,18 @@
 """Semantic duplicates: sentence embeddings (curation.embed), cosine ≥ ``threshold``.
 
-``semantic_clusters`` applies the leader rule (``primitives.leader_clusters``) to every
-earlier row: exact, n² comparisons. The cascade (``plan.dedup_levels``) takes the candidates
-of each row from an HNSW index instead (``ann.ann_leader_clusters``), so cost grows ~n·log n.
+The leader rule (``primitives.leader_clusters``) with the candidates of each row taken from
+an HNSW index (``ann.ann_leader_clusters``), so cost grows ~n·log n instead of n².
 
-Run as: ``from curation.dedup.semantic import semantic_clusters, DedupConfig;
-semantic_clusters(conversations, DedupConfig())``
+Run as: ``from curation.dedup.semantic import semantic_text_clusters, DedupConfig;
+semantic_text_clusters(texts, DedupConfig())``
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from curation.dedup.primitives import SCOPE_HELP, Cluster, leader_clusters, scope_text
+from curation.dedup.primitives import SCOPE_HELP, Cluster
 
 
 @dataclass
@@ -49,14 +49,20 @@ class DedupConfig:
         "help": "Nearest neighbours fetched per row from the HNSW index (more on demand)."})
 
 
-SemanticConfig = DedupConfig
+def semantic_text_clusters(texts: list[str], config: DedupConfig,
+                           encode: Callable | None = None) -> list[Cluster]:
+    """One Cluster per text; ``similarity`` is the cosine to the representative.
 
+    ``encode``: texts → (n, d) L2-normalized float32 (default ``curation.embed.encode`` with
+    ``config``).
+    """
+    # Imported here, not at the top: usearch must come after onnxruntime in a process
+    # (curation.embed), and reading a DedupConfig should not decide that order.
+    from curation.dedup.ann import ann_leader_clusters
 
-def semantic_clusters(conversations: list[list[dict]], config: DedupConfig) -> list[Cluster]:
-    """Exact (blocked n²) leader clusters over embeddings of the role-tagged text."""
-    from curation.embed import encode
+    if encode is None:
+        from curation.embed import encode as default_encode
 
-    if not conversations:
-        return []
-    vectors = encode([scope_text(m, config.scope) for m in conversations], config)
-    return leader_clusters(vectors, config.threshold)
+        def encode(t):
+            return default_encode(t, config)
+    return ann_leader_clusters(encode(texts), config.threshold, k=config.k)
