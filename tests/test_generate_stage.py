@@ -7,7 +7,7 @@ import pytest
 from curation.formats import Example
 from tests.prepared import conv
 from training.config import TrainConfig
-from training.model import ensure_base_model, init_lora_model
+from training.model import ensure_base_model, init_model
 from workbench.model_stages import generate
 from workbench.store import evaluation as store
 from workbench.store import open_workspace
@@ -23,7 +23,7 @@ def _workspace_with_two_adapters(root):
         ws.assign_splits(dataset_id, 0, (0.0, 0.0, 1.0))
         for name in ("train-a", "train-b"):
             adapter = root / name
-            init_lora_model(ensure_base_model(), TrainConfig()).save_pretrained(adapter)
+            init_model(ensure_base_model(), TrainConfig()).save_pretrained(adapter)
             ws.add_run(name, "train", dataset_id, "", {"train": {"base_model": "embedded"}})
             ws.finish_run(name, "succeeded", {"adapter": str(adapter), "steps": 0})
 

@@ -47,14 +47,6 @@ def encode_with_exclusions(
     return kept, excluded
 
 
-def encode_all(
-    tokenizer, conversations: list[list[dict]], max_seq_len: int
-) -> tuple[list[dict], int]:
-    """``encode_with_exclusions`` returning (kept, number excluded)."""
-    kept, excluded = encode_with_exclusions(tokenizer, conversations, max_seq_len)
-    return kept, len(excluded)
-
-
 def length_grouped_batches(
     lengths: list[int], batch_size: int, rng: random.Random
 ) -> list[list[int]]:

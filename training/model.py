@@ -177,12 +177,6 @@ def add_lora(model, config: TrainConfig):
     return get_peft_model(model, lora)
 
 
-def init_lora_model(model_dir: Path, config: TrainConfig):
-    """Base model (fp32, CPU) with fresh LoRA adapters; the init depends only on ``config.seed``."""
-    torch.manual_seed(config.seed)
-    return add_lora(load_model(model_dir, dtype=torch.float32), config)
-
-
 def qlora_unavailable() -> str | None:
     """Why QLoRA cannot run here (no CUDA, or no bitsandbytes), or None when it can."""
     if not torch.cuda.is_available():
