@@ -8,7 +8,8 @@ copies (the same slots in the template's paraphrase). Rows are shuffled.
 
 (a) semantic: ours (curation.embed: each distinct text embedded once, length-sorted
     batches, the default backend ``openvino``: the model exported to ONNX, OpenVINO CPU in
-    bf16; --backends adds others; then curation.ann's HNSW leader clusters, threshold 0.95)
+    bf16; --backends adds others; then curation.dedup.ann's HNSW leader clusters, threshold
+    0.95)
     vs ``SentenceTransformer.encode`` + ``sentence_transformers.util.paraphrase_mining``
     with its defaults (fp32, batch 32, window 256; pairs ≥ 0.95 count as found): speed
     ratio; recall of planted pairs relative to the baseline's (see bench_semantic: the goal
@@ -17,7 +18,7 @@ copies (the same slots in the template's paraphrase). Rows are shuffled.
     of time vs n (log-log slope between the smallest and largest size). Model loading,
     ONNX export and compilation are outside both timings. Above --baseline-max rows
     (10k) the baseline is not run: ours only, ratio null with the reason.
-(b) near: curation.near_dedup.near_text_clusters vs the plain datasketch loop (MinHash.update
+(b) near: curation.dedup.near.near_text_clusters vs the plain datasketch loop (MinHash.update
     per shingle, MinHashLSH query + insert): time ratio and whether the clusters are identical.
 (c) split: 2M rows (id, duplicate group, category) from Parquet to a stored split (Parquet of
     id, split): ours = workbench.store.splits.split_select in DuckDB over read_parquet, vs
@@ -51,15 +52,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-try:  # before usearch (curation.ann): the other order crashes, see curation.embed
+try:  # before usearch (curation.dedup.ann): the other order crashes, see curation.embed
     import onnxruntime  # noqa: F401
 except ImportError:
     pass
 
-from curation.ann import ann_leader_clusters  # noqa: E402
+from curation.dedup.ann import ann_leader_clusters  # noqa: E402
 from curation.dedup import DedupConfig, conversation_text, leader_clusters  # noqa: E402
 from curation.embed import BACKENDS, embed, load_embedder  # noqa: E402
-from curation.near_dedup import (  # noqa: E402
+from curation.dedup.near import (  # noqa: E402
     NearDedupConfig,
     near_text_clusters,
     plain_datasketch_clusters,

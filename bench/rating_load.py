@@ -7,7 +7,7 @@ A step does what views/rate.py does on a click: one workspace action to show the
 (``sessions.screen``: session, progress, next item) and one to store the answer (submit), each through the
 connection helper the pages use (``shared_workspace``: one connection per process, a cursor
 per action). Baseline, measured in the same run: the same load with a connection opened and
-closed per action (``open_workspace``, how views/_ui.py worked before).
+closed per action (``open_workspace``).
 Runs: no pause between clicks (worst case) for both modes, then the shared mode with a
 random reading pause (uniform, mean ``--think-ms``) before each click, as people rate.
 Checks: exactly raters × ratings stored, no duplicate (rater, position), every rater done.

@@ -47,8 +47,8 @@ def conversations(rows: int, held_out: int) -> tuple[list, list]:
 
 
 def encoded(convs: list) -> tuple[list[dict], object]:
+    from training.batching import encode_with_exclusions
     from training.model import ensure_base_model, load_tokenizer
-    from training.recipe import encode_with_exclusions
 
     tokenizer = load_tokenizer(ensure_base_model())
     rows, _ = encode_with_exclusions(tokenizer, convs, MAX_LEN)
@@ -57,8 +57,9 @@ def encoded(convs: list) -> tuple[list[dict], object]:
 
 def run_ours(train: list, held: list) -> dict:
     from training.config import TrainConfig
-    from training.model import load_model
-    from training.recipe import add_lora, eval_loss, train_lora
+    from training.loss import eval_loss
+    from training.model import add_lora, load_model
+    from training.recipe import train_lora
 
     config = TrainConfig(max_steps=0, epochs=1, batch_size=BATCH, learning_rate=LR,
                          warmup_steps=0, lora_rank=LORA["r"], lora_alpha=LORA["lora_alpha"],
@@ -83,8 +84,8 @@ def run_trl(train: list, held: list) -> dict:
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
 
+    from training.loss import eval_loss
     from training.model import ensure_base_model, load_model
-    from training.recipe import eval_loss
 
     rows, tokenizer = encoded(train)
     dataset = Dataset.from_list([{"input_ids": r["input_ids"], "labels": r["labels"]}

@@ -7,32 +7,14 @@ What makes it faster than ``SentenceTransformer.encode`` on every row, and why e
 - the default backend, ``openvino``, runs the model exported to ONNX (once, at first use,
   from the packaged weights, into the model cache) with OpenVINO's CPU plugin, which infers
   in bfloat16 on a CPU with AVX-512 BF16 (its default ``INFERENCE_PRECISION_HINT`` there)
-  and fuses attention, GELU and layer norm. Measured on 2 cores shared with other work
-  (noisy): on 400 generated conversations, 2.1× and 5.3× ``SentenceTransformer.encode``
-  fp32 in two repetitions and 2.1-2.5× torch bf16, largest cosine difference of any pair
-  vs fp32 0.003, the same planted pairs at ≥ 0.95; in bench/curation.py (encoding +
-  clustering vs encode + paraphrase_mining) 3.5× at 200 rows, 6.5× at 600 and at 10,000
-  under that load, but 2.5×, 2.7× and 2.6× on the quiet machine (the fp32 baseline slows
-  down more under load);
+  and fuses attention, GELU and layer norm: largest cosine difference of any pair vs fp32
+  0.003. With the clustering, 2.6× ``SentenceTransformer.encode`` fp32 +
+  ``paraphrase_mining`` at 10,000 rows on 2 quiet cores (``python bench/curation.py --skip
+  near split cluster_stage --semantic-sizes 10000 --baseline-max 10000``; figures and the
+  alternatives tried in bench/README.md);
 - batches are sorted by length and texts are truncated to ``max_seq_length`` tokens (the
-  packaged model's window, 256; the bench texts are 46-57 tokens, so no truncation there).
-  The model's 128-token training window would be fair too but is not the default: it
-  gains nothing on the bench texts and, on longer real texts, changes the vectors against
-  the baseline's 256-token ones.
-
-Tried for issue 3's 4x goal and not adopted (measured 2026-11-29 on 1,000 bench rows, 2 cores,
-other work running; scripts not kept): the bf16 OpenVINO default runs at about 300 distinct
-texts/s (~51 tokens each, ~22 MFLOP a token: roughly 330 GFLOP/s, near our estimate of the
-AVX-512 BF16 peak of these 2 Zen 4 cores, 64 FLOP/cycle/core at ~3 GHz), so a 4x ratio
-(19 s for 10k rows) needs fewer FLOPs or int8:
-- static int8 (ONNX Runtime ``quantize_static``, QDQ, per-channel weights, calibrated on
-  workbench/demo_data, run by OpenVINO): only 1.1-1.4x the bf16 default, and of 230
-  planted pairs at cosine ≥ 0.95 in fp32 it lost 126 (MinMax calibration), 67 (99.99th
-  percentile) and 44 (percentile, FFN output layers kept in float); NNCF, which has
-  better PTQ for transformers, is not in the local package index, so it was not tried;
-- ``PERFORMANCE_HINT`` THROUGHPUT with 2 streams and an ``AsyncInferQueue`` of 2 requests:
-  same speed as LATENCY with synchronous calls (302 vs 300 texts/s), 2 x 1 thread slower
-  (273); batch 32 or 128 instead of 64: 12-13% slower.
+  packaged model's window, 256). The model's 128-token training window is not the default:
+  on longer real texts it changes the vectors against the baseline's 256-token ones.
 
 Backends (``BACKENDS``; the trade-off is measured in bench/curation.py):
 - ``openvino``: see above (default);
@@ -45,7 +27,7 @@ Backends (``BACKENDS``; the trade-off is measured in bench/curation.py):
 - ``bf16``, ``fp32``, ``int8``: the sentence-transformers model in torch (bf16 ~1.7× fp32,
   cosines within 0.008; torch dynamic int8 moves cosines by up to 0.16).
 
-ONNX Runtime must be imported before usearch (curation.ann) in a process: the other way
+ONNX Runtime must be imported before usearch (curation.dedup.ann) in a process: the other way
 round it segfaults here, so the ``onnx*`` backends refuse (and fall back) in that case.
 If the ONNX export or the runtime fails (e.g. a missing package), the encoder falls back to
 torch ``bf16`` with a warning on the ``curation.embed`` logger and ``Embedder.fallback``

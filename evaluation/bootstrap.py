@@ -85,18 +85,6 @@ def _bootstrap(t, b, confidence, n_resamples, seed, method):
     return result.confidence_interval
 
 
-def metric_intervals(per_example: dict[str, dict[str, list]], system: str = "tuned",
-                     baseline: str = "base", **options) -> dict[str, dict]:
-    """``paired_interval`` for every metric: ``{metric: interval dict}``.
-
-    ``per_example``: ``{system: {metric: [value per example, same example order]}}``.
-    Metrics missing for either system are skipped. ``options`` go to ``paired_interval``.
-    """
-    ours, theirs = per_example[system], per_example[baseline]
-    return {name: paired_interval(ours[name], theirs[name], **options)
-            for name in ours if name in theirs}
-
-
 def breakdown(groups: list[str | None], tuned: list, base: list, **options) -> dict[str, dict]:
     """``paired_interval`` per group of a meta column (e.g. Dolly's ``category``).
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evaluation.bootstrap import breakdown, metric_intervals, paired_interval
+from evaluation.bootstrap import breakdown, paired_interval
 
 TUNED = [0.9, 0.4, 0.7, 0.2, 0.8, 0.5]
 BASE = [0.6, 0.5, 0.3, 0.2, 0.4, 0.5]  # differences 0.3, -0.1, 0.4, 0, 0.4, 0 -> mean 1/6
@@ -69,13 +69,6 @@ def test_breakdown_groups_examples_by_meta_value():
     assert list(out) == ["(none)", "math", "qa"]
     assert out["qa"] == {"n": 2, "tuned": 1.0, "base": 0.0, "diff": 1.0, "low": 1.0, "high": 1.0}
     assert out["(none)"]["diff"] == -1.0 and out["math"]["diff"] == 0.0
-
-
-def test_metric_intervals_cover_the_metrics_both_systems_have():
-    per_example = {"tuned": {"bleu": [10.0, 20.0], "rouge1": [0.5, 0.5]},
-                   "base": {"bleu": [5.0, 15.0]}}
-    out = metric_intervals(per_example)
-    assert list(out) == ["bleu"] and out["bleu"]["diff"] == 5.0
 
 
 def test_an_undefined_bca_interval_falls_back_to_percentile(monkeypatch):

@@ -7,16 +7,17 @@ from curation.dedup import (
     DedupConfig,
     DedupPlan,
     ExactConfig,
-    exact_clusters,
+    conversation_text,
+    exact_text_clusters,
     groups,
     leader_clusters,
     normalize,
     policy_order,
     prompt_text,
-    semantic_clusters,
+    semantic_text_clusters,
     text_key,
 )
-from curation.near_dedup import NearDedupConfig
+from curation.dedup.near import NearDedupConfig
 from tests.dedup_helpers import bag_of_words, conv, reps
 
 
@@ -44,11 +45,14 @@ def test_normalized_keys_are_never_empty_and_keep_scripts_apart():
 
 def test_exact_duplicates_point_at_the_first_occurrence():
     rows = [conv("What is 2+2?"), conv("what is  2+2?"), conv("Other"), conv("WHAT IS 2+2?")]
-    assert [c.representative for c in exact_clusters(rows)] == [0, 0, 2, 0]
+    clusters = exact_text_clusters([conversation_text(r) for r in rows])
+    assert [c.representative for c in clusters] == [0, 0, 2, 0]
 
 
 def test_same_prompt_with_a_different_answer_is_not_an_exact_duplicate():
-    assert [c.representative for c in exact_clusters([conv("q", "a"), conv("q", "b")])] == [0, 1]
+    rows = [conv("q", "a"), conv("q", "b")]
+    clusters = exact_text_clusters([conversation_text(r) for r in rows])
+    assert [c.representative for c in clusters] == [0, 1]
 
 
 def test_prompt_scope_clusters_rows_that_share_the_prompt_side():
@@ -140,6 +144,6 @@ def test_semantic_dedup_finds_a_paraphrase_and_keeps_a_different_question():
     rows = [conv("How many grams are in a kilogram?", "There are 1000 grams in a kilogram."),
             conv("How many grams are in one kilogram?", "There are 1000 grams in a kilogram."),
             conv("How do I boil an egg?", "Simmer it for nine minutes.")]
-    clusters = semantic_clusters(rows, DedupConfig())
+    clusters = semantic_text_clusters([conversation_text(r) for r in rows], DedupConfig())
     assert [c.representative for c in clusters] == [0, 0, 2]
     assert clusters[1].similarity >= 0.95

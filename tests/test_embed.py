@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import curation.embed as embed_module
-from curation.ann import ann_leader_clusters
+from curation.dedup.ann import ann_leader_clusters
 from curation.dedup import DedupConfig, DedupPlan, conversation_text
 from curation.embed import encode, load_backend
 from tests.conftest import write_jsonl
@@ -139,7 +139,7 @@ def test_exported_backends_give_the_clusters_of_the_torch_model():
 
 @pytest.mark.slow
 def test_onnx_runtime_after_usearch_falls_back_instead_of_crashing(caplog):
-    import usearch.index  # noqa: F401  (this process has it: curation.ann)
+    import usearch.index  # noqa: F401  (this process has it: curation.dedup.ann)
 
     if "onnxruntime" in sys.modules:
         pytest.skip("onnxruntime was imported first in this process")
@@ -187,7 +187,7 @@ def test_a_fallback_is_named_in_the_dedup_summary(tmp_path, fake_model):
 def test_a_one_row_search_is_shaped_like_a_batch():
     from usearch.index import Index
 
-    from curation.ann import _search
+    from curation.dedup.ann import _search
 
     index = Index(ndim=4, metric="ip")
     index.add(np.arange(4), np.eye(4, dtype=np.float32))

@@ -71,11 +71,10 @@ def test_modelfile_has_base_adapter_chatml_template_default_system_and_stops(tmp
 @pytest.mark.slow
 def test_merged_embedded_model_with_a_trained_adapter_round_trips_through_gguf(tmp_path):
     from training.config import TrainConfig
-    from training.model import embedded_gguf_path
-    from training.recipe import init_lora_model
+    from training.model import embedded_gguf_path, init_model
 
     base = ensure_base_model()
-    model = init_lora_model(base, TrainConfig(lora_rank=4))
+    model = init_model(base, TrainConfig(lora_rank=4))
     torch.manual_seed(1)
     with torch.no_grad():  # a non-zero update, as after training
         for name, param in model.named_parameters():

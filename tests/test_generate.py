@@ -12,8 +12,7 @@ from evaluation.generate import (
     stop_token_ids,
 )
 from training.config import TrainConfig
-from training.model import ensure_base_model
-from training.recipe import init_lora_model
+from training.model import ensure_base_model, init_model
 
 FRANCE = [{"role": "user", "content": "What is the capital of France?"}]
 COLOUR = [{"role": "user", "content": "Name a colour."}]
@@ -60,7 +59,7 @@ def test_on_batch_reports_prompts_done_after_each_batch(loaded):
 
 def test_fresh_adapter_generates_exactly_like_the_base(tmp_path):
     model_dir = ensure_base_model()
-    init_lora_model(model_dir, TrainConfig()).save_pretrained(tmp_path / "adapter")
+    init_model(model_dir, TrainConfig()).save_pretrained(tmp_path / "adapter")
     # peft initialises lora_B to zero, so an untrained adapter is the identity
     assert generate(model_dir, [FRANCE], adapter_dir=tmp_path / "adapter", max_new_tokens=12) == [
         "The capital of France is Paris."]

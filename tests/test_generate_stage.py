@@ -7,8 +7,7 @@ import pytest
 from curation.formats import Example
 from tests.prepared import conv
 from training.config import TrainConfig
-from training.model import ensure_base_model
-from training.recipe import init_lora_model
+from training.model import ensure_base_model, init_model
 from workbench.stages.evaluation import generate
 from workbench.store import evaluation as store
 from workbench.store import open_workspace
@@ -25,7 +24,7 @@ def _workspace_with_two_adapters(root):
         assign_splits(ws, dataset_id, 0, (0.0, 0.0, 1.0))
         for name in ("train-a", "train-b"):
             adapter = root / name
-            init_lora_model(ensure_base_model(), TrainConfig()).save_pretrained(adapter)
+            init_model(ensure_base_model(), TrainConfig()).save_pretrained(adapter)
             ws.add_run(name, "train", dataset_id, "", {"train": {"base_model": "embedded"}})
             ws.finish_run(name, "succeeded", {"adapter": str(adapter), "steps": 0})
 

@@ -2,10 +2,10 @@
 
 import torch
 
+from training.batching import collate, labelled_tokens, micro_batches
 from training.config import TrainConfig
 from training.data import encode_example
-from training.model import ensure_base_model, load_tokenizer
-from training.recipe import collate, init_lora_model, labelled_tokens, micro_batches
+from training.model import ensure_base_model, init_model, load_tokenizer
 
 
 def conv(question, answer):
@@ -23,7 +23,7 @@ def test_micro_batches_give_the_loss_and_gradients_of_the_whole_batch():
         ("Name a colour.", "Blue."),
         ("What is 2 + 2? Explain briefly.", "2 + 2 = 4, because two pairs make four."),
         ("Say hi.", "Hi there! How can I help you today?")]]
-    model = init_lora_model(model_dir, TrainConfig(lora_dropout=0.0))
+    model = init_model(model_dir, TrainConfig(lora_dropout=0.0))
     model.eval()
     whole = collate(rows, tokenizer.pad_token_id)
     model(**whole).loss.backward()

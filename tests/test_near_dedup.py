@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from datasketch import MinHash
 
-from curation.ann import ann_leader_clusters, semantic_clusters_ann
-from curation.dedup import DedupConfig, leader_clusters, semantic_clusters
-from curation.near_dedup import (
+from curation.dedup import DedupConfig, conversation_text, leader_clusters
+from curation.dedup.ann import ann_leader_clusters
+from curation.embed import encode
+from curation.dedup.near import (
     NearDedupConfig,
-    near_clusters,
     near_text_clusters,
     plain_datasketch_clusters,
     shingles,
@@ -85,7 +85,8 @@ def test_near_clusters_do_not_chain():
 
 def test_near_clusters_compare_role_tagged_conversations():
     rows = [conv("Tell me a joke", "no"), conv("tell me a JOKE", "no"), conv("Tell me a joke")]
-    assert representatives(near_clusters(rows, NearDedupConfig())) == [0, 0, 2]
+    texts = [conversation_text(r) for r in rows]
+    assert representatives(near_text_clusters(texts, NearDedupConfig())) == [0, 0, 2]
 
 
 def test_near_clusters_equal_the_plain_datasketch_loop():
@@ -154,11 +155,13 @@ def test_ann_refuses_an_index_type_that_distorts_cosine():
 
 
 @pytest.mark.slow
-def test_semantic_clusters_ann_equal_the_exact_semantic_clusters():
+def test_ann_leader_clusters_equal_the_exact_ones_on_real_embeddings():
     rows = [conv("How many grams are in a kilogram?", "There are 1000 grams in a kilogram."),
             conv("How do I boil an egg?", "Simmer it for nine minutes."),
             conv("How many grams are in one kilogram?", "There are 1000 grams in a kilogram."),
             conv("How do I boil an egg?", "Simmer it for nine minutes.")]
-    ann = semantic_clusters_ann(rows, DedupConfig())
-    assert representatives(ann) == representatives(semantic_clusters(rows, DedupConfig()))
+    config = DedupConfig()
+    vectors = encode([conversation_text(r) for r in rows], config)
+    ann = ann_leader_clusters(vectors, config.threshold, config.k)
+    assert representatives(ann) == representatives(leader_clusters(vectors, config.threshold))
     assert representatives(ann) == [0, 1, 0, 1]

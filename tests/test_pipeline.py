@@ -6,8 +6,7 @@ from safetensors.torch import load_file
 
 from tests.conftest import write_jsonl
 from training.config import TrainConfig
-from training.model import ensure_base_model
-from training.recipe import init_lora_model
+from training.model import ensure_base_model, init_model
 from workbench.stages import curation as stages
 from workbench.stages.pipeline import PipelineOptions, pipeline
 from workbench.stages.report import gather
@@ -64,7 +63,7 @@ def test_pipeline_with_two_training_steps_changes_every_lora_parameter(tmp_path)
     assert summary["verdict"].startswith(f"tuned {'beats' if tuned > base else 'trails' if tuned < base else 'ties with'} base on ROUGE-L")
     trained = load_file(f"{summary['train']['adapter']}/adapter_model.safetensors")
     initial = {name.replace(".default", ""): param.detach()
-               for name, param in init_lora_model(ensure_base_model(), TrainConfig(seed=0))
+               for name, param in init_model(ensure_base_model(), TrainConfig(seed=0))
                .named_parameters() if "lora_" in name}
     assert set(trained) == set(initial) and len(initial) == 4 * 30 * 2  # q,k,v,o × layers × A,B
     unchanged = [name for name, value in initial.items() if torch.equal(trained[name], value)]

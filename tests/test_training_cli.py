@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import torch
 from typer.testing import CliRunner
 
-from training.config import TrainConfig, field_help
+from training.config import TrainConfig
 from workbench.cli import app
 from workbench.cli_training import config_from_flags
 
@@ -15,8 +17,9 @@ runner = CliRunner()
 def test_every_config_field_is_a_flag_with_its_help_text():
     result = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "300"})
     assert result.exit_code == 0
-    for name in field_help():
-        assert f"--{name.replace('_', '-')}" in result.output
+    for item in fields(TrainConfig):
+        assert item.metadata["help"]
+        assert f"--{item.name.replace('_', '-')}" in result.output
 
 
 def test_flags_override_the_preset_and_target_modules_are_comma_separated():

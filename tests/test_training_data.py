@@ -12,6 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from training import model as model_module
+from training.batching import collate, encode_with_exclusions, length_grouped_batches
 from training.config import TrainConfig
 from training.data import (
     IGNORE_INDEX,
@@ -26,16 +27,10 @@ from training.model import (
     base_model_source,
     ensure_base_model,
     file_sha256,
+    init_model,
     load_tokenizer,
 )
-from training.recipe import (
-    collate,
-    encode_all,
-    init_lora_model,
-    length_grouped_batches,
-    lr_factor,
-    train_lora,
-)
+from training.recipe import lr_factor, train_lora
 from common import errors
 
 IM_END = 2  # SmolLM2's <|im_end|>: end of turn, eos and pad token at once
@@ -194,12 +189,13 @@ def test_prompt_and_reference_without_an_assistant_turn_raises():
         prompt_and_reference([{"role": "user", "content": "Hi"}])
 
 
-def test_encode_all_drops_and_counts_examples_without_a_trainable_token(tokenizer):
+def test_examples_without_a_trainable_token_are_set_aside_and_counted(tokenizer):
     no_answer = [{"role": "user", "content": "Hi"}]
-    kept, dropped = encode_all(tokenizer, [TWO_TURNS, no_answer, TWO_TURNS], max_seq_len=1024)
-    assert (len(kept), dropped) == (2, 1)
-    kept, dropped = encode_all(tokenizer, [TWO_TURNS], max_seq_len=30)  # answer cut off
-    assert (len(kept), dropped) == (0, 1)
+    kept, excluded = encode_with_exclusions(tokenizer, [TWO_TURNS, no_answer, TWO_TURNS],
+                                            max_seq_len=1024)
+    assert (len(kept), len(excluded)) == (2, 1)
+    kept, excluded = encode_with_exclusions(tokenizer, [TWO_TURNS], max_seq_len=30)  # cut off
+    assert (len(kept), len(excluded)) == (0, 1)
 
 
 def test_config_round_trips_through_a_plain_dict():
@@ -268,7 +264,7 @@ def test_train_lora_logs_every_step_and_changes_every_lora_parameter(tmp_path):
     config = TrainConfig(max_steps=2, batch_size=2, warmup_steps=1)
     model_dir = ensure_base_model()
     initial = {name: param.detach().clone()
-               for name, param in init_lora_model(model_dir, config).named_parameters()
+               for name, param in init_model(model_dir, config).named_parameters()
                if "lora_" in name}
     assert all(not t.any() for name, t in initial.items() if "lora_B" in name)  # peft init
     steps = []

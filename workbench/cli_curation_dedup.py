@@ -28,7 +28,7 @@ def dedup(workspace: str = Workspace,
                                                        "curation.embed).")) -> dict:
     """Exact, near and semantic duplicate clusters; review decisions are re-applied."""
     from curation.dedup import DedupConfig, DedupPlan, ExactConfig
-    from curation.near_dedup import NearDedupConfig
+    from curation.dedup.near import NearDedupConfig
     from common.errors import StageError
     from workbench.stages.curation import dedup as run
 

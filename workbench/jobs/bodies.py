@@ -24,7 +24,7 @@ def train_task(config: dict, report: Reporter) -> dict:
     """Fine-tune on ``train.jsonl`` ({"example_id", "messages"} per line) of the job folder.
 
     Resumes from the folder's newest checkpoint when there is one (a restarted job after a
-    cancel or a kill -9). Writes ``train_log.jsonl`` (one ``training.run.StepRecord`` per
+    cancel or a kill -9). Writes ``train_log.jsonl`` (one ``training.recipe.StepRecord`` per
     step), ``excluded.jsonl`` ({"example_id", "reason", "detail"}) and the adapter (or model
     folder) with ``lineage.json``. A SIGTERM saves a checkpoint and ends the job cancelled.
     """

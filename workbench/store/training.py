@@ -14,7 +14,7 @@ LOG_COLUMNS = ("step", "loss", "epoch", "lr", "tokens", "tokens_per_s", "elapsed
 
 
 def import_train_log(ws: Workspace, run_id: str, records: list[dict]) -> int:
-    """Replace a run's step log with ``records`` (``training.run.StepRecord`` dicts).
+    """Replace a run's step log with ``records`` (``training.recipe.StepRecord`` dicts).
 
     Replacing, not appending, keeps a resumed run free of duplicate steps. Returns the count.
     """

@@ -1,15 +1,16 @@
 """Near-duplicate detection: MinHash LSH over word n-grams, without chaining.
 
-The unit is the same as curation.dedup: the role-tagged conversation text, normalized
-(NFKC, casefold, whitespace collapsed). Each text becomes a set of word ``ngram``-shingles;
-a MinHash signature estimates the Jaccard similarity of two sets (Broder 1997), and LSH
-banding (Leskovec, Rajaraman & Ullman, *Mining of Massive Datasets*, ch. 3) proposes
-candidate pairs. Bands and rows per band are datasketch's own choice for ``threshold`` and
-``num_perm`` (``MinHashLSH(threshold, num_perm).b/.r``: 9 bands of 13 rows for 0.8/128).
+The unit is the one of every level (curation.dedup.primitives): the role-tagged conversation
+text, normalized (NFKC, casefold, whitespace collapsed). Each text becomes a set of word
+``ngram``-shingles; a MinHash signature estimates the Jaccard similarity of two sets (Broder
+1997), and LSH banding (Leskovec, Rajaraman & Ullman, *Mining of Massive Datasets*, ch. 3)
+proposes candidate pairs. Bands and rows per band are datasketch's own choice for
+``threshold`` and ``num_perm`` (``MinHashLSH(threshold, num_perm).b/.r``: 9 bands of 13 rows
+for 0.8/128).
 
 Clusters do not chain: a row joins the first earlier representative (in input order) among
 its LSH candidates whose estimated Jaccard is ≥ ``threshold`` (the leader rule of
-curation.dedup.leader_clusters); otherwise it becomes a representative itself.
+curation.dedup.primitives); otherwise it becomes a representative itself.
 
 Speed: the result is bit-for-bit what a plain datasketch loop gives (``MinHash(num_perm,
 seed)``, ``update`` per shingle's UTF-8 bytes, default scheme affine32 with sha1_hash32,
@@ -18,8 +19,8 @@ once, the permutations are applied to all of a chunk's shingles in one numpy exp
 the LSH buckets are computed per band with one ``np.unique`` instead of per-row inserts.
 ``plain_datasketch_clusters`` is that loop, kept as the reference for tests and bench/.
 
-Run as: ``from curation.near_dedup import near_clusters, NearDedupConfig;
-near_clusters(conversations, NearDedupConfig())``
+Run as: ``from curation.dedup.near import near_text_clusters, NearDedupConfig;
+near_text_clusters(texts, NearDedupConfig())``
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ from dataclasses import dataclass, field
 from hashlib import sha1
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
 
-from curation.dedup import Cluster, conversation_text, normalize
+from curation.dedup.primitives import Cluster, normalize
 
+# datasketch is imported where it is used: it takes ~0.5 s to import, and reading a
+# DedupPlan (the CLI, the Dedup page) should not pay that.
 _CHUNK_SHINGLES = 1 << 16  # occurrences per vectorized chunk: ~32 MB of uint32 at 128 perms
 _EMPTY = np.uint32(0xFFFFFFFF)  # datasketch's initial hash value: a set with no shingles
 
@@ -114,6 +116,8 @@ def signatures(texts: list[str], config: NearDedupConfig) -> np.ndarray:
     Same as ``MinHash(num_perm, seed)`` updated with each shingle's UTF-8 bytes (scheme
     affine32, sha1_hash32); a text without shingles keeps the initial value 2³²−1.
     """
+    from datasketch import MinHash
+
     a, b = MinHash(num_perm=config.num_perm, seed=config.seed).permutations
     parts, chunk, size = [], [], 0
     for text in texts:
@@ -131,6 +135,8 @@ def lsh_bands(sigs: np.ndarray, config: NearDedupConfig) -> np.ndarray:
 
     Bands and rows are datasketch's optimum for ``threshold`` and ``num_perm``.
     """
+    from datasketch import MinHashLSH
+
     lsh = MinHashLSH(threshold=config.threshold, num_perm=config.num_perm)
     buckets = np.empty((len(sigs), lsh.b), dtype=np.int64)
     for band in range(lsh.b):
@@ -179,16 +185,13 @@ def near_text_clusters(texts: list[str], config: NearDedupConfig) -> list[Cluste
     return minhash_leader_clusters(sigs, lsh_bands(sigs, config), config.threshold)
 
 
-def near_clusters(conversations: list[list[dict]], config: NearDedupConfig) -> list[Cluster]:
-    """Near-duplicate clusters over the conversations' role-tagged text."""
-    return near_text_clusters([conversation_text(m) for m in conversations], config)
-
-
 def plain_datasketch_clusters(texts: list[str], config: NearDedupConfig) -> list[Cluster]:
     """The reference: one MinHash per row, ``update`` per shingle, LSH query then insert.
 
     Slow (a numpy call per shingle); ``near_text_clusters`` must return exactly this.
     """
+    from datasketch import MinHash, MinHashLSH
+
     lsh = MinHashLSH(threshold=config.threshold, num_perm=config.num_perm)
     minhashes, out = [], []
     for i, text in enumerate(texts):

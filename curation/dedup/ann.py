@@ -1,10 +1,10 @@
 """Semantic leader clustering with an approximate nearest-neighbour index (usearch HNSW).
 
-Same rule and same result as curation.dedup.leader_clusters (a row joins the first earlier
-representative, in input order, with cosine ≥ threshold; clusters do not chain), but the
-candidates of each row come from its nearest neighbours in an HNSW graph (Malkov & Yashunin
-2018, as implemented by usearch) instead of a comparison with every earlier row: building
-and searching cost ~n·log n instead of n².
+Same rule and same result as curation.dedup.primitives.leader_clusters (a row joins the
+first earlier representative, in input order, with cosine ≥ threshold; clusters do not
+chain), but the candidates of each row come from its nearest neighbours in an HNSW graph
+(Malkov & Yashunin 2018, as implemented by usearch) instead of a comparison with every
+earlier row: building and searching cost ~n·log n instead of n².
 
 Recall and ``k``: the exact rule needs every row within the threshold of a row. A row whose
 k-th neighbour is still within the threshold is "saturated": it is searched again with 4×
@@ -21,7 +21,7 @@ degrades on many zero distances, and a copy always joins the cluster of its firs
 The threshold test is done again in numpy on the candidates, so results differ from the
 exact version only through floating-point rounding at the threshold.
 
-Run as: ``from curation.ann import ann_leader_clusters; ann_leader_clusters(vectors, 0.95)``
+Run as: ``from curation.dedup.ann import ann_leader_clusters; ann_leader_clusters(vectors, 0.95)``
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from usearch.index import Index
 
-from curation.dedup import Cluster, DedupConfig, scope_text
+from curation.dedup.primitives import Cluster
 
 # The index's own distances only pre-filter candidates (numpy decides at the threshold), so
 # they may be off by this much: measured max error on 384-d vectors 1.2e-4 (f16), 1.0e-3 (bf16).
@@ -125,7 +125,7 @@ def _leaders(u: np.ndarray, candidates: list[np.ndarray], threshold: float):
 def ann_leader_clusters(embeddings: np.ndarray, threshold: float, k: int = 32,
                         expansion: int = 64, dtype: str = "bf16",
                         threads: int = 0) -> list[Cluster]:
-    """Leader clusters of ``curation.dedup.leader_clusters``, candidates from an HNSW index.
+    """The leader clusters of ``primitives.leader_clusters``, candidates from an HNSW index.
 
     ``embeddings``: (n, d) float array, rows L2-normalized. ``k``: neighbours fetched per row
     (more only on saturation); ``expansion``: HNSW beam when building and searching;
@@ -149,16 +149,3 @@ def ann_leader_clusters(embeddings: np.ndarray, threshold: float, k: int = 32,
             similarity = float(x[first[rep]] @ x[i])
         out.append(Cluster(i, int(first[rep]), similarity))
     return out
-
-
-def semantic_clusters_ann(conversations: list[list[dict]], config: DedupConfig) -> list[Cluster]:
-    """curation.dedup.semantic_clusters with the fast encoder and an ANN index (input order).
-
-    Each distinct text is embedded once (curation.embed).
-    """
-    from curation.embed import encode
-
-    if not conversations:
-        return []
-    vectors = encode([scope_text(m, config.scope) for m in conversations], config)
-    return ann_leader_clusters(vectors, config.threshold, config.k)
