@@ -153,7 +153,5 @@ def test_no_import_cycle_in_the_shell():
     assert shell == []
 
 
-@pytest.mark.xfail(strict=False, reason="cycles in curation/, training/ and workbench/store/ "
-                   "are removed by the step and store restructurings")
 def test_no_import_cycle_anywhere_outside_tests():
     assert cycles(import_graph(ROOT)) == []
