@@ -16,6 +16,10 @@ from common import errors
 METHODS = ("lora", "qlora", "full")
 SCHEDULES = ("linear", "cosine", "constant")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# Tokens per conversation after the chat template, for training and for validation
+# (curation.validate, `workbench validate`, the pipeline): one default, so a row training
+# would truncate to nothing is a validation finding first.
+MAX_SEQ_LEN = 1024
 
 
 def _f(default, help: str, **kwargs):
@@ -49,7 +53,7 @@ class TrainConfig:
     max_batch_tokens: int = _f(2048, "Tokens per forward pass: a batch above it is split into "
                                      "micro-batches whose gradients are accumulated (bounds "
                                      "memory, same optimizer step).")
-    max_seq_len: int = _f(1024, "Tokens per conversation after the chat template; longer "
+    max_seq_len: int = _f(MAX_SEQ_LEN, "Tokens per conversation after the chat template; longer "
                                 "ones are truncated.")
     packing: bool = _f(False, "Padding-free batches: conversations laid end to end in rows "
                               "of at most max_batch_tokens, position ids restarting, no "

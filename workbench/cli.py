@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from training.config import MAX_SEQ_LEN
 from workbench.cliapp import Workspace, app, command
 
 
@@ -51,7 +52,8 @@ def ingest(input: str = typer.Option(..., help="Dataset file or saved HF dataset
 
 
 @command
-def validate(workspace: str = Workspace, max_seq_len: int = typer.Option(2048)) -> dict:
+def validate(workspace: str = Workspace, max_seq_len: int = typer.Option(
+        MAX_SEQ_LEN, help="Tokens per conversation: training's default.")) -> dict:
     """Schema and token-length findings."""
     from workbench.stages import validate as run
 

@@ -54,18 +54,20 @@ def _lineage(ws: Workspace, dataset_id: int, version: str, train_config: dict) -
 
 def train(workspace: Path, max_steps: int = 30, seed: int = 0, base_model: str = "embedded",
           on_progress: Progress | None = None, config=None, dataset_id: int | None = None,
-          expect_version: str | None = None) -> dict:
+          expect_version: str | None = None, max_seq_len: int | None = None) -> dict:
     """Fine-tune on the train split as a job (``workbench.train_runs.launch``).
 
     Every way to start a training (CLI, Train page, pipeline, --from-lineage) comes through
-    here. ``config`` (a ``training.config.TrainConfig``) overrides max_steps/seed/base_model;
+    here. ``config`` (a ``training.config.TrainConfig``) overrides max_steps/seed/base_model/
+    max_seq_len (default: ``training.config.MAX_SEQ_LEN``, the one validation uses);
     ``dataset_id``/``expect_version`` pin the data (a lineage re-run).
     Summary: run_id, steps, first/final loss, adapter, train_examples, dataset_version, ...
     """
     from training.config import TrainConfig
     from workbench import train_runs
 
-    config = config or TrainConfig(max_steps=max_steps, seed=seed, base_model=base_model)
+    config = config or TrainConfig(max_steps=max_steps, seed=seed, base_model=base_model,
+                                   **({"max_seq_len": max_seq_len} if max_seq_len else {}))
     return train_runs.launch(workspace, config, on_progress, dataset_id=dataset_id,
                              expect_version=expect_version)
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from training.config import MAX_SEQ_LEN
 from workbench import model_stages, stages
 from common.errors import StageError
 from workbench.store import open_workspace
@@ -38,7 +39,7 @@ class PipelineOptions:
     max_new_tokens: int = 256
     seed: int = 0
     redact: bool = False
-    max_seq_len: int = 2048
+    max_seq_len: int = MAX_SEQ_LEN  # validate and train: training's default
     dedup_policy: str = "longest"  # which row a duplicate cluster keeps: longest|first|fewest_findings
     dedup_scope: str = "conversation"  # what dedup compares: conversation|prompt
     stratify_by: str | None = None  # meta column the split stratifies by (e.g. "category")
@@ -66,7 +67,8 @@ def stage_runners(o: PipelineOptions) -> dict[str, Callable[[], dict]]:
         "split": lambda: stages.split(ws, o.seed, stratify_by=o.stratify_by),
         "leakage": lambda: stages.leakage(ws),
         "train": lambda: model_stages.train(ws, o.max_train_steps, o.seed,
-                                            on_progress=log_progress("train")),
+                                            on_progress=log_progress("train"),
+                                            max_seq_len=o.max_seq_len),
         "generate": lambda: model_stages.generate(ws, o.eval_size, o.max_new_tokens,
                                                   on_progress=log_progress("generate"),
                                                   sampling=o.sampling, tuned_runs=o.tuned_runs,

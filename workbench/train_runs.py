@@ -26,8 +26,9 @@ def launch(workspace: Path, config: TrainConfig, on_progress: Progress | None = 
            dataset_id: int | None = None, expect_version: str | None = None) -> dict:
     """Train on the train split of ``dataset_id`` (default: the current dataset) as a job.
 
-    Returns the summary {run_id, steps, first_loss, final_loss, adapter, train_examples,
-    excluded_examples, dataset_version, resumed_from, stopped_early, best_val_loss}. Raises
+    Returns the summary {run_id, steps, first_loss, final_loss, adapter, train_examples (the
+    examples trained on: the train split less the excluded), excluded_examples,
+    dataset_version, resumed_from, stopped_early, best_val_loss}. Raises
     ``WorkbenchError`` for an invalid config, ``StageError`` for an empty train split, for
     QLoRA without CUDA, or when ``expect_version`` is not the data's version any more, and
     ``JobFailed`` when the job fails or is cancelled; the privacy gate's error when the
@@ -145,7 +146,8 @@ def _run(workspace: Path, job_dir: Path, dataset_id: int, on_progress: Progress 
     summary = {"run_id": job_dir.name, "method": result.get("method"),
                "steps": result["steps"], "first_loss": result["first_loss"],
                "final_loss": result["final_loss"], "adapter": result["adapter"],
-               "train_examples": len(read_jsonl(job_dir / "train.jsonl")),
+               "train_examples": (len(read_jsonl(job_dir / "train.jsonl"))
+                                  - result["excluded_examples"]),  # trained on, not given
                "excluded_examples": result["excluded_examples"], "dataset_version": version,
                "resumed_from": result["resumed_from"], "stopped_early": result["stopped_early"],
                "best_val_loss": result["best_val_loss"],
