@@ -72,6 +72,8 @@ class TrainConfig:
     keep_checkpoints: int = _f(2, "Newest checkpoints kept on disk (older ones are deleted).")
     collapse_patience: int = _f(3, "Stop as failed after this many consecutive logged losses "
                                    "that are 0.0 or not finite.")
+    max_nonfinite_steps: int = _f(5, "A step whose gradient norm is NaN or inf is skipped (no "
+                                     "update); this many in a row fail the run.")
 
     def problems(self) -> list[str]:
         """Every invalid setting at once, as one human line each (empty when valid)."""
@@ -112,6 +114,8 @@ class TrainConfig:
              f"keep_checkpoints must be >= 1, got {self.keep_checkpoints}"),
             (self.collapse_patience >= 1,
              f"collapse_patience must be >= 1, got {self.collapse_patience}"),
+            (self.max_nonfinite_steps >= 1,
+             f"max_nonfinite_steps must be >= 1, got {self.max_nonfinite_steps}"),
         ]
         return [message for ok, message in checks if not ok]
 

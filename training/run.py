@@ -24,6 +24,7 @@ import torch
 
 from training import checkpoint
 from training.config import TrainConfig
+from training.guards import NonFiniteGuard, step_is_finite
 from training.recipe import (
     MAX_GRAD_NORM,
     batch_stream,
@@ -56,6 +57,7 @@ class StepRecord:
     elapsed_s: float
     eta_s: float
     val_loss: float | None = None
+    skipped_nonfinite_steps: int = 0  # steps so far whose gradient norm was not finite
 
 
 @contextlib.contextmanager
@@ -162,7 +164,9 @@ def train_loop(model, encoded: list[dict], held_out: list[dict], pad_id: int,
                on_log: Callable[[dict], None] | None = None,
                stop_exceptions: tuple = (KeyboardInterrupt,)) -> dict:
     """Train ``model`` in place; returns ``{"losses", "resumed_from", "stopped_early",
-    "best_val_loss", "tokens_per_s"}``. See ``training.recipe.train_lora`` for errors."""
+    "best_val_loss", "tokens_per_s", "skipped_nonfinite_steps"}``. A step whose gradient norm
+    is not finite is skipped (``training.guards``). See ``training.recipe.train_lora`` for
+    errors."""
     device = next(model.parameters()).device.type
     precision = resolve_precision(config.precision)
     total = total_steps(len(encoded), config)
@@ -182,6 +186,8 @@ def train_loop(model, encoded: list[dict], held_out: list[dict], pad_id: int,
         next(stream)
     guard = CollapseGuard(config.collapse_patience, precision, config.learning_rate,
                           state["losses"])
+    nonfinite = NonFiniteGuard(config.max_nonfinite_steps, precision, config.learning_rate,
+                               state.get("skipped_nonfinite", 0))
     saved_step, stopped_early = state["step"], False
     started, session_tokens, session_steps = time.monotonic(), 0, 0
 
@@ -195,18 +201,20 @@ def train_loop(model, encoded: list[dict], held_out: list[dict], pad_id: int,
         while state["step"] < total and not stopped_early:
             rows = [encoded[i] for _ in range(config.gradient_accumulation) for i in next(stream)]
             loss, tokens = accumulate(model, make_parts(rows, config, pad_id), precision, device)
-            torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
+            finite = math.isfinite(loss) and step_is_finite(params, MAX_GRAD_NORM)
             lr = scheduler.get_last_lr()[0]
             with signals_held():  # a cancel lands before or after an update, never inside
-                if math.isfinite(loss):  # a non-finite step would poison the weights
+                if finite:  # a non-finite step would poison the weights (training.guards)
                     optimizer.step()
-                scheduler.step()
+                    scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 state = {**state, "step": state["step"] + 1,
                          "batches": state["batches"] + config.gradient_accumulation,
-                         "losses": state["losses"] + [loss]}
+                         "losses": state["losses"] + [loss],
+                         "skipped_nonfinite": nonfinite.skipped + (not finite)}
             session_tokens, session_steps = session_tokens + tokens, session_steps + 1
             guard.update(state["step"], loss)
+            nonfinite.update(state["step"], finite)
             val = None
             if config.eval_every and held_out and state["step"] % config.eval_every == 0:
                 val = eval_loss(model, held_out, pad_id, config.max_batch_tokens)
@@ -217,7 +225,8 @@ def train_loop(model, encoded: list[dict], held_out: list[dict], pad_id: int,
                 loss=loss, lr=lr, tokens=tokens,
                 tokens_per_s=session_tokens / elapsed if elapsed else 0.0,
                 elapsed_s=round(elapsed, 3),
-                eta_s=round(elapsed / session_steps * (total - state["step"]), 1), val_loss=val)
+                eta_s=round(elapsed / session_steps * (total - state["step"]), 1), val_loss=val,
+                skipped_nonfinite_steps=nonfinite.skipped)
             if on_log:
                 on_log(asdict(record))
             if on_step:
@@ -238,7 +247,8 @@ def train_loop(model, encoded: list[dict], held_out: list[dict], pad_id: int,
         save(state)
     return {"losses": state["losses"], "resumed_from": resumed_from,
             "stopped_early": stopped_early, "best_val_loss": state["best_val"],
-            "tokens_per_s": session_tokens / elapsed if elapsed else 0.0}
+            "tokens_per_s": session_tokens / elapsed if elapsed else 0.0,
+            "skipped_nonfinite_steps": nonfinite.skipped}
 
 
 def _early_stopping(state: dict, val: float, config: TrainConfig) -> tuple[dict, bool]:
