@@ -36,6 +36,8 @@ def pipeline(input: str = typer.Option(..., help="Dataset file (JSON or JSONL)."
 
 
 COLUMNS = typer.Option([], "--column", help="Rename a column before reading: OLD=NEW.")
+ROUGE_TOKENIZER = typer.Option("unicode", help="ROUGE tokens: unicode (letters/digits, one per "
+                                               "Han/kana character), whitespace or char.")
 ROLES = typer.Option([], "--role", help="Rename a role before reading: OLD=NEW.")
 
 
@@ -94,19 +96,21 @@ def generate(workspace: str = Workspace, eval_size: int = typer.Option(50),
 
 
 @command
-def score(workspace: str = Workspace) -> dict:
+def score(workspace: str = Workspace, rouge_tokenizer: str = ROUGE_TOKENIZER) -> dict:
     """ROUGE of base and tuned; creates the blind rating items."""
     from workbench.model_stages import score as run
 
-    return run(Path(workspace))
+    return run(Path(workspace), rouge_tokenizer=rouge_tokenizer)
 
 
 @command
-def report(workspace: str = Workspace) -> dict:
+def report(workspace: str = Workspace, rouge_tokenizer: str = typer.Option(
+        None, help="Re-score ROUGE with these tokens first when the latest score used others: "
+                   "unicode, whitespace, char.")) -> dict:
     """Counts per stage, metrics, win rate and lineage."""
     from workbench.pipeline import report as run
 
-    return run(Path(workspace))
+    return run(Path(workspace), rouge_tokenizer=rouge_tokenizer)
 
 
 @command

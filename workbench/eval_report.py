@@ -77,7 +77,8 @@ def evaluation_report(ws: Workspace, meta_key: str | None = None, seed: int = 0,
     Returns {"run_id", "decoding", "systems", "metrics" {system: {metric: value}},
     "intervals" {system: {metric: interval}}, "breakdown" {"key", "metric" {group:
     interval}}, "meta_keys", "lineage" {system: ...}, "loss_curves" [{run_id, step, loss}],
-    "extractor" {"name", "choice"} or None (before scoring), "examples"}. Intervals: paired bootstrap 95% (BCa, ``seed``).
+    "extractor" {"name", "choice"} or None (before scoring), "rouge" {"tokenizer",
+    "empty_after_tokenization", "warnings"} or None (before scoring), "examples"}. Intervals: paired bootstrap 95% (BCa, ``seed``).
     """
     run = ws.latest_run("generate")
     if run is None:
@@ -98,6 +99,7 @@ def evaluation_report(ws: Workspace, meta_key: str | None = None, seed: int = 0,
               "meta_keys": meta_keys(meta), "breakdown": None, "lineage": lineage,
               "loss_curves": store.train_logs(ws, curve_runs),
               "extractor": _extractor_note(ws, run["id"]),
+              "rouge": _rouge_note(ws, run["id"]),
               "examples": len(example_ids)}
     if meta_key and "tuned" in per_example and "base" in per_example:
         groups = [meta.get(i, {}).get(meta_key) for i in example_ids]
@@ -118,6 +120,20 @@ def _extractor_note(ws: Workspace, run_id: str) -> dict | None:
             return {"name": summary.get("extractor"),
                     "choice": summary.get("extractor_choice") or (
                         f"named: {summary['extractor']}" if summary.get("extractor") else "none")}
+    return None
+
+
+def _rouge_note(ws: Workspace, run_id: str) -> dict | None:
+    """{"tokenizer", "empty_after_tokenization", "warnings"}: the ROUGE tokens the latest
+    score of ``run_id`` used and the texts that had none."""
+    rows = ws.query("SELECT summary FROM runs WHERE kind = 'score' AND state = 'succeeded' "
+                    "ORDER BY created_at DESC")
+    for row in rows:
+        summary = json.loads(row["summary"]) if isinstance(row["summary"], str) else row["summary"]
+        if (summary or {}).get("run_id") == run_id:
+            return {"tokenizer": summary.get("rouge_tokenizer", "unicode"),
+                    "empty_after_tokenization": summary.get("empty_after_tokenization"),
+                    "warnings": summary.get("warnings", [])}
     return None
 
 

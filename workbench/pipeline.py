@@ -136,13 +136,19 @@ def summarize(results: dict, reason: str | None, timings: dict) -> dict:
     }
 
 
-def report(workspace: Path, meta_key: str | None = None, n_boot: int = 200) -> dict:
+def report(workspace: Path, meta_key: str | None = None, n_boot: int = 200,
+           rouge_tokenizer: str | None = None) -> dict:
     """Counts per stage, metrics and lineage of the workspace's latest runs, ``evaluation``
     (``workbench.eval_report.evaluation_report``: intervals, breakdown by ``meta_key``,
     lineage of every system) and ``sessions``: statistics and design of every rating session
-    (``workbench.eval_report.session_reports``, Bradley–Terry with ``n_boot`` resamples)."""
+    (``workbench.eval_report.session_reports``, Bradley–Terry with ``n_boot`` resamples).
+    ``rouge``: the latest score's tokenizer, texts with no token and warnings; with
+    ``rouge_tokenizer`` the latest generations are scored again first when their latest score
+    used other tokens."""
     from workbench.eval_report import evaluation_report, session_reports
 
+    if rouge_tokenizer:
+        _rescore(workspace, rouge_tokenizer)
     with open_workspace(workspace, create=False) as ws:
         dataset_id = ws.current_dataset()
         recipe_runs = {k: ws.latest_run(k) for k in REPORT_STAGES}
@@ -152,9 +158,25 @@ def report(workspace: Path, meta_key: str | None = None, n_boot: int = 200) -> d
     summaries = {k: (r["summary"] if r else None) for k, r in recipe_runs.items()}
     train = summaries.get("train")
     lineage = _read_lineage(train)
+    score = summaries.get("score") or {}
     return {"dataset_id": dataset_id, "stages": summaries, "split": split,
-            "metrics": (summaries.get("score") or {}).get("metrics"),
+            "metrics": score.get("metrics"),
+            "rouge": {"tokenizer": score.get("rouge_tokenizer", "unicode"),
+                      "empty_after_tokenization": score.get("empty_after_tokenization"),
+                      "warnings": score.get("warnings", [])} if score else None,
             "sessions": sessions, "lineage": lineage, "evaluation": evaluation}
+
+
+def _rescore(workspace: Path, rouge_tokenizer: str) -> None:
+    """Score the latest generations again with ``rouge_tokenizer`` (same extractor) unless
+    their latest score already used it."""
+    with open_workspace(workspace, create=False) as ws:
+        latest = ws.latest_run("score")
+    summary = (latest or {}).get("summary") or {}
+    if latest and summary.get("rouge_tokenizer", "unicode") == rouge_tokenizer:
+        return
+    model_stages.score(workspace, summary.get("extractor") or ("none" if latest else "auto"),
+                       rouge_tokenizer)
 
 
 def verdict(metrics: dict[str, dict[str, float]] | None, reason: str | None = None) -> str:
