@@ -17,7 +17,8 @@ from workbench.store import privacy as store
 
 
 def redact(workspace: Path, who: str, operators: dict[str, str] | None = None,
-           default: str = "replace", include_unreviewed: bool = False) -> dict:
+           default: str = "replace", include_unreviewed: bool = False,
+           processes: int = 1) -> dict:
     """Redact the accepted findings (and the unreviewed ones with ``include_unreviewed``) of
     the current dataset, each value wherever it occurs as a whole word in its example
     (``curation.pii_redact.redact_example``); rejected findings are left alone unless their
@@ -25,8 +26,9 @@ def redact(workspace: Path, who: str, operators: dict[str, str] | None = None,
 
     Each redacted message is re-scanned; when an accepted value survived, RedactionError is
     raised and nothing is stored. Applying the redaction records a ``redacted`` decision per
-    covered finding (resolving it for the gate). Summary: examples, spans, operators,
-    rescan_findings.
+    covered finding (resolving it for the gate). ``processes``: the re-scan's
+    (``curation.pii.scan``: forked, so never more than 1 inside Streamlit). Summary:
+    examples, spans, operators, rescan_findings.
     """
     from curation.pii import DEFAULT_ENTITIES, PiiConfig, Span, scan
     from curation.pii_redact import RedactionPolicy, check_redacted, redact_example
@@ -56,7 +58,8 @@ def redact(workspace: Path, who: str, operators: dict[str, str] | None = None,
         outputs += [done[m] for m in changed]
         spans += [full[m] for m in changed]
     types = tuple(sorted(set(DEFAULT_ENTITIES) | {s.entity_type for ss in spans for s in ss}))
-    check = check_redacted(originals, outputs, spans, scan(outputs, PiiConfig(entities=types)))
+    check = check_redacted(originals, outputs, spans,
+                           scan(outputs, PiiConfig(entities=types), processes))
     redacted: dict[int, list[dict]] = {}
     for (example_id, message_index), text in zip(keys, outputs, strict=True):
         messages = redacted.setdefault(example_id, [dict(m) for m in examples[example_id]])

@@ -197,7 +197,8 @@ def pii(workspace: Path, redact: bool = False) -> dict:
         from workbench.privacy import redact as apply_redaction
 
         summary["redacted"] = apply_redaction(workspace, "pipeline --redact",
-                                              include_unreviewed=True)["examples"]
+                                              include_unreviewed=True,
+                                              processes=stage_processes())["examples"]
     with open_workspace(workspace) as ws:
         ws.record_stage("pii", dataset_id, {**asdict(config), "redact": redact}, summary)
     return summary
