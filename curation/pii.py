@@ -1,6 +1,7 @@
-"""PII scan and redaction of instruction data with Microsoft Presidio, fully offline.
+"""PII scan of instruction data with Microsoft Presidio, fully offline (redaction:
+``curation.pii_redact``).
 
-Run as: ``from curation.pii import scan, redact; spans = scan(["Mail bob@example.com"])[0]``
+Run as: ``from curation.pii import scan; spans = scan(["Mail bob@example.com"])[0]``
 
 Offline, by construction (both traps are in the installed libraries, not in our code):
 - spaCy model: Presidio's ``SpacyNlpEngine.load`` calls ``spacy.cli.download`` when
@@ -44,8 +45,6 @@ from presidio_analyzer.nlp_engine import (
     SpacyNlpEngine,
 )
 from presidio_analyzer.predefined_recognizers import EmailRecognizer, PhoneRecognizer
-from presidio_anonymizer import AnonymizerEngine
-from presidio_anonymizer.entities import OperatorConfig
 from thinc.api import NumpyOps
 from threadpoolctl import threadpool_limits
 
@@ -720,53 +719,3 @@ def count_by_entity(rows: list[dict]) -> dict[str, int]:
     for row in rows:
         counts[row["entity_type"]] = counts.get(row["entity_type"], 0) + 1
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-
-
-@functools.lru_cache(maxsize=1)
-def _anonymizer() -> AnonymizerEngine:
-    return AnonymizerEngine()
-
-
-def redact(text: str, spans: list[Span]) -> str:
-    """``text`` with each span replaced by ``<ENTITY_TYPE>`` (presidio-anonymizer "replace").
-
-    Overlapping spans are resolved first (``resolve_overlaps``). Spans of one type separated
-    only by whitespace become one placeholder (presidio-anonymizer's default
-    ``merge_entities_with_spaces=True``): "Ann Bo" as two PERSON spans gives "<PERSON>".
-    Raises ValueError when a span does not fit in ``text`` (offsets belong to another text).
-
-    >>> redact("Mail bob@example.com now", [Span("EMAIL_ADDRESS", 5, 20, 1.0)])
-    'Mail <EMAIL_ADDRESS> now'
-    """
-    bad = [s for s in spans if not 0 <= s.start < s.end <= len(text)]
-    if bad:
-        raise ValueError(f"{len(bad)} span(s) outside a text of {len(text)} characters")
-    kept = resolve_overlaps(list(spans))
-    if not kept:
-        return text
-    results = [RecognizerResult(s.entity_type, s.start, s.end, s.score) for s in kept]
-    operators = {s.entity_type: _replace_operator(s.entity_type) for s in kept}
-    return _anonymizer().anonymize(text, results, operators=operators).text
-
-
-def _replace_operator(entity_type: str) -> OperatorConfig:
-    return OperatorConfig("replace", {"new_value": f"<{entity_type}>"})
-
-
-def redact_messages(messages: list[dict], rows: list[dict]) -> list[dict]:
-    """Copies of one example's ``messages`` with the findings in ``rows`` replaced.
-
-    ``rows`` are ``scan_messages`` rows of this example (``example_index`` is ignored), e.g.
-    only those a reviewer chose to redact. Other message keys are kept; input is not changed.
-    """
-    out = []
-    for j, message in enumerate(messages):
-        spans = [_span(row) for row in rows
-                 if row["message_index"] == j and row["end"] > row["start"]]
-        redacted = {"content": redact(_content(message), spans)} if spans else {}
-        out.append({**message, **redacted})
-    return out
-
-
-def _span(row: dict) -> Span:
-    return Span(row["entity_type"], row["start"], row["end"], row["score"])

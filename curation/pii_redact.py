@@ -16,11 +16,18 @@ Operators (``RedactionPolicy.operators``, default ``replace`` for every type):
 Spans are replaced right to left by offset, one by one: unlike ``AnonymizerEngine`` with its
 default ``merge_entities_with_spaces``, two adjacent spans of one type stay two replacements
 and none is dropped. ``check_redacted`` then fails loudly when an original value survived.
+
+A value is redacted wherever it occurs in its example (``redact_example``): the scanner may
+find "Randy" in two of his three mentions, and the third would otherwise stay in clear text
+next to two replacements. Every operator maps one value to one replacement (``hash`` and
+``fake`` are seeded by the value), so the mentions stay consistent.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
 from dataclasses import dataclass, field
 
 from presidio_anonymizer.operators import Hash, Mask, Redact, Replace
@@ -36,6 +43,9 @@ FAKER_METHOD = {
     "IBAN_CODE": "iban", "IP_ADDRESS": "ipv4", "URL": "url", "US_SSN": "ssn",
     "DATE_TIME": "date", "ORGANIZATION": "company", "US_DRIVER_LICENSE": "bothify",
 }
+# Values shorter than this are not looked for elsewhere nor counted as a leak: too common
+# ("Al", "5") to mean the same thing in another place.
+MIN_VALUE_CHARS = 3
 
 
 class RedactionError(WorkbenchError):
@@ -118,15 +128,77 @@ def redact_text(text: str, spans: list[Span], policy: RedactionPolicy, salt: str
     return out
 
 
-def surviving_values(original: str, redacted: str, spans: list[Span]) -> list[str]:
-    """Entity types of the spans of ``original`` whose value still occurs in ``redacted``.
+@functools.lru_cache(maxsize=4096)
+def whole_word(value: str) -> re.Pattern:
+    """A pattern matching ``value`` as a whole word: no letter, digit or underscore touches
+    either end, so "Randy" matches in "Randy's" and not in "Randyland" (case-sensitive:
+    "May" the name is not "may" the verb).
 
-    Values shorter than 3 characters are skipped (too common to mean a leak: "Al", "5").
+    >>> [m.span() for m in whole_word("Randy").finditer("Randy's dog met Randyland's Randy.")]
+    [(0, 5), (28, 33)]
+    """
+    return re.compile(rf"(?<!\w){re.escape(value)}(?!\w)")
+
+
+def example_spans(texts: list[str], spans: list[list[Span]]) -> list[list[Span]]:
+    """Each message's spans plus every other whole-word mention of a value found anywhere in
+    the example (all its messages).
+
+    ``texts[i]`` is message i's content and ``spans[i]`` its findings. A mention is added with
+    the entity type and score of the value's best-scored finding; longer values are placed
+    first and a mention overlapping a span already there is left out (so "Ann Lee" found as
+    one span stays one span). Values shorter than ``MIN_VALUE_CHARS`` are not looked for.
+    Returns one span list per message, sorted by start.
+
+    >>> text = "Randy has 3. Randy gives 1 to Sam."
+    >>> [(s.start, s.end) for s in example_spans([text], [[Span("PERSON", 0, 5, 0.85)]])[0]]
+    [(0, 5), (13, 18)]
+    """
+    best: dict[str, Span] = {}
+    for text, found in zip(texts, spans, strict=True):
+        for span in found:
+            value = text[span.start:span.end].strip()
+            if len(value) >= MIN_VALUE_CHARS and (
+                    value not in best or span.score > best[value].score):
+                best[value] = span
+    values = sorted(best, key=lambda v: (-len(v), v))
+    out = []
+    for text, found in zip(texts, spans, strict=True):
+        taken = [s for s in found if s.end > s.start]
+        for value in values:
+            for match in whole_word(value).finditer(text):
+                if all(match.end() <= s.start or match.start() >= s.end for s in taken):
+                    taken.append(Span(best[value].entity_type, match.start(), match.end(),
+                                      best[value].score))
+        out.append(sorted(taken, key=lambda s: (s.start, s.end)))
+    return out
+
+
+def redact_example(texts: list[str], spans: list[list[Span]], policy: RedactionPolicy,
+                   salt: str) -> tuple[list[str], list[list[Span]]]:
+    """Redact every message of one example, each found value wherever it occurs as a whole
+    word (``example_spans``). Returns (redacted texts, the spans replaced per message), the
+    second for ``check_redacted``.
+
+    >>> redact_example(["Randy has 3. Randy gives 1."], [[Span("PERSON", 0, 5, 0.85)]],
+    ...                RedactionPolicy(), "x" * 16)[0]
+    ['<PERSON> has 3. <PERSON> gives 1.']
+    """
+    full = example_spans(texts, spans)
+    return [redact_text(text, found, policy, salt)
+            for text, found in zip(texts, full, strict=True)], full
+
+
+def surviving_values(original: str, redacted: str, spans: list[Span]) -> list[str]:
+    """Entity types of the spans of ``original`` whose value still occurs in ``redacted`` as a
+    whole word (``whole_word``, the rule ``redact_example`` redacts by).
+
+    Values shorter than ``MIN_VALUE_CHARS`` are skipped (too common to mean a leak).
     """
     left = []
     for span in spans:
         value = original[span.start:span.end].strip()
-        if len(value) >= 3 and value in redacted:
+        if len(value) >= MIN_VALUE_CHARS and whole_word(value).search(redacted):
             left.append(span.entity_type)
     return left
 

@@ -1,6 +1,7 @@
 """Validation: every check of one example, as findings with a stable code and severity.
 
-Sources of the checks (``CODES`` lists each with its severity and source):
+Sources of the checks (``CODES``, from ``curation.codes``, lists each with its severity and
+source):
 
 - OpenAI's "Data preparation and analysis for chat model fine-tuning" notebook
   (openai-cookbook ``examples/Chat_finetuning_data_prep.ipynb``): its format errors
@@ -12,8 +13,11 @@ Sources of the checks (``CODES`` lists each with its severity and source):
   → ``missing_system``, missing user → ``missing_user``, over its 16,385-token limit →
   ``openai_token_limit``.
 - The base model's own chat template (``count_tokens``): ``too_many_tokens`` over
-  ``max_seq_len``, and ``zero_trainable_tokens`` when no assistant token is left after
-  templating and truncation (``count_trainable``; training.data.encode_example).
+  ``max_seq_len``, ``no_trainable_tokens`` when no assistant token is left after templating
+  and truncation, and ``template_error`` when the template cannot place an answer
+  (``count_trainable``; training.data.encode_example). These two are the codes training
+  excludes a row with, and ``max_seq_len`` defaults to training's (``MAX_SEQ_LEN``), so a row
+  training would set aside is a finding here first.
 - Role order: ``role_order``, ``trailing_user_turn``, ``tool_call_without_reply``.
 - Text: ``whitespace_only`` turns, ``encoding_damage`` (ftfy.fix_encoding would change the
   text: mojibake), ``refusal`` and ``boilerplate`` answers, ``unsupported_language`` (``curation.language.uncovered_language``, which the PII scan uses
@@ -30,7 +34,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from curation.codes import CODES, NO_TRAINABLE_TOKENS, TEMPLATE_ERROR
 from curation.language import detect_language, uncovered_language  # noqa: F401 (re-export)
+from training.config import MAX_SEQ_LEN
 
 SEVERITIES = ("info", "warning", "error")
 KNOWN_ROLES = ("system", "user", "assistant", "tool", "function")  # the guide adds "function"
@@ -38,30 +44,6 @@ KNOWN_ROLES = ("system", "user", "assistant", "tool", "function")  # the guide a
 KNOWN_KEYS = ("role", "content", "name", "function_call", "weight", "tool_calls",
               "tool_call_id")
 
-CODES: dict[str, tuple[str, str]] = {  # code -> (severity, what it means and where from)
-    "no_messages": ("error", "empty messages list (guide: missing_messages_list)"),
-    "unknown_role": ("error", "role not system/user/assistant/tool (guide: unrecognized_role)"),
-    "unknown_key": ("warning", "message key the API does not know (guide: "
-                               "message_unrecognized_key)"),
-    "empty_content": ("error", "empty content and no tool call (guide: missing_content)"),
-    "whitespace_only": ("error", "content is only whitespace"),
-    "missing_assistant": ("error", "no assistant message (guide: "
-                                   "example_missing_assistant_message)"),
-    "missing_system": ("info", "no system message; the chat template adds its own (guide)"),
-    "missing_user": ("error", "no user message (guide warning; no prompt to learn from)"),
-    "too_many_tokens": ("error", "templated conversation longer than max_seq_len"),
-    "openai_token_limit": ("warning", "over the guide's 16,385-token limit: OpenAI truncates"),
-    "zero_trainable_tokens": ("error", "no assistant token left after templating and "
-                                       "truncation: the row teaches nothing"),
-    "role_order": ("warning", "the same role twice in a row (e.g. assistant after assistant)"),
-    "trailing_user_turn": ("warning", "ends with a user turn, which training ignores"),
-    "tool_call_without_reply": ("error", "an assistant tool call with no tool message "
-                                         "answering its id"),
-    "encoding_damage": ("warning", "mojibake: ftfy.fix_encoding would change the text"),
-    "refusal": ("warning", "the answer refuses (\"I'm sorry, but I can't ...\")"),
-    "boilerplate": ("warning", "AI-assistant boilerplate (\"As an AI language model ...\")"),
-    "unsupported_language": ("warning", "a language the PII model does not cover"),
-}
 
 # Phrases used to filter ShareGPT dumps (e.g. ShareGPT_Vicuna_unfiltered's optional_clean.py
 # list) and AlpacaDataCleaned's refusal cleanup; matched case-insensitively in answers.
@@ -87,8 +69,9 @@ class Finding:
 class ValidateConfig:
     """Validation settings."""
 
-    max_seq_len: int = field(default=2048, metadata={
-        "help": "Longest conversation in tokens (base model's chat template); longer is an error."})
+    max_seq_len: int = field(default=MAX_SEQ_LEN, metadata={
+        "help": "Longest conversation in tokens (base model's chat template); longer is an "
+                "error. The training run's max_seq_len (training.config.MAX_SEQ_LEN)."})
     openai_token_limit: int = field(default=16385, metadata={
         "help": "OpenAI's per-example limit (data-prep guide): longer rows are truncated there."})
     pii_languages: tuple = field(default=("en",), metadata={
@@ -221,20 +204,35 @@ def check_length(index: int, line: int, n_tokens: int, max_seq_len: int) -> list
                     f"row {line}: {n_tokens} tokens > max_seq_len {max_seq_len}")]
 
 
+def check_trainable(index: int, line: int, messages: list[dict],
+                    count_trainable: Callable[[list[dict]], int],
+                    max_seq_len: int) -> list[Finding]:
+    """``no_trainable_tokens`` when no assistant token is left after truncation to
+    ``max_seq_len``, ``template_error`` when ``count_trainable`` raises ValueError (the chat
+    template cannot place an answer): the rows training excludes, with training's codes.
+    Rows without an assistant turn are ``missing_assistant`` instead."""
+    if not any(m["role"] == "assistant" for m in messages):
+        return []
+    try:
+        trainable = count_trainable(messages)
+    except ValueError as exc:  # training.data.assistant_char_spans
+        return [finding(index, TEMPLATE_ERROR, f"row {line}: 0 trainable assistant tokens "
+                                               f"({exc})")]
+    if trainable:
+        return []
+    return [finding(index, NO_TRAINABLE_TOKENS, f"row {line}: 0 trainable assistant tokens "
+                                                f"(after truncation to max_seq_len "
+                                                f"{max_seq_len})")]
+
+
 def _counted(index: int, line: int, messages: list[dict], config: ValidateConfig,
              counters: dict[str, Callable]) -> list[Finding]:
     out = []
     if counters.get("count_tokens"):
         out += check_length(index, line, counters["count_tokens"](messages), config.max_seq_len)
     if counters.get("count_trainable"):
-        try:
-            trainable, why = counters["count_trainable"](messages), "after truncation to " \
-                f"max_seq_len {config.max_seq_len}"
-        except ValueError as exc:  # the template cannot place an answer (training.data)
-            trainable, why = 0, str(exc)
-        if trainable == 0 and any(m["role"] == "assistant" for m in messages):
-            out.append(finding(index, "zero_trainable_tokens",
-                               f"row {line}: 0 trainable assistant tokens ({why})"))
+        out += check_trainable(index, line, messages, counters["count_trainable"],
+                               config.max_seq_len)
     if counters.get("count_openai_tokens"):
         n = counters["count_openai_tokens"](messages)
         if n > config.openai_token_limit:

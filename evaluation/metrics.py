@@ -10,7 +10,7 @@ copies the script into ``HF_MODULES_CACHE`` (by default under ``~/.cache/hugging
 and imports it from there.
 
 Metrics (``METRICS``), each with a mean (or corpus value) and one value per example:
-ROUGE-1/2/L/Lsum F (0–1, "unicode" tokenizer: see rouge_local.py), BLEU and chrF (sacrebleu,
+ROUGE-1/2/L/Lsum F (0–1, "unicode" tokenizer by default: see rouge_local.py), BLEU and chrF (sacrebleu,
 0–100), exact match, length ratio, JSON validity (0–1), and, with an answer extractor
 (``evaluation.extract``), answer accuracy (0–1).
 """
@@ -26,6 +26,9 @@ METRIC_FILES = {"rouge": METRIC_MODULES_DIR / "rouge_local.py",
                 "text_checks": METRIC_MODULES_DIR / "text_checks_local.py"}
 ROUGE_KEYS = ("rouge1", "rouge2", "rougeL")
 ROUGE_ALL = ("rouge1", "rouge2", "rougeL", "rougeLsum")
+# The ROUGE tokenizers of rouge_local.py (its TOKENIZERS; the module is loaded by evaluate
+# from its file, so it is not imported here). "unicode" is the default.
+ROUGE_TOKENIZERS = ("unicode", "whitespace", "char", "rouge_score")
 # metric name -> (module, compute kwargs); the module answers with {name: value, per_example}
 METRICS: dict[str, tuple[str, dict]] = {
     "bleu": ("sacrebleu", {"metric": "bleu"}),
@@ -61,25 +64,48 @@ def _check_lengths(predictions: list[str], references: list[str]) -> None:
 
 
 def rouge(predictions: list[str], references: list[str],
-          rouge_types: tuple[str, ...] = ROUGE_KEYS) -> dict:
+          rouge_types: tuple[str, ...] = ROUGE_KEYS, tokenizer: str = "unicode",
+          measure: str = "fmeasure") -> dict:
     """ROUGE F-measure (0–1) of each prediction against its reference, and their means.
 
     Shapes: ``predictions[i]`` is scored against ``references[i]``; both lists have length n.
-    Returns ``{type: mean, ..., "per_example": [n dicts {type: value}]}``; means are 0.0 when
-    n == 0. Tokenizer "unicode": NFKC + casefold, runs of letters/marks/digits, one token per
-    Han/kana character; no stemming (see rouge_local.py). Raises ValueError when the lengths
-    differ. Source: Lin (2004), "ROUGE: A Package for Automatic Evaluation of Summaries".
+    Returns ``{type: mean, ..., "per_example": [n dicts {type: value}],
+    "empty_after_tokenization": {"references": r, "predictions": p}}`` (the texts with no
+    token, which score 0); means are 0.0 when n == 0. ``tokenizer`` (``ROUGE_TOKENIZERS``):
+    "unicode" (NFKC + casefold, runs of letters/marks/digits, one token per Han/kana
+    character), "whitespace", "char" or "rouge_score"; no stemming (see rouge_local.py).
+    ``measure``: "fmeasure", "precision" or "recall". Raises ValueError when the lengths
+    differ or for an unknown tokenizer. Source: Lin (2004), "ROUGE: A Package for Automatic
+    Evaluation of Summaries".
 
     >>> round(rouge(["the cat sat"], ["the cat sat on the mat"])["rouge1"], 4)
     0.6667
     """
     _check_lengths(predictions, references)
+    if tokenizer not in ROUGE_TOKENIZERS:
+        raise ValueError(f"unknown ROUGE tokenizer {tokenizer!r}; known: "
+                         f"{', '.join(ROUGE_TOKENIZERS)}")
     if not predictions:
-        return {**{key: 0.0 for key in rouge_types}, "per_example": []}
+        return {**{key: 0.0 for key in rouge_types}, "per_example": [],
+                "empty_after_tokenization": {"references": 0, "predictions": 0}}
     out = load_metric("rouge").compute(
-        predictions=list(predictions), references=list(references), rouge_types=list(rouge_types)
-    )
-    return {**{key: out[key] for key in rouge_types}, "per_example": out["per_example"]}
+        predictions=list(predictions), references=list(references), rouge_types=list(rouge_types),
+        tokenizer=tokenizer, measure=measure)
+    return {**{key: out[key] for key in rouge_types}, "per_example": out["per_example"],
+            "empty_after_tokenization": out["empty_after_tokenization"]}
+
+
+def empty_warning(empty: dict[str, int], tokenizer: str) -> str | None:
+    """The line that says how many texts had no token under ``tokenizer`` (None if none).
+
+    >>> empty_warning({"references": 1, "predictions": 0}, "unicode")
+    "1 reference(s) and 0 prediction(s) have no token under ROUGE tokenizer 'unicode' and score 0 (try --rouge-tokenizer char)"
+    """
+    if not (empty["references"] or empty["predictions"]):
+        return None
+    return (f"{empty['references']} reference(s) and {empty['predictions']} prediction(s) "
+            f"have no token under ROUGE tokenizer {tokenizer!r} and score 0 (try "
+            f"--rouge-tokenizer char)")
 
 
 def metric(name: str, predictions: list[str], references: list[str], **kwargs) -> dict:
@@ -101,15 +127,17 @@ def metric(name: str, predictions: list[str], references: list[str], **kwargs) -
 
 
 def score_all(predictions: list[str], references: list[str],
-              extractor: str | None = None) -> dict:
-    """Every metric for one system: ``{"aggregate": {metric: value}, "per_example": {metric: [n]}}``.
+              extractor: str | None = None, rouge_tokenizer: str = "unicode") -> dict:
+    """Every metric for one system: ``{"aggregate": {metric: value}, "per_example": {metric:
+    [n]}, "rouge_tokenizer", "empty_after_tokenization": {"references", "predictions"}}``.
 
-    ROUGE-1/2/L/Lsum, BLEU, chrF, exact match, length ratio, JSON validity, plus
-    ``answer_accuracy`` when ``extractor`` names one of ``evaluation.extract.EXTRACTORS``.
-    Per-example values may be None where a metric is undefined (length ratio against an
-    empty reference, accuracy against a reference with no answer).
+    ROUGE-1/2/L/Lsum (tokens: ``rouge_tokenizer``), BLEU, chrF, exact match, length ratio,
+    JSON validity, plus ``answer_accuracy`` when ``extractor`` names one of
+    ``evaluation.extract.EXTRACTORS``. Per-example values may be None where a metric is
+    undefined (length ratio against an empty reference, accuracy against a reference with
+    no answer).
     """
-    scores = rouge(predictions, references, ROUGE_ALL)
+    scores = rouge(predictions, references, ROUGE_ALL, rouge_tokenizer)
     aggregate = {key: scores[key] for key in ROUGE_ALL}
     per_example = {key: [row[key] for row in scores["per_example"]] for key in ROUGE_ALL}
     names = list(METRICS) + (["answer_accuracy"] if extractor else [])
@@ -118,4 +146,5 @@ def score_all(predictions: list[str], references: list[str],
         out = metric(name, predictions, references, **kwargs) if predictions else {
             "value": None, "per_example": []}
         aggregate[name], per_example[name] = out["value"], out["per_example"]
-    return {"aggregate": aggregate, "per_example": per_example}
+    return {"aggregate": aggregate, "per_example": per_example, "rouge_tokenizer": rouge_tokenizer,
+            "empty_after_tokenization": scores["empty_after_tokenization"]}

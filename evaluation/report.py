@@ -151,8 +151,13 @@ def _metrics_section(ev: dict) -> str:
     extractor_note = ("" if not extractor else
                       f'<p class="note">Answer extractor: {html.escape(extractor["choice"])}'
                       ".</p>")
+    rouge = ev.get("rouge") or {}
+    rouge_note = ("" if not rouge else
+                  f'<p class="note">ROUGE tokens: {html.escape(rouge["tokenizer"])}.</p>'
+                  + "".join(f'<p class="note">Warning: {html.escape(line)}.</p>'
+                            for line in rouge.get("warnings") or []))
     return (f"<h2>Automatic metrics ({ev['examples']} held-out examples)</h2>"
-            + extractor_note
+            + extractor_note + rouge_note
             + table(["metric", *systems], rows)
             + "<h3>System − base, paired bootstrap 95% interval</h3>"
             + table(["system", "metric", "n", "system mean", "base mean", "difference",

@@ -64,7 +64,8 @@ def test_unknown_measure_is_refused():
 
 
 def test_empty_input_gives_zero_means():
-    assert rouge([], []) == {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0, "per_example": []}
+    assert rouge([], []) == {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0, "per_example": [],
+                             "empty_after_tokenization": {"references": 0, "predictions": 0}}
 
 
 def test_length_mismatch_is_refused():
@@ -101,3 +102,64 @@ def test_rouge_score_tokenizer_drops_non_latin_text():
     out = module.compute(predictions=["नमस्ते"], references=["नमस्ते"], tokenizer="rouge_score",
                          rouge_types=["rouge1"])
     assert out["rouge1"] == 0.0  # why "unicode" is our default
+
+
+# -- ROUGE tokenizer option and texts with no token -------------------------------------
+
+JA_PRED, JA_REF = "これ は テスト 候補 の 応答", "これ は テスト の 正解"
+
+
+def test_whitespace_tokens_score_pre_segmented_japanese_by_words():
+    # 6 predicted words, 5 reference words, 4 shared: P 4/6, R 4/5, F 8/11
+    values = [rouge([JA_PRED], [JA_REF], ("rouge1",), "whitespace", measure)["rouge1"]
+              for measure in ("precision", "recall", "fmeasure")]
+    assert [round(v, 3) for v in values] == [0.667, 0.8, 0.727]
+
+
+def test_unicode_tokens_score_the_same_japanese_by_characters():
+    # one token per kana/Han character: 11 predicted, 9 reference, 7 shared: F 2*7/20
+    assert rouge([JA_PRED], [JA_REF], ("rouge1",))["rouge1"] == pytest.approx(0.7, abs=1e-6)
+
+
+def test_char_tokens_count_every_non_space_character():
+    # "ab c" vs "abd": 3 chars each ({a, b, c} vs {a, b, d}), 2 shared: F 2/3
+    assert rouge(["ab c"], ["abd"], ("rouge1",), "char")["rouge1"] == pytest.approx(2 / 3)
+
+
+def test_texts_with_no_token_are_counted_not_silently_scored_zero():
+    out = rouge(["🎉🎉🎉", "the cat"], ["🎉🎉🎉", "the cat"], ("rouge1",))
+    assert [row["rouge1"] for row in out["per_example"]] == [0.0, 1.0]
+    assert out["empty_after_tokenization"] == {"references": 1, "predictions": 1}
+    assert rouge(["🎉🎉🎉"], ["🎉🎉🎉"], ("rouge1",), "char")["empty_after_tokenization"] == {
+        "references": 0, "predictions": 0}
+
+
+def test_an_unknown_rouge_tokenizer_is_refused():
+    with pytest.raises(ValueError, match="unknown ROUGE tokenizer 'words'; known: unicode, "
+                                         "whitespace, char, rouge_score"):
+        rouge([PRED], [REF], tokenizer="words")
+
+
+def test_the_score_summary_names_its_tokenizer_and_warns_about_empty_texts(tmp_path):
+    from tests.prepared import generated_workspace
+    from workbench.stages import evaluation as model_stages
+    from workbench.stages.report import gather as report
+
+    root = generated_workspace(tmp_path / "ws", {1: "🎉🎉🎉", 2: JA_REF},
+                               {1: ("ok", "ok"), 2: (JA_PRED, JA_REF)})
+    summary = model_stages.score(root, "none")
+    assert summary["rouge_tokenizer"] == "unicode"
+    assert summary["empty_after_tokenization"] == {
+        "base": {"references": 1, "predictions": 0}, "tuned": {"references": 1, "predictions": 0}}
+    assert summary["warnings"] == [
+        "base: 1 reference(s) and 0 prediction(s) have no token under ROUGE tokenizer "
+        "'unicode' and score 0 (try --rouge-tokenizer char)",
+        "tuned: 1 reference(s) and 0 prediction(s) have no token under ROUGE tokenizer "
+        "'unicode' and score 0 (try --rouge-tokenizer char)"]
+    rescored = report(root, rouge_tokenizer="whitespace")
+    assert rescored["rouge"] == {"tokenizer": "whitespace", "warnings": [],
+                                 "empty_after_tokenization": {
+                                     "base": {"references": 0, "predictions": 0},
+                                     "tuned": {"references": 0, "predictions": 0}}}
+    assert rescored["metrics"]["base"]["rouge1"] == round((0 + 8 / 11) / 2, 4)
+    assert rescored["evaluation"]["rouge"]["tokenizer"] == "whitespace"

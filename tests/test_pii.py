@@ -1,4 +1,4 @@
-"""PII scan and redaction: exact spans, overlap policy, redaction text, and no network at all."""
+"""PII scan: exact spans, overlap policy, the redaction of scanned spans, and no network at all."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ from curation import pii
 from curation.pii import (
     PiiConfig,
     Span,
-    redact,
-    redact_messages,
     resolve_overlaps,
     scan,
     scan_messages,
 )
+from curation.pii_redact import RedactionPolicy, redact_text
 from common.errors import WorkbenchError
 
 CONTACT = "Contact Marta Kowalczyk at marta.k@example.com or (555) 010-4477."
@@ -107,38 +106,15 @@ def test_scan_messages_rows_carry_offsets_but_never_the_value():
     assert pii.count_by_entity(rows) == {"EMAIL_ADDRESS": 1, "PERSON": 1, "PHONE_NUMBER": 1}
 
 
-def test_redact_replaces_each_span_with_its_entity_type():
-    assert redact(CONTACT, scan([CONTACT])[0]) == (
+def test_redact_text_replaces_each_scanned_span_with_its_entity_type():
+    assert redact_text(CONTACT, scan([CONTACT])[0], RedactionPolicy(), "x" * 16) == (
         "Contact <PERSON> at <EMAIL_ADDRESS> or <PHONE_NUMBER>."
     )
 
 
-def test_redact_merges_same_type_spans_separated_only_by_spaces():
-    spans = [Span("PERSON", 0, 3, 0.85), Span("PERSON", 4, 6, 0.85), Span("PERSON", 11, 13, 0.85)]
-    assert redact("Ann Bo and Cy", spans) == "<PERSON> and <PERSON>"
-
-
-def test_redact_without_spans_returns_the_text_unchanged():
-    assert redact(CONTACT, []) == CONTACT
-
-
-def test_redact_refuses_spans_outside_the_text():
+def test_redact_text_refuses_spans_outside_the_text():
     with pytest.raises(ValueError, match="outside a text of 5 characters"):
-        redact("short", [Span("PERSON", 2, 9, 0.85)])
-
-
-def test_redact_messages_changes_only_flagged_messages_and_keeps_other_keys():
-    messages = [
-        {"role": "user", "content": "Who wrote?", "name": "u1"},
-        {"role": "assistant", "content": CONTACT},
-    ]
-    rows = [r for r in scan_messages([messages]) if r["entity_type"] != "PERSON"]
-    assert redact_messages(messages, rows) == [
-        {"role": "user", "content": "Who wrote?", "name": "u1"},
-        {"role": "assistant",
-         "content": "Contact Marta Kowalczyk at <EMAIL_ADDRESS> or <PHONE_NUMBER>."},
-    ]
-    assert messages[1]["content"] == CONTACT
+        redact_text("short", [Span("PERSON", 2, 9, 0.85)], RedactionPolicy(), "x" * 16)
 
 
 def test_invalid_config_reports_every_problem_at_once():

@@ -49,8 +49,10 @@ def test_a_run_imports_its_step_log_and_excluded_rows_become_findings(tmp_path, 
         w.con.execute("""UPDATE examples SET messages = '[{"role": "user", "content": "Hi"}]'
                          WHERE id = (SELECT min(example_id) FROM splits WHERE split = 'train')""")
         first_train = w.scalar("SELECT min(example_id) FROM splits WHERE split = 'train'")
+        given = w.scalar("SELECT count(*) FROM splits WHERE split = 'train'")
     summary = train_runs.launch(ws, config(tiny_model, eval_every=2))
     assert (summary["steps"], summary["excluded_examples"]) == (4, 1)
+    assert summary["train_examples"] == given - 1  # trained on, not given
     with open_workspace(ws) as w:
         log = w.query("SELECT step, epoch, val_loss IS NOT NULL AS evaluated FROM train_log "
                       "WHERE run_id = ? ORDER BY step", [summary["run_id"]])

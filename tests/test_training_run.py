@@ -241,3 +241,76 @@ def test_head_only_at_labelled_positions_gives_the_models_own_loss(tiny_model):
     batch = collate(rows, tokenizer.pad_token_id)
     expected = model(**batch, use_cache=False).loss.item()
     assert forward_loss(model, batch).item() == pytest.approx(expected, abs=1e-5)
+
+
+# -- non-finite gradients ----------------------------------------------------------------
+
+def poison_gradients(monkeypatch, steps: set[int]) -> None:
+    """Make every gradient NaN after the backward passes of the given 1-based steps (the loss
+    stays finite: only the gradient norm shows it)."""
+    real, calls = run_module.accumulate, []
+
+    def poisoned(model, parts, precision, device):
+        out = real(model, parts, precision, device)
+        calls.append(1)
+        if len(calls) in steps:
+            for param in model.parameters():
+                if param.grad is not None:
+                    param.grad.fill_(math.nan)
+        return out
+    monkeypatch.setattr(run_module, "accumulate", poisoned)
+
+
+def trainable(model) -> dict[str, torch.Tensor]:
+    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def test_nan_gradients_at_step_1_leave_every_trainable_parameter_at_its_initial_value(
+        tiny_model, tmp_path, monkeypatch):
+    from training.recipe import init_model
+
+    config = tiny_config(tiny_model, max_steps=2, checkpoint_every=1)
+    tokenizer = load_tokenizer(tiny_model)
+    encoded, _ = encode_with_exclusions(tokenizer, TINY, config.max_seq_len)
+    model = init_model(tiny_model, config)
+    initial, after_step_1, records = trainable(model), {}, []
+
+    def on_log(record):
+        records.append(record)
+        if record["step"] == 1:
+            after_step_1.update(trainable(model))
+    poison_gradients(monkeypatch, {1})
+    result = run_module.train_loop(model, encoded, [], tokenizer.pad_token_id, config,
+                                   tmp_path, on_log=on_log)
+    assert len(initial) == 16  # LoRA A and B of q/k/v/o in each of the 2 layers
+    assert all(torch.equal(initial[n], after_step_1[n]) for n in initial)
+    assert not all(torch.equal(initial[n], p) for n, p in trainable(model).items())  # step 2
+    assert [r["skipped_nonfinite_steps"] for r in records] == [1, 1]
+    assert result["skipped_nonfinite_steps"] == 1
+    saved = torch.load(tmp_path / "checkpoints" / "step-000001" / "optimizer.pt",
+                       weights_only=False)
+    assert saved["optimizer"]["state"] == {}  # no AdamW moment was written
+    assert saved["scheduler"]["last_epoch"] == 0  # nor did the schedule move
+
+
+def test_non_finite_gradients_for_max_nonfinite_steps_in_a_row_fail_naming_the_cause(
+        tiny_model, tmp_path, monkeypatch):
+    from training.guards import NonFiniteGradients
+
+    poison_gradients(monkeypatch, {1, 2, 3})
+    with pytest.raises(NonFiniteGradients, match=r"not finite for 3 steps in a row \(up to "
+                                                 r"step 3; .*likely cause: learning rate 0.01 "
+                                                 r"too high"):
+        train_lora(TINY, tiny_config(tiny_model, max_nonfinite_steps=3), tmp_path)
+
+
+def test_the_non_finite_streak_restarts_after_a_finite_step():
+    from training.guards import NonFiniteGradients, NonFiniteGuard
+
+    guard = NonFiniteGuard(2, "fp16", 1e-4)
+    guard.update(1, False)
+    guard.update(2, True)
+    guard.update(3, False)
+    with pytest.raises(NonFiniteGradients, match="likely cause: fp16 overflow"):
+        guard.update(4, False)
+    assert guard.skipped == 3

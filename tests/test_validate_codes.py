@@ -86,19 +86,29 @@ def test_openai_token_limit():
         ("openai_token_limit", "warning", None, "row 5: 16386 tokens > OpenAI's limit 16385")]
 
 
-def test_zero_trainable_tokens_after_truncation():
+def test_no_trainable_tokens_after_truncation():
     assert found([SYSTEM, user(), bot()], count_trainable=lambda m: 0) == [
-        ("zero_trainable_tokens", "error", None,
-         "row 5: 0 trainable assistant tokens (after truncation to max_seq_len 2048)")]
+        ("no_trainable_tokens", "error", None,
+         "row 5: 0 trainable assistant tokens (after truncation to max_seq_len 1024)")]
 
 
-def test_zero_trainable_tokens_when_the_template_cannot_place_the_answer():
+def test_template_error_when_the_template_cannot_place_the_answer():
     def refuse(messages):
         raise ValueError("turn 0: a conversation cannot open with an assistant turn")
 
     assert found([bot(), user(), bot()], count_trainable=refuse)[-1] == (
-        "zero_trainable_tokens", "error", None, "row 5: 0 trainable assistant tokens "
+        "template_error", "error", None, "row 5: 0 trainable assistant tokens "
         "(turn 0: a conversation cannot open with an assistant turn)")
+
+
+def test_validation_and_training_share_one_registry_and_one_max_seq_len():
+    from curation import codes, validate as validate_module
+    from training.config import MAX_SEQ_LEN, TrainConfig
+
+    assert validate_module.CODES is codes.CODES
+    assert (codes.NO_TRAINABLE_TOKENS, codes.TEMPLATE_ERROR) == (
+        "no_trainable_tokens", "template_error")
+    assert ValidateConfig().max_seq_len == TrainConfig().max_seq_len == MAX_SEQ_LEN == 1024
 
 
 def test_role_order_assistant_after_assistant():

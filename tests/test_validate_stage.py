@@ -1,11 +1,12 @@
-"""The validate stage with the real tokenizer: token counts kept, zero trainable tokens found."""
+"""The validate stage with the real tokenizer: token counts kept, rows with no trainable token
+found with the code and the max_seq_len training uses."""
 
 from tests.conftest import write_jsonl
 from workbench.stages import curation as stages
 from workbench.store import open_workspace
 
 
-def test_a_prompt_longer_than_max_seq_len_leaves_zero_trainable_tokens(tmp_path):
+def test_a_prompt_longer_than_max_seq_len_leaves_no_trainable_tokens(tmp_path):
     rows = [{"messages": [{"role": "system", "content": "Be brief."},
                           {"role": "user", "content": "word " * 300},
                           {"role": "assistant", "content": "Done."}]},
@@ -15,7 +16,7 @@ def test_a_prompt_longer_than_max_seq_len_leaves_zero_trainable_tokens(tmp_path)
     ws = tmp_path / "ws"
     stages.ingest(ws, str(write_jsonl(tmp_path / "long.jsonl", rows)))
     summary = stages.validate(ws, max_seq_len=128)
-    assert summary["by_code"] == {"too_many_tokens": 1, "zero_trainable_tokens": 1}
+    assert summary["by_code"] == {"too_many_tokens": 1, "no_trainable_tokens": 1}
     with open_workspace(ws) as store:
         counts = store.frame("SELECT example_id, n_tokens, trainable_tokens, openai_tokens "
                              "FROM example_tokens WHERE dataset_id = 1 ORDER BY example_id")
@@ -47,3 +48,37 @@ def test_unreadable_file_is_one_input_error(tmp_path):
         return
     with pytest.raises(InputError, match="cannot be read"):
         read_file(path)
+
+
+LONG_PROMPT = [{"role": "user", "content": "Summarize: " + "The quarterly revenue grew "
+                                           "steadily across all regions." * 140},
+               {"role": "assistant", "content": "Revenue grew everywhere."}]
+
+
+def test_a_row_training_would_exclude_is_a_validation_finding_with_trainings_code():
+    from curation.validate import ValidateConfig, validate
+    from training.config import TrainConfig
+    from training.data import measure
+    from training.model import ensure_base_model, load_tokenizer
+    from training.batching import encode_with_exclusions
+
+    tokenizer = load_tokenizer(ensure_base_model())
+    n_tokens, trainable = measure(tokenizer, LONG_PROMPT, TrainConfig().max_seq_len)
+    assert 1024 < n_tokens < 2048 and trainable == 0  # passed validation at 2048
+    findings = validate([(1, LONG_PROMPT)], ValidateConfig(check_language=False),
+                        count_tokens=lambda m: measure(tokenizer, m, 1024)[0],
+                        count_trainable=lambda m: measure(tokenizer, m, 1024)[1])
+    assert [(f.code, f.severity) for f in findings] == [
+        ("missing_system", "info"), ("too_many_tokens", "error"),
+        ("no_trainable_tokens", "error")]
+    _, excluded = encode_with_exclusions(tokenizer, [LONG_PROMPT], TrainConfig().max_seq_len)
+    assert [e["reason"] for e in excluded] == ["no_trainable_tokens"]
+
+
+def test_the_validate_stage_uses_trainings_max_seq_len_by_default(tmp_path):
+    ws = tmp_path / "ws"
+    stages.ingest(ws, str(write_jsonl(tmp_path / "long.jsonl", [{"messages": LONG_PROMPT}])))
+    summary = stages.validate(ws)
+    assert summary["by_code"] == {"missing_system": 1, "too_many_tokens": 1,
+                                  "no_trainable_tokens": 1}
+    assert summary["error_rows"] == 1

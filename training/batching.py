@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import torch
 
+from curation.codes import NO_TRAINABLE_TOKENS, TEMPLATE_ERROR
 from training.config import TrainConfig
 from training.data import IGNORE_INDEX, encode_example
 
@@ -28,7 +29,8 @@ def encode_with_exclusions(
     Returns ``(kept, excluded)``: kept rows carry ``index`` (position in ``conversations``);
     excluded rows are ``{"index", "reason", "detail"}`` with reason ``no_trainable_tokens``
     (no assistant turn, or truncation at ``max_seq_len`` cut every assistant token) or
-    ``template_error`` (the chat template cannot locate the answers). Such rows are never fed
+    ``template_error`` (the chat template cannot locate the answers), the codes
+    ``curation.validate`` reports the same rows with before training. Such rows are never fed
     to the loss: a row without labels would add 0/0 to a mean loss.
     """
     kept, excluded = [], []
@@ -36,12 +38,12 @@ def encode_with_exclusions(
         try:
             example = encode_example(tokenizer, messages, max_seq_len)
         except ValueError as exc:
-            excluded.append({"index": index, "reason": "template_error", "detail": str(exc)})
+            excluded.append({"index": index, "reason": TEMPLATE_ERROR, "detail": str(exc)})
             continue
         if any(label != IGNORE_INDEX for label in example["labels"]):
             kept.append({**example, "index": index})
         else:
-            excluded.append({"index": index, "reason": "no_trainable_tokens",
+            excluded.append({"index": index, "reason": NO_TRAINABLE_TOKENS,
                              "detail": f"no assistant token within the first {max_seq_len} "
                                        "tokens (max_seq_len)"})
     return kept, excluded

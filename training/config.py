@@ -16,6 +16,10 @@ from common import errors
 METHODS = ("lora", "qlora", "full")
 SCHEDULES = ("linear", "cosine", "constant")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# Tokens per conversation after the chat template, for training and for validation
+# (curation.validate, `workbench validate`, the pipeline): one default, so a row training
+# would truncate to nothing is a validation finding first.
+MAX_SEQ_LEN = 1024
 
 
 def _f(default, help: str, **kwargs):
@@ -49,7 +53,7 @@ class TrainConfig:
     max_batch_tokens: int = _f(2048, "Tokens per forward pass: a batch above it is split into "
                                      "micro-batches whose gradients are accumulated (bounds "
                                      "memory, same optimizer step).")
-    max_seq_len: int = _f(1024, "Tokens per conversation after the chat template; longer "
+    max_seq_len: int = _f(MAX_SEQ_LEN, "Tokens per conversation after the chat template; longer "
                                 "ones are truncated.")
     packing: bool = _f(False, "Padding-free batches: conversations laid end to end in rows "
                               "of at most max_batch_tokens, position ids restarting, no "
@@ -68,6 +72,8 @@ class TrainConfig:
     keep_checkpoints: int = _f(2, "Newest checkpoints kept on disk (older ones are deleted).")
     collapse_patience: int = _f(3, "Stop as failed after this many consecutive logged losses "
                                    "that are 0.0 or not finite.")
+    max_nonfinite_steps: int = _f(5, "A step whose gradient norm is NaN or inf is skipped (no "
+                                     "update); this many in a row fail the run.")
 
     def problems(self) -> list[str]:
         """Every invalid setting at once, as one human line each (empty when valid)."""
@@ -108,6 +114,8 @@ class TrainConfig:
              f"keep_checkpoints must be >= 1, got {self.keep_checkpoints}"),
             (self.collapse_patience >= 1,
              f"collapse_patience must be >= 1, got {self.collapse_patience}"),
+            (self.max_nonfinite_steps >= 1,
+             f"max_nonfinite_steps must be >= 1, got {self.max_nonfinite_steps}"),
         ]
         return [message for ok, message in checks if not ok]
 

@@ -14,6 +14,8 @@ such a span are labelled. Labels never go by pad id: SmolLM2's pad token *is* ``
 
 from __future__ import annotations
 
+import sys
+
 IGNORE_INDEX = -100  # label value skipped by torch.nn.CrossEntropyLoss (its ignore_index)
 
 
@@ -88,6 +90,17 @@ def encode_example(tokenizer, messages: list[dict], max_seq_len: int) -> dict:
     input_ids = list(encoded["input_ids"])
     labels = label_tokens(input_ids, encoded["offset_mapping"], spans)
     return {"input_ids": input_ids[:max_seq_len], "labels": labels[:max_seq_len]}
+
+
+def measure(tokenizer, messages: list[dict], max_seq_len: int) -> tuple[int, int]:
+    """(templated tokens before truncation, labelled tokens within the first ``max_seq_len``).
+
+    The second is what training keeps a row for (``encode_example``'s labels, cut at
+    ``max_seq_len``): 0 means training excludes the row. Raises ``ValueError`` as
+    ``assistant_char_spans`` does.
+    """
+    labels = encode_example(tokenizer, messages, sys.maxsize)["labels"]
+    return len(labels), sum(label != IGNORE_INDEX for label in labels[:max_seq_len])
 
 
 def prompt_and_reference(messages: list[dict]) -> tuple[list[dict], str]:

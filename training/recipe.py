@@ -43,6 +43,7 @@ from training.batching import (
     real_tokens,
 )
 from training.config import TrainConfig
+from training.guards import NonFiniteGuard, step_is_finite
 from training.loss import eval_loss, forward_loss
 from training.model import (
     ensure_base_model,
@@ -74,6 +75,7 @@ class StepRecord:
     elapsed_s: float
     eta_s: float
     val_loss: float | None = None
+    skipped_nonfinite_steps: int = 0  # steps so far whose gradient norm was not finite
 
 
 def total_steps(n_examples: int, config: TrainConfig) -> int:
@@ -274,6 +276,8 @@ class FinetuneRecipe:
             next(self.stream)
         self.guard = CollapseGuard(config.collapse_patience, self.precision,
                                    config.learning_rate, self.state["losses"])
+        self.nonfinite = NonFiniteGuard(config.max_nonfinite_steps, self.precision,
+                                        config.learning_rate, self.state.get("skipped_nonfinite", 0))
         self.saved_step, self.stopped_early = self.state["step"], False
 
     def train(self) -> None:
@@ -291,19 +295,21 @@ class FinetuneRecipe:
                         for i in next(self.stream)]
                 parts = make_parts(rows, config, self.tokenizer.pad_token_id)
                 loss, tokens = accumulate(model, parts, self.precision, self.device)
-                torch.nn.utils.clip_grad_norm_(self.params, MAX_GRAD_NORM)
+                finite = math.isfinite(loss) and step_is_finite(self.params, MAX_GRAD_NORM)
                 lr = self.scheduler.get_last_lr()[0]
                 with signals_held():  # a cancel lands before or after an update, never inside
-                    if math.isfinite(loss):  # a non-finite step would poison the weights
+                    if finite:  # a non-finite step would poison the weights (training.guards)
                         self.optimizer.step()
-                    self.scheduler.step()
+                        self.scheduler.step()
                     self.optimizer.zero_grad(set_to_none=True)
                     self.state = {**self.state, "step": self.state["step"] + 1,
                                   "batches": self.state["batches"] + config.gradient_accumulation,
-                                  "losses": self.state["losses"] + [loss]}
+                                  "losses": self.state["losses"] + [loss],
+                                  "skipped_nonfinite": self.nonfinite.skipped + (not finite)}
                 session_tokens, session_steps = session_tokens + tokens, session_steps + 1
                 step = self.state["step"]
                 self.guard.update(step, loss)
+                self.nonfinite.update(step, finite)
                 val = None
                 if config.eval_every and self.held_out and step % config.eval_every == 0:
                     val = eval_loss(model, self.held_out, self.tokenizer.pad_token_id,
@@ -315,7 +321,8 @@ class FinetuneRecipe:
                     loss=loss, lr=lr, tokens=tokens,
                     tokens_per_s=session_tokens / elapsed if elapsed else 0.0,
                     elapsed_s=round(elapsed, 3),
-                    eta_s=round(elapsed / session_steps * (total - step), 1), val_loss=val)
+                    eta_s=round(elapsed / session_steps * (total - step), 1), val_loss=val,
+                    skipped_nonfinite_steps=self.nonfinite.skipped)
                 if self.on_log:
                     self.on_log(asdict(record))
                 if self.on_step:
@@ -362,8 +369,9 @@ def train_lora(examples: list[list[dict]], config: TrainConfig, out_dir: Path,
     """Fine-tune on conversations (LoRA, QLoRA or full); resume from ``out_dir/checkpoints``.
 
     ``examples`` are OpenAI-style message lists; callbacks and ``stop_exceptions`` as in
-    ``FinetuneRecipe``. Returns ``{"losses", "resumed_from", "stopped_early",
-    "best_val_loss", "tokens_per_s", "method", "steps", "first_loss", "final_loss",
+    ``FinetuneRecipe``. A step whose gradient norm is not finite is skipped
+    (``training.guards``). Returns ``{"losses", "resumed_from", "stopped_early",
+    "best_val_loss", "tokens_per_s", "skipped_nonfinite_steps", "method", "steps", "first_loss", "final_loss",
     "adapter", "trainable_params", "skipped_examples", "excluded", "base_model_dir"}``
     (``adapter`` is the model folder for full fine-tuning). Raises ``WorkbenchError`` for an
     invalid config, ``StageError`` when no example has an assistant token to learn from,
@@ -377,7 +385,9 @@ def train_lora(examples: list[list[dict]], config: TrainConfig, out_dir: Path,
     losses, excluded = recipe.state["losses"], recipe.excluded
     return {"losses": losses, "resumed_from": recipe.resumed_from,
             "stopped_early": recipe.stopped_early, "best_val_loss": recipe.state["best_val"],
-            "tokens_per_s": recipe.tokens_per_s, "method": config.method, "steps": len(losses),
+            "tokens_per_s": recipe.tokens_per_s,
+            "skipped_nonfinite_steps": recipe.nonfinite.skipped,
+            "method": config.method, "steps": len(losses),
             "first_loss": losses[0], "final_loss": losses[-1], "adapter": str(target),
             "trainable_params": sum(p.numel() for p in recipe.model.parameters()
                                     if p.requires_grad),

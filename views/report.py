@@ -43,6 +43,10 @@ if ev and ev["metrics"]:
                  key="metrics")
     if ev.get("extractor"):
         st.caption(f"Answer extractor: {ev['extractor']['choice']}")
+    if ev.get("rouge"):
+        st.caption(f"ROUGE tokens: {ev['rouge']['tokenizer']}")
+        for line in ev["rouge"]["warnings"]:
+            st.warning(line)
     st.markdown("**System − base**, paired bootstrap 95% interval (examples resampled with "
                 "their pairs, BCa). Held-out loss: nats per reference token, lower is better.")
     st.dataframe(pd.DataFrame(interval_rows(ev["intervals"])), hide_index=True,

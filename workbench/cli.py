@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from training.config import MAX_SEQ_LEN
 from workbench.cliapp import Workspace, app, command
 
 
@@ -35,6 +36,8 @@ def pipeline(input: str = typer.Option(..., help="Dataset file (JSON or JSONL)."
 
 
 COLUMNS = typer.Option([], "--column", help="Rename a column before reading: OLD=NEW.")
+ROUGE_TOKENIZER = typer.Option("unicode", help="ROUGE tokens: unicode (letters/digits, one per "
+                                               "Han/kana character), whitespace or char.")
 ROLES = typer.Option([], "--role", help="Rename a role before reading: OLD=NEW.")
 
 
@@ -51,7 +54,8 @@ def ingest(input: str = typer.Option(..., help="Dataset file or saved HF dataset
 
 
 @command
-def validate(workspace: str = Workspace, max_seq_len: int = typer.Option(2048)) -> dict:
+def validate(workspace: str = Workspace, max_seq_len: int = typer.Option(
+        MAX_SEQ_LEN, help="Tokens per conversation: training's default.")) -> dict:
     """Schema and token-length findings."""
     from workbench.stages.curation import validate as run
 
@@ -92,19 +96,21 @@ def generate(workspace: str = Workspace, eval_size: int = typer.Option(50),
 
 
 @command
-def score(workspace: str = Workspace) -> dict:
+def score(workspace: str = Workspace, rouge_tokenizer: str = ROUGE_TOKENIZER) -> dict:
     """ROUGE of base and tuned; creates the blind rating items."""
     from workbench.stages.evaluation import score as run
 
-    return run(Path(workspace))
+    return run(Path(workspace), rouge_tokenizer=rouge_tokenizer)
 
 
 @command
-def report(workspace: str = Workspace) -> dict:
+def report(workspace: str = Workspace, rouge_tokenizer: str = typer.Option(
+        None, help="Re-score ROUGE with these tokens first when the latest score used others: "
+                   "unicode, whitespace, char.")) -> dict:
     """Counts per stage, metrics, win rate and lineage."""
     from workbench.stages.report import gather
 
-    return gather(Path(workspace))
+    return gather(Path(workspace), rouge_tokenizer=rouge_tokenizer)
 
 
 @command

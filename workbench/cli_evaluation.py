@@ -33,7 +33,9 @@ def evaluate(workspace: str = Workspace,
              extractor: str = typer.Option("auto", help="Answer extractor for answer accuracy: "
                                            "auto (gsm8k when every reference ends with "
                                            "'#### <number>'), none, gsm8k, last_number, "
-                                           "choice.")) -> dict:
+                                           "choice."),
+             rouge_tokenizer: str = typer.Option("unicode", help="ROUGE tokens: unicode, "
+                                                 "whitespace or char.")) -> dict:
     """Generate with base and tuned run(s) on the same prompts, then score every metric."""
     from workbench.stages.evaluation import generate, score
     from workbench.stages.pipeline import log_progress
@@ -42,7 +44,7 @@ def evaluate(workspace: str = Workspace,
                          on_progress=log_progress("generate"),
                          sampling=_sampling(sample, seed, temperature, top_p),
                          tuned_runs=tuned_run or None, batch_size=batch_size)
-    return {"generate": generated, "score": score(Path(workspace), extractor)}
+    return {"generate": generated, "score": score(Path(workspace), extractor, rouge_tokenizer)}
 
 
 @command

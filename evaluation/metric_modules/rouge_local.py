@@ -16,6 +16,7 @@ import datasets
 import evaluate
 import regex
 from rouge_score import rouge_scorer
+from rouge_score import tokenize
 
 _CITATION = """\
 @inproceedings{lin-2004-rouge,
@@ -39,8 +40,15 @@ Tokenizer (``tokenizer=``):
   combining marks and digits (so Devanagari vowel signs stay inside their word), and each
   Han, Hiragana or Katakana character is a token of its own (those scripts use no spaces).
   No stemming. A Devanagari prediction equal to its reference scores 1.0.
+- "whitespace": NFKC-normalized, casefolded, split on whitespace (punctuation stays on its
+  word): for text already segmented into words, e.g. Japanese written with spaces.
+- "char": NFKC-normalized, casefolded, every character but whitespace is a token.
 - "rouge_score": rouge_score's default (the hub module's): lowercase, ASCII letters and digits
   only, optional Porter stemmer. Text in other scripts tokenizes to nothing and scores 0.
+
+A prediction or reference with no token under the chosen tokenizer (e.g. "🎉🎉🎉" under
+"unicode") scores 0 against anything; ``empty_after_tokenization`` counts them so the
+caller can say so instead of reporting a silent 0.
 """
 
 _KWARGS_DESCRIPTION = """
@@ -52,11 +60,14 @@ Args:
     use_aggregator: bool, default True. True: each rouge type maps to the mean over
         examples and "per_example" holds one {rouge_type: value} dict per example.
         False: each rouge type maps to the list of per-example values (hub behaviour).
-    tokenizer: "unicode" (default) or "rouge_score" (see the description).
+    tokenizer: "unicode" (default), "whitespace", "char" or "rouge_score" (see the
+        description).
     use_stemmer: bool, default False; Porter stemmer, only with tokenizer="rouge_score".
     measure: "fmeasure" (default), "precision" or "recall".
 Returns:
-    dict of floats in [0, 1] (see use_aggregator).
+    dict of floats in [0, 1] (see use_aggregator); with use_aggregator also
+    "empty_after_tokenization": {"references": n, "predictions": m}, the examples whose
+    reference (every reference, for a list) or prediction has no token.
 Examples:
     >>> rouge = evaluate.load("/abs/path/rouge_local.py")
     >>> out = rouge.compute(predictions=["the cat sat"], references=["the cat sat on the mat"])
@@ -66,7 +77,7 @@ Examples:
 
 DEFAULT_ROUGE_TYPES = ["rouge1", "rouge2", "rougeL", "rougeLsum"]
 MEASURES = ("precision", "recall", "fmeasure")
-TOKENIZERS = ("unicode", "rouge_score")
+TOKENIZERS = ("unicode", "whitespace", "char", "rouge_score")
 UNICODE_TOKEN = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]|[\p{L}\p{M}\p{N}]+")
 
 
@@ -79,6 +90,41 @@ class UnicodeTokenizer:
 
     def tokenize(self, text):
         return UNICODE_TOKEN.findall(unicodedata.normalize("NFKC", text).casefold())
+
+
+class WhitespaceTokenizer:
+    """Tokens between whitespace, after NFKC and casefolding.
+
+    >>> WhitespaceTokenizer().tokenize("これ は テスト。 Ｏｋ!")
+    ['これ', 'は', 'テスト。', 'ok!']
+    """
+
+    def tokenize(self, text):
+        return unicodedata.normalize("NFKC", text).casefold().split()
+
+
+class CharTokenizer:
+    """Every character but whitespace, after NFKC and casefolding.
+
+    >>> CharTokenizer().tokenize("正解 🎉!")
+    ['正', '解', '🎉', '!']
+    """
+
+    def tokenize(self, text):
+        return [c for c in unicodedata.normalize("NFKC", text).casefold() if not c.isspace()]
+
+
+def make_tokenizer(name):
+    """The tokenizer object rouge_score calls for ``name``; None for rouge_score's own."""
+    return {"unicode": UnicodeTokenizer, "whitespace": WhitespaceTokenizer,
+            "char": CharTokenizer}.get(name, lambda: None)()
+
+
+def tokenizes_to_nothing(tokenizer, text):
+    """True when ``text`` has no token (``tokenizer`` None: rouge_score's own tokenizer)."""
+    if tokenizer is None:
+        return not tokenize.tokenize(text, None)
+    return not tokenizer.tokenize(text)
 
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
@@ -130,9 +176,9 @@ class RougeLocal(evaluate.Metric):
         if tokenizer not in TOKENIZERS:
             raise ValueError(f"tokenizer must be one of {TOKENIZERS}, got {tokenizer!r}")
         rouge_types = list(rouge_types or DEFAULT_ROUGE_TYPES)
+        tokens = make_tokenizer(tokenizer)
         scorer = rouge_scorer.RougeScorer(
-            rouge_types=rouge_types, use_stemmer=use_stemmer,
-            tokenizer=UnicodeTokenizer() if tokenizer == "unicode" else None)
+            rouge_types=rouge_types, use_stemmer=use_stemmer, tokenizer=tokens)
         per_example = [
             _score_pair(scorer, ref, pred, rouge_types, measure)
             for ref, pred in zip(references, predictions, strict=True)
@@ -140,7 +186,9 @@ class RougeLocal(evaluate.Metric):
         if not use_aggregator:
             return {key: [row[key] for row in per_example] for key in rouge_types}
         means = {key: _mean([row[key] for row in per_example]) for key in rouge_types}
-        return {**means, "per_example": per_example}
+        empty = {"references": sum(_all_empty(tokens, ref) for ref in references),
+                 "predictions": sum(tokenizes_to_nothing(tokens, p) for p in predictions)}
+        return {**means, "per_example": per_example, "empty_after_tokenization": empty}
 
 
 def _score_pair(scorer, reference, prediction, rouge_types, measure):
@@ -150,6 +198,12 @@ def _score_pair(scorer, reference, prediction, rouge_types, measure):
     else:
         scores = scorer.score(reference, prediction)
     return {key: float(getattr(scores[key], measure)) for key in rouge_types}
+
+
+def _all_empty(tokenizer, reference):
+    """True when the reference (every one of a list) has no token."""
+    refs = reference if isinstance(reference, (list, tuple)) else [reference]
+    return all(tokenizes_to_nothing(tokenizer, ref) for ref in refs)
 
 
 def _mean(values):

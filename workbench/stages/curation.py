@@ -49,24 +49,16 @@ def _examples(workspace: Path) -> tuple[int, list[dict]]:
 
 def _measure(tokenizer, messages: list[dict], max_seq_len: int) -> tuple:
     """(templated tokens, assistant tokens left after truncation to ``max_seq_len``) as
-    training.data.encode_example labels them; the second is the ValueError when the template
+    training.data.measure counts them; the second is the ValueError when the template
     cannot place an answer, and both are None when the row cannot be templated at all."""
-    from training.data import (
-        IGNORE_INDEX,
-        assistant_char_spans,
-        label_tokens,
-        token_length,
-    )
+    from training.data import measure, token_length
 
     try:
-        text, spans = assistant_char_spans(tokenizer, messages)
+        return measure(tokenizer, messages, max_seq_len)
     except ValueError as exc:
         return token_length(tokenizer, messages), exc
     except Exception:  # a row the template refuses (e.g. an unknown role): schema reports it
         return None, None
-    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-    labels = label_tokens(list(encoded["input_ids"]), encoded["offset_mapping"], spans)
-    return len(labels), sum(label != IGNORE_INDEX for label in labels[:max_seq_len])
 
 
 def _trainable(measured: tuple) -> int:
@@ -75,14 +67,18 @@ def _trainable(measured: tuple) -> int:
     return measured[1] or 0
 
 
-def validate(workspace: Path, max_seq_len: int = 2048, base_model: str = "embedded") -> dict:
+def validate(workspace: Path, max_seq_len: int | None = None,
+             base_model: str = "embedded") -> dict:
     """Every validation check (curation.validate.CODES); token counts per example are kept
-    for the length plot. Summary: validation_findings, by_severity, by_code, error_rows."""
+    for the length plot. ``max_seq_len``: default training's (training.config.MAX_SEQ_LEN).
+    Summary: validation_findings, by_severity, by_code, error_rows."""
     from curation.cost import num_tokens_from_messages
     from curation.validate import ValidateConfig
     from curation.validate import validate as run_checks
+    from training.config import MAX_SEQ_LEN
     from training.model import ensure_base_model, load_tokenizer
 
+    max_seq_len = max_seq_len or MAX_SEQ_LEN
     dataset_id, rows = _examples(workspace)
     tokenizer = load_tokenizer(ensure_base_model(base_model))
     measured = {id(r["messages"]): _measure(tokenizer, r["messages"], max_seq_len)
@@ -201,7 +197,8 @@ def pii(workspace: Path, redact: bool = False) -> dict:
         from workbench.stages.privacy import redact as apply_redaction
 
         summary["redacted"] = apply_redaction(workspace, "pipeline --redact",
-                                              include_unreviewed=True)["examples"]
+                                              include_unreviewed=True,
+                                              processes=stage_processes())["examples"]
     with open_workspace(workspace) as ws:
         ws.record_stage("pii", dataset_id, {**asdict(config), "redact": redact}, summary)
     return summary

@@ -114,8 +114,10 @@ def generate(workspace: Path, eval_size: int = 50, max_new_tokens: int = 256,
     return summary
 
 
-def _score_systems(gens: list[dict], losses: list[dict], extractor: str | None):
-    """(aggregates {system: {metric: value}}, per-example rows) from generations and losses."""
+def _score_systems(gens: list[dict], losses: list[dict], extractor: str | None,
+                   rouge_tokenizer: str = "unicode", empty: dict | None = None):
+    """(aggregates {system: {metric: value}}, per-example rows) from generations and losses;
+    ``empty`` (when given) receives {system: texts with no ROUGE token}."""
     from evaluation.heldout import perplexity
     from evaluation.metrics import score_all
 
@@ -125,7 +127,9 @@ def _score_systems(gens: list[dict], losses: list[dict], extractor: str | None):
     aggregates, rows = {}, []
     for system, items in by_system.items():
         scores = score_all([g["output"] for g in items], [g["reference"] for g in items],
-                           extractor)
+                           extractor, rouge_tokenizer)
+        if empty is not None:
+            empty[system] = scores["empty_after_tokenization"]
         mine = [row for row in losses if row["system"] == system]
         ppl = perplexity([(row["loss_sum"], row["tokens"]) for row in mine])
         aggregates[system] = {**scores["aggregate"], "heldout_loss": ppl["loss"],
@@ -139,7 +143,8 @@ def _score_systems(gens: list[dict], losses: list[dict], extractor: str | None):
     return aggregates, rows
 
 
-def score(workspace: Path, extractor: str | None = "auto") -> dict:
+def score(workspace: Path, extractor: str | None = "auto",
+          rouge_tokenizer: str = "unicode") -> dict:
     """Every metric of every system against the references; stores aggregates and per-example
     scores.
 
@@ -149,12 +154,19 @@ def score(workspace: Path, extractor: str | None = "auto") -> dict:
     otherwise (``evaluation.extract.resolve_extractor``), "none" switches it off, any name of
     ``evaluation.extract.EXTRACTORS`` forces it. The summary's ``metrics`` keeps ROUGE-1/2/L
     per system (rounded), ``all_metrics`` has everything, ``extractor`` / ``extractor_choice``
-    say which extractor ran and why. Human verdicts come from rating sessions
+    say which extractor ran and why, ``rouge_tokenizer`` which ROUGE tokens
+    (``evaluation.metrics.ROUGE_TOKENIZERS``), ``empty_after_tokenization`` {system:
+    {"references", "predictions"}} the texts with no token (they score 0) and ``warnings``
+    a line about them. Human verdicts come from rating sessions
     (``workbench.store.sessions``), not from this stage. Raises StageError.
     """
     from evaluation.extract import resolve_extractor
+    from evaluation.metrics import ROUGE_TOKENIZERS, empty_warning
     from workbench.store import evaluation as store
 
+    if rouge_tokenizer not in ROUGE_TOKENIZERS:
+        raise StageError(f"unknown ROUGE tokenizer {rouge_tokenizer!r}; known: "
+                         f"{', '.join(ROUGE_TOKENIZERS)}")
     with open_workspace(workspace, create=False) as ws:
         run_id = ws.require_run("generate")["id"]
         gens = store.generations(ws, run_id)
@@ -164,14 +176,22 @@ def score(workspace: Path, extractor: str | None = "auto") -> dict:
         extractor, choice = resolve_extractor(extractor, references)
     except ValueError as exc:
         raise StageError(str(exc)) from None
-    aggregates, rows = _score_systems(gens, losses, extractor)
+    empty: dict[str, dict] = {}
+    aggregates, rows = _score_systems(gens, losses, extractor, rouge_tokenizer, empty)
     metrics = {system: {k: round(values[k], 4) for k in ("rouge1", "rouge2", "rougeL")}
                for system, values in aggregates.items()}
+    warnings = [f"{system}: {line}" for system, counts in empty.items()
+                if (line := empty_warning(counts, rouge_tokenizer))]
     summary = {"run_id": run_id, "metrics": metrics, "all_metrics": aggregates,
                "extractor": extractor, "extractor_choice": choice,
-               "examples": len({g["example_id"] for g in gens})}
+               "rouge_tokenizer": rouge_tokenizer, "empty_after_tokenization": empty,
+               "warnings": warnings, "examples": len({g["example_id"] for g in gens})}
+    for line in warnings:
+        log.warning("[score] %s", line)
     with open_workspace(workspace) as ws:
         store.replace_scores(ws, run_id, aggregates, rows)
         ws.record_stage("score", ws.current_dataset(), {"generate_run": run_id,
-                                                        "extractor": extractor}, summary)
+                                                        "extractor": extractor,
+                                                        "rouge_tokenizer": rouge_tokenizer},
+                        summary)
     return summary

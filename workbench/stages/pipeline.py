@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from training.config import MAX_SEQ_LEN
 from common.errors import StageError
 from workbench.jobs.execute import Execute, in_child
 from workbench.stages import curation as stages
@@ -39,7 +40,7 @@ class PipelineOptions:
     max_new_tokens: int = 256
     seed: int = 0
     redact: bool = False
-    max_seq_len: int = 2048
+    max_seq_len: int = MAX_SEQ_LEN  # validate and train: training's default
     dedup_policy: str = "longest"  # which row a duplicate cluster keeps: longest|first|fewest_findings
     dedup_scope: str = "conversation"  # what dedup compares: conversation|prompt
     stratify_by: str | None = None  # meta column the split stratifies by (e.g. "category")
@@ -69,7 +70,8 @@ def stage_runners(o: PipelineOptions, execute: Execute = in_child
         "split": lambda: stages.split(ws, o.seed, stratify_by=o.stratify_by),
         "leakage": lambda: stages.leakage(ws),
         "train": lambda: training.train(ws, o.max_train_steps, o.seed,
-                                        on_progress=log_progress("train"), execute=execute),
+                                        on_progress=log_progress("train"), execute=execute,
+                                        max_seq_len=o.max_seq_len),
         "generate": lambda: evaluation.generate(ws, o.eval_size, o.max_new_tokens,
                                                 on_progress=log_progress("generate"),
                                                 sampling=o.sampling, tuned_runs=o.tuned_runs,

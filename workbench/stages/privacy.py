@@ -19,17 +19,21 @@ from workbench.store.datasets import has_split
 
 
 def redact(workspace: Path, who: str, operators: dict[str, str] | None = None,
-           default: str = "replace", include_unreviewed: bool = False) -> dict:
+           default: str = "replace", include_unreviewed: bool = False,
+           processes: int = 1) -> dict:
     """Redact the accepted findings (and the unreviewed ones with ``include_unreviewed``) of
-    the current dataset; rejected findings are left alone.
+    the current dataset, each value wherever it occurs as a whole word in its example
+    (``curation.pii_redact.redact_example``); rejected findings are left alone unless their
+    value is redacted elsewhere in the same example.
 
     Each redacted message is re-scanned; when an accepted value survived, RedactionError is
     raised and nothing is stored. Applying the redaction records a ``redacted`` decision per
-    covered finding (resolving it for the gate). Summary: examples, spans, operators,
-    rescan_findings.
+    covered finding (resolving it for the gate). ``processes``: the re-scan's
+    (``curation.pii.scan``: forked, so never more than 1 inside Streamlit). Summary:
+    examples, spans, operators, rescan_findings.
     """
     from curation.pii import DEFAULT_ENTITIES, PiiConfig, Span, scan
-    from curation.pii_redact import RedactionPolicy, check_redacted, redact_text
+    from curation.pii_redact import RedactionPolicy, check_redacted, redact_example
 
     if not who.strip():
         raise WorkbenchError("a redaction needs the name of who applies it (who)")
@@ -44,18 +48,25 @@ def redact(workspace: Path, who: str, operators: dict[str, str] | None = None,
     for row in rows:
         if row["end_char"] > row["start_char"]:
             by_message[(row["example_id"], row["message_index"])].append(row)
-    keys = sorted(by_message)
-    originals = [examples[e][m].get("content") or "" for e, m in keys]
-    spans = [[Span(r["entity_type"], r["start_char"], r["end_char"], r["score"])
-              for r in by_message[k]] for k in keys]
-    outputs = [redact_text(t, s, policy, salt) for t, s in zip(originals, spans, strict=True)]
+    keys, originals, outputs, spans = [], [], [], []
+    for example_id in sorted({e for e, _ in by_message}):
+        texts = [m.get("content") or "" for m in examples[example_id]]
+        found = [[Span(r["entity_type"], r["start_char"], r["end_char"], r["score"])
+                  for r in by_message.get((example_id, m), [])] for m in range(len(texts))]
+        done, full = redact_example(texts, found, policy, salt)
+        changed = [m for m in range(len(texts)) if full[m]]  # the others are left as they are
+        keys += [(example_id, m) for m in changed]
+        originals += [texts[m] for m in changed]
+        outputs += [done[m] for m in changed]
+        spans += [full[m] for m in changed]
     types = tuple(sorted(set(DEFAULT_ENTITIES) | {s.entity_type for ss in spans for s in ss}))
-    check = check_redacted(originals, outputs, spans, scan(outputs, PiiConfig(entities=types)))
+    check = check_redacted(originals, outputs, spans,
+                           scan(outputs, PiiConfig(entities=types), processes))
     redacted: dict[int, list[dict]] = {}
     for (example_id, message_index), text in zip(keys, outputs, strict=True):
         messages = redacted.setdefault(example_id, [dict(m) for m in examples[example_id]])
         messages[message_index]["content"] = text
-    covered = [r for k in keys for r in by_message[k]]
+    covered = [r for k in keys for r in by_message.get(k, [])]
     policy_facts = {"operators": dict(policy.operators), "default": policy.default}
     with open_workspace(workspace) as ws:
         store.store_redaction(ws, dataset_id, redacted, covered, who, policy_facts)

@@ -60,7 +60,8 @@ def evaluation_report(ws: Workspace, meta_key: str | None = None, seed: int = 0,
     Returns {"run_id", "decoding", "systems", "metrics" {system: {metric: value}},
     "intervals" {system: {metric: interval}}, "breakdown" {"key", "metric" {group:
     interval}}, "meta_keys", "lineage" {system: ...}, "loss_curves" [{run_id, step, loss}],
-    "extractor" {"name", "choice"} or None (before scoring), "examples"}. Intervals: paired bootstrap 95% (BCa, ``seed``).
+    "extractor" {"name", "choice"} or None (before scoring), "rouge" {"tokenizer",
+    "empty_after_tokenization", "warnings"} or None (before scoring), "examples"}. Intervals: paired bootstrap 95% (BCa, ``seed``).
     """
     run = ws.latest_run("generate")
     if run is None:
@@ -81,6 +82,7 @@ def evaluation_report(ws: Workspace, meta_key: str | None = None, seed: int = 0,
               "meta_keys": meta_keys(meta), "breakdown": None, "lineage": systems_lineage,
               "loss_curves": store.train_logs(ws, curve_runs),
               "extractor": _extractor_note(ws, run["id"]),
+              "rouge": _rouge_note(ws, run["id"]),
               "examples": len(example_ids)}
     if meta_key and "tuned" in per_example and "base" in per_example:
         groups = [meta.get(i, {}).get(meta_key) for i in example_ids]
@@ -99,6 +101,20 @@ def _extractor_note(ws: Workspace, run_id: str) -> dict | None:
     return {"name": summary.get("extractor"),
             "choice": summary.get("extractor_choice") or (
                 f"named: {summary['extractor']}" if summary.get("extractor") else "none")}
+
+
+def _rouge_note(ws: Workspace, run_id: str) -> dict | None:
+    """{"tokenizer", "empty_after_tokenization", "warnings"}: the ROUGE tokens the latest
+    score of ``run_id`` used and the texts that had none."""
+    rows = ws.query("SELECT summary FROM runs WHERE kind = 'score' AND state = 'succeeded' "
+                    "ORDER BY created_at DESC")
+    for row in rows:
+        summary = json.loads(row["summary"]) if isinstance(row["summary"], str) else row["summary"]
+        if (summary or {}).get("run_id") == run_id:
+            return {"tokenizer": summary.get("rouge_tokenizer", "unicode"),
+                    "empty_after_tokenization": summary.get("empty_after_tokenization"),
+                    "warnings": summary.get("warnings", [])}
+    return None
 
 
 def session_metric_scores(ws: Workspace, run_id: str) -> dict[str, dict[tuple[int, str], float]]:
@@ -139,11 +155,17 @@ def session_reports(ws: Workspace, n_boot: int = 200) -> list[dict]:
     return out
 
 
-def gather(workspace: Path, meta_key: str | None = None, n_boot: int = 200) -> dict:
+def gather(workspace: Path, meta_key: str | None = None, n_boot: int = 200,
+           rouge_tokenizer: str | None = None) -> dict:
     """The report of a workspace: {"dataset_id", "stages" (latest summary per stage), "split",
-    "metrics" (score's ROUGE per system), "sessions" (``session_reports``, Bradley–Terry with
-    ``n_boot`` resamples), "lineage" (of the latest train run's adapter), "evaluation"
-    (``evaluation_report``: intervals, breakdown by ``meta_key``, lineage of every system)}."""
+    "metrics" (score's ROUGE per system), "rouge" (the latest score's tokenizer, texts with no
+    token, warnings), "sessions" (``session_reports``, Bradley–Terry with ``n_boot``
+    resamples), "lineage" (of the latest train run's adapter), "evaluation"
+    (``evaluation_report``: intervals, breakdown by ``meta_key``, lineage of every system)}.
+    With ``rouge_tokenizer`` the latest generations are scored again first when their latest
+    score used other tokens."""
+    if rouge_tokenizer:
+        _rescore(workspace, rouge_tokenizer)
     with open_workspace(workspace, create=False) as ws:
         dataset_id = ws.current_dataset()
         recipe_runs = {k: ws.latest_run(k) for k in REPORT_STAGES}
@@ -152,7 +174,24 @@ def gather(workspace: Path, meta_key: str | None = None, n_boot: int = 200) -> d
         sessions = session_reports(ws, n_boot=n_boot)
     summaries = {k: (r["summary"] if r else None) for k, r in recipe_runs.items()}
     train = summaries.get("train")
+    score = summaries.get("score") or {}
     return {"dataset_id": dataset_id, "stages": summaries, "split": split,
-            "metrics": (summaries.get("score") or {}).get("metrics"),
+            "metrics": score.get("metrics"),
+            "rouge": {"tokenizer": score.get("rouge_tokenizer", "unicode"),
+                      "empty_after_tokenization": score.get("empty_after_tokenization"),
+                      "warnings": score.get("warnings", [])} if score else None,
             "sessions": sessions, "lineage": lineage.of_adapter((train or {}).get("adapter")),
             "evaluation": evaluation}
+
+
+def _rescore(workspace: Path, rouge_tokenizer: str) -> None:
+    """Score the latest generations again with ``rouge_tokenizer`` (same extractor) unless
+    their latest score already used it."""
+    from workbench.stages.evaluation import score
+
+    with open_workspace(workspace, create=False) as ws:
+        latest = ws.latest_run("score")
+    summary = (latest or {}).get("summary") or {}
+    if latest and summary.get("rouge_tokenizer", "unicode") == rouge_tokenizer:
+        return
+    score(workspace, summary.get("extractor") or ("none" if latest else "auto"), rouge_tokenizer)

@@ -29,15 +29,18 @@ Progress = Callable[[dict], None]
 
 def train(workspace: Path, max_steps: int = 30, seed: int = 0, base_model: str = "embedded",
           on_progress: Progress | None = None, config=None, dataset_id: int | None = None,
-          expect_version: str | None = None, execute: Execute = in_child) -> dict:
+          expect_version: str | None = None, execute: Execute = in_child,
+          max_seq_len: int | None = None) -> dict:
     """Fine-tune on the train split as a job (``launch``).
 
     Every way to start a training (CLI, Train page, pipeline, --from-lineage) comes through
-    here. ``config`` (a ``training.config.TrainConfig``) overrides max_steps/seed/base_model;
+    here. ``config`` (a ``training.config.TrainConfig``) overrides max_steps/seed/base_model/
+    max_seq_len (default: ``training.config.MAX_SEQ_LEN``, the one validation uses);
     ``dataset_id``/``expect_version`` pin the data (a lineage re-run).
     Summary: run_id, steps, first/final loss, adapter, train_examples, dataset_version, ...
     """
-    config = config or TrainConfig(max_steps=max_steps, seed=seed, base_model=base_model)
+    config = config or TrainConfig(max_steps=max_steps, seed=seed, base_model=base_model,
+                                   **({"max_seq_len": max_seq_len} if max_seq_len else {}))
     return launch(workspace, config, on_progress, dataset_id=dataset_id,
                   expect_version=expect_version, execute=execute)
 
@@ -47,8 +50,9 @@ def launch(workspace: Path, config: TrainConfig, on_progress: Progress | None = 
            execute: Execute = in_child) -> dict:
     """Train on the train split of ``dataset_id`` (default: the current dataset) as a job.
 
-    Returns the summary {run_id, steps, first_loss, final_loss, adapter, train_examples,
-    excluded_examples, dataset_version, resumed_from, stopped_early, best_val_loss}. Raises
+    Returns the summary {run_id, steps, first_loss, final_loss, adapter, train_examples (the
+    examples trained on: the train split less the excluded), excluded_examples,
+    dataset_version, resumed_from, stopped_early, best_val_loss}. Raises
     ``WorkbenchError`` for an invalid config, ``StageError`` for an empty train split, for
     QLoRA without CUDA, or when ``expect_version`` is not the data's version any more, and
     ``JobFailed`` when the job fails or is cancelled; the privacy gate's error when the
@@ -153,7 +157,8 @@ def _run(workspace: Path, job_dir: Path, dataset_id: int, on_progress: Progress 
     summary = {"run_id": job_dir.name, "method": result.get("method"),
                "steps": result["steps"], "first_loss": result["first_loss"],
                "final_loss": result["final_loss"], "adapter": result["adapter"],
-               "train_examples": len(read_jsonl(job_dir / "train.jsonl")),
+               "train_examples": (len(read_jsonl(job_dir / "train.jsonl"))
+                                  - result["excluded_examples"]),  # trained on, not given
                "excluded_examples": result["excluded_examples"], "dataset_version": version,
                "resumed_from": result["resumed_from"], "stopped_early": result["stopped_early"],
                "best_val_loss": result["best_val_loss"],
