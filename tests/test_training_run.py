@@ -248,7 +248,7 @@ def test_head_only_at_labelled_positions_gives_the_models_own_loss(tiny_model):
 def poison_gradients(monkeypatch, steps: set[int]) -> None:
     """Make every gradient NaN after the backward passes of the given 1-based steps (the loss
     stays finite: only the gradient norm shows it)."""
-    real, calls = run_module.accumulate, []
+    real, calls = recipe_module.accumulate, []
 
     def poisoned(model, parts, precision, device):
         out = real(model, parts, precision, device)
@@ -258,7 +258,7 @@ def poison_gradients(monkeypatch, steps: set[int]) -> None:
                 if param.grad is not None:
                     param.grad.fill_(math.nan)
         return out
-    monkeypatch.setattr(run_module, "accumulate", poisoned)
+    monkeypatch.setattr(recipe_module, "accumulate", poisoned)
 
 
 def trainable(model) -> dict[str, torch.Tensor]:
@@ -267,21 +267,21 @@ def trainable(model) -> dict[str, torch.Tensor]:
 
 def test_nan_gradients_at_step_1_leave_every_trainable_parameter_at_its_initial_value(
         tiny_model, tmp_path, monkeypatch):
-    from training.recipe import init_model
+    from training.recipe import FinetuneRecipe
 
     config = tiny_config(tiny_model, max_steps=2, checkpoint_every=1)
-    tokenizer = load_tokenizer(tiny_model)
-    encoded, _ = encode_with_exclusions(tokenizer, TINY, config.max_seq_len)
-    model = init_model(tiny_model, config)
-    initial, after_step_1, records = trainable(model), {}, []
+    after_step_1, records = {}, []
 
     def on_log(record):
         records.append(record)
         if record["step"] == 1:
-            after_step_1.update(trainable(model))
+            after_step_1.update(trainable(recipe.model))
+    recipe = FinetuneRecipe(config, tmp_path, None, on_log, (KeyboardInterrupt,))
+    recipe.setup(TINY, None)
+    model, initial = recipe.model, trainable(recipe.model)
     poison_gradients(monkeypatch, {1})
-    result = run_module.train_loop(model, encoded, [], tokenizer.pad_token_id, config,
-                                   tmp_path, on_log=on_log)
+    recipe.train()
+    result = {"skipped_nonfinite_steps": recipe.nonfinite.skipped}
     assert len(initial) == 16  # LoRA A and B of q/k/v/o in each of the 2 layers
     assert all(torch.equal(initial[n], after_step_1[n]) for n in initial)
     assert not all(torch.equal(initial[n], p) for n, p in trainable(model).items())  # step 2

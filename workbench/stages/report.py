@@ -106,15 +106,12 @@ def _extractor_note(ws: Workspace, run_id: str) -> dict | None:
 def _rouge_note(ws: Workspace, run_id: str) -> dict | None:
     """{"tokenizer", "empty_after_tokenization", "warnings"}: the ROUGE tokens the latest
     score of ``run_id`` used and the texts that had none."""
-    rows = ws.query("SELECT summary FROM runs WHERE kind = 'score' AND state = 'succeeded' "
-                    "ORDER BY created_at DESC")
-    for row in rows:
-        summary = json.loads(row["summary"]) if isinstance(row["summary"], str) else row["summary"]
-        if (summary or {}).get("run_id") == run_id:
-            return {"tokenizer": summary.get("rouge_tokenizer", "unicode"),
-                    "empty_after_tokenization": summary.get("empty_after_tokenization"),
-                    "warnings": summary.get("warnings", [])}
-    return None
+    summary = score_summary(ws, run_id)
+    if summary is None:
+        return None
+    return {"tokenizer": summary.get("rouge_tokenizer", "unicode"),
+            "empty_after_tokenization": summary.get("empty_after_tokenization"),
+            "warnings": summary.get("warnings", [])}
 
 
 def session_metric_scores(ws: Workspace, run_id: str) -> dict[str, dict[tuple[int, str], float]]:
