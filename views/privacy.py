@@ -4,6 +4,7 @@ redaction, the training gate (and an admin's override), the report file."""
 import pandas as pd
 import streamlit as st
 
+from curation.pii_phone import region_label
 from views import _ui
 from workbench import privacy
 from common.errors import WorkbenchError
@@ -75,6 +76,7 @@ with _ui.workspace() as ws:
                           min_score, with_context=True)[:500]
 table = pd.DataFrame([{"example": r["example_id"], "message": r["message_index"],
                        "score": round(r["score"], 2), "status": r["status"],
+                       "region": region_label(r["region"], r["region_assumed"]),
                        "context": f"…{r['before']}[[{r['value']}]]{r['after']}…",
                        "decision": ""} for r in rows])
 if rows:
