@@ -588,7 +588,7 @@ def scan(texts: list[str], config: PiiConfig = PiiConfig(),
 
     Batched through spaCy's ``nlp.pipe`` (Presidio's BatchAnalyzerEngine) with the NER
     component only (``NerOnlySpacyNlpEngine``), each distinct text once (templated sets
-    repeat turns); results equal those of ``analyzer().analyze`` on each text followed by
+    repeat turns); results equal those of ``analyze_texts`` on each text alone followed by
     ``postprocess`` (bench/pii_eval.py asserts it). Measured by bench/pii_eval.py on the 746
     odd-template records of presidio-research's synth_dataset_v2, quiet 2-core machine (two
     runs, load average 0.6-1.2): as the stage runs it (2 processes) 1.12 s / 0.92 s against a
@@ -800,8 +800,9 @@ def scan_messages(examples: list[list[dict]], config: PiiConfig = PiiConfig(),
     ``examples[i][j]`` is message j (``{"role", "content"}``) of example i. Rows are dicts
     with keys ``ROW_KEYS`` (offsets into that message's content; a PHONE_NUMBER's region,
     e.g. "GB", and whether it was assumed for a number without a country code:
-    ``curation.pii_phone``), ordered by example, message and start. A message the English model cannot read (``language_supported`` is False)
-    gets one row of type ``UNSUPPORTED_LANGUAGE`` (offsets 0, 0; score 1.0): its recall is
+    ``curation.pii_phone``), ordered by example, message and start. A message the English
+    model cannot read (``language_supported`` is False) gets one row of type
+    ``UNSUPPORTED_LANGUAGE`` (offsets 0, 0; score 1.0): its recall is
     unknown, which must not look like "no PII". The matched value is left out on purpose so
     that findings can be logged and stored; slice the content to show it. ``processes``: as
     in ``scan``.

@@ -1,7 +1,7 @@
-"""Rules that drop PERSON and STREET_ADDRESS findings which cannot be what they claim.
+"""Rules that drop PERSON findings which cannot be what they claim.
 
-Run as: ``from curation.pii_false_alarms import person_false_alarm`` (``curation.pii``'s
-``postprocess`` calls it for every PERSON span before thresholds and overlaps).
+Run as: ``from curation.pii_false_alarms import person_false_alarms`` (``curation.pii``'s
+``postprocess`` calls it on every text's findings before thresholds and overlaps).
 
 A PERSON span from a statistical tagger or a name list is dropped when
 - no word of it can be a name: every word is an English function word (spaCy's stop words:
@@ -11,16 +11,16 @@ A PERSON span from a statistical tagger or a name list is dropped when
   shape no name has: capitals inside after a lower-case letter ("OpenAI"), a capitalised
   word joined by a hyphen to a lower-case one ("Appelle-moi", a verb with its pronoun), or,
   for spaCy's spans, no capital at all ("jog aiming"); in text all in one case, the span
-  starts or ends with a function word;
+  starts or ends with a function word ("my zip code");
 - it names an organisation: the word before it is an organisation word ("club Avispa
-  Fukuoka", "airline"), the word after it is one ("Virgin brand", "X FC"), a non-person
-  date spaCy found overlaps it (a name from the given-name list that spaCy read as a date:
-  "31 August 2000", or as a place in a text that names other places: "Sydney"), or it shares a word that is no known
-  given name or surname with an organisation of the same text ("Virgin Blue" beside "Virgin
-  Australia Airlines Pty Ltd"; an "organisation" of spaCy's that starts with a given name
-  is a person, ``relabel_person``, and no cue).
-Spans of the user's deny list and of the recognizers that read a name after "my name is" or a
-lower-case full name on purpose keep their case exemptions; the deny list is never dropped.
+  Fukuoka", "airline"), the word after it is one ("Virgin brand", "X FC"), or it shares a
+  word that is no known given name or surname with an organisation of the same text
+  ("Virgin Blue" beside "Virgin Australia Airlines Pty Ltd"; an "organisation" of spaCy's
+  that starts with a given name is a person, ``relabel_person``, and no cue);
+- spaCy read a given-name-list span as something else: a date ("31 August 2000"), or a
+  place in a text that names other places ("Brisbane, Melbourne and Sydney").
+The user's deny list is never dropped; the recognizers that read a name after "my name is"
+or a lower-case full name from the name lists (``CASE_EXEMPT``) skip the shape rules.
 """
 
 from __future__ import annotations

@@ -49,9 +49,8 @@ def test_a_deny_list_name_is_never_dropped():
 
 def test_shapes_no_name_has_in_mixed_case_text():
     text = "Do you call OpenAI or GPT-4 or Appelle-moi for jog aiming? Ask Delia Farnsworth."
-    spans = [Entity("PERSON", 12, 18, "SpacyRecognizer"), Entity("PERSON", 22, 27, "SpacyRecognizer"),
-             Entity("PERSON", 31, 42, "SpacyRecognizer"), Entity("PERSON", 47, 57, "SpacyRecognizer"),
-             Entity("PERSON", 63, 79, "SpacyRecognizer")]
+    spans = [Entity("PERSON", a, b, "SpacyRecognizer")
+             for a, b in ((12, 18), (22, 27), (31, 42), (47, 57), (63, 79))]
     assert [text[e.start:e.end] for e in spans] == [
         "OpenAI", "GPT-4", "Appelle-moi", "jog aiming", "Delia Farnsworth"]
     assert person_false_alarms(text, spans) == set(spans[:4])

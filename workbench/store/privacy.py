@@ -34,7 +34,8 @@ _STATUS_SQL = """
         FROM pii_decisions WHERE dataset_id = $dataset
         GROUP BY example_id, message_index, start_char, end_char, entity_type)
     SELECT s.example_id, s.message_index, s.entity_type, s.start_char, s.end_char, s.score,
-           s.region, s.region_assumed, coalesce(l.decision, 'unreviewed') AS status, l.who, l.decided_at, l.bulk
+           s.region, s.region_assumed,
+           coalesce(l.decision, 'unreviewed') AS status, l.who, l.decided_at, l.bulk
     FROM pii_spans s LEFT JOIN latest l USING (example_id, message_index, start_char,
                                                end_char, entity_type)
     WHERE s.dataset_id = $dataset"""
@@ -297,8 +298,9 @@ def phone_regions(ws: Workspace, dataset_id: int) -> list[dict]:
 
 
 def report(ws: Workspace, dataset_id: int) -> dict:
-    """The privacy report: counts by type and status, phone findings per region, bulk actions, value lists (no values),
-    who decided what, admins, overrides and redactions from the audit log."""
+    """The privacy report: counts by type and status, phone findings per region, bulk
+    actions, value lists (no values), who decided what, admins, overrides and redactions
+    from the audit log."""
     deciders = ws.query("""SELECT who, decision, count(*) AS spans, min(decided_at) AS first,
         max(decided_at) AS last FROM pii_decisions WHERE dataset_id = ? GROUP BY ALL
         ORDER BY who, decision""", [dataset_id])
