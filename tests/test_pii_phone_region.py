@@ -1,15 +1,19 @@
 """Phone numbers carry the region phonenumbers reads them as (curation.pii_phone), stored
-with the finding and shown by privacy-findings, the Privacy page and the report."""
+with the finding and shown by privacy-findings and the report (the Privacy page:
+tests/test_privacy_page.py)."""
 
 from __future__ import annotations
 
 import json
+
+from typer.testing import CliRunner
 
 from curation.pii import scan_messages
 from curation.pii_phone import phone_region, region_label
 from tests.conftest import write_jsonl
 from workbench import privacy, stages
 from workbench.store import open_workspace
+from workbench.cli import app
 from workbench.store import privacy as store
 
 CALL = "Call me at 415-555-0132 if it's before 9:30, or on +44 20 7946 0958 after 10am."
@@ -54,6 +58,9 @@ def test_the_region_is_stored_and_reported(tmp_path):
     assert report["phone_regions"] == [
         {"region": "GB", "region_assumed": False, "findings": 1},
         {"region": "US", "region_assumed": True, "findings": 1}]
+    listed = CliRunner().invoke(app, ["privacy-findings", "-w", str(ws)])
+    assert [(f["region"], f["region_assumed"]) for f in json.loads(
+        listed.stdout.strip().splitlines()[-1])["findings"]] == [("US", True), ("GB", False)]
     out = privacy.write_report(ws, tmp_path / "r.md")
     assert "Phone numbers by region: GB 1, US (assumed) 1" in (tmp_path / "r.md").read_text()
     assert out["report"] == str(tmp_path / "r.md")
