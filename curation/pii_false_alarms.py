@@ -126,7 +126,8 @@ def _org_cue(text: str, span: Entity) -> bool:
     return _word_before(text, span.start) in ORG_BEFORE or _word_after(text, span.end) in ORG_AFTER
 
 
-def _names_an_org(text: str, span: Entity, others: list[Entity], org_words: set[str]) -> bool:
+def _read_as_something_else(text: str, span: Entity, others: list[Entity],
+                            org_words: set[str]) -> bool:
     """A date spaCy found overlaps the span (which is not spaCy's own: "31 August" for the
     given name "August"), or a place when the text names other places ("Brisbane,
     Melbourne and Sydney"), or the span shares a word with an organisation of the text.
@@ -155,4 +156,4 @@ def person_false_alarms(text: str, entities: list[Entity]) -> set[Entity]:
     cued = {p for p in people if p not in dropped and _org_cue(text, p)}
     org_words = _org_words(text, orgs + sorted(cued, key=lambda e: (e.start, e.end)))
     return dropped | cued | {p for p in people if p not in dropped
-                             and _names_an_org(text, p, entities, org_words)}
+                             and _read_as_something_else(text, p, entities, org_words)}
