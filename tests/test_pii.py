@@ -97,11 +97,11 @@ def test_scan_messages_rows_carry_offsets_but_never_the_value():
     rows = scan_messages(examples)
     assert rows == [
         {"example_index": 0, "message_index": 1, "entity_type": "PERSON",
-         "start": 8, "end": 23, "score": 0.85},
+         "start": 8, "end": 23, "score": 0.85, "region": None, "region_assumed": None},
         {"example_index": 0, "message_index": 1, "entity_type": "EMAIL_ADDRESS",
-         "start": 27, "end": 46, "score": 1.0},
+         "start": 27, "end": 46, "score": 1.0, "region": None, "region_assumed": None},
         {"example_index": 0, "message_index": 1, "entity_type": "PHONE_NUMBER",
-         "start": 50, "end": 64, "score": 0.4},
+         "start": 50, "end": 64, "score": 0.4, "region": "US", "region_assumed": True},
     ]
     assert pii.count_by_entity(rows) == {"EMAIL_ADDRESS": 1, "PERSON": 1, "PHONE_NUMBER": 1}
 

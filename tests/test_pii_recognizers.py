@@ -94,7 +94,7 @@ def test_greek_message_gets_an_unsupported_language_finding_not_silence():
     rows = scan_messages([[{"role": "user", "content": greek}]])
     assert rows[0] == {"example_index": 0, "message_index": 0,
                        "entity_type": "UNSUPPORTED_LANGUAGE", "start": 0, "end": 0,
-                       "score": 1.0}
+                       "score": 1.0, "region": None, "region_assumed": None}
 
 
 @pytest.fixture(scope="module")

@@ -103,3 +103,19 @@ def test_page_operator_list_is_the_redaction_modules():
                 if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "OPERATORS"]
     assert ("curation.pii_operators", "OPERATORS") in imported and assigned == []
     assert OPERATORS is pii_operators.OPERATORS == ("replace", "mask", "hash", "redact", "fake")
+
+
+def test_a_phone_finding_shows_its_region_and_whether_it_was_assumed(workspace):
+    with open_workspace(workspace) as ws:
+        ws.insert("pii_spans", [
+            {"dataset_id": 1, "example_id": 4, "message_index": 0, "entity_type": "PHONE_NUMBER",
+             "start_char": 0, "end_char": 8, "score": 0.6, "region": "US",
+             "region_assumed": True},
+            {"dataset_id": 1, "example_id": 5, "message_index": 0, "entity_type": "PHONE_NUMBER",
+             "start_char": 0, "end_char": 8, "score": 0.6, "region": "GB",
+             "region_assumed": False}])
+    at = page()
+    at.selectbox(key="entity").select("PHONE_NUMBER").run()
+    assert not at.exception, at.exception
+    findings = at.dataframe(key="findings").value
+    assert findings[["example", "region"]].values.tolist() == [[4, "US (assumed)"], [5, "GB"]]

@@ -6,6 +6,7 @@ import streamlit as st
 
 from curation.privacy_gate import gate_decision
 from curation.pii_operators import OPERATORS
+from curation.pii_phone import region_label
 from views import _ui
 from workbench.stages import privacy
 from common.errors import WorkbenchError
@@ -74,6 +75,7 @@ with _ui.workspace() as ws:
                           min_score, with_context=True)[:500]
 table = pd.DataFrame([{"example": r["example_id"], "message": r["message_index"],
                        "score": round(r["score"], 2), "status": r["status"],
+                       "region": region_label(r["region"], r["region_assumed"]),
                        "context": f"…{r['before']}[[{r['value']}]]{r['after']}…",
                        "decision": ""} for r in rows])
 if rows:

@@ -186,7 +186,8 @@ def pii(workspace: Path, redact: bool = False) -> dict:
     spans = scan_messages([r["messages"] for r in rows], config, stage_processes())
     records = [{"example_id": rows[s["example_index"]]["id"],
                 "message_index": s["message_index"], "entity_type": s["entity_type"],
-                "start_char": s["start"], "end_char": s["end"], "score": s["score"]}
+                "start_char": s["start"], "end_char": s["end"], "score": s["score"],
+                "region": s["region"], "region_assumed": s["region_assumed"]}
                for s in spans]
     summary = {"pii_spans": len(spans),
                "by_entity": count_by_entity(spans),

@@ -133,6 +133,11 @@ def report_markdown(data: dict) -> str:
     for entity, counts in data["by_entity"].items():
         lines.append(f"| {entity} | " + " | ".join(str(counts.get(s, 0)) for s in statuses)
                      + " |")
+    from curation.pii_phone import region_label
+
+    lines += ["", "Phone numbers by region: " + (", ".join(
+        f"{region_label(r['region'], r['region_assumed']) or 'unknown'} {r['findings']}"
+        for r in data.get("phone_regions", [])) or "none")]
     gate = data["gate"]
     lines += ["", f"Gate (score >= {gate['threshold']}): {gate['unreviewed']} unreviewed, "
               f"{gate['accepted_not_redacted']} accepted but not redacted.", "",

@@ -160,9 +160,18 @@ def m009_drop_unused_rating_tables(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def m010_pii_phone_region(con: duckdb.DuckDBPyConnection) -> None:
+    """A PHONE_NUMBER finding's region (ISO 3166 alpha-2, curation.pii_phone) and whether it
+    was assumed (a national number without a country code); NULL for other findings."""
+    con.execute("""
+    ALTER TABLE pii_spans ADD COLUMN region VARCHAR;
+    ALTER TABLE pii_spans ADD COLUMN region_assumed BOOLEAN;
+    """)
+
+
 MIGRATIONS = [m001_initial, m002_privacy, m003_training, m004_sessions, m005_curation_io,
               m006_curation_dedup, m007_evaluation, m008_embedding_cache,
-              m009_drop_unused_rating_tables]
+              m009_drop_unused_rating_tables, m010_pii_phone_region]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:

@@ -31,6 +31,7 @@ _STATUS_SQL = """
         FROM pii_decisions WHERE dataset_id = $dataset
         GROUP BY example_id, message_index, start_char, end_char, entity_type)
     SELECT s.example_id, s.message_index, s.entity_type, s.start_char, s.end_char, s.score,
+           s.region, s.region_assumed,
            coalesce(l.decision, 'unreviewed') AS status, l.who, l.decided_at, l.bulk
     FROM pii_spans s LEFT JOIN latest l USING (example_id, message_index, start_char,
                                                end_char, entity_type)
@@ -264,9 +265,17 @@ def store_redaction(ws: Workspace, dataset_id: int, redacted: dict[int, list[dic
                                      "spans": len(covered), "policy": policy})
 
 
+def phone_regions(ws: Workspace, dataset_id: int) -> list[dict]:
+    """PHONE_NUMBER findings per region: [{region, region_assumed, findings}], most first."""
+    return ws.query("""SELECT region, region_assumed, count(*) AS findings FROM pii_spans
+        WHERE dataset_id = ? AND entity_type = 'PHONE_NUMBER' GROUP BY ALL
+        ORDER BY findings DESC, region NULLS LAST, region_assumed""", [dataset_id])
+
+
 def report(ws: Workspace, dataset_id: int) -> dict:
-    """The privacy report: counts by type and status, bulk actions, value lists (no values),
-    who decided what, admins, overrides and redactions from the audit log."""
+    """The privacy report: counts by type and status, phone findings per region, bulk
+    actions, value lists (no values), who decided what, admins, overrides and redactions
+    from the audit log."""
     deciders = ws.query("""SELECT who, decision, count(*) AS spans, min(decided_at) AS first,
         max(decided_at) AS last FROM pii_decisions WHERE dataset_id = ? GROUP BY ALL
         ORDER BY who, decision""", [dataset_id])
@@ -279,5 +288,6 @@ def report(ws: Workspace, dataset_id: int) -> dict:
         row["detail"] = json.loads(row["detail"])
     dataset = ws.query("SELECT id, name, source FROM datasets WHERE id = ?", [dataset_id])
     return {"dataset": dataset[0] if dataset else {"id": dataset_id}, **summary(ws, dataset_id),
+            "phone_regions": phone_regions(ws, dataset_id),
             "gate": blocking(ws, dataset_id), "deciders": deciders,
             "value_lists": value_lists(ws, dataset_id), "admins": admins(ws), "audit": audit}
