@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from evaluation.verdict import report_verdict, verdict
 from workbench import model_stages, stages
 from common.errors import StageError
 from workbench.store import open_workspace
@@ -106,6 +107,8 @@ def pipeline(o: PipelineOptions, on_stage: Callable[[int, int, str], None] | Non
         finally:
             timings[name] = round(time.perf_counter() - start, 2)
     summary = summarize(results, reason, timings)
+    if "score" in results:  # the verdict with its intervals, as the report states it
+        summary["verdict"] = report(ws)["verdict"]
     with open_workspace(ws) as store:
         store.record_stage("pipeline", store.current_dataset(), asdict(o), summary)
     return summary
@@ -130,7 +133,7 @@ def summarize(results: dict, reason: str | None, timings: dict) -> dict:
             "steps", "first_loss", "final_loss", "adapter", "dataset_version")},
         "metrics": results["score"]["metrics"] if "score" in results else None,
         "metrics_reason": reason, "timings": timings,
-        "verdict": verdict(results["score"]["metrics"] if "score" in results else None, reason),
+        "verdict": verdict(None, reason=reason),
     }
 
 
@@ -138,7 +141,8 @@ def report(workspace: Path, meta_key: str | None = None, n_boot: int = 200) -> d
     """Counts per stage, metrics and lineage of the workspace's latest runs, ``evaluation``
     (``workbench.eval_report.evaluation_report``: intervals, breakdown by ``meta_key``,
     lineage of every system) and ``sessions``: statistics and design of every rating session
-    (``workbench.eval_report.session_reports``, Bradley–Terry with ``n_boot`` resamples)."""
+    (``workbench.eval_report.session_reports``, Bradley–Terry with ``n_boot`` resamples);
+    ``verdict`` first: the sentence of ``evaluation.verdict.report_verdict``."""
     from workbench.eval_report import evaluation_report, session_reports
 
     with open_workspace(workspace, create=False) as ws:
@@ -150,24 +154,10 @@ def report(workspace: Path, meta_key: str | None = None, n_boot: int = 200) -> d
     summaries = {k: (r["summary"] if r else None) for k, r in recipe_runs.items()}
     train = summaries.get("train")
     lineage = _read_lineage(train)
-    return {"dataset_id": dataset_id, "stages": summaries, "split": split,
-            "metrics": (summaries.get("score") or {}).get("metrics"),
-            "sessions": sessions, "lineage": lineage, "evaluation": evaluation}
-
-
-def verdict(metrics: dict[str, dict[str, float]] | None, reason: str | None = None) -> str:
-    """The pipeline's closing line: tuned vs base on ROUGE-L (the automatic verdict), and
-    where the human verdict comes from. ``metrics``: score's {system: {"rougeL": ...}}.
-
-    >>> verdict({"base": {"rougeL": 0.2}, "tuned": {"rougeL": 0.25}})
-    'tuned beats base on ROUGE-L: 0.25 vs 0.2 (+0.05); for a human verdict, rate the pairs blind in a rating session'
-    """
-    if not metrics or "base" not in metrics or "tuned" not in metrics:
-        return f"no verdict: {reason or 'no metrics'}"
-    tuned, base = metrics["tuned"]["rougeL"], metrics["base"]["rougeL"]
-    word = "beats" if tuned > base else "trails" if tuned < base else "ties with"
-    return (f"tuned {word} base on ROUGE-L: {tuned:.4g} vs {base:.4g} ({tuned - base:+.4g}); "
-            "for a human verdict, rate the pairs blind in a rating session")
+    result = {"dataset_id": dataset_id, "stages": summaries, "split": split,
+              "metrics": (summaries.get("score") or {}).get("metrics"),
+              "sessions": sessions, "lineage": lineage, "evaluation": evaluation}
+    return {"verdict": report_verdict(result), **result}
 
 
 def _read_lineage(train: dict | None) -> dict | None:

@@ -71,8 +71,11 @@ def create_version(ws: Workspace, dataset_id: int, note: str = "",
 
 
 def list_versions(ws: Workspace):
-    """A DataFrame of the stored versions with rows, newest first."""
+    """A DataFrame of the stored versions with rows, newest first; ``train_runs``: how many
+    train runs succeeded on each (a version is trained only when one did)."""
     return ws.frame("""SELECT v.id, v.dataset_id, d.name AS dataset, v.n_rows, v.note,
+        (SELECT count(*) FROM runs r WHERE r.kind = 'train' AND r.state = 'succeeded' AND
+         json_extract_string(r.summary, '$.dataset_version') = v.id) AS train_runs,
         v.created_at FROM versions v JOIN datasets d ON d.id = v.dataset_id
         WHERE EXISTS (SELECT 1 FROM version_rows r WHERE r.version_id = v.id)
         ORDER BY v.created_at DESC, v.id""")

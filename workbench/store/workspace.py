@@ -236,11 +236,13 @@ class Workspace:
 
     # -- versions and stage runs -----------------------------------------------------
     def record_version(self, dataset_id: int) -> str:
-        """The version of the split rows as trained (content hash; rows kept in
-        version_rows, so an adapter's lineage leads back to the exact rows it saw)."""
+        """The version of the split rows as training reads them (content hash; rows kept in
+        version_rows, so an adapter's lineage leads back to the exact rows it saw). Made
+        before training starts (and by the privacy gate), so its note does not say "trained":
+        ``versions.list_versions`` counts the train runs that succeeded on it."""
         from workbench.store.versions import create_version, split_rows
 
-        return create_version(self, dataset_id, "trained", split_rows(self, dataset_id))["id"]
+        return create_version(self, dataset_id, "split rows", split_rows(self, dataset_id))["id"]
 
     def record_stage(self, kind: str, dataset_id: int, config: dict, summary: dict) -> str:
         """Record a finished in-process stage as a run; returns its id."""
