@@ -1,3 +1,7 @@
+import json
+import subprocess
+import sys
+
 import pytest
 
 from workbench.demo import DEMO_DATA, build_demo
@@ -76,6 +80,9 @@ def test_the_scripted_session_prefers_the_higher_rouge_l_and_says_it_is_scripted
         "64% of pairs (95% CI 35-85%, n=11). Too few held-out rows and ratings for a firm "
         "conclusion.")
     assert f'<p class="verdict"><b>Verdict</b> · {result["verdict"]}</p>' in render_html(result)
+    printed = subprocess.run([sys.executable, "-m", "workbench", "report", "-w", str(scored)],
+                             capture_output=True, text=True, timeout=300)
+    assert json.loads(printed.stdout)["verdict"] == result["verdict"], printed.stderr
 
 
 def test_a_version_is_not_labelled_trained_before_a_run_trained_on_it(tmp_path):
