@@ -255,7 +255,8 @@ def render_html(report: dict, title: str = "SLM Workbench report") -> str:
     ev = report.get("evaluation")
     parts = [(f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
              f"</title><style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"),
-             f'<p class="verdict"><b>Verdict</b> · {html.escape(report.get("verdict") or "–")}</p>',
+             (f'<p class="verdict"><b>Verdict</b> · '
+              f'{html.escape(report.get("verdict") or "–")}</p>'),
              "<h2>Data</h2>", table(["split", "rows"], list(report["split"].items()))]
     if ev:
         parts += [(f'<p class="note">Generate run {html.escape(ev["run_id"])} · decoding '
