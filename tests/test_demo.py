@@ -85,6 +85,23 @@ def test_the_scripted_session_prefers_the_higher_rouge_l_and_says_it_is_scripted
     assert json.loads(printed.stdout)["verdict"] == result["verdict"], printed.stderr
 
 
+@pytest.mark.parametrize("differing, expected", [
+    (3, {"session_id": 1, "name": "demo (scripted ratings)", "items": 3, "auto_ties": 3,
+         "ratings": 4}),  # 3 items < 2 raters × k = 2: demo-rater-1 alone, + 1 repeat
+    (0, {"session_id": None, "name": "demo (scripted ratings)", "reason": "the session has 0 "
+         "items but 1 raters × k = 1 needs at least 1"})])
+def test_a_demo_with_few_differing_answers_gets_one_rater_or_no_session(
+        tmp_path, evaluate_cache, differing, expected):
+    from tests.prepared import generated_workspace
+    from workbench.demo_ratings import rate_demo_session
+    from workbench.model_stages import score
+
+    outputs = {i: ("same", "same" if i > differing else "other") for i in range(1, 7)}
+    root = generated_workspace(tmp_path / "ws", {i: "same" for i in range(1, 7)}, outputs)
+    score(root)
+    assert rate_demo_session(root) == expected
+
+
 def test_a_version_is_not_labelled_trained_before_a_run_trained_on_it(tmp_path):
     from tests.prepared import prepare_workspace
     from workbench.store import open_workspace

@@ -61,19 +61,36 @@ def _scores_by_texts(ws, run_id: str) -> dict[tuple[str, str], tuple[float, floa
     return out
 
 
+def _create(ws, run_id: str, seed: int) -> dict:
+    """The session with both raters on every item, or with demo-rater-1 alone when there are
+    fewer shown items (outputs that differ) than raters × k; RatingError when none differs."""
+    def create(raters: list[str]) -> dict:
+        design = SessionDesign(systems=("base", "tuned"), k=len(raters), repeat_share=0.25,
+                               guidelines=GUIDELINES)
+        return ss.create_session(ws, SESSION_NAME, run_id, design, raters, seed=seed,
+                                 actor="demo")
+
+    try:
+        return create(list(RATERS))
+    except ss.RatingError:
+        return create(list(RATERS)[:1])
+
+
 def rate_demo_session(workspace: Path, seed: int = 0) -> dict:
     """Create the demo's session over the latest generate run (base vs tuned, 2 raters per
-    item, a quarter of the items repeated) and rate every item of every rater by script.
+    item, a quarter of the items repeated; one rater when fewer than 4 pairs of outputs
+    differ) and rate every item of every rater by script.
 
-    Returns ``{"session_id", "name", "items", "auto_ties", "ratings"}``. Raises StageError
-    when there is no generate run, RatingError when the run has too few items to rate.
+    Returns ``{"session_id", "name", "items", "auto_ties", "ratings"}``, or ``{"session_id":
+    None, "name", "reason"}`` when no pair can be shown (every base and tuned output is the
+    same: all tied automatically). Raises StageError when there is no generate run.
     """
-    design = SessionDesign(systems=("base", "tuned"), k=len(RATERS), repeat_share=0.25,
-                           guidelines=GUIDELINES)
     with open_workspace(workspace) as ws:
         run_id = ws.require_run("generate")["id"]
-        made = ss.create_session(ws, SESSION_NAME, run_id, design, list(RATERS), seed=seed,
-                                 actor="demo")
+        try:
+            made = _create(ws, run_id, seed)
+        except ss.RatingError as exc:
+            return {"session_id": None, "name": SESSION_NAME, "reason": str(exc)}
         lookup = _scores_by_texts(ws, run_id)
         ratings = 0
         for name, token in made["tokens"].items():
