@@ -788,7 +788,9 @@ UNSUPPORTED_LANGUAGE = "UNSUPPORTED_LANGUAGE"
 def language_supported(text: str) -> bool:
     """False when ``text`` is probably not in English, so the English NER's recall is unknown:
     ``curation.language.uncovered_language(text, ("en",))`` (the same test as validation's
-    ``unsupported_language``). Short texts count as supported."""
+    ``unsupported_language``). Short texts count as supported, and so do Latin-script texts
+    without the function words of another language (names, e-mails, numbers, "Key: value"
+    lines, lists)."""
     return uncovered_language(text, ("en",)) is None
 
 

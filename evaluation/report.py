@@ -23,7 +23,8 @@ METRIC_LABELS = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L",
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;
 text-align:right}th:first-child,td:first-child{text-align:left}pre{background:#f6f6f6;
-padding:1em;overflow:auto;font-size:12px}.note{color:#555;font-size:13px}img{max-width:100%}"""
+padding:1em;overflow:auto;font-size:12px}.note{color:#555;font-size:13px}img{max-width:100%}
+.verdict{background:#eef4fb;border-left:4px solid #2b6cb0;padding:.6em 1em;font-size:15px}"""
 
 
 def fmt(value, digits: int = 4) -> str:
@@ -252,13 +253,15 @@ def _sessions_section(sessions: list[dict]) -> str:
 def render_html(report: dict, title: str = "SLM Workbench report") -> str:
     """The whole report as one HTML document (UTF-8 string, no external resources).
 
-    ``report``: ``workbench.stages.report.gather``'s dict (``stages``, ``split``, ``sessions``
-    as from ``session_reports``, ``lineage``, ``evaluation`` as from ``evaluation_report`` or
-    None).
+    ``report``: ``workbench.stages.report.gather``'s dict (``verdict``, shown first;
+    ``stages``, ``split``, ``sessions`` as from ``session_reports``, ``lineage``,
+    ``evaluation`` as from ``evaluation_report`` or None).
     """
     ev = report.get("evaluation")
     parts = [(f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
              f"</title><style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"),
+             (f'<p class="verdict"><b>Verdict</b> · '
+              f'{html.escape(report.get("verdict") or "–")}</p>'),
              "<h2>Data</h2>", table(["split", "rows"], list(report["split"].items()))]
     if ev:
         parts += [(f'<p class="note">Generate run {html.escape(ev["run_id"])} · decoding '

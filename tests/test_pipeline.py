@@ -59,8 +59,12 @@ def test_pipeline_with_two_training_steps_changes_every_lora_parameter(tmp_path)
     assert summary["split"] == {"train": 16, "validation": 2, "test": 2}
     assert summary["train"]["steps"] == 2
     assert set(summary["metrics"]) == {"base", "tuned"}
-    tuned, base = (summary["metrics"][s]["rougeL"] for s in ("tuned", "base"))
-    assert summary["verdict"].startswith(f"tuned {'beats' if tuned > base else 'trails' if tuned < base else 'ties with'} base on ROUGE-L")
+    assert summary["verdict"].startswith(("Tuned beats base on ROUGE-L by ",
+                                          "Tuned trails base on ROUGE-L by ",
+                                          "No clear difference between tuned and base on "))
+    assert summary["verdict"].endswith(", n=2); no blind ratings yet (rate the pairs in a "
+                                       "rating session). Too few held-out rows for a firm "
+                                       "conclusion.")
     trained = load_file(f"{summary['train']['adapter']}/adapter_model.safetensors")
     initial = {name.replace(".default", ""): param.detach()
                for name, param in init_model(ensure_base_model(), TrainConfig(seed=0))

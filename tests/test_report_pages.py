@@ -29,6 +29,16 @@ def test_report_page_shows_paired_intervals_and_offers_both_exports(workspace):
     assert labels == ["Report (HTML)", "Ratings (CSV, one row per rating)"]
 
 
+def test_report_page_opens_with_the_verdict(workspace):
+    score(workspace)
+    at = page("views/report.py")
+    # 3 held-out rows, base and tuned answers share no token with "Answer N.": ROUGE-L 0 − 0
+    assert at.info[0].value == (
+        "**Verdict** · No clear difference between tuned and base on ROUGE-L: +0.000 (95% CI "
+        "+0.000 to +0.000, n=3); no blind ratings yet (rate the pairs in a rating session). "
+        "Too few held-out rows for a firm conclusion.")
+
+
 def test_playground_renders_and_shows_a_held_out_prompt(workspace):
     at = page("views/playground.py")
     assert not at.exception, at.exception

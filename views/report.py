@@ -22,6 +22,7 @@ except Exception as exc:  # the page must not show a traceback
     _ui.show_error(exc)
     st.stop()
 ev = result.get("evaluation")
+st.info(f"**Verdict** · {result['verdict']}")
 
 st.subheader("Stages")
 counts = {stage: summary for stage, summary in result["stages"].items()

@@ -10,7 +10,7 @@ from workbench.jobs import runner as jobs
 from workbench.demo import DEMO_DATA
 from common.errors import WorkbenchError
 from workbench.paths import allowed_roots, confine
-from workbench.stages.pipeline import STAGES
+from workbench.stages import STAGES
 from workbench.store import DB_NAME
 from workbench.store.evaluation import succeeded_runs
 

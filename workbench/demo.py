@@ -3,7 +3,8 @@
 The demo dataset (``workbench/demo_data/demo_chat.jsonl``) was written for this project; it
 has exact and paraphrased duplicates, fictional PII (example.com addresses, 555-01xx numbers,
 a test card number), a malformed line, a row with no assistant turn and one with an empty
-answer, so every page has something to show.
+answer, so every page has something to show: a trained run, generations, scores, a rated
+session and a verdict.
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ def build_demo(workspace: Path, force: bool = False, max_train_steps: int = 10) 
     """Run the pipeline on the demo data into ``workspace`` unless it already holds one.
 
     The demo trains on the redacted text (``redact=True``): its rows carry fictional PII on
-    purpose, and the privacy gate refuses to train on unreviewed findings.
+    purpose, and the privacy gate refuses to train on unreviewed findings. After scoring, a
+    rating session is rated by script (``workbench.demo_ratings``, marked as demo ratings in
+    its name and guidelines), and ``verdict`` is the report's verdict with those ratings.
 
     Only a workspace is ever replaced (``force``): a folder that exists, is not empty and
     holds no ``workspace.duckdb`` raises InputError and is left as it is.
     """
+    from workbench.demo_ratings import rate_demo_session
     from workbench.stages.pipeline import PipelineOptions, pipeline
+    from workbench.stages.report import gather as report
 
     is_workspace = (workspace / DB_NAME).exists()
     if is_workspace and not force:
@@ -40,4 +45,7 @@ def build_demo(workspace: Path, force: bool = False, max_train_steps: int = 10) 
     summary = pipeline(PipelineOptions(input=str(DEMO_DATA), workspace=str(workspace),
                                        max_train_steps=max_train_steps, eval_size=8,
                                        max_new_tokens=64, redact=True))
+    if summary["metrics"]:  # a rated session and the verdict it supports
+        summary["session"] = rate_demo_session(workspace)
+        summary["verdict"] = report(workspace)["verdict"]
     return {"workspace": str(workspace), "built": True, **summary}

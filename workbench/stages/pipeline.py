@@ -16,16 +16,17 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from evaluation.verdict import verdict
 from training.config import MAX_SEQ_LEN
 from common.errors import StageError
 from workbench.jobs.execute import Execute, in_child
+from workbench.stages import STAGES
 from workbench.stages import curation as stages
 from workbench.stages import evaluation, training
+from workbench.stages.report import gather
 from workbench.store import open_workspace
 
 log = logging.getLogger("workbench.pipeline")
-STAGES = ("ingest", "validate", "dedup", "pii", "split", "leakage", "train", "generate",
-          "score")
 
 
 @dataclass
@@ -113,6 +114,8 @@ def pipeline(o: PipelineOptions, on_stage: Callable[[int, int, str], None] | Non
         finally:
             timings[name] = round(time.perf_counter() - start, 2)
     summary = summarize(results, reason, timings)
+    if "score" in results:  # the verdict with its intervals, as the report states it
+        summary["verdict"] = gather(ws)["verdict"]
     with open_workspace(ws) as store:
         store.record_stage("pipeline", store.current_dataset(), asdict(o), summary)
     return summary
@@ -137,20 +140,7 @@ def summarize(results: dict, reason: str | None, timings: dict) -> dict:
             "steps", "first_loss", "final_loss", "adapter", "dataset_version")},
         "metrics": results["score"]["metrics"] if "score" in results else None,
         "metrics_reason": reason, "timings": timings,
-        "verdict": verdict(results["score"]["metrics"] if "score" in results else None, reason),
+        "verdict": verdict(None, reason=reason),
     }
 
 
-def verdict(metrics: dict[str, dict[str, float]] | None, reason: str | None = None) -> str:
-    """The pipeline's closing line: tuned vs base on ROUGE-L (the automatic verdict), and
-    where the human verdict comes from. ``metrics``: score's {system: {"rougeL": ...}}.
-
-    >>> verdict({"base": {"rougeL": 0.2}, "tuned": {"rougeL": 0.25}})
-    'tuned beats base on ROUGE-L: 0.25 vs 0.2 (+0.05); for a human verdict, rate the pairs blind in a rating session'
-    """
-    if not metrics or "base" not in metrics or "tuned" not in metrics:
-        return f"no verdict: {reason or 'no metrics'}"
-    tuned, base = metrics["tuned"]["rougeL"], metrics["base"]["rougeL"]
-    word = "beats" if tuned > base else "trails" if tuned < base else "ties with"
-    return (f"tuned {word} base on ROUGE-L: {tuned:.4g} vs {base:.4g} ({tuned - base:+.4g}); "
-            "for a human verdict, rate the pairs blind in a rating session")

@@ -12,9 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from evaluation.bootstrap import breakdown, paired_interval
+from evaluation.verdict import report_verdict
 from workbench.session_statistics import rouge_scores, statistics
 from workbench.stages import lineage
-from workbench.stages.pipeline import STAGES
+from workbench.stages import STAGES
 from workbench.store import Workspace, open_workspace
 from workbench.store import evaluation as store
 from workbench.store import sessions as session_store
@@ -158,8 +159,8 @@ def gather(workspace: Path, meta_key: str | None = None, n_boot: int = 200,
     "metrics" (score's ROUGE per system), "rouge" (the latest score's tokenizer, texts with no
     token, warnings), "sessions" (``session_reports``, Bradley–Terry with ``n_boot``
     resamples), "lineage" (of the latest train run's adapter), "evaluation"
-    (``evaluation_report``: intervals, breakdown by ``meta_key``, lineage of every system)}.
-    With ``rouge_tokenizer`` the latest generations are scored again first when their latest
+    (``evaluation_report``: intervals, breakdown by ``meta_key``, lineage of every system)},
+    led by "verdict" (``evaluation.verdict.report_verdict``). With ``rouge_tokenizer`` the latest generations are scored again first when their latest
     score used other tokens."""
     if rouge_tokenizer:
         _rescore(workspace, rouge_tokenizer)
@@ -172,13 +173,14 @@ def gather(workspace: Path, meta_key: str | None = None, n_boot: int = 200,
     summaries = {k: (r["summary"] if r else None) for k, r in recipe_runs.items()}
     train = summaries.get("train")
     score = summaries.get("score") or {}
-    return {"dataset_id": dataset_id, "stages": summaries, "split": split,
-            "metrics": score.get("metrics"),
-            "rouge": {"tokenizer": score.get("rouge_tokenizer", "unicode"),
-                      "empty_after_tokenization": score.get("empty_after_tokenization"),
-                      "warnings": score.get("warnings", [])} if score else None,
-            "sessions": sessions, "lineage": lineage.of_adapter((train or {}).get("adapter")),
-            "evaluation": evaluation}
+    result = {"dataset_id": dataset_id, "stages": summaries, "split": split,
+              "metrics": score.get("metrics"),
+              "rouge": {"tokenizer": score.get("rouge_tokenizer", "unicode"),
+                        "empty_after_tokenization": score.get("empty_after_tokenization"),
+                        "warnings": score.get("warnings", [])} if score else None,
+              "sessions": sessions, "lineage": lineage.of_adapter((train or {}).get("adapter")),
+              "evaluation": evaluation}
+    return {"verdict": report_verdict(result), **result}
 
 
 def _rescore(workspace: Path, rouge_tokenizer: str) -> None:

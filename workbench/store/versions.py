@@ -45,9 +45,11 @@ def split_rows(ws: Workspace, dataset_id: int) -> list[dict]:
 
 
 def record_version(ws: Workspace, dataset_id: int) -> str:
-    """The version of the split rows as trained (content hash; rows kept in
-    version_rows, so an adapter's lineage leads back to the exact rows it saw)."""
-    return create_version(ws, dataset_id, "trained", split_rows(ws, dataset_id))["id"]
+    """The version of the split rows as training reads them (content hash; rows kept in
+    version_rows, so an adapter's lineage leads back to the exact rows it saw). Made before
+    training starts (and by the privacy gate), so its note does not say "trained":
+    ``list_versions`` counts the train runs that succeeded on it."""
+    return create_version(ws, dataset_id, "split rows", split_rows(ws, dataset_id))["id"]
 
 
 def create_version(ws: Workspace, dataset_id: int, note: str = "",
@@ -78,8 +80,11 @@ def create_version(ws: Workspace, dataset_id: int, note: str = "",
 
 
 def list_versions(ws: Workspace):
-    """A DataFrame of the stored versions with rows, newest first."""
+    """A DataFrame of the stored versions with rows, newest first; ``train_runs``: how many
+    train runs succeeded on each (a version is trained only when one did)."""
     return ws.frame("""SELECT v.id, v.dataset_id, d.name AS dataset, v.n_rows, v.note,
+        (SELECT count(*) FROM runs r WHERE r.kind = 'train' AND r.state = 'succeeded' AND
+         json_extract_string(r.summary, '$.dataset_version') = v.id) AS train_runs,
         v.created_at FROM versions v JOIN datasets d ON d.id = v.dataset_id
         WHERE EXISTS (SELECT 1 FROM version_rows r WHERE r.version_id = v.id)
         ORDER BY v.created_at DESC, v.id""")
