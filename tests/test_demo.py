@@ -105,11 +105,11 @@ def test_a_demo_with_few_differing_answers_gets_one_rater_or_no_session(
 def test_a_version_is_not_labelled_trained_before_a_run_trained_on_it(tmp_path):
     from tests.prepared import prepare_workspace
     from workbench.store import open_workspace
-    from workbench.store.versions import list_versions
+    from workbench.store.versions import list_versions, record_version
 
     root = prepare_workspace(tmp_path / "ws")
     with open_workspace(root) as ws:
-        vid = ws.record_version(1)  # what the privacy gate and training record first
+        vid = record_version(ws, 1)  # what the privacy gate and training record first
         row = list_versions(ws).set_index("id").loc[vid]
     assert (row["note"], row["train_runs"]) == ("split rows", 0)
 
