@@ -8,7 +8,7 @@ import streamlit as st
 from views import _ui
 from workbench import stages
 from common.errors import WorkbenchError
-from workbench.paths import allowed_roots, confine
+from workbench.paths import allowed_roots, confine, write_file
 from workbench.store.browse import datasets
 
 path = _ui.sidebar()
@@ -41,13 +41,15 @@ def run(action, *args) -> dict | None:
 
 
 def save_upload(upload) -> str:
-    """The uploaded file, written to <workspace>/uploads/ under its base name (no folders)."""
+    """The uploaded file, written to <workspace>/uploads/ under its base name (no folders);
+    the same name again gets a numbered name, never an overwrite (``write_file``)."""
     name = Path(upload.name).name.strip()
     name = "upload" if name in ("", ".", "..") else name
-    folder = path / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_bytes(upload.getvalue())
-    return str(folder / name)
+    stem, suffix, n = Path(name).stem, Path(name).suffix, 1
+    while (path / "uploads" / name).exists() or (path / "uploads" / name).is_symlink():
+        n += 1
+        name = f"{stem}-{n}{suffix}"
+    return str(write_file(Path("uploads") / name, [path], upload.getvalue()))
 
 
 def ingest_confined(ws_path: Path, typed: str, *rest) -> dict:

@@ -7,6 +7,7 @@ import streamlit as st
 
 from evaluation.report import METRIC_LABELS, render_html
 from views import _ui
+from common.csvsafe import csv_text
 from common.errors import NoDataset
 from workbench.pipeline import report
 from workbench.store import evaluation as store
@@ -119,6 +120,6 @@ c1.download_button("Report (HTML)", render_html(result), file_name="report.html"
                    mime="text/html", key="export_html")
 if ev:
     with _ui.workspace() as ws:
-        csv = store.ratings_export(ws, ev["run_id"]).to_csv(index=False)
+        csv = csv_text(store.ratings_export(ws, ev["run_id"]))
     c2.download_button("Ratings (CSV, one row per rating)", csv, file_name="ratings.csv",
                        mime="text/csv", key="export_csv")

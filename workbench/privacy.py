@@ -12,6 +12,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from common.errors import WorkbenchError
+from workbench.paths import write_file, write_roots
 from workbench.store import open_workspace
 from workbench.store import privacy as store
 
@@ -84,16 +85,15 @@ def gate(workspace: Path, threshold: float = store.DEFAULT_GATE_THRESHOLD) -> di
             "override": over}
 
 
-def write_report(workspace: Path, out: Path) -> dict:
-    """Write the privacy report to ``out`` (``.json``, else Markdown); returns its summary."""
+def write_report(workspace: Path, out: Path, roots: list[Path] | None = None,
+                 overwrite: bool = False) -> dict:
+    """Write the privacy report to ``out`` (``.json``, else Markdown) inside ``roots``
+    (default: the workspace; ``workbench.paths.write_file``); returns its summary."""
     with open_workspace(workspace, create=False) as ws:
         data = store.report(ws, ws.current_dataset())
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".json":
-        out.write_text(json.dumps(data, indent=2, default=str, ensure_ascii=False))
-    else:
-        out.write_text(report_markdown(data))
+    text = (json.dumps(data, indent=2, default=str, ensure_ascii=False)
+            if Path(out).suffix == ".json" else report_markdown(data))
+    out = write_file(out, roots or write_roots(workspace), text, overwrite)
     return {"report": str(out), "by_status": data["by_status"], "gate": data["gate"]}
 
 
