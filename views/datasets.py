@@ -8,7 +8,8 @@ import streamlit as st
 from views import _ui
 from workbench import stages
 from common.errors import WorkbenchError
-from workbench.paths import allowed_roots, confine, write_file
+from workbench import paths
+from workbench.paths import allowed_roots, confine
 from workbench.store.browse import datasets
 
 path = _ui.sidebar()
@@ -41,15 +42,8 @@ def run(action, *args) -> dict | None:
 
 
 def save_upload(upload) -> str:
-    """The uploaded file, written to <workspace>/uploads/ under its base name (no folders);
-    the same name again gets a numbered name, never an overwrite (``write_file``)."""
-    name = Path(upload.name).name.strip()
-    name = "upload" if name in ("", ".", "..") else name
-    stem, suffix, n = Path(name).stem, Path(name).suffix, 1
-    while (path / "uploads" / name).exists() or (path / "uploads" / name).is_symlink():
-        n += 1
-        name = f"{stem}-{n}{suffix}"
-    return str(write_file(Path("uploads") / name, [path], upload.getvalue()))
+    """The uploaded file, saved in the workspace (``workbench.paths.save_upload``)."""
+    return str(paths.save_upload(path, upload.name, upload.getvalue()))
 
 
 def ingest_confined(ws_path: Path, typed: str, *rest) -> dict:

@@ -93,3 +93,16 @@ def write_file(typed: str | Path, roots: list[Path], data: str | bytes,
     with open_new(target, overwrite, binary=isinstance(data, bytes)) as handle:
         handle.write(data)
     return target
+
+
+def save_upload(workspace: Path, name: str, data: bytes) -> Path:
+    """Save an uploaded file as ``<workspace>/uploads/<base name>`` (folders in ``name``
+    dropped); a name already taken, by a file or a link, gets ``-2``, ``-3``… before its
+    suffix, so an upload never replaces anything. Returns the path written."""
+    base = Path(name).name.strip()
+    base = "upload" if base in ("", ".", "..") else base
+    folder, candidate, n = Path(workspace) / "uploads", base, 1
+    while (folder / candidate).exists() or (folder / candidate).is_symlink():
+        n += 1
+        candidate = f"{Path(base).stem}-{n}{Path(base).suffix}"
+    return write_file(Path("uploads") / candidate, [Path(workspace).resolve()], data)

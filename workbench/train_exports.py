@@ -40,9 +40,9 @@ def export_run(workspace: Path, run_id: str | None = None, gguf: bool = True,
     if not runs:
         raise StageError(f"no succeeded train run {run_id or ''} to export".replace("  ", " "))
     run = runs[0]
+    out = write_target(Path(run["dir"]) / "export", [Path(workspace).resolve()], overwrite)
     config, output = run["config"]["train"], Path(run["summary"]["adapter"])
     base_dir = ensure_base_model(config["base_model"])
-    out = write_target(Path(run["dir"]) / "export", [Path(workspace).resolve()], overwrite)
     if out.exists():
         shutil.rmtree(out)
     out.mkdir()
