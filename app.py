@@ -1,6 +1,6 @@
 """SLM Workbench app: a router over the pages in views/ (``st.navigation``), by role.
 
-Icons are emoji: a ``:material/…:`` page icon becomes the tab's favicon, which the browser
+Icons are emoji: a material-symbol page icon becomes the tab's favicon, which the browser
 fetches from fonts.gstatic.com, and the app fetches nothing from outside 127.0.0.1.
 
 The page files live in views/, not pages/: Streamlit still gives a folder named pages/ beside
