@@ -151,8 +151,19 @@ def m008_embedding_cache(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def m009_login_guard(con: duckdb.DuckDBPyConnection) -> None:
+    """Failed logins per kind (admin password, rater token) across browser sessions, and the
+    invite links already exchanged for a session (by token hash); owner: store/auth.py."""
+    con.execute("""
+    CREATE TABLE login_failures(kind VARCHAR PRIMARY KEY, failures INTEGER,
+        locked_until DOUBLE);
+    CREATE TABLE invite_links_used(token_hash VARCHAR PRIMARY KEY,
+        used_at TIMESTAMP DEFAULT current_timestamp);
+    """)
+
+
 MIGRATIONS = [m001_initial, m002_privacy, m003_training, m004_sessions, m005_curation_io,
-              m006_curation_dedup, m007_evaluation, m008_embedding_cache]
+              m006_curation_dedup, m007_evaluation, m008_embedding_cache, m009_login_guard]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:
