@@ -70,17 +70,21 @@ def test_a_success_clears_the_count(guarded):
 
 
 def test_failures_and_waits_are_audited_without_the_guess(guarded):
-    for i in range(6):
+    for i in range(5):
         fail_admin(guarded, T0 + i * 10)
-    with pytest.raises(auth.LoginThrottled):
-        auth.admin_login(guarded, "guess", now=T0 + 50.5)
+    for _ in range(3):
+        with pytest.raises(auth.LoginThrottled):
+            auth.admin_login(guarded, "guess", now=T0 + 40.5)
+    fail_admin(guarded, T0 + 41)
     log = audit(guarded)
     assert [a for a, _ in log] == ["login_failed"] * 5 + ["login_locked", "login_failed",
-                                                         "login_locked", "login_refused_locked"]
+                                                         "login_locked"]
+    assert log[4][1] == {"kind": "admin", "failures": 5, "refused_while_waiting": 0}
     assert log[5][1] == {"kind": "admin", "failures": 5, "seconds": 1.0,
                          "until": "2023-11-14T22:14:01+00:00"}
-    assert log[-1][1] == {"kind": "admin", "failures": 6,
-                          "retry_at": "2023-11-14T22:14:12+00:00"}
+    assert log[6][1] == {"kind": "admin", "failures": 6, "refused_while_waiting": 3}
+    assert log[7][1] == {"kind": "admin", "failures": 6, "seconds": 2.0,
+                         "until": "2023-11-14T22:14:03+00:00"}
     assert "guess" not in json.dumps(log)
 
 

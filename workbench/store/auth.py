@@ -98,9 +98,9 @@ def _state(ws: Workspace, kind: str) -> tuple[int, float]:
 
 
 def _save(ws: Workspace, kind: str, failures: int, locked_until: float) -> None:
-    ws.con.execute("INSERT INTO login_failures VALUES (?, ?, ?) ON CONFLICT (kind) DO UPDATE "
-                   "SET failures = excluded.failures, locked_until = excluded.locked_until",
-                   [kind, failures, locked_until])
+    ws.con.execute("INSERT INTO login_failures(kind, failures, locked_until) VALUES (?, ?, ?) "
+                   "ON CONFLICT (kind) DO UPDATE SET failures = excluded.failures, "
+                   "locked_until = excluded.locked_until", [kind, failures, locked_until])
 
 
 def _iso(at: float) -> str:
@@ -108,13 +108,15 @@ def _iso(at: float) -> str:
 
 
 def _reserve(ws: Workspace, kind: str, now: float) -> None:
-    """Refuse (LoginThrottled, audited) while a wait runs; past MAX_FREE_FAILURES the attempt
-    takes the next slot itself, so parallel sessions cannot verify guesses side by side."""
+    """Refuse (LoginThrottled) while a wait runs; past MAX_FREE_FAILURES the attempt takes
+    the next slot itself, so parallel sessions cannot verify guesses side by side. Refusals
+    are counted, and the count is audited with the next failure (one audit row per refusal
+    would let an attacker flood the log)."""
     with _GUARD:
         failures, until = _state(ws, kind)
         if now < until:
-            ws.audit("login", "login_refused_locked", {"kind": kind, "failures": failures,
-                                                       "retry_at": _iso(until)})
+            ws.con.execute("UPDATE login_failures SET refused = refused + 1 WHERE kind = ?",
+                           [kind])
             raise LoginThrottled(kind, until, now)
         if failures >= MAX_FREE_FAILURES:
             _save(ws, kind, failures, now + delay_after(failures))
@@ -123,9 +125,13 @@ def _reserve(ws: Workspace, kind: str, now: float) -> None:
 def _failed(ws: Workspace, kind: str, now: float) -> None:
     with _GUARD:
         failures = _state(ws, kind)[0] + 1
+        refused = ws.scalar("SELECT coalesce(max(refused), 0) FROM login_failures "
+                            "WHERE kind = ?", [kind])
         wait = delay_after(failures)
         _save(ws, kind, failures, now + wait)
-        ws.audit("login", "login_failed", {"kind": kind, "failures": failures})
+        ws.con.execute("UPDATE login_failures SET refused = 0 WHERE kind = ?", [kind])
+        ws.audit("login", "login_failed", {"kind": kind, "failures": failures,
+                                           "refused_while_waiting": refused})
         if wait:
             ws.audit("login", "login_locked", {"kind": kind, "failures": failures,
                                                "seconds": wait, "until": _iso(now + wait)})
@@ -139,8 +145,9 @@ def _succeeded(ws: Workspace, kind: str) -> None:
 def admin_login(ws: Workspace, password: str, now: float | None = None) -> None:
     """Log the admin in, or raise AuthError ("wrong admin password") or LoginThrottled.
 
-    Every failure and every start of a wait goes to the audit log (kind and count, never the
-    password); a success clears the count. ``now``: Unix time (tests).
+    Every failure (with the attempts refused since the one before) and every start of a wait
+    goes to the audit log (kind and counts, never the password); a success clears the count.
+    ``now``: Unix time (tests).
     """
     now = time.time() if now is None else now
     _reserve(ws, "admin", now)

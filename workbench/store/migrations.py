@@ -156,7 +156,7 @@ def m009_login_guard(con: duckdb.DuckDBPyConnection) -> None:
     invite links already exchanged for a session (by token hash); owner: store/auth.py."""
     con.execute("""
     CREATE TABLE login_failures(kind VARCHAR PRIMARY KEY, failures INTEGER,
-        locked_until DOUBLE);
+        locked_until DOUBLE, refused INTEGER DEFAULT 0);
     CREATE TABLE invite_links_used(token_hash VARCHAR PRIMARY KEY,
         used_at TIMESTAMP DEFAULT current_timestamp);
     """)
