@@ -1,5 +1,8 @@
 """SLM Workbench app: a router over the pages in views/ (``st.navigation``), by role.
 
+Icons are emoji: a material-symbol page icon becomes the tab's favicon, which the browser
+fetches from fonts.gstatic.com, and the app fetches nothing from outside 127.0.0.1.
+
 The page files live in views/, not pages/: Streamlit still gives a folder named pages/ beside
 the main script its old auto-discovered sidebar (file names as links) when a page URL is
 opened directly (PagesManager.uses_pages_directory), even with st.navigation.
@@ -18,20 +21,20 @@ from views import _ui
 
 st.set_page_config(page_title="SLM Workbench", layout="wide")
 PAGES = [  # the admin's pages
-    st.Page("views/data.py", title="Data", icon=":material/table:", default=True),
-    st.Page("views/datasets.py", title="Datasets", icon=":material/upload_file:"),
-    st.Page("views/browse.py", title="Browse", icon=":material/search:"),
-    st.Page("views/dedup.py", title="Duplicates", icon=":material/content_copy:"),
-    st.Page("views/versions.py", title="Versions", icon=":material/history:"),
-    st.Page("views/privacy.py", title="Privacy", icon=":material/shield_person:"),
-    st.Page("views/run.py", title="Run", icon=":material/play_arrow:"),
-    st.Page("views/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("views/sessions.py", title="Sessions", icon=":material/groups:"),
-    st.Page("views/report.py", title="Report", icon=":material/summarize:"),
-    st.Page("views/playground.py", title="Playground", icon=":material/chat:"),
+    st.Page("views/data.py", title="Data", icon="📊", default=True),
+    st.Page("views/datasets.py", title="Datasets", icon="📥"),
+    st.Page("views/browse.py", title="Browse", icon="🔎"),
+    st.Page("views/dedup.py", title="Duplicates", icon="👯"),
+    st.Page("views/versions.py", title="Versions", icon="🗂️"),
+    st.Page("views/privacy.py", title="Privacy", icon="🛡️"),
+    st.Page("views/run.py", title="Run", icon="▶️"),
+    st.Page("views/train.py", title="Train", icon="🏋️"),
+    st.Page("views/sessions.py", title="Sessions", icon="👥"),
+    st.Page("views/report.py", title="Report", icon="📋"),
+    st.Page("views/playground.py", title="Playground", icon="💬"),
 ]
-RATE = st.Page("views/rate.py", title="Rate", icon=":material/thumbs_up_down:")
-LOGIN = st.Page("views/login.py", title="Log in", icon=":material/login:")
+RATE = st.Page("views/rate.py", title="Rate", icon="👍")
+LOGIN = st.Page("views/login.py", title="Log in", icon="🔑")
 
 role = _ui.auth().get("role")
 if role == "admin":

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.errors import InputError
+from common.files import open_new
 
 PLAIN_KEYS = {"role", "content"}
 SHAREGPT_FROM = {"system": "system", "user": "human", "assistant": "gpt"}
@@ -113,39 +114,48 @@ def arrow_table(records: list[dict]):
     return pa.table({name: _column([r.get(name) for r in records]) for name in names})
 
 
-def write(records: list[dict], fmt: str, path: Path) -> None:
-    """Write ``records`` to ``path`` in ``fmt`` (a file, or a folder for ``hf``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "openai":
-        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
-                        encoding="utf-8")
-    elif fmt in ("alpaca", "sharegpt"):
-        path.write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
-    elif fmt == "parquet":
-        import pyarrow.parquet as pq
+def write(records: list[dict], fmt: str, path: Path, overwrite: bool = False) -> None:
+    """Write ``records`` to ``path`` in ``fmt`` (a file, or a folder for ``hf``).
 
-        pq.write_table(arrow_table(records), path)
-    else:
+    Never through a symbolic link at ``path``, and over an existing file or folder only with
+    ``overwrite`` (``common.files.open_new``); raises InputError otherwise.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "hf":
         import datasets
 
+        if path.is_symlink() or (path.exists() and not overwrite):
+            open_new(path, overwrite)  # raises the same message a file would get
         datasets.Dataset(arrow_table(records)).save_to_disk(str(path))
+        return
+    with open_new(path, overwrite, binary=fmt == "parquet") as handle:
+        if fmt == "openai":
+            handle.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+        elif fmt in ("alpaca", "sharegpt"):
+            handle.write(json.dumps(records, ensure_ascii=False, indent=1))
+        else:
+            import pyarrow.parquet as pq
+
+            pq.write_table(arrow_table(records), handle)
 
 
 EXPORTS = {"openai": ".jsonl", "alpaca": ".json", "sharegpt": ".json", "parquet": ".parquet",
            "hf": ""}
 
 
-def export(rows: list[dict], fmt: str, path: str | Path, include_meta: bool = True) -> dict:
+def export(rows: list[dict], fmt: str, path: str | Path, include_meta: bool = True,
+           overwrite: bool = False) -> dict:
     """Write ``rows`` ({messages, meta}) to ``path`` as ``fmt`` (one of ``EXPORTS``).
 
     Returns ``{format, path, written, skipped: [{index, reason}]}``. Raises InputError for
-    an unknown format or when no row fits it.
+    an unknown format, when no row fits it, or when ``path`` is a symbolic link or exists
+    and ``overwrite`` is False.
     """
     if fmt not in EXPORTS:
         raise InputError(f"unknown export format '{fmt}'; accepted: {', '.join(EXPORTS)}")
     records, skipped = to_records(rows, fmt, include_meta)
     if not records and rows:
         raise InputError(f"no row fits the {fmt} format (first reason: {skipped[0].reason})")
-    write(records, fmt, Path(path))
+    write(records, fmt, Path(path), overwrite)
     return {"format": fmt, "path": str(path), "written": len(records),
             "skipped": [{"index": s.index, "reason": s.reason} for s in skipped]}

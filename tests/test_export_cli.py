@@ -18,7 +18,8 @@ def run(*args) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_ingest_with_a_mapping_then_drop_version_diff_and_export(tmp_path):
+def test_ingest_with_a_mapping_then_drop_version_diff_and_export(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the CLI writes in the current folder or the workspace
     ws = str(tmp_path / "ws")
     source = write_jsonl(tmp_path / "qa.jsonl", ROWS)
     assert run("ingest", "--input", str(source), "-w", ws, "--column", "question=instruction",
@@ -51,7 +52,8 @@ def test_mix_command_makes_a_dataset_with_sources_in_meta(tmp_path):
     assert run("browse", "-w", ws, "--dataset", "1", "--search", "assistant")["total"] == 0
 
 
-def test_unknown_version_is_one_line_and_exit_1(tmp_path):
+def test_unknown_version_is_one_line_and_exit_1(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     ws = str(tmp_path / "ws")
     run("ingest", "--input", str(write_jsonl(tmp_path / "p.jsonl",
                                               [{"prompt": "p", "completion": "c"}])), "-w", ws)

@@ -251,12 +251,12 @@ def test_unsupported_language_row_blocks_the_gate(tmp_path):
 def test_report_exports_counts_and_approvers_without_values(ws, tmp_path):
     with open_workspace(ws) as w:
         store.decide_entity(w, 1, "PERSON", "reject", "rita", "story characters")
-    md = ok(cli("privacy-report", "-w", str(ws), "--out", str(tmp_path / "r.md")))
+    md = ok(cli("privacy-report", "-w", str(ws), "--out", str(tmp_path / "r.md"), cwd=tmp_path))
     text = (tmp_path / "r.md").read_text()
     assert md["by_status"]["reject"] == sum(1 for f in open_findings(ws)
                                             if f["entity_type"] == "PERSON")
     assert "| PERSON | 0 | 0 |" in text and "rita: reject" in text
-    ok(cli("privacy-report", "-w", str(ws), "--out", str(tmp_path / "r.json")))
+    ok(cli("privacy-report", "-w", str(ws), "--out", str(tmp_path / "r.json"), cwd=tmp_path))
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["deciders"][0]["who"] == "rita"
     assert not any(v in text or v in json.dumps(data) for v in PLANTED)
@@ -280,7 +280,8 @@ def test_no_planted_value_in_cli_output_logs_or_files_outside_the_database(tmp_p
             cli("privacy-decide", "-w", str(ws), "--example", "1", "--message", "0",
                 "--start", "0", "--end", "3", "--entity", "PERSON", "--decision", "accept",
                 "--who", "rita"),
-            cli("privacy-report", "-w", str(ws), "--out", str(tmp_path / "out" / "r.md"))]
+            cli("privacy-report", "-w", str(ws), "--out", str(tmp_path / "out" / "r.md"),
+                cwd=tmp_path)]
     assert [r.returncode for r in runs] == [0, 0, 0, 0, 0, 1, 0, 0, 1, 0]
     output = "".join(r.stdout + r.stderr for r in runs)
     written = [p for p in tmp_path.rglob("*") if p.is_file() and p.parent != tmp_path / "in"

@@ -14,7 +14,8 @@ def run(*args, input=None):
     return result.exit_code, result.output
 
 
-def test_create_rate_and_stats_from_the_cli(tmp_path):
+def test_create_rate_and_stats_from_the_cli(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the CLI writes in the current folder or the workspace
     ws = str(prepare_workspace(tmp_path / "ws"))
     guidelines = tmp_path / "g.md"
     guidelines.write_text("# Prefer the *correct* answer")

@@ -69,9 +69,9 @@ def auth() -> dict:
 def refuse(login=None) -> None:
     """The whole answer to a page this role may not open: one line, and with ``login`` (the
     login page) a link to it, nothing else."""
-    st.error("Not allowed: this page is not available to you.", icon=":material/block:")
+    st.error("Not allowed: this page is not available to you.", icon="🚫")
     if login is not None:
-        st.page_link(login, label="Log in", icon=":material/login:")
+        st.page_link(login, label="Log in", icon="🔑")
     st.stop()
 
 

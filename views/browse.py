@@ -47,7 +47,7 @@ with _ui.workspace() as ws:
 
 st.subheader(f"Row {example_id} (line {row['line']}) · {row['status']}")
 for finding in row["findings"]:
-    st.caption(f"{finding['severity']} · {finding['code']}: {finding['message']}")
+    st.text(f"{finding['severity']} · {finding['code']}: {finding['message']}")
 texts = [st.text_area(f"{i} · {message['role']}", message["content"],
                       key=f"text_{example_id}_{i}") for i, message in enumerate(row["messages"])]
 if row["meta"]:

@@ -9,6 +9,7 @@ from curation.formats import FORMATS
 from views import _ui
 from workbench.stages import curation as stages
 from common.errors import WorkbenchError
+from workbench import paths
 from workbench.paths import allowed_roots, confine
 from workbench.store.browse import datasets
 
@@ -41,13 +42,8 @@ def run(action, *args) -> dict | None:
 
 
 def save_upload(upload) -> str:
-    """The uploaded file, written to <workspace>/uploads/ under its base name (no folders)."""
-    name = Path(upload.name).name.strip()
-    name = "upload" if name in ("", ".", "..") else name
-    folder = path / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_bytes(upload.getvalue())
-    return str(folder / name)
+    """The uploaded file, saved in the workspace (``workbench.paths.save_upload``)."""
+    return str(paths.save_upload(path, upload.name, upload.getvalue()))
 
 
 def ingest_confined(ws_path: Path, typed: str, *rest) -> dict:

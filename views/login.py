@@ -1,10 +1,11 @@
 """Log in: the admin with the password (set here on first start), a rater with an invite token.
 
-A rater's invite link may carry the token as ``?token=…``; it is read once and removed from the
-address bar. Nothing typed here is logged; the store keeps only hashes (workbench/auth.py).
+A rater's invite link may carry the token as ``?token=…``: it is removed from the address bar
+and exchanged for this browser session once; the same link opened again (Back, history) logs
+nobody in, the token typed below still does. Failed logins are counted per workspace, across
+browser sessions, with growing waits (workbench.store.auth.admin_login / rater_login).
+Nothing typed here is logged; the store keeps only hashes (workbench/auth.py).
 """
-
-import time
 
 import streamlit as st
 
@@ -12,19 +13,16 @@ from views import _ui
 from workbench.auth import AuthError
 from workbench.store import DB_NAME, open_workspace
 from workbench.store import auth as admin
-from workbench.store import sessions as ss
-
-FAILED_LOGIN_PAUSE_S = 1.0  # slows password guessing from one browser session
 
 
-def rater_login(token: str) -> None:
+def rater_login(token: str, via_link: bool = False) -> None:
     with _ui.workspace() as ws:
         try:
-            st.session_state["auth"] = {"role": "rater", **ss.login(ws, token)}
+            rater = admin.rater_login(ws, token, via_link=via_link)
         except AuthError as exc:
-            time.sleep(FAILED_LOGIN_PAUSE_S)
             st.error(str(exc))
             return
+    st.session_state["auth"] = {"role": "rater", **rater}
     st.rerun()
 
 
@@ -35,7 +33,7 @@ if not (_ui.workspace_path() / DB_NAME).exists():  # first start in a new folder
 link_token = st.query_params.get("token")
 if link_token:
     st.query_params.clear()
-    rater_login(link_token)
+    rater_login(link_token, via_link=True)
 
 with _ui.workspace() as ws:
     first_start = not admin.admin_password_set(ws)
@@ -69,9 +67,10 @@ with admin_col.form("admin_login"):
     password = st.text_input("Admin password", type="password", key="password")
     if st.form_submit_button("Log in", key="admin_submit"):
         with _ui.workspace() as ws:
-            ok = admin.check_admin(ws, password)
-        if ok:
-            st.session_state["auth"] = {"role": "admin"}
-            st.rerun()
-        time.sleep(FAILED_LOGIN_PAUSE_S)
-        st.error("wrong admin password")
+            try:
+                admin.admin_login(ws, password)
+            except AuthError as exc:
+                st.error(str(exc))
+                st.stop()
+        st.session_state["auth"] = {"role": "admin"}
+        st.rerun()

@@ -1,5 +1,6 @@
 """Playground: a typed prompt, or any held-out row, to base and tuned side by side, with the
-same decoding settings for every system."""
+same decoding settings for every system. Rows and answers are shown with ``st.text``: markdown,
+HTML or image links in them are never rendered or fetched."""
 
 import streamlit as st
 
@@ -29,8 +30,8 @@ if source == "A held-out row" and rows:
                           format_func=lambda i: f"#{i}: {labels[i]}")
     messages, reference = prompt_and_reference(next(r for r in rows if r["id"] == chosen)
                                                 ["messages"])
-    for turn in messages:
-        st.markdown(f"**{turn['role']}**: {turn['content']}")
+    for turn in messages:  # dataset text: shown as text, never rendered as markdown
+        st.text(f"{turn['role']}: {turn['content']}")
 else:
     if source == "A held-out row":
         st.info("The test split is empty: type a prompt instead.")

@@ -9,6 +9,7 @@ Keys: 1 = A better, 2 = B better, 3 = tie, 4 = both bad, S = skip, E = edit last
 
 import streamlit as st
 
+from evaluation.guidelines import guidelines_markdown
 from views import _ui
 from workbench.store import sessions as ss
 
@@ -27,7 +28,7 @@ st.title("Rate")
 st.caption(f"Rating as {me['name']} · {info['name']}")
 if info["guidelines"]:
     with st.expander("Guidelines", expanded=done["rated"] == 0):
-        st.markdown(info["guidelines"])  # written by the admin, not dataset text
+        st.markdown(guidelines_markdown(info["guidelines"]))  # no images, web/mail links only
 st.progress(done["rated"] / done["total"] if done["total"] else 1.0,
             text=f"{done['rated']} of {done['total']} rated"
                  + (f" · {done['skipped']} skipped" if done["skipped"] else ""))

@@ -7,6 +7,7 @@ import streamlit as st
 
 from evaluation.report import METRIC_LABELS, render_html
 from views import _ui
+from common.csvsafe import csv_text
 from common.errors import NoDataset
 from workbench.stages.report import gather
 from workbench.store.sessions import ratings_export
@@ -124,6 +125,6 @@ c1.download_button("Report (HTML)", render_html(result), file_name="report.html"
                    mime="text/html", key="export_html")
 if ev:
     with _ui.workspace() as ws:
-        csv = ratings_export(ws, ev["run_id"]).to_csv(index=False)
+        csv = csv_text(ratings_export(ws, ev["run_id"]))
     c2.download_button("Ratings (CSV, one row per rating)", csv, file_name="ratings.csv",
                        mime="text/csv", key="export_csv")

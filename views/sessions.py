@@ -11,6 +11,7 @@ import streamlit as st
 
 from evaluation.sessions import SessionDesign
 from views import _ui
+from common.csvsafe import csv_text
 from common.errors import WorkbenchError
 from workbench.session_statistics import rouge_scores, statistics
 from workbench.store import sessions as ss
@@ -122,7 +123,7 @@ st.caption(" · ".join([*agreement["notes"], (f"position bias sign test p = "
                        + ("–" if kappa is None else f"{kappa:.2f}")]))
 if result["metric_agreement"]:
     st.json(result["metric_agreement"], expanded=False)
-st.download_button("Raw ratings (CSV)", pd.DataFrame(raw).to_csv(index=False),
+st.download_button("Raw ratings (CSV)", csv_text(raw),
                    file_name=f"session-{session_id}-ratings.csv", key="csv")
 with st.expander("Design"):
     st.json(json.loads(json.dumps(result["session"], default=str)))

@@ -7,6 +7,7 @@ import streamlit as st
 from curation.cost import CostConfig, estimate
 from curation.export import EXPORTS, export
 from views import _ui
+from workbench.paths import write_roots, write_target
 from workbench.store.versions import (
     create_version,
     diff_versions,
@@ -47,14 +48,17 @@ if rows:
     st.dataframe(pd.DataFrame(rows).astype(str), hide_index=True, width="stretch", key="diff")
 
 st.subheader("Export")
-c = st.columns([1, 1, 2])
+c = st.columns([1, 1, 2, 1])
 vid = c[0].selectbox("Version", ids, key="export_version")
 fmt = c[1].selectbox("Format", list(EXPORTS), key="export_format")
 target = c[2].text_input("Write to", str(path / "artifacts" / "exports" / f"{vid}{EXPORTS[fmt]}"),
-                         key="export_path")
+                         key="export_path", help="Inside the workspace or a folder of "
+                         "WORKBENCH_DATA_DIRS.")
+overwrite = c[3].checkbox("Overwrite", key="export_overwrite")
 if st.button("Export", key="export"):
-    with _ui.workspace() as ws:  # a WorkbenchError (nothing fits the format) → st.error
-        result = export(version_rows(ws, vid), fmt, target)
+    with _ui.workspace() as ws:  # a refused path, or nothing fits the format → st.error
+        out = write_target(target, write_roots(path), overwrite)
+        result = export(version_rows(ws, vid), fmt, out, overwrite=overwrite)
     st.success(f"Wrote {result['written']} rows to {result['path']}"
                + (f"; skipped {len(result['skipped'])}" if result["skipped"] else ""))
     if result["skipped"]:

@@ -74,19 +74,25 @@ def export(workspace: str = Workspace,
            split: str = typer.Option(None, help="Only this split (train/validation/test)."),
            meta: bool = typer.Option(True, help="Write meta fields beside the messages."),
            encoding: str = typer.Option("cl100k_base", help="OpenAI tokenizer for the cost."),
-           price: float = typer.Option(3.00, help="USD per 1M training tokens.")) -> dict:
-    """Export a version; for openai, also the data-prep guide's token and cost estimate."""
+           price: float = typer.Option(3.00, help="USD per 1M training tokens."),
+           overwrite: bool = typer.Option(False, help="Replace an existing file.")) -> dict:
+    """Export a version; for openai, also the data-prep guide's token and cost estimate.
+
+    ``--out`` must lie in the current folder, the workspace or ``$WORKBENCH_DATA_DIRS``."""
     from curation.cost import CostConfig, estimate
     from curation.export import export as write
+    from workbench.paths import write_roots, write_target
     from workbench.store import open_workspace
     from workbench.store.versions import create_version, version_rows
 
+    target = write_target(out, write_roots(Path(workspace), cwd=True), overwrite)
     with open_workspace(Path(workspace), create=False) as ws:
         vid = version or create_version(ws, ws.current_dataset())["id"]
         rows = version_rows(ws, vid, split)
     if not rows:
         raise StageError(f"version {vid} has no {split} rows")
-    result = {"version": vid, **write(rows, format, out, include_meta=meta)}
+    result = {"version": vid, **write(rows, format, target, include_meta=meta,
+                                      overwrite=overwrite)}
     if format == "openai":
         result["openai_cost"] = estimate([r["messages"] for r in rows],
                                          CostConfig(encoding=encoding, price_per_million=price))

@@ -12,6 +12,8 @@ import typer
 
 from workbench.cliapp import Workspace, command
 
+OVERWRITE = typer.Option(False, help="Replace an existing file (the file must lie in the "
+                                    "current folder, the workspace or $WORKBENCH_DATA_DIRS).")
 TUNED_RUN = typer.Option(None, help="Train run id to compare (repeat for several; default: "
                                     "the latest).")
 
@@ -51,28 +53,35 @@ def evaluate(workspace: str = Workspace,
 def export_report(workspace: str = Workspace,
                   out: str = typer.Option("report.html", help="HTML file to write."),
                   meta_key: str = typer.Option(None, help="Meta column for the breakdown "
-                                               "(e.g. category).")) -> dict:
+                                               "(e.g. category)."),
+                  overwrite: bool = OVERWRITE) -> dict:
     """Write the report as one self-contained HTML file (plots inline, no network)."""
     from evaluation.report import render_html
-    from workbench.stages.report import gather
+    from workbench.paths import write_file, write_roots, write_target
+    from workbench.stages.report import gather as report
 
-    path = Path(out)
-    path.write_text(render_html(gather(Path(workspace), meta_key)), encoding="utf-8")
-    return {"report": str(path.resolve()), "bytes": path.stat().st_size}
+    roots = write_roots(Path(workspace), cwd=True)
+    write_target(out, roots, overwrite)  # refuse before the report is built
+    path = write_file(out, roots, render_html(report(Path(workspace), meta_key)), overwrite)
+    return {"report": str(path), "bytes": path.stat().st_size}
 
 
 @command
 def export_ratings(workspace: str = Workspace,
-                   out: str = typer.Option("ratings.csv", help="CSV file to write.")) -> dict:
+                   out: str = typer.Option("ratings.csv", help="CSV file to write."),
+                   overwrite: bool = OVERWRITE) -> dict:
     """Write every rating of the rating sessions over the latest generate run as CSV, one row
-    per rating, de-randomized (session, rater, item, position, sides, choice, label, time)."""
+    per rating, de-randomized (session, rater, item, position, sides, choice, label, time);
+    text cells that start like a formula get a leading ``'`` (``common.csvsafe``)."""
+    from common.csvsafe import csv_text
+    from workbench.paths import write_file, write_roots
     from workbench.store import open_workspace
     from workbench.store.sessions import ratings_export
 
     with open_workspace(Path(workspace), create=False) as ws:
         frame = ratings_export(ws, ws.require_run("generate")["id"])
-    frame.to_csv(out, index=False)
-    return {"ratings": len(frame), "csv": str(Path(out).resolve())}
+    path = write_file(out, write_roots(Path(workspace), cwd=True), csv_text(frame), overwrite)
+    return {"ratings": len(frame), "csv": str(path)}
 
 
 @command

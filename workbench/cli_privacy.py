@@ -136,9 +136,13 @@ def privacy_redact(workspace: str = Workspace, who: str = Who,
 
 @command
 def privacy_report(workspace: str = Workspace,
-                   out: str = typer.Option(..., help="Report file (.json, else Markdown).")
+                   out: str = typer.Option(..., help="Report file (.json, else Markdown), in "
+                                           "the current folder, the workspace or "
+                                           "$WORKBENCH_DATA_DIRS."),
+                   overwrite: bool = typer.Option(False, help="Replace an existing file.")
                    ) -> dict:
     """Export the privacy report (counts by type, decisions, who approved, audit)."""
+    from workbench.paths import write_roots
     from workbench.stages.privacy import write_report
 
-    return write_report(Path(workspace), out)
+    return write_report(Path(workspace), out, write_roots(Path(workspace), cwd=True), overwrite)

@@ -7,7 +7,6 @@ session-token; the workspace keeps their SHA-256 only.
 
 from __future__ import annotations
 
-import csv
 import sys
 from pathlib import Path
 
@@ -103,22 +102,27 @@ def session_token(workspace: str = Workspace,
 def session_stats(workspace: str = Workspace, session: int = typer.Option(...),
                   rouge: bool = typer.Option(False, help="Agreement of ROUGE-L with raters."),
                   n_boot: int = typer.Option(200, help="Bradley-Terry bootstrap resamples."),
-                  csv_out: str = typer.Option(None, "--csv", help="Write raw ratings here.")
+                  csv_out: str = typer.Option(None, "--csv", help="Write raw ratings here "
+                                              "(in the current folder, the workspace or "
+                                              "$WORKBENCH_DATA_DIRS)."),
+                  overwrite: bool = typer.Option(False, help="Replace an existing --csv file.")
                   ) -> dict:
     """Win rates, agreement, position bias, consistency (and the raw ratings as CSV)."""
     from workbench.session_statistics import rouge_scores, statistics
+    from common.csvsafe import csv_text
+    from workbench.paths import write_file, write_roots, write_target
     from workbench.store import open_workspace
     from workbench.store import sessions as ss
 
+    roots = write_roots(Path(workspace), cwd=True)
+    if csv_out is not None:
+        write_target(csv_out, roots, overwrite)  # refuse before computing anything
     with open_workspace(workspace, create=False) as ws:
         scores = rouge_scores(ws, session) if rouge else None
         result = statistics(ws, session, scores, n_boot=n_boot)
         raw = ss.raw_ratings(ws, session)
     if csv_out is not None and raw:
-        with Path(csv_out).open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(raw[0]))
-            writer.writeheader()
-            writer.writerows(raw)
+        write_file(csv_out, roots, csv_text(raw), overwrite)
     return result
 
 

@@ -136,8 +136,9 @@ def train_compare(run_a: str = typer.Argument(...), run_b: str = typer.Argument(
 def export_model(workspace: str = Workspace,
            run_id: str = typer.Option(None, help="Train run (default: the latest succeeded)."),
            gguf: bool = typer.Option(True, help="Also write model.gguf (F32) and verify it."),
+           overwrite: bool = typer.Option(False, help="Replace the run's earlier export."),
            ) -> dict:
     """Merged model folder, Ollama Modelfile and a verified GGUF of a trained run."""
     from workbench.train_exports import export_run
 
-    return export_run(Path(workspace), run_id, gguf=gguf)
+    return export_run(Path(workspace), run_id, gguf=gguf, overwrite=overwrite)

@@ -8,19 +8,23 @@ GGUF), and ``export.json`` with the GGUF check's figures.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from common.errors import StageError
+from workbench.paths import write_target
 from workbench.store import open_workspace
 from workbench.store import training as store
 
 
 def export_run(workspace: Path, run_id: str | None = None, gguf: bool = True,
-               dtype: str = "f32") -> dict:
+               dtype: str = "f32", overwrite: bool = False) -> dict:
     """Write the exports of ``run_id`` (default: the newest succeeded train run).
 
     Returns {"run_id", "merged", "modelfile", "gguf", "gguf_check"}. Raises ``StageError``
-    for an unknown or unfinished run or a failed GGUF check.
+    for an unknown or unfinished run or a failed GGUF check, InputError when ``export/`` is
+    a symbolic link, lies outside the workspace, or exists and ``overwrite`` is False (with
+    ``overwrite`` the old folder is removed first).
     """
     from training import export
     from training.model import (
@@ -36,10 +40,12 @@ def export_run(workspace: Path, run_id: str | None = None, gguf: bool = True,
     if not runs:
         raise StageError(f"no succeeded train run {run_id or ''} to export".replace("  ", " "))
     run = runs[0]
+    out = write_target(Path(run["dir"]) / "export", [Path(workspace).resolve()], overwrite)
     config, output = run["config"]["train"], Path(run["summary"]["adapter"])
     base_dir = ensure_base_model(config["base_model"])
-    out = Path(run["dir"]) / "export"
-    out.mkdir(exist_ok=True)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir()
     full = config.get("method") == "full"
     merged = output if full else export.merge_adapter(base_dir, output, out / "merged")
     embedded = config["base_model"] == "embedded"

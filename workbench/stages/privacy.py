@@ -13,6 +13,7 @@ from pathlib import Path
 
 from common.errors import WorkbenchError
 from curation.privacy_gate import PrivacyGateError, gate_decision
+from workbench.paths import write_file, write_roots
 from workbench.store import open_workspace
 from workbench.store import privacy as store
 from workbench.store.datasets import has_split
@@ -111,16 +112,15 @@ def check_gate(ws, dataset_id: int, version: str,
             "override": decision.override}
 
 
-def write_report(workspace: Path, out: Path) -> dict:
-    """Write the privacy report to ``out`` (``.json``, else Markdown); returns its summary."""
+def write_report(workspace: Path, out: Path, roots: list[Path] | None = None,
+                 overwrite: bool = False) -> dict:
+    """Write the privacy report to ``out`` (``.json``, else Markdown) inside ``roots``
+    (default: the workspace; ``workbench.paths.write_file``); returns its summary."""
     with open_workspace(workspace, create=False) as ws:
         data = store.report(ws, ws.current_dataset())
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".json":
-        out.write_text(json.dumps(data, indent=2, default=str, ensure_ascii=False))
-    else:
-        out.write_text(report_markdown(data))
+    text = (json.dumps(data, indent=2, default=str, ensure_ascii=False)
+            if Path(out).suffix == ".json" else report_markdown(data))
+    out = write_file(out, roots or write_roots(workspace), text, overwrite)
     return {"report": str(out), "by_status": data["by_status"], "gate": data["gate"]}
 
 

@@ -169,9 +169,20 @@ def m010_pii_phone_region(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def m011_login_guard(con: duckdb.DuckDBPyConnection) -> None:
+    """Failed logins per kind (admin password, rater token) across browser sessions, and the
+    invite links already exchanged for a session (by token hash); owner: store/auth.py."""
+    con.execute("""
+    CREATE TABLE login_failures(kind VARCHAR PRIMARY KEY, failures INTEGER,
+        locked_until DOUBLE, refused INTEGER DEFAULT 0);
+    CREATE TABLE invite_links_used(token_hash VARCHAR PRIMARY KEY,
+        used_at TIMESTAMP DEFAULT current_timestamp);
+    """)
+
+
 MIGRATIONS = [m001_initial, m002_privacy, m003_training, m004_sessions, m005_curation_io,
               m006_curation_dedup, m007_evaluation, m008_embedding_cache,
-              m009_drop_unused_rating_tables, m010_pii_phone_region]
+              m009_drop_unused_rating_tables, m010_pii_phone_region, m011_login_guard]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:
