@@ -26,7 +26,7 @@ def rated_workspace(root: Path) -> Path:
     with open_workspace(root) as ws:
         made = ss.create_session(ws, "s", "generate-1", SessionDesign(), ["ana"], seed=0)
         rater = ss.login(ws, made["tokens"]["ana"])["rater_id"]
-        item = ss.next_item(ws, rater)
+        item = ss.screen(ws, rater)["item"]
         ss.submit(ws, rater, item["position"], "A", FORMULA)
         create_version(ws, ws.current_dataset())
     return root
