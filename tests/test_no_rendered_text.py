@@ -59,7 +59,11 @@ SAFE = {  # page -> {computed part of a rendered text (ast.unparse): why it is s
                         "session['ratings']": FIGURE, "session['repeats']": FIGURE,
                         "bias['sign_test_p']": FIGURE, "agreement['notes']": "fixed notes",
                         "ev['extractor']['choice']": "an extractor name",
-                        "reason": "why no metrics (code-written)", "title": "a metric title"},
+                        "reason": "why no metrics (code-written)", "title": "a metric title",
+                        "result['verdict']": "the verdict sentence: figures and fixed words "
+                                             "(evaluation.verdict)",
+                        "ev['rouge']['tokenizer']": "a ROUGE tokenizer name",
+                        "line": "a ROUGE warning: counts and a tokenizer name (code-written)"},
     "views/run.py": {"str(exc)": ERROR, "stage": "a stage name", "job_dir.name": "a job id",
                      "folder.name": "a job id", "state['state']": "a job state",
                      "state['error']": "a job's error message (code-written)"},
