@@ -62,6 +62,6 @@ def test_the_region_is_stored_and_reported(tmp_path):
     listed = CliRunner().invoke(app, ["privacy-findings", "-w", str(ws)])
     assert [(f["region"], f["region_assumed"]) for f in json.loads(
         listed.stdout.strip().splitlines()[-1])["findings"]] == [("US", True), ("GB", False)]
-    out = privacy.write_report(ws, tmp_path / "r.md")
-    assert "Phone numbers by region: GB 1, US (assumed) 1" in (tmp_path / "r.md").read_text()
-    assert out["report"] == str(tmp_path / "r.md")
+    out = privacy.write_report(ws, ws / "r.md")  # reports are written inside the workspace
+    assert "Phone numbers by region: GB 1, US (assumed) 1" in (ws / "r.md").read_text()
+    assert out["report"] == str(ws / "r.md")
