@@ -153,6 +153,7 @@ from workbench import (  # noqa: E402,F401
     cli_curation_io,
     cli_evaluation,
     cli_privacy,
+    cli_quality,
     cli_sessions,
     cli_training,
 )

@@ -121,4 +121,47 @@ def _generate_all(rows: list[dict], config: dict, report: Reporter):
     return out, losses, timing
 
 
-REGISTRY = {"train": train_task, "generate": generate_task}
+def quality_task(config: dict, report: Reporter) -> dict:
+    """Model-based quality signals (``curation.ifd.score_rows``) of ``rows.jsonl``
+    ({"example_id", "messages"}) with the model folder ``config["model_dir"]``.
+
+    Writes ``scores.jsonl`` rows {example_id, ppl_conditioned, ppl_answer, ifd,
+    answer_tokens} or {example_id, unscored_reason, unscored_detail}. A folder that does not
+    load raises ``InputError`` naming it. Returns {"scored", "unscored", "seconds"}.
+    """
+    import time
+
+    from curation.ifd import score_rows
+
+    rows = read_jsonl(report.dir / "rows.jsonl")
+    with compute_slot(report):
+        model, tokenizer = _load_scoring_model(Path(config["model_dir"]))
+        report(0, 2 * len(rows), f"scoring {len(rows)} rows with {config['model_dir']}")
+        start = time.perf_counter()
+        scores = score_rows(model, tokenizer, [row["messages"] for row in rows],
+                            config["max_seq_len"], config["max_batch_tokens"],
+                            on_batch=lambda done, total: report(
+                                done, total, f"{done}/{total} sequences (2 per row)"))
+    out = [{"example_id": row["example_id"], **score} for row, score in zip(rows, scores)]
+    write_jsonl(report.dir / "scores.jsonl", out)
+    unscored = sum("unscored_reason" in score for score in scores)
+    return {"scored": len(rows) - unscored, "unscored": unscored,
+            "seconds": round(time.perf_counter() - start, 2)}
+
+
+def _load_scoring_model(model_dir: Path):
+    """(model, tokenizer) of a local folder; InputError when either does not load."""
+    import torch
+
+    from common.errors import InputError
+    from training.model import load_model, load_tokenizer
+
+    try:
+        model, tokenizer = load_model(model_dir), load_tokenizer(model_dir)
+    except Exception as exc:  # any loader failure is the folder's fault: say which folder
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise InputError(f"model folder {model_dir} does not load: {reason}") from None
+    return model.to("cuda" if torch.cuda.is_available() else "cpu"), tokenizer
+
+
+REGISTRY = {"train": train_task, "generate": generate_task, "quality": quality_task}

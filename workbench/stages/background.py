@@ -14,7 +14,7 @@ from training.config import TrainConfig
 from workbench.jobs import bodies
 from workbench.jobs.execute import in_this_process
 from workbench.jobs.runner import Reporter
-from workbench.stages import training
+from workbench.stages import quality, training
 from workbench.stages.pipeline import PipelineOptions, pipeline, stage_runners
 
 
@@ -49,6 +49,18 @@ def train_launch_task(config: dict, report: Reporter) -> dict:
                           on_progress=forward, execute=in_this_process)
 
 
+def quality_launch_task(config: dict, report: Reporter) -> dict:
+    """Compute the quality signals from the Quality page (``quality.start_in_background``
+    creates it), as one job."""
+    from curation.quality import QualityConfig
+
+    def forward(progress: dict) -> None:
+        report(progress.get("step", 0), progress.get("total", 0), progress.get("message", ""))
+
+    return quality.quality(Path(config["workspace"]), QualityConfig(**config["quality"]),
+                           forward, execute=in_this_process)
+
+
 # Every job kind ``python -m workbench job DIR`` runs: the compute bodies and the stage jobs.
 REGISTRY = {**bodies.REGISTRY, "pipeline": pipeline_task, "stage": stage_task,
-            "train_launch": train_launch_task}
+            "train_launch": train_launch_task, "quality_launch": quality_launch_task}

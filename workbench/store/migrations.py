@@ -180,9 +180,25 @@ def m011_login_guard(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def m012_quality_signals(con: duckdb.DuckDBPyConnection) -> None:
+    """Quality signals per example (branch quality; owner: store/quality.py): heuristics,
+    flags from validation findings, the model-based perplexities and IFD with the model
+    that scored them, and why a row has no model score."""
+    con.execute("""
+    CREATE TABLE quality_signals(dataset_id INTEGER, example_id INTEGER,
+        prompt_chars INTEGER, answer_chars INTEGER, length_ratio DOUBLE,
+        dup_ngram_fraction DOUBLE, non_alnum_share DOUBLE, refusal BOOLEAN,
+        boilerplate BOOLEAN, unsupported_language BOOLEAN, ppl_conditioned DOUBLE,
+        ppl_answer DOUBLE, ifd DOUBLE, answer_tokens INTEGER, model_id VARCHAR,
+        unscored_reason VARCHAR, unscored_detail VARCHAR,
+        PRIMARY KEY(dataset_id, example_id));
+    """)
+
+
 MIGRATIONS = [m001_initial, m002_privacy, m003_training, m004_sessions, m005_curation_io,
               m006_curation_dedup, m007_evaluation, m008_embedding_cache,
-              m009_drop_unused_rating_tables, m010_pii_phone_region, m011_login_guard]
+              m009_drop_unused_rating_tables, m010_pii_phone_region, m011_login_guard,
+              m012_quality_signals]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:

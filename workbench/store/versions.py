@@ -53,17 +53,22 @@ def record_version(ws: Workspace, dataset_id: int) -> str:
 
 
 def create_version(ws: Workspace, dataset_id: int, note: str = "",
-                   rows: list[dict] | None = None) -> dict:
+                   rows: list[dict] | None = None, selection: dict | None = None) -> dict:
     """Store ``rows`` (default: the dataset's curated rows) as a version unless that content
     exists already.
 
-    Returns ``{id, n_rows, created}``. Raises StageError when there is no row.
+    The version's recipe is the curation recipe, plus ``selection`` (how the rows were
+    chosen, e.g. the quality selection's formula, thresholds and N) under the key
+    ``"selection"`` when given. The id hashes the content only, so the same rows chosen
+    again keep the recipe they were first stored with. Returns ``{id, n_rows, created}``.
+    Raises StageError when there is no row.
     """
     rows = curated_rows(ws, dataset_id) if rows is None else rows
     if not rows:
         raise StageError("no eligible row to version (every row is dropped or has an error)")
     vid = version_id(rows)
-    recipe = json.dumps(ws.curation_recipe(dataset_id))
+    recipe = ws.curation_recipe(dataset_id)
+    recipe = json.dumps({**recipe, "selection": selection} if selection else recipe)
     with _creating:  # check and insert as one step for this process's threads
         if ws.scalar("SELECT count(*) FROM version_rows WHERE version_id = ?", [vid]):
             return {"id": vid, "n_rows": len(rows), "created": False}
@@ -88,6 +93,15 @@ def list_versions(ws: Workspace):
         v.created_at FROM versions v JOIN datasets d ON d.id = v.dataset_id
         WHERE EXISTS (SELECT 1 FROM version_rows r WHERE r.version_id = v.id)
         ORDER BY v.created_at DESC, v.id""")
+
+
+def version_recipe(ws: Workspace, vid: str) -> dict:
+    """The recipe stored with version ``vid`` (curation stages' configs, and ``selection``
+    for a selected version); StageError for an unknown id."""
+    recipe = ws.scalar("SELECT recipe FROM versions WHERE id = ?", [vid])
+    if recipe is None:
+        raise StageError(f"no version '{vid}' (see `workbench versions`)")
+    return json.loads(recipe)
 
 
 def version_rows(ws: Workspace, vid: str, split: str | None = None) -> list[dict]:
