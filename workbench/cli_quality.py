@@ -40,7 +40,7 @@ def select(workspace: str = Workspace,
                                        "a signal (NAME, or -NAME for low first), or a "
                                        "weighted sum of z-scores NAME=W,NAME=W."),
            n: int = typer.Option(None, "--n", help="Rows to keep."),
-           percent: float = typer.Option(None, help="Or: percent of the scored train rows."),
+           percent: float = typer.Option(None, help="Or: percent of the kept train rows."),
            threshold: float = typer.Option(0.9, help="Diversity guard: skip a row whose "
                                            "cosine to a kept row is above this (Deita: 0.9)."),
            no_guard: bool = typer.Option(False, "--no-guard", help="No diversity guard."),

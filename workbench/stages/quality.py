@@ -127,8 +127,9 @@ def select(workspace: Path, formula: str = "ifd", n: int | None = None,
            percent: float | None = None, threshold: float | None = 0.9,
            per_meta: str | None = None, groups: dict[str, str] | None = None,
            encode=None, note: str = "") -> dict:
-    """Keep the best ``n`` (or ``percent`` %) kept train rows by the combined score, with the
-    diversity guard, as a new version whose recipe holds the selection.
+    """Keep the best ``n`` (or ``percent`` % of the candidates) kept train rows by the
+    combined score, with the diversity guard, as a new version whose recipe holds the
+    selection.
 
     ``formula``: ``curation.quality.parse_formula`` text; ``threshold``: the guard's cosine
     (None: no guard); ``per_meta``: a meta field whose values are the groups; ``groups``:
@@ -159,7 +160,7 @@ def select(workspace: Path, formula: str = "ifd", n: int | None = None,
     scores = combined_scores([signals.get(_example_id(r["origin"]), {}) for r in candidates],
                              parsed)
     try:
-        size = size_of(sum(s is not None for s in scores), n, percent)
+        size = size_of(len(candidates), n, percent)
     except ValueError as exc:
         raise StageError(str(exc)) from None
     vectors, embedding = None, None
