@@ -25,6 +25,7 @@ PAGES = [  # the admin's pages
     st.Page("views/datasets.py", title="Datasets", icon="📥"),
     st.Page("views/browse.py", title="Browse", icon="🔎"),
     st.Page("views/dedup.py", title="Duplicates", icon="👯"),
+    st.Page("views/quality.py", title="Quality", icon="✨"),
     st.Page("views/versions.py", title="Versions", icon="🗂️"),
     st.Page("views/privacy.py", title="Privacy", icon="🛡️"),
     st.Page("views/run.py", title="Run", icon="▶️"),
