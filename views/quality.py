@@ -66,7 +66,7 @@ def histograms_section(frame: pd.DataFrame) -> None:
     columns = st.columns(3)
     for k, name in enumerate(names):
         chart = alt.Chart(frame[[name]].dropna()).mark_bar().encode(
-            alt.X(f"{name}:Q", bin=alt.Bin(maxbins=30), title=name), alt.Y("count()"))
+            alt.X(f"{name}:Q", bin=alt.Bin(maxbins=30), title=name), alt.Y("count()", title="rows"))
         columns[k % 3].altair_chart(chart.properties(height=160), width="stretch")
     flags = {code: int(frame[code].fillna(False).sum()) for code in FLAGS}
     st.caption("Flags (validation findings): "
@@ -134,7 +134,7 @@ def selection_section(path: Path, formula_text: str) -> None:
                    f"{made['n_rows']} rows ({made['selection']['selected']} selected, "
                    f"{made['selection']['skipped_similar']} skipped as too similar)"
                    + ("" if made["created"] else " · this content was already a version"))
-        st.json(made["selection"], expanded=False)
+        st.json(made["selection"], expanded=1)  # the recipe stored with the version
 
 
 def main() -> None:

@@ -20,7 +20,8 @@ from tests.prepared import prepare_workspace
 from workbench.store import open_workspace
 
 ADMIN_PAGES = {"Data": "data", "Datasets": "datasets", "Browse": "browse", "Duplicates": "dedup",
-               "Versions": "versions", "Privacy": "privacy", "Run": "run", "Train": "train",
+               "Versions": "versions", "Quality": "quality", "Privacy": "privacy", "Run": "run",
+               "Train": "train",
                "Sessions": "sessions", "Report": "report", "Playground": "playground"}
 HEADINGS = {"sessions": "Rating sessions", "privacy": "Privacy review"}  # else the link title
 PASSWORD = "e2e admin password"
