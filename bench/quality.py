@@ -64,7 +64,8 @@ def max_relative_difference(ours: list[dict], theirs: list[dict]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="sizes 4 and 8 (under 2 min on a quiet machine)")
+    parser.add_argument("--quick", action="store_true",
+                        help="sizes 4 and 8 (under 2 min on a quiet machine)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[32, 64, 128])
     parser.add_argument("--max-batch-tokens", type=int, default=8192)
     args = parser.parse_args()
@@ -103,7 +104,8 @@ def main() -> None:
     load = os.getloadavg()
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (2 shared cores); growth "
           f"exponent of time with rows: {growth}", file=sys.stderr)
-    print(json.dumps({"bench": "quality", "quick": args.quick, "threads": torch.get_num_threads(),
+    print(json.dumps({"bench": "quality", "quick": args.quick,
+                      "threads": torch.get_num_threads(),
                       "max_batch_tokens": args.max_batch_tokens, "results": results,
                       "growth_exponent": growth,
                       "speedup_at_largest": last["speedup"],

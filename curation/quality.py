@@ -7,7 +7,8 @@ model; the model-based signals (perplexities and IFD) are computed in ``curation
 The *prompt* of a row is every turn before its last assistant turn, the *answer* is that last
 assistant turn (as ``training.data.prompt_and_reference`` splits a row for evaluation).
 
-Run as: ``heuristics([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}])``
+Run as: ``heuristics([{"role": "user", "content": "Hi"},
+{"role": "assistant", "content": "Hello"}])``
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ class QualityConfig:
 def split_prompt_answer(messages: list[dict]) -> tuple[list[dict], str | None]:
     """(turns before the last assistant turn, its content); (all turns, None) without one.
 
-    >>> split_prompt_answer([{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}])
+    >>> split_prompt_answer([{"role": "user", "content": "Q"},
+    ...                      {"role": "assistant", "content": "A"}])
     ([{'role': 'user', 'content': 'Q'}], 'A')
     """
     for index in range(len(messages) - 1, -1, -1):
