@@ -8,7 +8,7 @@ import pytest
 from curation.quality import (
     Formula, combined_scores, dup_ngram_fraction, duplicate_ngram_chars, heuristics,
     non_alnum_share, parse_formula, split_prompt_answer)
-from curation.select import quotas, select_rows, size_of
+from curation.selection import quotas, select_rows, size_of
 from tests.prepared import conv
 
 

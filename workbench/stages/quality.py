@@ -5,7 +5,7 @@ selection that makes a new version (``select``).
 boilerplate / language findings as flags, and runs the model-based signals
 (``curation.ifd``) as a ``quality`` job, then stores everything in ``quality_signals``.
 ``select`` ranks the kept train rows by a combined score (``curation.quality.Formula``) and
-keeps the best N (``curation.select``); validation and test rows stay as they are, so every
+keeps the best N (``curation.selection``); validation and test rows stay as they are, so every
 selected version is evaluated on the same held-out split.
 """
 
@@ -141,7 +141,7 @@ def select(workspace: Path, formula: str = "ifd", n: int | None = None,
     """
     from curation.dedup import conversation_text
     from curation.quality import combined_scores
-    from curation.select import select_rows, size_of
+    from curation.selection import select_rows, size_of
 
     try:
         parsed = parse_formula(formula)
