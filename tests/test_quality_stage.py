@@ -155,3 +155,12 @@ def test_selection_refuses_an_unknown_signal(workspace):
     fake_signals(workspace, {1: 0.5})
     with pytest.raises(StageError, match="^formula: unknown signal 'typo'"):
         stages.select(workspace, "typo", n=2)
+
+
+def test_the_table_has_one_column_per_signal_flag_and_reason(ws):
+    from workbench.store.quality import COLUMNS
+
+    columns = [r["column_name"] for r in ws.query(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = "
+        "'quality_signals' ORDER BY ordinal_position")]
+    assert sorted(columns) == sorted(["dataset_id", "example_id", *COLUMNS])
