@@ -46,6 +46,16 @@ SAFE = {  # page -> {computed part of a rendered text (ast.unparse): why it is s
                          "override['reason']": "the privacy admin's reason",
                          "gate['unreviewed']": FIGURE, "gate['threshold']": FIGURE,
                          "gate['accepted_not_redacted']": FIGURE},
+    "views/quality.py": {"state['error'].removeprefix(stages.LOAD_ERROR)":
+                             "a job's error message (code-written)",
+                         "exc": "a formula's parse error (code-written)", "str(exc)": ERROR,
+                         "code": "a flag code", "n": FIGURE, "ENDS": FIGURE,
+                         "name": "a signal name", "len(shown)": FIGURE, "len(frame)": FIGURE,
+                         "made['version']": FIGURE, "made['n_rows']": FIGURE,
+                         "made['selection']['selected']": FIGURE,
+                         "made['selection']['skipped_similar']": FIGURE,
+                         "item['rows']": FIGURE, "item['unscored_reason']": "a reason code",
+                         "item['detail']": "why a row has no model score (code-written)"},
     "views/rate.py": {"me['name']": ADMIN, "info['name']": ADMIN, "side": "A or B",
                       "flash": "'Saved' or 'Answer changed', written by the page",
                       "guidelines_markdown(info['guidelines'])":
