@@ -89,3 +89,11 @@ def test_the_selection_form_makes_a_version_with_its_recipe(workspace):
     # train rows 3 (no IFD), 4 (0.2), 6 (0.1), 7 (1.3: not < 1), 8 (0.3): the best two are
     # 8 and 4; the validation and test rows 1, 5, 9, 10 stay
     assert [r["origin"] for r in rows] == ["1:4", "1:8", "1:1", "1:5", "1:9", "1:10"]
+
+
+def test_without_signals_the_page_says_how_to_compute_them(tmp_path, monkeypatch):
+    from tests.prepared import prepare_workspace
+
+    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(prepare_workspace(tmp_path / "empty")))
+    at = page()
+    assert at.info[0].value.startswith("No quality signals yet: press **Compute** above")

@@ -164,3 +164,16 @@ def test_the_table_has_one_column_per_signal_flag_and_reason(ws):
         "SELECT column_name FROM information_schema.columns WHERE table_name = "
         "'quality_signals' ORDER BY ordinal_position")]
     assert sorted(columns) == sorted(["dataset_id", "example_id", *COLUMNS])
+
+
+def test_the_page_job_runs_the_stage_and_reports_progress(workspace, tmp_path):
+    from workbench.jobs import runner
+    from workbench.stages.background import REGISTRY
+
+    job_dir = runner.new_job(tmp_path / "jobs", "quality_launch",
+                             {"workspace": str(workspace),
+                              "quality": QualityConfig(model=False).to_dict()})
+    result = runner.run_here(job_dir, REGISTRY)
+    assert (result["rows"], result["scored"]) == (5, 0)
+    assert runner.status(job_dir)["state"] == "succeeded"
+    assert sorted(stored(workspace)) == [1, 2, 3, 4, 5]
