@@ -22,9 +22,10 @@ def test_report_page_shows_paired_intervals_and_offers_both_exports(workspace):
     score(workspace)
     at = page("views/report.py")
     assert not at.exception, at.exception
-    intervals = at.dataframe[2].value  # stages, metric means, intervals
+    intervals = at.dataframe[0].value  # the paired comparison leads; numbers as text
     exact = intervals[intervals["metric"] == "exact match"].iloc[0]
-    assert (exact["n"], exact["difference"]) == (3, 0.0)  # no output equals "Answer N."
+    assert (exact["n"], exact["difference"], exact["95% interval"]) == (
+        "3", "+0.000", "+0.000 to +0.000")  # no output equals "Answer N."
     labels = [button.proto.label for button in at.get("download_button")]
     assert labels == ["Report (HTML)", "Ratings (CSV, one row per rating)"]
 
