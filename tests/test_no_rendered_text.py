@@ -81,6 +81,8 @@ SAFE = {  # page -> {computed part of a rendered text (ast.unparse): why it is s
                           "made['assignments']": FIGURE},
     "views/train.py": {"str(exc)": ERROR, "flash": "a failed run's error (code-written)",
                        "state['error']": "a job's error message (code-written)",
+                       "snap['error']": "a job's error message (code-written)",
+                       "(chosen_data or split_vid or '–')[:12]": "a version id (a hash)",
                        "job.name": "a job id"},
     "views/versions.py": {"made['id']": FIGURE, "made['n_rows']": FIGURE,
                           "key.capitalize()": "added/removed/changed",
