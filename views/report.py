@@ -12,6 +12,7 @@ from evaluation import formatting as f
 from evaluation.report import render_html
 from evaluation.report_figures import (
     DEFINITIONS_NOTE,
+    METRIC_LABELS,
     POOLED,
     breakdown_figure,
     interval_figure,
@@ -56,11 +57,18 @@ def frame(rows: list[dict], key: str) -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key=key)
 
 
+def in_order(metrics) -> list[str]:
+    """Metric keys in the report's order (``METRIC_LABELS``), unknown ones last."""
+    return sorted(metrics, key=lambda m: (list(METRIC_LABELS).index(m) if m in METRIC_LABELS
+                                          else len(METRIC_LABELS), m))
+
+
 def paired_rows(intervals: dict) -> list[dict]:
     return [{"system": system, "metric": label(metric), "n": f.number(v["n"]),
              "system mean": f.number(v["tuned"]), "base mean": f.number(v["base"]),
              "difference": f.signed(v["diff"]), "95% interval": f.interval(v["low"], v["high"])}
-            for system, by_metric in intervals.items() for metric, v in by_metric.items()]
+            for system, by_metric in intervals.items() for metric in in_order(by_metric)
+            for v in [by_metric[metric]]]
 
 
 st.header("Automatic metrics")
@@ -86,7 +94,7 @@ if ev and ev["intervals"]:
         st.caption(DEFINITIONS_NOTE)
         frame([{"metric": label(m), "pooled as": POOLED.get(m, "mean over rows"),
                 **{s: f.number(ev["metrics"][s].get(m)) for s in ev["metrics"]}}
-               for m in sorted({m for v in ev["metrics"].values() for m in v}, key=label)],
+               for m in in_order({m for v in ev["metrics"].values() for m in v})],
               "metrics")
     if ev.get("extractor"):
         st.caption(f"Answer extractor: {ev['extractor']['choice']}")

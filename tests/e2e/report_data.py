@@ -69,6 +69,7 @@ def build_report_workspace(root: Path) -> dict:
                                 for s, loss in ((1, 2.4), (2, 1.9), (3, 1.4), (4, 1.1))])
         ws.add_run("gen-1", "generate", dataset_id, str(root),
                    {"systems": {"base": None, "tuned": str(adapter)},
+                    "system_runs": {"tuned": "train-1"}, "train_run": "train-1",
                     "max_new_tokens": MAX_NEW_TOKENS})
         ws.finish_run("gen-1", "succeeded", {"decoding": "greedy", "prompts": N_ROWS,
                                              "max_new_tokens": MAX_NEW_TOKENS})
