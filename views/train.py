@@ -137,6 +137,8 @@ def snapshot(run: dict) -> dict:
     summary, last = run["summary"] or {}, (log[-1] if log else {})
     since = time.time() - (job_dir / "train_log.jsonl").stat().st_mtime if log else 0.0
     running = state["state"] in ("queued", "running")
+    if running:  # the log is newer than any summary (a resumed run keeps its old one)
+        summary = {}
     return {"state": state["state"], "error": state.get("error"), "log": log,
             "steps": summary.get("steps", last.get("step")), "total": last.get("total"),
             "loss": summary.get("final_loss", last.get("loss")),
