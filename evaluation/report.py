@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import math
 
@@ -23,6 +22,7 @@ from evaluation.report_figures import (
     breakdown_figure,
     interval_figure,
     loss_figure,
+    png_bytes,
     win_figure,
 )
 from evaluation.verdict import MIN_FIRM_N
@@ -60,12 +60,7 @@ def png(figure) -> str:
     """An <img> with the figure as an inline base64 PNG; the figure is closed. "" for None."""
     if figure is None:
         return ""
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    plt.close(figure)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    data = base64.b64encode(png_bytes(figure)).decode("ascii")
     return f'<img alt="plot" src="data:image/png;base64,{data}">'
 
 

@@ -35,6 +35,18 @@ def pyplot():
     return plt
 
 
+def png_bytes(figure, dpi: int = 90) -> bytes | None:
+    """The figure as PNG bytes (tight bounding box), the figure closed; None for None."""
+    if figure is None:
+        return None
+    import io
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    pyplot().close(figure)
+    return buffer.getvalue()
+
+
 def loss_figure(curves: list[dict]):
     """Training loss per step, one line per train run (``curves``: rows {run_id, step,
     loss}); None without rows."""

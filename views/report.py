@@ -18,7 +18,7 @@ from evaluation.report_figures import (
     interval_figure,
     label,
     loss_figure,
-    pyplot,
+    png_bytes,
     win_figure,
 )
 from evaluation.verdict import MIN_FIRM_N
@@ -46,11 +46,21 @@ if ev and ev["examples"] < MIN_FIRM_N:
                "conclusion. Generate on more held-out rows (Run page, eval size).")
 
 
-def plot(figure) -> None:
-    """Show a figure (None: nothing) and close it."""
-    if figure is not None:
-        st.pyplot(figure, clear_figure=True)
-        pyplot().close(figure)
+FIGURES = {"intervals": interval_figure, "pair": win_figure, "loss": loss_figure,
+           "breakdown": breakdown_figure}
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def figure_png(kind: str, data, *args) -> bytes | None:
+    """A report figure as PNG, drawn once per distinct data (reruns reuse it)."""
+    return png_bytes(FIGURES[kind](data, *args), dpi=100)
+
+
+def plot(kind: str, data, *args) -> None:
+    """Show one of the report's figures (nothing when it has nothing to draw)."""
+    image = figure_png(kind, data, *args)
+    if image is not None:
+        st.image(image)
 
 
 def frame(rows: list[dict], key: str) -> None:
@@ -76,7 +86,7 @@ if ev and ev["intervals"]:
     st.caption(f"Generate run {ev['run_id']} · {ev['examples']} held-out rows · "
                f"systems {', '.join(ev['systems'])}")
     st.subheader("System − base, per metric (95% intervals)")
-    plot(interval_figure(ev["intervals"]))
+    plot("intervals", ev["intervals"])
     st.subheader("Paired comparison: mean over rows")
     st.caption("Each row counts once; paired bootstrap 95% interval (rows resampled with "
                "their pairs, BCa). Held-out loss: nats per reference token, lower is better.")
@@ -84,7 +94,7 @@ if ev and ev["intervals"]:
     if ev["meta_keys"]:
         st.selectbox("Break down by", ["", *ev["meta_keys"]], key="meta_key")
     if ev["breakdown"]:
-        plot(breakdown_figure(ev["breakdown"], "rougeL"))
+        plot("breakdown", ev["breakdown"], "rougeL")
         frame([{"metric": label(m), "group": g, "n": f.number(v["n"]),
                 "tuned": f.number(v["tuned"]), "base": f.number(v["base"]),
                 "difference": f.signed(v["diff"]), "95% interval": f.interval(v["low"], v["high"])}
@@ -121,7 +131,7 @@ for number, session in enumerate(result["sessions"]):
         st.info("No ratings yet in this session.")
         continue
     for pair in session["pairs"]:
-        plot(win_figure(pair))
+        plot("pair", pair)
     frame([{"pair": f"{p['system']} vs {p['other']}", "wins": p["wins"], "ties": p["ties"],
             "losses": p["losses"], "both bad": p["both_bad"], "auto ties": p["auto_ties"],
             "n": p["n"], "win rate": f.share(p["win_rate"]),
@@ -162,7 +172,7 @@ frame([{"stage": stage, "result": f.summary_line(summary)}
       "stages_table")
 if ev and ev["loss_curves"]:
     st.header("Training loss")
-    plot(loss_figure(ev["loss_curves"]))
+    plot("loss", ev["loss_curves"])
 
 st.header("Lineage")
 lineage = ev["lineage"] if ev else {"tuned": result["lineage"]}
