@@ -122,3 +122,17 @@ def test_no_eta_until_two_step_times_are_measured_then_one_from_them(workspace):
     assert text.startswith("train-2 · running · step 3/10 · loss 1.700 · ETA ")
     seconds = int(text.rsplit("ETA ", 1)[1].rstrip("s"))
     assert 9 <= seconds <= 14  # 2 s a step × 7 steps left, less the time since the record
+
+
+def test_a_frozen_version_trains_on_its_own_rows(workspace):
+    from workbench.stages.training import frozen_rows
+    from workbench.store.versions import create_version
+
+    with open_workspace(workspace) as ws:
+        made = create_version(ws, 1, "frozen")
+        ws.con.execute("DELETE FROM splits")  # the dataset is re-split since: the version holds
+        dataset_id, train, validation = frozen_rows(ws, made["id"])
+    assert dataset_id == 1
+    assert [len(train), len(validation)] == [5, 1]
+    assert train[0]["messages"][0]["content"].startswith("Question ")
+    assert {"id", "meta", "messages"} == set(train[0])

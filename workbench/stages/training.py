@@ -57,7 +57,7 @@ def frozen_rows(ws, version_id: str) -> tuple[int, list[dict], list[dict]]:
                  "messages": r["messages"]} for r in version_rows(ws, version_id, split)]
 
     train_rows, validation = rows_of("train"), rows_of("validation")
-    dataset_id = ws.scalar("SELECT dataset_id FROM versions WHERE id = ?", [version_id])
+    dataset_id = store.version_exists(ws, version_id)
     return dataset_id, train_rows, validation
 
 
