@@ -185,7 +185,7 @@ for system, document in (lineage or {}).items():
 st.header("Export")
 today = date.today()
 c1, c2 = st.columns(2)
-c1.download_button("Report (HTML)", render_html(result),
+c1.download_button("Report (HTML)", lambda: render_html(result),  # drawn when clicked
                    file_name=f.report_file_name(path.name, today), mime="text/html",
                    key="export_html")
 if ev:
