@@ -55,7 +55,11 @@ def lead(tmp_path_factory):
 
 
 def shown_item(page) -> tuple[str, str, str]:
-    """(prompt, answer A, answer B) as the rater sees them."""
+    """(prompt, answer A, answer B) as the rater sees them, once all three are drawn."""
+    page.wait_for_function(
+        "() => document.querySelectorAll(\"[data-testid='stText']\").length >= 3",
+        timeout=WAIT_MS)
+    settle(page)
     texts = page.locator("[data-testid='stText']").all_inner_texts()
     return texts[0], texts[1], texts[2]
 
