@@ -2,7 +2,6 @@
 fine-tuning form generated from TrainConfig; runs with live progress (ETA from measured step
 times), curves, cancel, resume and an adapter download; two or more runs compared."""
 
-import time
 from dataclasses import fields
 from pathlib import Path
 
@@ -12,7 +11,6 @@ import streamlit as st
 from common.errors import WorkbenchError
 from common.settings import REPO_ROOT
 from training.config import METHODS, PRECISIONS, SCHEDULES, TrainConfig, diff, load_preset
-from training.eta import duration, eta_seconds
 from views import _ui
 from workbench.jobs import runner as jobs
 from workbench.stages import training as train_runs
@@ -129,39 +127,10 @@ if "train_launch" in st.session_state:
     launching(Path(st.session_state["train_launch"]))
 
 
-def snapshot(run: dict) -> dict:
-    """One read of a run for the table and the status line alike: state, error, log,
-    steps, total, final loss and ETA (measured step times, counting down between steps)."""
-    job_dir = Path(run["dir"])
-    state, log = train_runs.live_state(run), train_runs.live_log(job_dir)
-    summary, last = run["summary"] or {}, (log[-1] if log else {})
-    since = time.time() - (job_dir / "train_log.jsonl").stat().st_mtime if log else 0.0
-    running = state["state"] in ("queued", "running")
-    if running:  # the log is newer than any summary (a resumed run keeps its old one)
-        summary = {}
-    return {"state": state["state"], "error": state.get("error"), "log": log,
-            "steps": summary.get("steps", last.get("step")), "total": last.get("total"),
-            "loss": summary.get("final_loss", last.get("loss")),
-            "val": summary.get("best_val_loss"),
-            "eta": eta_seconds(log, since) if running else None}
-
-
-def status_line(snap: dict) -> str:
-    parts = [snap["state"]]
-    if snap["steps"] is not None:
-        parts.append(f"step {snap['steps']}" + (f"/{snap['total']}" if snap["total"] else ""))
-    if snap["loss"] is not None:
-        parts.append(f"loss {snap['loss']:.3f}")
-    if snap["state"] in ("queued", "running"):
-        parts.append(f"ETA {duration(snap['eta'])}" if snap["eta"] is not None
-                     else "ETA after two measured steps")
-    return " · ".join(parts)
-
-
 def runs_view(runs: list[dict]) -> None:
     """The runs table and the chosen run's status, curves and log from one snapshot per run,
     so the table and the status line always agree."""
-    snaps = {r["id"]: snapshot(r) for r in runs}
+    snaps = {r["id"]: train_runs.snapshot(r) for r in runs}
     st.dataframe(pd.DataFrame([{
         "run": r["id"], "state": snaps[r["id"]]["state"],
         "method": r["config"].get("train", {}).get("method", "lora"),
@@ -174,7 +143,7 @@ def runs_view(runs: list[dict]) -> None:
     snap = snaps[run["id"]]
     total = snap["total"] or 1
     st.progress(min((snap["steps"] or 0) / total, 1.0) if snap["state"] != "succeeded"
-                else 1.0, text=f"{run['id']} · {status_line(snap)}")
+                else 1.0, text=f"{run['id']} · {train_runs.status_line(snap)}")
     if snap["error"]:
         st.error(snap["error"])
     chart(pd.DataFrame(snap["log"]))

@@ -232,3 +232,46 @@ def live_state(run: dict) -> dict:
     if run["state"] in jobs.FINAL:
         return {"state": run["state"], "error": (run["summary"] or {}).get("error", "")}
     return jobs.status(Path(run["dir"]))
+
+
+def snapshot(run: dict) -> dict:
+    """One read of a train run (a ``store.train_runs`` row) for the Train page's table and
+    status line alike: {"state", "error", "log" (step records), "steps", "total", "loss",
+    "val", "eta" (seconds, ``training.eta.eta_seconds``: measured step times, counting down
+    between steps; None when not running or before two step times)}. A running run reads
+    its live log only (a resumed run keeps its old summary)."""
+    import time
+
+    from training.eta import eta_seconds
+
+    job_dir = Path(run["dir"])
+    state, log = live_state(run), live_log(job_dir)
+    summary, last = run["summary"] or {}, (log[-1] if log else {})
+    since = time.time() - (job_dir / "train_log.jsonl").stat().st_mtime if log else 0.0
+    running = state["state"] in ("queued", "running")
+    if running:  # the log is newer than any summary (a resumed run keeps its old one)
+        summary = {}
+    return {"state": state["state"], "error": state.get("error"), "log": log,
+            "steps": summary.get("steps", last.get("step")), "total": last.get("total"),
+            "loss": summary.get("final_loss", last.get("loss")),
+            "val": summary.get("best_val_loss"),
+            "eta": eta_seconds(log, since) if running else None}
+
+
+def status_line(snap: dict) -> str:
+    """``running · step 3/10 · loss 1.700 · ETA 14s`` from a ``snapshot``.
+
+    >>> status_line({"state": "succeeded", "steps": 4, "total": None, "loss": 1.1, "eta": None})
+    'succeeded · step 4 · loss 1.100'
+    """
+    from training.eta import duration
+
+    parts = [snap["state"]]
+    if snap["steps"] is not None:
+        parts.append(f"step {snap['steps']}" + (f"/{snap['total']}" if snap["total"] else ""))
+    if snap["loss"] is not None:
+        parts.append(f"loss {snap['loss']:.3f}")
+    if snap["state"] in ("queued", "running"):
+        parts.append(f"ETA {duration(snap['eta'])}" if snap["eta"] is not None
+                     else "ETA after two measured steps")
+    return " · ".join(parts)
