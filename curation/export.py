@@ -128,19 +128,54 @@ def write(records: list[dict], fmt: str, path: Path, overwrite: bool = False) ->
             open_new(path, overwrite)  # raises the same message a file would get
         datasets.Dataset(arrow_table(records)).save_to_disk(str(path))
         return
-    with open_new(path, overwrite, binary=fmt == "parquet") as handle:
-        if fmt == "openai":
-            handle.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-        elif fmt in ("alpaca", "sharegpt"):
-            handle.write(json.dumps(records, ensure_ascii=False, indent=1))
-        else:
-            import pyarrow.parquet as pq
+    with open_new(path, overwrite, binary=True) as handle:
+        handle.write(encode(records, fmt))
 
-            pq.write_table(arrow_table(records), handle)
+
+def encode(records: list[dict], fmt: str) -> bytes:
+    """The file ``write`` would write for ``fmt``, as bytes (UTF-8 JSON Lines, indented JSON
+    or Parquet). Raises InputError for "hf", a folder of files, and an unknown format."""
+    if fmt == "openai":
+        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
+    if fmt in ("alpaca", "sharegpt"):
+        return json.dumps(records, ensure_ascii=False, indent=1).encode()
+    if fmt == "parquet":
+        import io
+
+        import pyarrow.parquet as pq
+
+        buffer = io.BytesIO()
+        pq.write_table(arrow_table(records), buffer)
+        return buffer.getvalue()
+    raise InputError(f"the {fmt} export is a folder, not one file: write it to a path instead"
+                     if fmt == "hf" else f"unknown export format '{fmt}'")
 
 
 EXPORTS = {"openai": ".jsonl", "alpaca": ".json", "sharegpt": ".json", "parquet": ".parquet",
            "hf": ""}
+
+
+def file_name(version_id: str, fmt: str) -> str:
+    """The export's file (or folder) name: ``<version>-<format><extension>``, so alpaca and
+    sharegpt files of one version do not share a name.
+
+    >>> file_name("3f9c2a1b", "sharegpt"), file_name("3f9c2a1b", "hf")
+    ('3f9c2a1b-sharegpt.json', '3f9c2a1b-hf')
+    """
+    return f"{version_id}-{fmt}{EXPORTS[fmt]}"
+
+
+def export_bytes(rows: list[dict], fmt: str, include_meta: bool = True) -> tuple[bytes, dict]:
+    """``rows`` ({messages, meta}) as the bytes of one ``fmt`` file, for a download, and
+    ``{format, written, skipped: [{index, reason}]}``. Raises InputError as ``export`` does,
+    and for "hf" (a folder)."""
+    if fmt not in EXPORTS:
+        raise InputError(f"unknown export format '{fmt}'; accepted: {', '.join(EXPORTS)}")
+    records, skipped = to_records(rows, fmt, include_meta)
+    if not records and rows:
+        raise InputError(f"no row fits the {fmt} format (first reason: {skipped[0].reason})")
+    return encode(records, fmt), {"format": fmt, "written": len(records), "skipped": [
+        {"index": s.index, "reason": s.reason} for s in skipped]}
 
 
 def export(rows: list[dict], fmt: str, path: str | Path, include_meta: bool = True,

@@ -11,19 +11,27 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import math
 
-METRIC_LABELS = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L",
-                 "rougeLsum": "ROUGE-Lsum", "bleu": "BLEU", "chrf": "chrF",
-                 "exact_match": "exact match", "length_ratio": "length ratio",
-                 "json_valid": "JSON valid", "answer_accuracy": "answer accuracy",
-                 "heldout_loss": "held-out loss (nats/token)", "perplexity": "perplexity"}
+from evaluation.formatting import flat_rows
+from evaluation.report_figures import (
+    DEFINITIONS_NOTE,
+    METRIC_LABELS,
+    POOLED,
+    breakdown_figure,
+    interval_figure,
+    loss_figure,
+    png_bytes,
+    win_figure,
+)
+from evaluation.verdict import MIN_FIRM_N
+
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;
 text-align:right}th:first-child,td:first-child{text-align:left}pre{background:#f6f6f6;
 padding:1em;overflow:auto;font-size:12px}.note{color:#555;font-size:13px}img{max-width:100%}
+.warning{background:#fdf3e7;border-left:4px solid #c05621;padding:.4em 1em}
 .verdict{background:#eef4fb;border-left:4px solid #2b6cb0;padding:.6em 1em;font-size:15px}"""
 
 
@@ -49,95 +57,27 @@ def table(header: list[str], rows: list[list]) -> str:
 
 
 def png(figure) -> str:
-    """An <img> with the figure as an inline base64 PNG; the figure is closed."""
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    plt.close(figure)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    """An <img> with the figure as an inline base64 PNG; the figure is closed. "" for None."""
+    if figure is None:
+        return ""
+    data = base64.b64encode(png_bytes(figure)).decode("ascii")
     return f'<img alt="plot" src="data:image/png;base64,{data}">'
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display; must precede pyplot's import
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def loss_plot(curves: list[dict]) -> str:
     """Training loss per step, one line per train run; "" without rows."""
-    if not curves:
-        return ""
-    plt = _pyplot()
-    figure, axis = plt.subplots(figsize=(7, 3))
-    for run_id in sorted({row["run_id"] for row in curves}):
-        rows = [r for r in curves if r["run_id"] == run_id]
-        axis.plot([r["step"] for r in rows], [r["loss"] for r in rows], marker=".", label=run_id)
-    axis.set_xlabel("step")
-    axis.set_ylabel("training loss")
-    axis.legend(fontsize=8)
-    return png(figure)
+    return png(loss_figure(curves))
 
 
 def interval_plot(intervals: dict[str, dict[str, dict]]) -> str:
     """One small panel per metric: system − base with its interval, a line at 0."""
-    metrics = sorted({m for by_metric in intervals.values() for m, v in by_metric.items()
-                      if v.get("diff") is not None})
-    if not metrics:
-        return ""
-    plt = _pyplot()
-    cols = 4
-    rows = math.ceil(len(metrics) / cols)
-    figure, axes = plt.subplots(rows, cols, figsize=(11, 2.0 * rows), squeeze=False)
-    systems = list(intervals)
-    for axis, metric in zip(axes.flat, metrics, strict=False):
-        for k, system in enumerate(systems):
-            value = intervals[system].get(metric) or {}
-            if value.get("diff") is None:
-                continue
-            axis.errorbar([value["diff"]], [k], fmt="o", capsize=4,
-                          xerr=[[value["diff"] - value["low"]], [value["high"] - value["diff"]]])
-        axis.axvline(0, color="grey", linewidth=0.8)
-        axis.set_yticks(range(len(systems)), systems, fontsize=8)
-        axis.set_ylim(-0.7, len(systems) - 0.3)
-        axis.set_title(METRIC_LABELS.get(metric, metric), fontsize=9)
-    for axis in list(axes.flat)[len(metrics):]:
-        axis.axis("off")
-    figure.tight_layout()
-    return png(figure)
+    return png(interval_figure(intervals))
 
 
 def win_plot(ratings: dict) -> str:
-    """Stacked bar of wins / ties / losses / both bad of one pair (``ratings``: a row of
-    ``evaluation.session_stats.pair_table``, "system" vs "other"), and the win rate's
-    Wilson interval; "" without ratings."""
-    if not ratings or not (ratings.get("n") or ratings.get("both_bad")):
-        return ""
-    plt = _pyplot()
-    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 1.8))
-    start = 0
-    for key, colour in (("wins", "#2a9d8f"), ("ties", "#bbbbbb"), ("losses", "#e76f51"),
-                        ("both_bad", "#555555")):
-        left.barh([0], [ratings[key]], left=[start], color=colour, label=key.replace("_", " "))
-        start += ratings[key]
-    left.set_yticks([])
-    left.legend(fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.25))
-    if ratings.get("win_rate") is not None:
-        rate = ratings["win_rate"]
-        right.errorbar([rate], [0], xerr=[[rate - ratings["low"]], [ratings["high"] - rate]],
-                       fmt="o", capsize=5)
-        right.axvline(0.5, color="grey", linewidth=0.8)
-        right.set_xlim(0, 1)
-        right.set_yticks([])
-        right.set_title(f"{ratings.get('system', 'tuned')} win rate over "
-                        f"{ratings.get('other', 'base')}, Wilson 95%", fontsize=9)
-    else:
-        right.axis("off")
-    return png(figure)
+    """Win / tie / loss bar and the win rate's Wilson interval of one pair; "" without
+    ratings."""
+    return png(win_figure(ratings))
 
 
 def _metrics_section(ev: dict) -> str:
@@ -157,13 +97,22 @@ def _metrics_section(ev: dict) -> str:
                   f'<p class="note">ROUGE tokens: {html.escape(rouge["tokenizer"])}.</p>'
                   + "".join(f'<p class="note">Warning: {html.escape(line)}.</p>'
                             for line in rouge.get("warnings") or []))
+    small = ev["examples"] < MIN_FIRM_N
     return (f"<h2>Automatic metrics ({ev['examples']} held-out examples)</h2>"
+            + (f'<p class="warning">Only {ev["examples"]} held-out rows (fewer than '
+               f"{MIN_FIRM_N}): the 95% intervals are approximate and too wide or too narrow "
+               "to support a firm conclusion.</p>" if small else "")
             + extractor_note + rouge_note
-            + table(["metric", *systems], rows)
-            + "<h3>System − base, paired bootstrap 95% interval</h3>"
+            + "<h3>Paired comparison: system − base, mean over rows, paired bootstrap 95% "
+              "interval</h3>"
             + table(["system", "metric", "n", "system mean", "base mean", "difference",
                      "low", "high"], diffs)
             + interval_plot(ev["intervals"])
+            + "<h3>Corpus-level scores per system</h3>"
+            + table(["metric", "pooled as", *systems],
+                    [[row[0], POOLED.get(m, "mean over rows"), *row[1:]]
+                     for m, row in zip(names, rows, strict=True)])
+            + f'<p class="note">{html.escape(DEFINITIONS_NOTE)}</p>'
             + '<p class="note">ROUGE tokenizer "unicode" (NFKC, casefold, letters/marks/digits,'
               " one token per Han/kana character); BLEU (13a tokens) and chrF on sacrebleu's"
               " 0–100 scale; held-out loss = cross-entropy on the reference answer tokens;"
@@ -177,7 +126,9 @@ def _breakdown_section(ev: dict) -> str:
              v["diff"], v["low"], v["high"]]
             for metric, groups in ev["breakdown"]["by_metric"].items()
             for group, v in groups.items()]
-    return (f"<h3>By {html.escape(ev['breakdown']['key'])}</h3>"
+    figures = "".join(png(breakdown_figure(ev["breakdown"], metric))
+                      for metric in ev["breakdown"]["by_metric"] if metric == "rougeL")
+    return (f"<h3>By {html.escape(ev['breakdown']['key'])}</h3>" + figures
             + table(["metric", "group", "n", "tuned", "base", "difference", "low", "high"],
                     rows))
 
@@ -250,6 +201,20 @@ def _sessions_section(sessions: list[dict]) -> str:
     return head + "\n".join(_session_section(result) for result in sessions)
 
 
+def _lineage_section(lineage: dict | None) -> str:
+    """Per system, a table of its lineage fields (nested keys joined with ›), then the whole
+    document as JSON in a closed <details> for machines."""
+    if not lineage or not any(lineage.values()):
+        return "<p>No trained model yet.</p>"
+    parts = []
+    for system, document in lineage.items():
+        parts += [f"<h3>{html.escape(str(system))}</h3>",
+                  table(["field", "value"], [list(row) for row in flat_rows(document)])]
+    parts.append("<details><summary>Lineage as JSON</summary><pre>"
+                 f"{html.escape(json.dumps(lineage, indent=2, default=str))}</pre></details>")
+    return "\n".join(parts)
+
+
 def render_html(report: dict, title: str = "SLM Workbench report") -> str:
     """The whole report as one HTML document (UTF-8 string, no external resources).
 
@@ -274,7 +239,5 @@ def render_html(report: dict, title: str = "SLM Workbench report") -> str:
     if ev and ev["loss_curves"]:
         parts += ["<h2>Training loss</h2>", loss_plot(ev["loss_curves"])]
     lineage = ev["lineage"] if ev else {"tuned": report.get("lineage")}
-    parts += ["<h2>Lineage of every system</h2>",
-              f"<pre>{html.escape(json.dumps(lineage, indent=2, default=str))}</pre>",
-              "</body></html>"]
+    parts += ["<h2>Lineage of every system</h2>", _lineage_section(lineage), "</body></html>"]
     return "\n".join(parts)

@@ -20,10 +20,17 @@ from dataclasses import dataclass, field
 CHOICES = ("A", "B", "tie", "both_bad")
 LIKERT = (1, 2, 3, 4, 5)
 MAX_REASON_CHARS = 2000
+# Other items between an item's first showing and its repeat (when the list is long enough):
+# a repeat straight after its first showing measures short-term memory, not consistency.
+MIN_REPEAT_GAP = 3
 
 
 class DesignError(ValueError):
-    """A session design or a rating that cannot be accepted; the message says why."""
+    """A session design or a rating that cannot be accepted; the message says why.
+
+    ``fit``: for a session with too few items, ``fits(...)``'s answer (what would work)."""
+
+    fit: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,40 @@ class Assignment:
     is_repeat: bool
 
 
+def fits(n_items: int, n_raters: int, k: int) -> dict:
+    """What works with ``n_items`` items under the rule items ≥ raters × k, k ≤ raters:
+    ``{"items", "raters", "k", "largest_k"}`` (the largest k for these raters, None when
+    even k = 1 needs more items) and ``"most_raters"`` (the most raters for this k, None
+    when fewer than k items).
+
+    >>> fits(10, 4, 3)
+    {'items': 10, 'raters': 4, 'k': 3, 'largest_k': 2, 'most_raters': 3}
+    >>> fits(3, 4, 2)
+    {'items': 3, 'raters': 4, 'k': 2, 'largest_k': None, 'most_raters': None}
+    """
+    largest_k = min(n_raters, n_items // n_raters) if n_raters else 0
+    most_raters = n_items // k if k else 0
+    return {"items": n_items, "raters": n_raters, "k": k,
+            "largest_k": largest_k if largest_k >= 1 else None,
+            "most_raters": most_raters if most_raters >= max(k, 1) else None}
+
+
+def fit_advice(fit: dict) -> str:
+    """What to change, in words, for ``fits``'s answer.
+
+    >>> fit_advice(fits(10, 4, 3))
+    'lower k to 2, or invite at most 3 raters, or rate more examples'
+    >>> fit_advice(fits(3, 4, 2))
+    'rate more examples'
+    """
+    options = []
+    if fit["largest_k"] is not None:
+        options.append(f"lower k to {fit['largest_k']}")
+    if fit["most_raters"] is not None:
+        options.append(f"invite at most {fit['most_raters']} raters")
+    return ", or ".join([*options, "rate more examples"])
+
+
 def check_design(design: SessionDesign, n_items: int, n_raters: int) -> None:
     """Raise DesignError (one message listing every problem) when a design cannot be run.
 
@@ -83,11 +124,16 @@ def check_design(design: SessionDesign, n_items: int, n_raters: int) -> None:
     elif isinstance(design.k, int) and design.k > n_raters:
         problems.append(f"k = {design.k} raters per item needs at least {design.k} raters, "
                         f"got {n_raters}")
-    if isinstance(design.k, int) and n_items < n_raters * design.k:
+    fit = None
+    if isinstance(design.k, int) and design.k >= 1 and n_items < n_raters * design.k:
+        fit = fits(n_items, n_raters, design.k)
         problems.append(f"the session has {n_items} items but {n_raters} raters × k = "
-                        f"{design.k} needs at least {n_raters * design.k}")
+                        f"{design.k} needs at least {n_raters * design.k}: "
+                        f"{fit_advice(fit)}")
     if problems:
-        raise DesignError("; ".join(problems))
+        error = DesignError("; ".join(problems))
+        error.fit = fit
+        raise error
 
 
 def make_items(example_ids: list[int], systems: tuple[str, ...]) -> list[Item]:
@@ -120,10 +166,12 @@ def assign_raters(item_nos: list[int], raters: list[str], k: int,
 
 def order_for_rater(rater: str, item_nos: list[int], items: dict[int, Item],
                     repeat_share: float, rng: random.Random) -> list[Assignment]:
-    """A rater's shuffled list with sides drawn per row and ⌈share·n⌉ repeats placed later.
+    """A rater's shuffled list with sides drawn per item and ⌈share·n⌉ repeats placed later.
 
-    A repeat goes at a random position after its first showing, never right after it when
-    another place exists, with its own side draw.
+    A repeat comes at least ``MIN_REPEAT_GAP`` other items after its first showing (at a
+    random place from there to the end; at the end when the list is too short for the gap)
+    and shows the two answers on the other sides, so a rater who remembers "the left one"
+    cannot simply repeat a choice, and a left/right preference shows as an inconsistency.
     """
     order = list(item_nos)
     rng.shuffle(order)
@@ -131,14 +179,15 @@ def order_for_rater(rater: str, item_nos: list[int], items: dict[int, Item],
     rows: list[tuple[int, bool]] = [(no, False) for no in order]
     for no in rng.sample(order, min(n_repeats, len(order))):
         first = rows.index((no, False))
-        low = first + 2 if first + 2 <= len(rows) else first + 1
-        rows.insert(rng.randint(low, len(rows)), (no, True))
-    out = []
-    for position, (no, is_repeat) in enumerate(rows):
+        rows.insert(rng.randint(min(first + 1 + MIN_REPEAT_GAP, len(rows)), len(rows)),
+                    (no, True))
+    sides = {}
+    for no in order:
         pair = (items[no].first, items[no].second)
-        left, right = pair if rng.random() < 0.5 else pair[::-1]
-        out.append(Assignment(rater, position, no, left, right, is_repeat))
-    return out
+        sides[no] = pair if rng.random() < 0.5 else pair[::-1]
+    return [Assignment(rater, position, no, *(sides[no][::-1] if is_repeat else sides[no]),
+                       is_repeat)
+            for position, (no, is_repeat) in enumerate(rows)]
 
 
 def plan(design: SessionDesign, items: list[Item], raters: list[str],
@@ -157,6 +206,22 @@ def plan(design: SessionDesign, items: list[Item], raters: list[str],
     given = assign_raters([item.item_no for item in items], raters, design.k, rng)
     return [row for rater in raters
             for row in order_for_rater(rater, given[rater], by_no, design.repeat_share, rng)]
+
+
+def cut_note(new_tokens: int | None, max_new_tokens: int | None) -> str | None:
+    """"(cut at N tokens)" for an answer that used the whole generation budget, else None.
+
+    ``new_tokens`` counts the generated tokens up to and including the first stop token
+    (``evaluation.generate.new_token_counts``), so an answer that reached ``max_new_tokens``
+    was stopped by the limit (or stopped on its very last allowed token, which reads the
+    same here).
+
+    >>> cut_note(16, 16), cut_note(9, 16), cut_note(None, 16)
+    ('(cut at 16 tokens)', None, None)
+    """
+    if new_tokens is None or not max_new_tokens or new_tokens < max_new_tokens:
+        return None
+    return f"(cut at {max_new_tokens} tokens)"
 
 
 def derandomize(choice: str, left: str, right: str) -> str:

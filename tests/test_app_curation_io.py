@@ -168,3 +168,18 @@ def test_datasets_page_turns_bad_files_into_one_error_line(workspace, data_dir, 
     at.button(key="import").click().run()
     assert not at.exception
     assert [e.value for e in at.error] == [f"{source}: {message}"]
+
+
+def test_the_version_export_follows_version_and_format_and_is_a_download(workspace):
+    at = page("views/versions.py")
+    at.button(key="freeze").click().run()
+    vid = at.selectbox(key="export_version").value
+    assert vid == at.dataframe[0].value["id"].iloc[0]  # the newest by default
+    at.selectbox(key="export_format").select("openai").run()
+    assert [b.proto.label for b in at.get("download_button")] == [
+        f"Download {vid}-openai.jsonl (9 rows)"]
+    assert at.text_input(key="export_path").value.endswith(f"exports/{vid}-openai.jsonl")
+    at.selectbox(key="export_format").select("sharegpt").run()
+    assert [b.proto.label for b in at.get("download_button")] == [
+        f"Download {vid}-sharegpt.json (9 rows)"]
+    assert at.text_input(key="export_path").value.endswith(f"exports/{vid}-sharegpt.json")

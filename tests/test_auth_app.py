@@ -199,7 +199,9 @@ def test_the_admin_creates_a_session_and_sees_the_tokens_once(workspace):
 
 def test_the_admin_sees_a_clear_message_for_an_impossible_session(workspace):
     at = create_on_sessions_page(workspace, "too big", "ana\nbo\ncy")
-    assert at.error[0].value == "the session has 2 items but 3 raters × k = 1 needs at least 3"
+    assert at.error[0].value == ("the session has 2 items but 3 raters × k = 1 needs at least 3: "
+                                 "invite at most 2 raters, or rate more examples")
+    assert [b.label for b in at.button if b.key == "use_raters"] == ["Keep the first 2 raters"]
     close_all()
     with open_workspace(workspace) as ws:
         assert ws.scalar("SELECT count(*) FROM rating_sessions") == 0
@@ -219,8 +221,9 @@ def test_the_admin_adds_a_rater_to_a_running_session(workspace):
     at.text_area(key="more_raters").input("bo")
     at.button(key="add_raters").click().run()
     assert at.success[-1].value == "Added bo (1 items), taken over from ana (1)."
-    name, token = at.code[-1].value.split("\t")
+    name, token = at.code[-2].value.split("\t")
     assert name == "bo" and token.startswith("rt_")
+    assert at.code[-1].value == f"bo: http://localhost:8501/?token={token}"  # invite link
     assert at.dataframe[0].value[["name", "total"]].values.tolist() == [  # progress
         ["ana", 1], ["bo", 1]]
     at.text_area(key="more_raters").input("cy")

@@ -89,7 +89,7 @@ def test_the_scripted_session_prefers_the_higher_rouge_l_and_says_it_is_scripted
     (3, {"session_id": 1, "name": "demo (scripted ratings)", "items": 3, "auto_ties": 3,
          "ratings": 4}),  # 3 items < 2 raters × k = 2: demo-rater-1 alone, + 1 repeat
     (0, {"session_id": None, "name": "demo (scripted ratings)", "reason": "the session has 0 "
-         "items but 1 raters × k = 1 needs at least 1"})])
+         "items but 1 raters × k = 1 needs at least 1: rate more examples"})])
 def test_a_demo_with_few_differing_answers_gets_one_rater_or_no_session(
         tmp_path, evaluate_cache, differing, expected):
     from tests.prepared import generated_workspace

@@ -22,9 +22,10 @@ def test_report_page_shows_paired_intervals_and_offers_both_exports(workspace):
     score(workspace)
     at = page("views/report.py")
     assert not at.exception, at.exception
-    intervals = at.dataframe[2].value  # stages, metric means, intervals
+    intervals = at.dataframe[0].value  # the paired comparison leads; numbers as text
     exact = intervals[intervals["metric"] == "exact match"].iloc[0]
-    assert (exact["n"], exact["difference"]) == (3, 0.0)  # no output equals "Answer N."
+    assert (exact["n"], exact["difference"], exact["95% interval"]) == (
+        "3", "+0.000", "+0.000 to +0.000")  # no output equals "Answer N."
     labels = [button.proto.label for button in at.get("download_button")]
     assert labels == ["Report (HTML)", "Ratings (CSV, one row per rating)"]
 
@@ -53,3 +54,48 @@ def test_playground_refuses_an_empty_prompt_in_one_line(workspace):
     at.button(key="ask").click().run()
     assert [e.value for e in at.error] == [
         "the prompt is empty: type a question or pick a held-out row"]
+
+
+@pytest.fixture
+def lead_workspace(tmp_path, monkeypatch, evaluate_cache):
+    from tests.e2e.report_data import build_report_workspace
+
+    root = build_report_workspace(tmp_path / "lead")["workspace"]
+    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(root))
+    return root
+
+
+def test_the_report_leads_with_the_verdict_and_plots_and_prints_numbers_for_people(
+        lead_workspace):
+    import re
+
+    at = page("views/report.py")
+    assert not at.exception, at.exception
+    assert at.info[0].value == (
+        "**Verdict** · Tuned beats base on ROUGE-L by +0.832 (95% CI +0.755 to +0.876, n=12); "
+        "scripted demo raters (not people) preferred tuned in 100% of pairs (95% CI 86-100%, "
+        "n=24). Too few held-out rows and ratings for a firm conclusion.")
+    assert at.warning[0].value.startswith("Only 12 held-out rows (fewer than 30): the 95% "
+                                          "intervals are approximate")
+    assert [h.value for h in at.header] == [
+        "Automatic metrics", "Human ratings (blind rating sessions)", "Stages",
+        "Training loss", "Lineage", "Export"]
+    assert len(at.get("image")) == 3  # metric differences, win/tie/loss + win rate, loss
+    paired = at.dataframe[0].value.set_index("metric")
+    assert paired.loc["ROUGE-L"].to_dict() == {
+        "system": "tuned", "n": "12", "system mean": "0.937", "base mean": "0.105",
+        "difference": "+0.832", "95% interval": "+0.755 to +0.876"}
+    # the same held-out loss, two definitions, each named: mean over rows vs pooled
+    assert paired.loc["held-out loss (nats/token)", "base mean"] == "3.65"
+    corpus = at.dataframe[1].value.set_index("metric")
+    assert corpus.loc["held-out loss (nats/token)"].to_dict() == {
+        "pooled as": "summed loss ÷ all reference tokens, so longer references weigh more",
+        "base": "3.76", "tuned": "1.50"}
+    stages = at.dataframe[4].value
+    assert stages.loc[stages["stage"] == "score", "result"].item() == (
+        "extractor choice none (switched off) · rouge tokenizer unicode · examples 12")
+    every_cell = " ".join(str(v) for d in at.dataframe for v in d.value.to_numpy().ravel())
+    assert "{" not in every_cell and not re.search(r"\d\.\d{5,}", every_cell)
+    pairs = at.dataframe[2].value.iloc[0].to_dict()
+    assert (pairs["win rate"], pairs["Wilson 95% interval"], pairs["sign test p"]) == (
+        "100%", "86% to 100%", "< 0.001")

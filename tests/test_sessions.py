@@ -143,7 +143,8 @@ def test_the_next_item_names_no_system_and_follows_the_stored_order(ws):
     result = make(ws, n=6)
     ana = rater(ws, result)
     item = ss.screen(ws, ana)["item"]
-    assert set(item) == {"position", "item_no", "prompt", "left_output", "right_output"}
+    assert set(item) == {"position", "item_no", "prompt", "left_output", "right_output",
+                         "left_cut", "right_cut"}
     assert item["position"] == 0
     stored = ws.query("SELECT item_no, left_system FROM assignments WHERE rater_id = ? AND "
                       "position = 0", [ana])[0]

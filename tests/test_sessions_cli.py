@@ -39,7 +39,7 @@ def test_a_too_small_session_is_one_line_and_exit_1(tmp_path):
     code, out = run("session-create", "-w", ws, "--name", "s", "--raters", "ana,bo", "--k", "2")
     assert code == 1
     assert out.strip() == ("error: the session has 2 items but 2 raters × k = 2 needs at "
-                           "least 4")
+                           "least 4: lower k to 1, or rate more examples")
 
 
 def test_revoke_and_reissue_a_token(tmp_path):

@@ -59,3 +59,80 @@ def test_loss_curves_of_a_run_and_of_the_compared_runs_are_drawn(workspace):
     at = train_page()
     assert not at.exception, at.exception  # st.line_chart(key=...) raised TypeError here
     assert len(at.get("vega_lite_chart")) == 2  # the shown run's, the comparison's
+
+
+def test_the_form_names_its_data_offers_presets_and_labels_fields_in_words(workspace):
+    from workbench.store.versions import split_version
+
+    with open_workspace(workspace) as ws:
+        vid, counts = split_version(ws, 1)
+    assert counts == {"test": 3, "train": 5, "validation": 1}  # one duplicate is out
+    at = train_page()
+    assert at.selectbox(key="train_data").value == ""  # the current split
+    assert f"This run will train on version `{vid[:12]}`" in [c.value for c in at.caption][0]
+    rank = at.number_input(key="cfg_lora_rank")
+    assert rank.label == "LoRA rank" and rank.help.endswith("Config field: `lora_rank`")
+    at.selectbox(key="preset").select("full").run()
+    assert not at.exception, at.exception
+    assert (at.selectbox(key="cfg_method").value, at.number_input(key="cfg_learning_rate").value,
+            at.selectbox(key="cfg_lr_schedule").value) == ("full", 2e-5, "cosine")
+
+
+def running_run(root: Path, records: list[dict], state: str, store_state: str = "running"):
+    """train-2 in a job folder of its own, its status.json saying ``state`` (this process as
+    its pid) while the store still says ``store_state``."""
+    import os
+
+    folder = root / "artifacts" / "jobs" / "train-2"
+    folder.mkdir(parents=True)
+    (folder / "status.json").write_text(json.dumps({"state": state, "pid": os.getpid()}))
+    (folder / "train_log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    with open_workspace(root) as ws:
+        ws.con.execute("UPDATE runs SET dir = ?, state = ? WHERE id = 'train-2'",
+                       [str(folder), store_state])
+
+
+def step(s: int, elapsed: float) -> dict:
+    return {"step": s, "total": 10, "loss": 2.0 - s / 10, "elapsed_s": elapsed,
+            "val_loss": None}
+
+
+def test_the_runs_table_and_the_status_line_read_the_same_state(workspace):
+    running_run(workspace, [step(1, 4.0), step(2, 6.0)], "succeeded")
+    at = train_page()
+    at.selectbox(key="show_run").select("train-2").run()
+    runs = at.dataframe[0].value.set_index("run")
+    assert runs.loc["train-2", "state"] == "succeeded"  # the store still says running
+    assert at.get("progress")[0].proto.text == "train-2 · succeeded · step 2/10 · loss 1.200"
+    spec = at.get("vega_lite_chart")[0].proto.spec
+    assert "training loss" in spec and "validation loss" not in spec  # no empty series
+    assert "loss (nats/token)" in spec  # the y axis is titled
+
+
+def test_no_eta_until_two_step_times_are_measured_then_one_from_them(workspace):
+    running_run(workspace, [step(1, 4.0), step(2, 6.0)], "running")
+    at = train_page()
+    at.selectbox(key="show_run").select("train-2").run()
+    assert at.get("progress")[0].proto.text == (
+        "train-2 · running · step 2/10 · loss 1.800 · ETA after two measured steps")
+    with open(workspace / "artifacts" / "jobs" / "train-2" / "train_log.jsonl", "a") as log:
+        log.write(json.dumps(step(3, 8.0)) + "\n")
+    at.run()
+    text = at.get("progress")[0].proto.text
+    assert text.startswith("train-2 · running · step 3/10 · loss 1.700 · ETA ")
+    seconds = int(text.rsplit("ETA ", 1)[1].rstrip("s"))
+    assert 9 <= seconds <= 14  # 2 s a step × 7 steps left, less the time since the record
+
+
+def test_a_frozen_version_trains_on_its_own_rows(workspace):
+    from workbench.stages.training import frozen_rows
+    from workbench.store.versions import create_version
+
+    with open_workspace(workspace) as ws:
+        made = create_version(ws, 1, "frozen")
+        ws.con.execute("DELETE FROM splits")  # the dataset is re-split since: the version holds
+        dataset_id, train, validation = frozen_rows(ws, made["id"])
+    assert dataset_id == 1
+    assert [len(train), len(validation)] == [5, 1]
+    assert train[0]["messages"][0]["content"].startswith("Question ")
+    assert {"id", "meta", "messages"} == set(train[0])

@@ -5,6 +5,9 @@ was created, so a rerun never reshuffles; this page never receives a system name
 turns the choice into a de-randomized label). Dataset text is shown with ``st.text``: markdown,
 HTML or image links inside a prompt or an answer are never rendered or fetched.
 Keys: 1 = A better, 2 = B better, 3 = tie, 4 = both bad, S = skip, E = edit last answer.
+Skip moves on: skipped items come back after the others; skipping the only item left shows a
+pause screen rather than the same item again. An answer that hit the generation limit is
+marked "(cut at N tokens)".
 """
 
 import streamlit as st
@@ -37,6 +40,17 @@ if flash := st.session_state.pop("flash", None):
 if item is None:
     st.success("All items rated. Thank you!")
     st.stop()
+if done["skipped"]:
+    st.caption("Skipped items come back at the end, after the others.")
+just_skipped = st.session_state.pop("skipped_from", None)
+if not editing and shown["skipped_next"] and just_skipped == item["position"]:
+    st.session_state["skipped_from"] = just_skipped  # still paused until the button
+    st.info("You skipped the last item left. It stays in your list: rate it when you are "
+            "ready.")
+    if st.button("Back to the skipped item", key="back_to_skipped"):
+        st.session_state.pop("skipped_from", None)
+        st.rerun()
+    st.stop()
 
 position = item["position"]
 st.subheader("Editing your last answer" if editing else "Prompt")
@@ -45,13 +59,16 @@ for message in turns:
     st.text(f"{message['role']}: {message['content']}" if len(turns) > 1 else message["content"])
 columns = st.columns(2)
 likert = {}
-for column, side, text, field in ((columns[0], "A", item["left_output"], "likert_left"),
-                                  (columns[1], "B", item["right_output"], "likert_right")):
+for column, side, text, cut, field in (
+        (columns[0], "A", item["left_output"], item.get("left_cut"), "likert_left"),
+        (columns[1], "B", item["right_output"], item.get("right_cut"), "likert_right")):
     column.markdown(f"**Answer {side}**")
     if text.strip():
         column.text(text)
     else:  # a model may answer nothing at all: say so rather than show a blank
         column.caption("(empty answer)")
+    if cut:  # the answer ran into the generation limit: the rater should know
+        column.caption(cut)
     likert[field] = column.pills(f"Quality of {side} (optional, 1–5)", [1, 2, 3, 4, 5],
                                  key=f"{field}_{position}_{editing}",
                                  default=item.get(field) if editing else None)
@@ -77,6 +94,7 @@ else:
     if buttons[4].button("Skip", key=f"skip_{position}", shortcut="S", width="stretch"):
         with _ui.workspace() as ws:
             ss.skip(ws, me["rater_id"], position)
+        st.session_state["skipped_from"] = position
         st.rerun()
     if done["rated"] and buttons[5].button("Edit last answer", key="edit_last", shortcut="E",
                                            width="stretch"):

@@ -5,6 +5,7 @@ who lost theirs gets a new one here; revoking stops a token at once, ratings so 
 """
 
 import json
+from urllib.parse import urlsplit
 
 import pandas as pd
 import streamlit as st
@@ -21,6 +22,28 @@ _ui.require("admin")
 _ui.sidebar()
 st.title("Rating sessions")
 
+
+def app_address() -> str:
+    """The app's address as this browser reached it (scheme, host, base path), ending "/"."""
+    parts = urlsplit(st.context.url or "http://localhost:8501/")
+    base = (st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"{parts.scheme}://{parts.netloc}/" + (f"{base}/" if base else "")
+
+
+def show_invites(tokens: dict[str, str]) -> None:
+    """The tokens (name TAB token) and each rater's invite link, to copy now."""
+    st.warning("Copy the invite tokens now: they are not shown again. A rater opens their "
+               "link (it logs them in once), or logs in with the token.")
+    st.code("\n".join(f"{r}\t{t}" for r, t in tokens.items()), language=None)
+    st.markdown("**Invite links**")
+    st.code("\n".join(f"{r}: {app_address()}?token={t}" for r, t in tokens.items()),
+            language=None)
+
+
+def use(key: str, value) -> None:
+    """A button's callback: set a form field before the form is drawn again."""
+    st.session_state[key] = value
+
 with _ui.workspace() as ws:
     systems_by_run = generate_run_systems(ws)
     existing = ss.sessions(ws)
@@ -36,25 +59,36 @@ with st.expander("New session", expanded=not existing):
                                      default=systems_by_run[run_id], key="systems")
             raters = st.text_area("Raters, one name per line", key="raters")
             c1, c2 = st.columns(2)
-            k = c1.number_input("Raters per item (k)", 1, 50, 1, key="k")
+            st.session_state.setdefault("k", 1)  # a "Use k = …" button may have set it
+            k = c1.number_input("Raters per item (k)", 1, 50, key="k")
             share = c2.slider("Share of repeated items", 0.0, 0.5, 0.1, 0.05, key="repeat")
             guidelines = st.text_area("Guidelines for raters (markdown)", key="guidelines")
             create = st.form_submit_button("Create session", key="create")
         if create:
             design = SessionDesign(tuple(systems), int(k), float(share), guidelines)
-            try:
-                with _ui.workspace() as ws:
+            made, failure = None, None
+            with _ui.workspace() as ws:  # the refusal is caught here to offer what works
+                try:
                     made = ss.create_session(ws, name, run_id, design, raters.splitlines())
-            except WorkbenchError as exc:
-                st.error(str(exc))
+                except WorkbenchError as exc:
+                    failure = exc
+            if failure is not None:
+                st.error(str(failure))
+                fit = getattr(failure, "fit", None) or {}
+                names = [r.strip() for r in raters.splitlines() if r.strip()]
+                b1, b2 = st.columns(2)
+                if fit.get("largest_k"):
+                    b1.button(f"Use k = {fit['largest_k']}", key="use_k", on_click=use,
+                              args=("k", fit["largest_k"]))
+                if fit.get("most_raters"):
+                    b2.button(f"Keep the first {fit['most_raters']} raters", key="use_raters",
+                              on_click=use,
+                              args=("raters", "\n".join(names[:fit["most_raters"]])))
             else:
                 st.success(f"Session {made['session_id']}: {made['items']} items "
                            f"({made['auto_ties']} identical pairs tied automatically), "
                            f"{made['assignments']} assignments.")
-                st.warning("Copy the invite tokens now: they are not shown again. A rater "
-                           "logs in with the token, or opens the app with ?token=TOKEN.")
-                st.code("\n".join(f"{r}\t{t}" for r, t in made["tokens"].items()),
-                        language=None)
+                show_invites(made["tokens"])
                 with _ui.workspace() as ws:  # the new session's progress shows at once
                     existing = ss.sessions(ws)
 
@@ -76,8 +110,7 @@ if add:
         st.success("Added " + ", ".join(f"{name} ({n} items)" for name, n in
                                         added["items"].items()) + ", taken over from "
                    + ", ".join(f"{name} ({n})" for name, n in added["from"].items()) + ".")
-        st.warning("Copy the invite tokens now: they are not shown again.")
-        st.code("\n".join(f"{r}\t{t}" for r, t in added["tokens"].items()), language=None)
+        show_invites(added["tokens"])
 with _ui.workspace() as ws:
     progress = ss.rater_progress(ws, session_id)
     raw = ss.raw_ratings(ws, session_id)
@@ -95,7 +128,7 @@ if c2.button("Revoke token", key="revoke"):
 if c3.button("New token", key="reissue"):
     with _ui.workspace() as ws:
         token = ss.reissue_token(ws, rater_id)
-    st.code(token, language=None)
+    st.code(f"{token}\n{app_address()}?token={token}", language=None)
     st.caption(f"New token for {names[rater_id]}; the old one no longer works.")
 
 st.subheader("Statistics")

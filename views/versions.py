@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from curation.cost import CostConfig, estimate
-from curation.export import EXPORTS, export
+from curation.export import EXPORTS, export, export_bytes, file_name
 from views import _ui
 from workbench.paths import write_roots, write_target
 from workbench.store.versions import (
@@ -48,14 +48,20 @@ if rows:
     st.dataframe(pd.DataFrame(rows).astype(str), hide_index=True, width="stretch", key="diff")
 
 st.subheader("Export")
+with _ui.workspace() as ws:  # the version chosen in the sidebar, when the workspace keeps one
+    current = ws.setting("current_version") if hasattr(ws, "setting") else None
 c = st.columns([1, 1, 2, 1])
-vid = c[0].selectbox("Version", ids, key="export_version")
+vid = c[0].selectbox("Version", ids, index=ids.index(current) if current in ids else 0,
+                     key="export_version", help="The current version, or the newest.")
 fmt = c[1].selectbox("Format", list(EXPORTS), key="export_format")
-target = c[2].text_input("Write to", str(path / "artifacts" / "exports" / f"{vid}{EXPORTS[fmt]}"),
-                         key="export_path", help="Inside the workspace or a folder of "
-                         "WORKBENCH_DATA_DIRS.")
+if st.session_state.get("export_for") != (vid, fmt):  # the file name follows both
+    st.session_state["export_for"] = (vid, fmt)
+    st.session_state["export_path"] = str(path / "artifacts" / "exports" / file_name(vid, fmt))
+target = c[2].text_input("Write to", key="export_path", help="Inside the workspace or a "
+                         "folder of WORKBENCH_DATA_DIRS.")
 overwrite = c[3].checkbox("Overwrite", key="export_overwrite")
-if st.button("Export", key="export"):
+b = st.columns(2)
+if b[0].button("Write the file", key="export"):
     with _ui.workspace() as ws:  # a refused path, or nothing fits the format → st.error
         out = write_target(target, write_roots(path), overwrite)
         result = export(version_rows(ws, vid), fmt, out, overwrite=overwrite)
@@ -63,6 +69,14 @@ if st.button("Export", key="export"):
                + (f"; skipped {len(result['skipped'])}" if result["skipped"] else ""))
     if result["skipped"]:
         st.dataframe(result["skipped"], hide_index=True, key="skipped")
+if fmt == "hf":
+    b[1].caption("A Hugging Face dataset is a folder: write it to a path.")
+else:
+    with _ui.workspace() as ws:  # nothing fits the format → st.error
+        data, made = export_bytes(version_rows(ws, vid), fmt)
+    b[1].download_button(f"Download {file_name(vid, fmt)} ({made['written']} rows)", data,
+                         file_name=file_name(vid, fmt), key="export_download",
+                         mime="application/octet-stream")
 
 st.subheader("Hosted fine-tune estimate (OpenAI)")
 c = st.columns(3)

@@ -65,3 +65,21 @@ def export_run(workspace: Path, run_id: str | None = None, gguf: bool = True,
                                                               "./model.gguf", tokenizer))
     (out / "export.json").write_text(json.dumps(result, indent=1))
     return result
+
+
+def adapter_zip(adapter: Path) -> bytes:
+    """The adapter folder of a trained run (weights, adapter config, tokenizer files,
+    ``lineage.json``) as one zip archive, for a download; symbolic links are left out.
+    Raises StageError when the folder is missing."""
+    import io
+    import zipfile
+
+    adapter = Path(adapter)
+    if not adapter.is_dir():
+        raise StageError(f"{adapter}: the run's adapter folder is missing")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(adapter.rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                archive.write(path, f"{adapter.name}/{path.relative_to(adapter)}")
+    return buffer.getvalue()

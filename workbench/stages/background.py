@@ -46,7 +46,8 @@ def train_launch_task(config: dict, report: Reporter) -> dict:
     if config.get("resume"):
         return training.resume(workspace, config["resume"], forward, execute=in_this_process)
     return training.train(workspace, config=TrainConfig.from_dict(config["train"]),
-                          on_progress=forward, execute=in_this_process)
+                          on_progress=forward, execute=in_this_process,
+                          version_id=config.get("version_id"))
 
 
 def quality_launch_task(config: dict, report: Reporter) -> dict:

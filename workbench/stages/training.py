@@ -30,25 +30,42 @@ Progress = Callable[[dict], None]
 def train(workspace: Path, max_steps: int = 30, seed: int = 0, base_model: str = "embedded",
           on_progress: Progress | None = None, config=None, dataset_id: int | None = None,
           expect_version: str | None = None, execute: Execute = in_child,
-          max_seq_len: int | None = None) -> dict:
+          max_seq_len: int | None = None, version_id: str | None = None) -> dict:
     """Fine-tune on the train split as a job (``launch``).
 
     Every way to start a training (CLI, Train page, pipeline, --from-lineage) comes through
     here. ``config`` (a ``training.config.TrainConfig``) overrides max_steps/seed/base_model/
     max_seq_len (default: ``training.config.MAX_SEQ_LEN``, the one validation uses);
-    ``dataset_id``/``expect_version`` pin the data (a lineage re-run).
+    ``dataset_id``/``expect_version`` pin the data (a lineage re-run); ``version_id`` trains
+    on a stored version's rows instead of the current split.
     Summary: run_id, steps, first/final loss, adapter, train_examples, dataset_version, ...
     """
     config = config or TrainConfig(max_steps=max_steps, seed=seed, base_model=base_model,
                                    **({"max_seq_len": max_seq_len} if max_seq_len else {}))
     return launch(workspace, config, on_progress, dataset_id=dataset_id,
-                  expect_version=expect_version, execute=execute)
+                  expect_version=expect_version, execute=execute, version_id=version_id)
+
+
+def frozen_rows(ws, version_id: str) -> tuple[int, list[dict], list[dict]]:
+    """(dataset id, train rows, validation rows) of a stored version, rows as
+    ``Workspace.split_examples`` gives them ({id, meta, messages}; the id from the row's
+    origin "dataset:example"). Raises StageError for an unknown version."""
+    from workbench.store.versions import version_rows
+
+    def rows_of(split: str) -> list[dict]:
+        return [{"id": int(r["origin"].split(":")[1]), "meta": r["meta"],
+                 "messages": r["messages"]} for r in version_rows(ws, version_id, split)]
+
+    train_rows, validation = rows_of("train"), rows_of("validation")
+    dataset_id = store.version_exists(ws, version_id)
+    return dataset_id, train_rows, validation
 
 
 def launch(workspace: Path, config: TrainConfig, on_progress: Progress | None = None,
            dataset_id: int | None = None, expect_version: str | None = None,
-           execute: Execute = in_child) -> dict:
-    """Train on the train split of ``dataset_id`` (default: the current dataset) as a job.
+           execute: Execute = in_child, version_id: str | None = None) -> dict:
+    """Train on the train split of ``dataset_id`` (default: the current dataset) as a job,
+    or with ``version_id`` on the train rows of that stored version (``frozen_rows``).
 
     Returns the summary {run_id, steps, first_loss, final_loss, adapter, train_examples (the
     examples trained on: the train split less the excluded), excluded_examples,
@@ -67,12 +84,16 @@ def launch(workspace: Path, config: TrainConfig, on_progress: Progress | None = 
     if config.method == "qlora" and (reason := qlora_unavailable()):
         raise StageError(reason)
     with open_workspace(workspace, create=False) as ws:
-        dataset_id = dataset_id or ws.current_dataset()
-        rows = ws.split_examples(dataset_id, "train")
+        if version_id:  # a frozen version: its own rows, whatever the dataset holds now
+            dataset_id, rows, validation = frozen_rows(ws, version_id)
+            version = version_id
+        else:
+            dataset_id = dataset_id or ws.current_dataset()
+            rows = ws.split_examples(dataset_id, "train")
+            validation = ws.split_examples(dataset_id, "validation")
+            version = record_version(ws, dataset_id) if rows else None
         if not rows:
             raise StageError("the train split is empty: nothing to train on")
-        validation = ws.split_examples(dataset_id, "validation")
-        version = record_version(ws, dataset_id)
         if expect_version and version != expect_version:
             raise StageError(f"dataset version {expect_version} no longer exists: dataset "
                              f"{dataset_id}'s split rows are now version {version} "
@@ -187,8 +208,9 @@ def live_log(job_dir: Path) -> list[dict]:
 
 
 def start_in_background(workspace: Path, config: TrainConfig | None = None,
-                        resume_run: str | None = None) -> Path:
+                        resume_run: str | None = None, version_id: str | None = None) -> Path:
     """Start a ``train_launch`` job (the app's Start/Resume buttons); returns its folder.
+    ``version_id``: train on that stored version's rows (default: the current split).
 
     The config is validated here, so an invalid form is refused before any job starts.
     """
@@ -197,6 +219,8 @@ def start_in_background(workspace: Path, config: TrainConfig | None = None,
         body["resume"] = resume_run
     else:
         body["train"] = config.validate().to_dict()
+        if version_id:
+            body["version_id"] = version_id
     job_dir = jobs.new_job(Path(workspace) / "artifacts" / "jobs", "train_launch", body)
     jobs.start(job_dir)
     return job_dir
@@ -208,3 +232,46 @@ def live_state(run: dict) -> dict:
     if run["state"] in jobs.FINAL:
         return {"state": run["state"], "error": (run["summary"] or {}).get("error", "")}
     return jobs.status(Path(run["dir"]))
+
+
+def snapshot(run: dict) -> dict:
+    """One read of a train run (a ``store.train_runs`` row) for the Train page's table and
+    status line alike: {"state", "error", "log" (step records), "steps", "total", "loss",
+    "val", "eta" (seconds, ``training.eta.eta_seconds``: measured step times, counting down
+    between steps; None when not running or before two step times)}. A running run reads
+    its live log only (a resumed run keeps its old summary)."""
+    import time
+
+    from training.eta import eta_seconds
+
+    job_dir = Path(run["dir"])
+    state, log = live_state(run), live_log(job_dir)
+    summary, last = run["summary"] or {}, (log[-1] if log else {})
+    since = time.time() - (job_dir / "train_log.jsonl").stat().st_mtime if log else 0.0
+    running = state["state"] in ("queued", "running")
+    if running:  # the log is newer than any summary (a resumed run keeps its old one)
+        summary = {}
+    return {"state": state["state"], "error": state.get("error"), "log": log,
+            "steps": summary.get("steps", last.get("step")), "total": last.get("total"),
+            "loss": summary.get("final_loss", last.get("loss")),
+            "val": summary.get("best_val_loss"),
+            "eta": eta_seconds(log, since) if running else None}
+
+
+def status_line(snap: dict) -> str:
+    """``running · step 3/10 · loss 1.700 · ETA 14s`` from a ``snapshot``.
+
+    >>> status_line({"state": "succeeded", "steps": 4, "total": None, "loss": 1.1, "eta": None})
+    'succeeded · step 4 · loss 1.100'
+    """
+    from training.eta import duration
+
+    parts = [snap["state"]]
+    if snap["steps"] is not None:
+        parts.append(f"step {snap['steps']}" + (f"/{snap['total']}" if snap["total"] else ""))
+    if snap["loss"] is not None:
+        parts.append(f"loss {snap['loss']:.3f}")
+    if snap["state"] in ("queued", "running"):
+        parts.append(f"ETA {duration(snap['eta'])}" if snap["eta"] is not None
+                     else "ETA after two measured steps")
+    return " · ".join(parts)

@@ -26,6 +26,7 @@ from evaluation.sessions import (
     Item,
     SessionDesign,
     check_answer,
+    cut_note,
     derandomize,
     make_items,
     plan,
@@ -36,7 +37,12 @@ from workbench.store.workspace import Workspace
 
 
 class RatingError(WorkbenchError):
-    """A session, invite or rating that cannot be accepted; nothing was changed."""
+    """A session, invite or rating that cannot be accepted; nothing was changed.
+
+    ``fit``: for a session with too few items, what would work
+    (``evaluation.sessions.fits``), else None."""
+
+    fit: dict | None = None
 
 
 def _outputs(ws: Workspace, run_id: str, systems: tuple[str, ...],
@@ -81,7 +87,9 @@ def create_session(ws: Workspace, name: str, run_id: str, design: SessionDesign,
     try:
         rows = plan(design, [i for i in items if i.item_no not in ties], raters, seed)
     except DesignError as exc:
-        raise RatingError(str(exc)) from None
+        error = RatingError(str(exc))
+        error.fit = exc.fit
+        raise error from None
     ids = {rater: "r" + secrets.token_hex(6) for rater in raters}
     tokens = {rater: new_token() for rater in raters}
     with ws.transaction():
@@ -287,53 +295,70 @@ def _plan(ws: Workspace, rater_id: str, version: int | None = None) -> dict:
 
 
 def _show(ws: Workspace, rater_id: str, position: int) -> dict | None:
-    """Prompt and both outputs at one of the rater's positions (no system names)."""
+    """Prompt and both outputs at one of the rater's positions (no system names), and
+    ``left_cut`` / ``right_cut``: "(cut at N tokens)" for an answer that hit the generate
+    run's ``max_new_tokens``, else None (``evaluation.sessions.cut_note``)."""
     def load():
         rows = ws.query("""
             SELECT a.position, a.item_no, l.prompt, l.output AS left_output,
-                   r.output AS right_output
+                   r.output AS right_output, l.new_tokens AS left_tokens,
+                   r.new_tokens AS right_tokens,
+                   json_extract(g.config, '$.max_new_tokens')::INTEGER AS max_new_tokens
             FROM assignments a
             JOIN session_items i ON i.session_id = a.session_id AND i.item_no = a.item_no
             JOIN rating_sessions s ON s.id = a.session_id
+            LEFT JOIN runs g ON g.id = s.run_id
             JOIN generations l ON l.run_id = s.run_id AND l.example_id = i.example_id
                  AND l.system = a.left_system
             JOIN generations r ON r.run_id = s.run_id AND r.example_id = i.example_id
                  AND r.system = a.right_system
             WHERE a.rater_id = ? AND a.position = ?""", [rater_id, position])
-        return {**rows[0], "prompt": json.loads(rows[0]["prompt"])} if rows else None
+        if not rows:
+            return None
+        row = rows[0]
+        limit = row.pop("max_new_tokens")
+        cuts = {f"{side}_cut": cut_note(row.pop(f"{side}_tokens"), limit)
+                for side in ("left", "right")}
+        return {**row, "prompt": json.loads(row["prompt"]), **cuts}
     shown = _SHOWN.get((str(ws.root), rater_id, position), load)
     return None if shown is None else {**shown, "prompt": list(shown["prompt"])}
 
 
-def _state(ws: Workspace, rater_id: str) -> tuple[set, set, int]:
-    """(rated positions, skipped positions, plan version) of an active rater; AuthError when
-    revoked."""
+def _state(ws: Workspace, rater_id: str) -> tuple[set, list, int]:
+    """(rated positions, unrated skipped positions in the order they were skipped, plan
+    version) of an active rater; AuthError when revoked."""
     revoked, rated, skipped, version = ws.row("""
         SELECT (SELECT revoked_at IS NOT NULL FROM session_raters WHERE id = $r),
                (SELECT list(position) FROM session_ratings WHERE rater_id = $r),
-               (SELECT list(position) FROM skips WHERE rater_id = $r),
+               (SELECT list(position ORDER BY skipped_at, position) FROM skips
+                 WHERE rater_id = $r),
                (SELECT count(*) FROM session_raters WHERE session_id =
                    (SELECT session_id FROM session_raters WHERE id = $r))""", {"r": rater_id})
     if revoked is None:
         raise AuthError("unknown rater")
     if revoked:
         raise AuthError("this invite token was revoked: ask the session's admin")
-    return set(rated or ()), set(skipped or ()) - set(rated or ()), version
+    rated = set(rated or ())
+    return rated, [p for p in skipped or () if p not in rated], version
 
 
 def screen(ws: Workspace, rater_id: str) -> dict:
     """Everything the rate page shows: ``{"session": {"name", "guidelines"}, "progress":
-    {"rated", "total", "skipped"}, "item": next unrated position (skipped ones last) as
-    ``{"position", "item_no", "prompt", "left_output", "right_output"}`` or None when done}``.
+    {"rated", "total", "skipped"}, "item": the next unrated position as ``{"position",
+    "item_no", "prompt", "left_output", "right_output", "left_cut", "right_cut"}`` or None
+    when done, "skipped_next": whether that item is one the rater skipped}``.
+
+    Order: unskipped positions in list order, then the skipped ones in the order they were
+    skipped (the one skipped longest ago first; skipping it again sends it to the back).
     No system names. Raises AuthError for an unknown or revoked rater."""
     rated, skipped, version = _state(ws, rater_id)
     plan_ = _plan(ws, rater_id, version)
-    todo = [p for p in plan_["positions"] if p not in rated]
-    todo.sort(key=lambda p: (p in skipped, p))
+    todo = [p for p in plan_["positions"] if p not in rated and p not in skipped] + skipped
     return {"session": {"name": plan_["name"], "guidelines": plan_["guidelines"]},
             "progress": {"rated": len(rated), "total": len(plan_["positions"]),
                          "skipped": len(skipped)},
-            "item": _show(ws, rater_id, todo[0]) if todo else None}
+            "item": _show(ws, rater_id, todo[0]) if todo else None,
+            "skipped_next": bool(todo) and todo[0] in skipped}
 
 
 def _assignment(ws: Workspace, rater_id: str, position) -> dict:
@@ -373,14 +398,15 @@ def submit(ws: Workspace, rater_id: str, position: int, choice: str, reason: str
 
 
 def skip(ws: Workspace, rater_id: str, position: int) -> None:
-    """Put an unrated item at the end of the rater's list (it comes back after the others)."""
+    """Put an unrated item at the end of the rater's list: it comes back after the items
+    not skipped, and after the items skipped before it (skipping it again moves it back)."""
     active_rater(ws, rater_id)
     _assignment(ws, rater_id, position)
     if ws.scalar("SELECT count(*) FROM session_ratings WHERE rater_id = ? AND position = ?",
                  [rater_id, position]):
         raise RatingError("this item is already rated; it cannot be skipped")
-    ws.con.execute("INSERT OR IGNORE INTO skips(rater_id, position) VALUES (?, ?)",
-                   [rater_id, position])
+    ws.con.execute("INSERT INTO skips(rater_id, position) VALUES (?, ?) ON CONFLICT DO "
+                   "UPDATE SET skipped_at = now()", [rater_id, position])
 
 
 def last_answer(ws: Workspace, rater_id: str) -> dict | None:

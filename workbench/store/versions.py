@@ -44,6 +44,16 @@ def split_rows(ws: Workspace, dataset_id: int) -> list[dict]:
              "meta": json.loads(r["meta"]), "split": r["split"]} for r in rows]
 
 
+def split_version(ws: Workspace, dataset_id: int) -> tuple[str | None, dict[str, int]]:
+    """(the version id the split rows would get, rows per split), without storing anything:
+    what a training started now would record (``record_version``); (None, {}) with no split."""
+    rows = split_rows(ws, dataset_id)
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["split"]] = counts.get(row["split"], 0) + 1
+    return (version_id(rows) if rows else None), counts
+
+
 def record_version(ws: Workspace, dataset_id: int) -> str:
     """The version of the split rows as training reads them (content hash; rows kept in
     version_rows, so an adapter's lineage leads back to the exact rows it saw). Made before
