@@ -355,3 +355,26 @@ def recheck(workspace: Path, run_id: str, raters: list[str] | None = None,
             "systems": {"tuned": run_id, systems[0]: start},
             "generate_run": made["run_id"], "items": created["items"],
             "auto_ties": created["auto_ties"], "tokens": created["tokens"]}
+
+
+def start_recheck(workspace: Path, run_id: str) -> Path:
+    """Start a ``recheck`` job (the Sessions page's button) with the session's defaults;
+    returns its folder. The job's result leaves out the invite tokens (a file keeps no
+    token): the admin issues them with "New token" on the Sessions page."""
+    job_dir = jobs.new_job(Path(workspace) / "artifacts" / "jobs", "recheck",
+                           {"workspace": str(workspace), "run": run_id})
+    jobs.start(job_dir)
+    return job_dir
+
+
+def recheck_task(config: dict, report) -> dict:
+    """The ``recheck`` job kind: ``recheck`` run as a job, tokens left out of its result."""
+    from workbench.jobs.execute import in_this_process
+
+    def forward(progress: dict) -> None:
+        report(progress.get("step", 0), progress.get("total", 0), progress.get("message", ""))
+
+    made = recheck(Path(config["workspace"]), config["run"], on_progress=forward,
+                   execute=in_this_process)
+    return {**{k: v for k, v in made.items() if k != "tokens"},
+            "raters": sorted(made["tokens"])}

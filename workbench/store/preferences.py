@@ -75,3 +75,17 @@ def rater_names(ws: Workspace, session_id: int) -> list[str]:
     """Names of a session's raters who are not revoked, sorted."""
     return [r["name"] for r in ws.query("SELECT name FROM session_raters WHERE session_id = ? "
                                         "AND revoked_at IS NULL ORDER BY name", [session_id])]
+
+
+def preference_runs(ws: Workspace, session_id: int) -> list[dict]:
+    """Succeeded dpo / orpo runs that learned from ``session_id``, newest first: id, kind,
+    start (the model they started from: "base" or a run id), summary (decoded)."""
+    rows = ws.query("""
+        SELECT id, kind, json_extract_string(config, '$.lineage.start.from') AS start, summary
+        FROM runs WHERE kind IN ('dpo', 'orpo') AND state = 'succeeded'
+          AND list_contains(CAST(json_extract(config, '$.lineage.preferences.sessions')
+                                 AS INTEGER[]), ?)
+        ORDER BY created_at DESC, id DESC""", [session_id])
+    for row in rows:
+        row["summary"] = json.loads(row["summary"] or "null")
+    return rows
