@@ -4,6 +4,7 @@ de-randomization), the three export formats read back, and the one message for n
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -319,3 +320,26 @@ def test_preference_training_refuses_bad_starts(workspace):
         stage.train(workspace, TrainConfig(method="lora"), session_ids=[session_id])
     with pytest.raises(StageError, match="not a succeeded preference run"):
         stage.recheck(workspace, "gen-1")
+
+
+def test_the_reference_is_the_adapter_disabled_or_a_frozen_adapter_copy(tmp_path):
+    """No second model in memory: from the base, the reference is the base with the adapter
+    disabled; from an adapter, a frozen copy of it (peft adapter 'ref'), which is not saved."""
+    from tests.tiny_model import make_tiny_model
+    from training.config import TrainConfig
+    from training.preference import train_preferences
+
+    tiny = make_tiny_model(tmp_path / "tiny")
+    rows = [{"prompt": [{"role": "user", "content": f"Q{i}?"}],
+             "chosen": [{"role": "assistant", "content": f"Yes {i}."}],
+             "rejected": [{"role": "assistant", "content": f"No no {i}!"}]} for i in range(4)]
+    config = TrainConfig(method="dpo", base_model=str(tiny), max_steps=1, warmup_steps=0,
+                         batch_size=4, lora_dropout=0.0, checkpoint_every=0)
+    first = train_preferences(rows, config, tmp_path / "a")
+    assert first["reference"] == "the base model (adapter disabled)"
+    second = train_preferences(rows, config, tmp_path / "b",
+                               start_adapter=Path(first["adapter"]))
+    assert second["reference"] == "a frozen copy of the start adapter (peft adapter 'ref')"
+    assert second["trainable_params"] == first["trainable_params"]  # the copy is frozen
+    assert sorted(p.name for p in (tmp_path / "b" / "adapter").iterdir()) == [
+        "README.md", "adapter_config.json", "adapter_model.safetensors"]

@@ -147,8 +147,12 @@ def train_preferences(rows: list[dict], config: TrainConfig, out_dir: Path,
         trainer = DPOTrainer(model=model, ref_model=None, args=args, train_dataset=dataset,
                              processing_class=tokenizer, peft_config=peft_config,
                              callbacks=[Reporter()])
-        reference = ("a frozen copy of the start adapter" if start_adapter is not None
-                     else "the base model (adapter disabled)")
+        if trainer.ref_model is not None:  # TRL loaded a second model: not expected here
+            reference = "a separate reference model"
+        elif "ref" in getattr(trainer.model, "peft_config", {}):
+            reference = "a frozen copy of the start adapter (peft adapter 'ref')"
+        else:
+            reference = "the base model (adapter disabled)"
     else:
         from trl.experimental.orpo import ORPOTrainer
 
@@ -158,7 +162,9 @@ def train_preferences(rows: list[dict], config: TrainConfig, out_dir: Path,
         reference = "none (ORPO has no reference model)"
     try:
         trainer.train(resume_from_checkpoint=str(checkpoints[-1]) if checkpoints else None)
-        after = trainer.evaluate(eval_dataset=dataset)
+        # DPOTrainer tokenizes an evaluation set itself; ORPOTrainer needs its tokenized one
+        after = trainer.evaluate(eval_dataset=dataset if config.method == "dpo"
+                                 else trainer.train_dataset)
     except (torch.OutOfMemoryError, MemoryError):
         raise errors.StageError(f"out of memory: lower batch_size ({config.batch_size}) or "
                                 f"max_seq_len ({config.max_seq_len}); earlier checkpoints "
