@@ -343,3 +343,25 @@ def test_the_reference_is_the_adapter_disabled_or_a_frozen_adapter_copy(tmp_path
     assert second["trainable_params"] == first["trainable_params"]  # the copy is frozen
     assert sorted(p.name for p in (tmp_path / "b" / "adapter").iterdir()) == [
         "README.md", "adapter_config.json", "adapter_model.safetensors"]
+
+
+def test_the_train_page_plots_a_preference_run(tmp_path, monkeypatch):
+    from tests.prepared import admin_page, prepare_workspace
+    from workbench.jobs.files import write_jsonl
+    from workbench.jobs.runner import write_json
+
+    root = prepare_workspace(tmp_path / "ws", pii_reviewed=True)
+    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(root))
+    job = root / "artifacts" / "jobs" / "dpo-1"
+    job.mkdir(parents=True)
+    write_json(job / "status.json", {"state": "succeeded"})
+    write_jsonl(job / "train_log.jsonl", [
+        {"step": s, "total": 2, "loss": 0.69 - s / 100, "reward_margin": s / 10,
+         "reward_accuracy": s / 2} for s in (1, 2)])
+    with open_workspace(root) as ws:
+        ws.add_run("dpo-1", "dpo", None, str(job), {})
+        ws.finish_run("dpo-1", "succeeded", {"steps": 2})
+    at = admin_page("views/train.py")
+    assert not at.exception
+    assert "Preference runs (DPO, ORPO)" in [h.value for h in at.subheader]
+    assert at.selectbox(key="show_pref_run").value == "dpo-1"

@@ -126,3 +126,25 @@ if len(picked) >= 2:
                         .assign(run=r) for r in picked], ignore_index=True)
     if "loss" in curves:
         st.line_chart(curves.pivot_table(index="step", columns="run", values="loss"))
+
+# -- preference runs (DPO, ORPO: started with `workbench train-preferences`) ----------------
+from workbench.stages import preferences as pref_stage  # noqa: E402
+from workbench.store import preferences as pref_store  # noqa: E402
+
+with _ui.workspace() as ws:
+    pref_runs = {r["id"]: r for r in pref_store.all_preference_runs(ws)}
+if pref_runs:
+    st.subheader("Preference runs (DPO, ORPO)")
+    pref_pick = st.selectbox("Show preference run", list(pref_runs), key="show_pref_run")
+
+    @st.fragment(run_every=2)
+    def preference_live(run: dict) -> None:
+        """Progress, loss, reward margin and reward accuracy per step, refreshed."""
+        job_dir = Path(run["dir"])
+        state, progress = train_runs.live_state(run), jobs.progress(job_dir)
+        st.caption(f"{run['kind']} · {state['state']} · {progress.get('message', '')}")
+        log = pd.DataFrame(pref_stage.live_log(job_dir))
+        if not log.empty:
+            st.line_chart(log.set_index("step")[["loss", "reward_margin", "reward_accuracy"]])
+
+    preference_live(pref_runs[pref_pick])

@@ -89,3 +89,13 @@ def preference_runs(ws: Workspace, session_id: int) -> list[dict]:
     for row in rows:
         row["summary"] = json.loads(row["summary"] or "null")
     return rows
+
+
+def all_preference_runs(ws: Workspace) -> list[dict]:
+    """Every dpo / orpo run, any state, newest first: id, kind, state, dir, summary
+    (decoded)."""
+    rows = ws.query("SELECT id, kind, state, dir, summary FROM runs WHERE kind IN ('dpo', "
+                    "'orpo') ORDER BY created_at DESC, id DESC")
+    for row in rows:
+        row["summary"] = json.loads(row["summary"] or "null")
+    return rows
