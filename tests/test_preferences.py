@@ -365,3 +365,25 @@ def test_the_train_page_plots_a_preference_run(tmp_path, monkeypatch):
     assert not at.exception
     assert "Preference runs (DPO, ORPO)" in [h.value for h in at.subheader]
     assert at.selectbox(key="show_pref_run").value == "dpo-1"
+
+
+def test_a_preference_run_resumes_from_its_newest_checkpoint(tmp_path):
+    from tests.tiny_model import make_tiny_model
+    from training.config import TrainConfig
+    from training.preference import train_preferences
+
+    tiny = make_tiny_model(tmp_path / "tiny")
+    rows = [{"prompt": [{"role": "user", "content": f"Q{i}?"}],
+             "chosen": [{"role": "assistant", "content": f"Yes {i}."}],
+             "rejected": [{"role": "assistant", "content": f"No no {i}!"}]} for i in range(4)]
+    config = TrainConfig(method="dpo", base_model=str(tiny), max_steps=2, warmup_steps=0,
+                         batch_size=2, lora_dropout=0.0, checkpoint_every=1, keep_checkpoints=1)
+    logged = []
+    first = train_preferences(rows, config, tmp_path / "run", on_log=logged.append)
+    assert (first["steps"], first["resumed_from"]) == (2, None)
+    assert [p.name for p in (tmp_path / "run" / "checkpoints").glob("checkpoint-*")] == [
+        "checkpoint-2"]
+    config.max_steps = 3
+    again = train_preferences(rows, config, tmp_path / "run", on_log=logged.append)
+    assert (again["steps"], again["resumed_from"]) == (3, 2)
+    assert [r["step"] for r in logged] == [1, 2, 3]

@@ -146,5 +146,7 @@ if pref_runs:
         log = pd.DataFrame(pref_stage.live_log(job_dir))
         if not log.empty:
             st.line_chart(log.set_index("step")[["loss", "reward_margin", "reward_accuracy"]])
+        if state["state"] in ("queued", "running") and st.button("Cancel", key="cancel_pref"):
+            jobs.cancel(job_dir)  # resume: `workbench train-preferences-resume RUN_ID`
 
     preference_live(pref_runs[pref_pick])

@@ -77,6 +77,17 @@ command(train_preferences)
 
 
 @command
+def train_preferences_resume(run_id: str = typer.Argument(..., help="A failed or cancelled "
+                                                        "dpo / orpo run."),
+                             workspace: str = Workspace) -> dict:
+    """Resume a cancelled or killed preference run from its newest checkpoint."""
+    from workbench.stages.pipeline import log_progress
+    from workbench.stages.preferences import resume
+
+    return resume(Path(workspace), run_id, log_progress("train-preferences"))
+
+
+@command
 def recheck(workspace: str = Workspace,
             run: str = typer.Option(..., help="A dpo or orpo run (see train-runs)."),
             raters: str = typer.Option(None, help="Rater names, comma-separated (default: "

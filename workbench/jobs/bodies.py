@@ -70,8 +70,10 @@ def preference_task(config: dict, report: Reporter) -> dict:
     rows = [{key: row[key] for key in ("prompt", "chosen", "rejected")}
             for row in read_jsonl(report.dir / "pairs.jsonl")]
     log_path = report.dir / "train_log.jsonl"
-    if log_path.is_file():  # a resumed run logs its steps again from its checkpoint on
-        log_path.unlink()
+    if log_path.is_file():  # a resumed run logs again from its newest checkpoint on
+        kept = [int(p.name.rsplit("-", 1)[1])
+                for p in (report.dir / "checkpoints").glob("checkpoint-*")]
+        write_jsonl(log_path, [r for r in read_jsonl(log_path) if r["step"] <= max(kept, default=0)])
 
     def on_log(record: dict) -> None:
         with open(log_path, "a") as handle:

@@ -247,17 +247,47 @@ def train(workspace: Path, config: TrainConfig, session_ids: list[int] | None = 
                    str(job_dir), {"train": config.to_dict(), "lineage": lineage})
     write_jsonl(job_dir / "pairs.jsonl", [trl_row(p) for p in found])
     write_jsonl(job_dir / "pairs_provenance.jsonl", pair_dicts(found))
+    return _execute(workspace, job_dir, start["from"], on_progress, execute)
+
+
+def resume(workspace: Path, run_id: str, on_progress: Progress | None = None,
+           execute: Execute = in_child) -> dict:
+    """Restart a failed or cancelled preference run in its folder from its newest checkpoint
+    (same pairs, config and start). Returns the summary as ``train``. Raises StageError when
+    the run is unknown, not a preference run, not failed/cancelled, or has no checkpoint."""
+    with open_workspace(workspace, create=False) as ws:
+        run = store.run_record(ws, run_id)
+        if run is None or run["kind"] not in PREFERENCE_METHODS:
+            raise StageError(f"no preference run {run_id!r} in this workspace")
+        job_dir = Path(run["dir"])
+        state = jobs.status(job_dir)["state"]
+        if state not in ("failed", "cancelled"):
+            raise StageError(f"run {run_id} is {state}: only a failed or cancelled run resumes")
+        if not any((job_dir / "checkpoints").glob("checkpoint-*")):
+            raise StageError(f"run {run_id} has no checkpoint to resume from (it stopped "
+                             "before its first one); start a new run")
+        from workbench.store import training as train_store
+
+        train_store.set_run_state(ws, run_id, "queued")
+    jobs.write_json(job_dir / "status.json", {"state": "queued", "created": jobs.now()})
+    return _execute(workspace, job_dir, run["config"]["lineage"]["start"]["from"],
+                    on_progress, execute)
+
+
+def _execute(workspace: Path, job_dir: Path, start_from: str, on_progress: Progress | None,
+             execute: Execute) -> dict:
+    """Run the prepared job folder; import its log and record the final state."""
     try:
         result = execute(job_dir, on_progress)
     except (JobFailed, jobs.Cancelled, KeyboardInterrupt):
         state = jobs.status(job_dir)
         _finish(workspace, job_dir, state["state"], {"error": state.get("error", "")})
         raise
-    summary = {"run_id": job_dir.name, "method": config.method, "steps": result["steps"],
+    summary = {"run_id": job_dir.name, "method": result["method"], "steps": result["steps"],
                "first_loss": result["first_loss"], "final_loss": result["final_loss"],
                "adapter": result["adapter"], "pairs": result["pairs"],
                "reward_accuracy": result["reward_accuracy"],
-               "reward_margin": result["reward_margin"], "start_from": start["from"],
+               "reward_margin": result["reward_margin"], "start_from": start_from,
                "reference": result["reference"], "resumed_from": result["resumed_from"]}
     _finish(workspace, job_dir, "succeeded", summary)
     return summary
