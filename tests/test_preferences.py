@@ -387,3 +387,31 @@ def test_a_preference_run_resumes_from_its_newest_checkpoint(tmp_path):
     again = train_preferences(rows, config, tmp_path / "run", on_log=logged.append)
     assert (again["steps"], again["resumed_from"]) == (3, 2)
     assert [r["step"] for r in logged] == [1, 2, 3]
+
+
+def test_the_privacy_gate_scans_answers_and_the_prompts_of_a_file(workspace, monkeypatch):
+    """A PII finding in an answer stops the training; the prompts of pairs read from a file
+    are scanned too."""
+    from training.config import TrainConfig
+
+    def scan(texts):
+        return [[Span("PERSON", 0, 5, 0.85)] if "Alice" in t else [] for t in texts]
+
+    monkeypatch.setattr(stage, "_scan_answers", scan)
+    with open_workspace(workspace) as ws:
+        add_generations(ws, 4, text=lambda e, s: f"{s} {e}" + (" Alice" if e == 3 else ""))
+        made = ss.create_session(ws, "s", "gen-1", SessionDesign(("base", "tuned"), 1),
+                                 ["ana"], seed=2)
+        rater = ss.login(ws, made["tokens"]["ana"])["rater_id"]
+        while (item := ss.screen(ws, rater)["item"]) is not None:
+            ss.submit(ws, rater, item["position"], "A" if "tuned" in item["left_output"] else "B")
+    config = TrainConfig(method="dpo")
+    with pytest.raises(PrivacyGateError, match=r"in the answers of 1 preference pair\(s\) "
+                                               r"\(PERSON 2; session 1 item 3\)"):
+        stage.train(workspace, config, session_ids=[1])
+    clean = [p for p in stage.pairs(workspace, [1]).pairs if p.example_id != 3]
+    named = [Pair(**{**p.__dict__, "prompt": ({"role": "user", "content": "Alice?"},)})
+             for p in clean[:1]]
+    (workspace / "f.jsonl").write_bytes(encode(named, "trl"))
+    with pytest.raises(PrivacyGateError, match=r"\(PERSON 1; session 1 item 1\)"):
+        stage.train(workspace, config, preferences=str(workspace / "f.jsonl"))

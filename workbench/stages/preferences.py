@@ -122,9 +122,9 @@ def read_pairs(workspace: Path, typed: str, fmt: str | None = None) -> list[Pair
         raise InputError(f"{typed}: no such file")
     data = path.read_bytes()
     if fmt is None:
-        first = data.lstrip()[:1] == b"{" and data.split(b"\n", 1)[0]
+        first = data.lstrip().split(b"\n", 1)[0].decode("utf-8", "replace")
         fmt = ("parquet" if path.suffix == ".parquet" else
-               "openai" if first and '"input"' in first.decode("utf-8", "replace") else "trl")
+               "openai" if first.startswith("{") and '"input"' in first else "trl")
     extra = None
     if fmt == "openai":
         side = provenance_path(path)
