@@ -415,3 +415,32 @@ def test_the_privacy_gate_scans_answers_and_the_prompts_of_a_file(workspace, mon
     (workspace / "f.jsonl").write_bytes(encode(named, "trl"))
     with pytest.raises(PrivacyGateError, match=r"\(PERSON 1; session 1 item 1\)"):
         stage.train(workspace, config, preferences=str(workspace / "f.jsonl"))
+
+
+def test_the_cli_exports_pairs_and_says_why_there_are_none(workspace, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from workbench.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    with open_workspace(workspace) as ws:
+        session_id = _rated_session(ws, lambda left, right: "A" if "tuned" in left else "B")
+    ws_arg = str(workspace)
+    result = CliRunner().invoke(app, ["preferences", "-w", ws_arg, "--session", str(session_id),
+                                      "--min-agreement", "2", "--format", "openai",
+                                      "--out", "p.jsonl"])
+    assert result.exit_code == 0, result.output
+    done = json.loads(result.output)
+    assert (done["pairs"], done["counts"]["items"]) == (6, 6)
+    assert done["provenance"] == str(tmp_path / "p.provenance.jsonl")
+    assert len((tmp_path / "p.jsonl").read_text().splitlines()) == 6
+    result = CliRunner().invoke(app, ["preferences", "-w", ws_arg, "--session", str(session_id),
+                                      "--min-agreement", "3", "--out", "q.jsonl"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        f"error: no preference pair in session {session_id}: of 6 rated items, 6 below "
+        "agreement (min agreement 3: lower it to keep items fewer raters agreed on)")
+    assert not (tmp_path / "q.jsonl").exists()
+    result = CliRunner().invoke(app, ["train", "-w", ws_arg, "--method", "dpo"])
+    assert result.output.strip().splitlines()[-1].startswith(
+        "error: method dpo trains on rated preference pairs, not on the train split")
