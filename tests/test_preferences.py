@@ -297,8 +297,8 @@ def test_dpo_learns_its_pairs_and_the_recheck_session_compares_it_with_its_start
     log = stage.live_log(run["dir"])
     assert [r["step"] for r in log] == [1, 2, 3] and log[0]["reward_accuracy"] == 0.0
 
-    made = stage.recheck(workspace, run_id, raters=["bo"], seed=3,
-                         execute=in_this_process)
+    made = stage.recheck_task({"workspace": str(workspace), "run": run_id},
+                              lambda step, total, message: None)  # the page's job
     with open_workspace(workspace) as ws:
         info = ss.session(ws, made["session_id"])
         gen = pstore.run_record(ws, made["generate_run"])
@@ -306,7 +306,8 @@ def test_dpo_learns_its_pairs_and_the_recheck_session_compares_it_with_its_start
     assert info["name"] == f"re-check {run_id} vs base"
     assert gen["config"]["system_runs"] == {"tuned": run_id}
     assert gen["summary"]["prompts"] == 8 and gen["summary"]["max_new_tokens"] == 4
-    assert made["items"] + made["auto_ties"] == 8 and list(made["tokens"]) == ["bo"]
+    assert made["items"] + made["auto_ties"] == 8
+    assert made["raters"] == ["ana"] and "tokens" not in made  # the first session's raters
 
 
 def test_preference_training_refuses_bad_starts(workspace):
@@ -320,29 +321,6 @@ def test_preference_training_refuses_bad_starts(workspace):
         stage.train(workspace, TrainConfig(method="lora"), session_ids=[session_id])
     with pytest.raises(StageError, match="not a succeeded preference run"):
         stage.recheck(workspace, "gen-1")
-
-
-def test_the_reference_is_the_adapter_disabled_or_a_frozen_adapter_copy(tmp_path):
-    """No second model in memory: from the base, the reference is the base with the adapter
-    disabled; from an adapter, a frozen copy of it (peft adapter 'ref'), which is not saved."""
-    from tests.tiny_model import make_tiny_model
-    from training.config import TrainConfig
-    from training.preference import train_preferences
-
-    tiny = make_tiny_model(tmp_path / "tiny")
-    rows = [{"prompt": [{"role": "user", "content": f"Q{i}?"}],
-             "chosen": [{"role": "assistant", "content": f"Yes {i}."}],
-             "rejected": [{"role": "assistant", "content": f"No no {i}!"}]} for i in range(4)]
-    config = TrainConfig(method="dpo", base_model=str(tiny), max_steps=1, warmup_steps=0,
-                         batch_size=4, lora_dropout=0.0, checkpoint_every=0)
-    first = train_preferences(rows, config, tmp_path / "a")
-    assert first["reference"] == "the base model (adapter disabled)"
-    second = train_preferences(rows, config, tmp_path / "b",
-                               start_adapter=Path(first["adapter"]))
-    assert second["reference"] == "a frozen copy of the start adapter (peft adapter 'ref')"
-    assert second["trainable_params"] == first["trainable_params"]  # the copy is frozen
-    assert sorted(p.name for p in (tmp_path / "b" / "adapter").iterdir()) == [
-        "README.md", "adapter_config.json", "adapter_model.safetensors"]
 
 
 def test_the_train_page_plots_a_preference_run(tmp_path, monkeypatch):
@@ -365,28 +343,6 @@ def test_the_train_page_plots_a_preference_run(tmp_path, monkeypatch):
     assert not at.exception
     assert "Preference runs (DPO, ORPO)" in [h.value for h in at.subheader]
     assert at.selectbox(key="show_pref_run").value == "dpo-1"
-
-
-def test_a_preference_run_resumes_from_its_newest_checkpoint(tmp_path):
-    from tests.tiny_model import make_tiny_model
-    from training.config import TrainConfig
-    from training.preference import train_preferences
-
-    tiny = make_tiny_model(tmp_path / "tiny")
-    rows = [{"prompt": [{"role": "user", "content": f"Q{i}?"}],
-             "chosen": [{"role": "assistant", "content": f"Yes {i}."}],
-             "rejected": [{"role": "assistant", "content": f"No no {i}!"}]} for i in range(4)]
-    config = TrainConfig(method="dpo", base_model=str(tiny), max_steps=2, warmup_steps=0,
-                         batch_size=2, lora_dropout=0.0, checkpoint_every=1, keep_checkpoints=1)
-    logged = []
-    first = train_preferences(rows, config, tmp_path / "run", on_log=logged.append)
-    assert (first["steps"], first["resumed_from"]) == (2, None)
-    assert [p.name for p in (tmp_path / "run" / "checkpoints").glob("checkpoint-*")] == [
-        "checkpoint-2"]
-    config.max_steps = 3
-    again = train_preferences(rows, config, tmp_path / "run", on_log=logged.append)
-    assert (again["steps"], again["resumed_from"]) == (3, 2)
-    assert [r["step"] for r in logged] == [1, 2, 3]
 
 
 def test_the_privacy_gate_scans_answers_and_the_prompts_of_a_file(workspace, monkeypatch):
@@ -444,3 +400,36 @@ def test_the_cli_exports_pairs_and_says_why_there_are_none(workspace, tmp_path, 
     result = CliRunner().invoke(app, ["train", "-w", ws_arg, "--method", "dpo"])
     assert result.output.strip().splitlines()[-1].startswith(
         "error: method dpo trains on rated preference pairs, not on the train split")
+
+
+def test_reference_without_a_second_model_and_resume_from_a_checkpoint(tmp_path):
+    """From the base the reference is the base with the adapter disabled; a run restarted in
+    its folder continues from its newest checkpoint; from an adapter the reference is a
+    frozen copy of it (peft adapter 'ref'), which is not saved. No second model either way."""
+    from tests.tiny_model import make_tiny_model
+    from training.config import TrainConfig
+    from training.preference import train_preferences
+
+    tiny = make_tiny_model(tmp_path / "tiny")
+    rows = [{"prompt": [{"role": "user", "content": f"Q{i}?"}],
+             "chosen": [{"role": "assistant", "content": f"Yes {i}."}],
+             "rejected": [{"role": "assistant", "content": f"No no {i}!"}]} for i in range(4)]
+    config = TrainConfig(method="dpo", base_model=str(tiny), max_steps=1, warmup_steps=0,
+                         batch_size=2, lora_dropout=0.0, checkpoint_every=1, keep_checkpoints=1)
+    logged = []
+    first = train_preferences(rows, config, tmp_path / "a", on_log=logged.append)
+    assert first["reference"] == "the base model (adapter disabled)"
+    assert (first["steps"], first["resumed_from"]) == (1, None)
+    assert [p.name for p in (tmp_path / "a" / "checkpoints").glob("checkpoint-*")] == [
+        "checkpoint-1"]
+    config.max_steps = 2
+    again = train_preferences(rows, config, tmp_path / "a", on_log=logged.append)
+    assert (again["steps"], again["resumed_from"]) == (2, 1)
+    assert [r["step"] for r in logged] == [1, 2]
+    config.checkpoint_every = 0
+    second = train_preferences(rows, config, tmp_path / "b",
+                               start_adapter=Path(again["adapter"]))
+    assert second["reference"] == "a frozen copy of the start adapter (peft adapter 'ref')"
+    assert second["trainable_params"] == first["trainable_params"]  # the copy is frozen
+    assert sorted(p.name for p in (tmp_path / "b" / "adapter").iterdir()) == [
+        "README.md", "adapter_config.json", "adapter_model.safetensors"]
