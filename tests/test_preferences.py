@@ -211,6 +211,20 @@ def test_the_sessions_page_offers_the_pairs_as_a_download(workspace, monkeypatch
     assert [i.value for i in at.info] == [
         f"no preference pair in session {session_id}: of 6 rated items, 6 below agreement "
         "(min agreement 3: lower it to keep items fewer raters agreed on)"]
+    assert "recheck" not in [b.key for b in at.button]  # no preference run yet
+    with open_workspace(workspace) as ws:  # a DPO run that learned from this session
+        ws.add_run("dpo-1", "dpo", None, str(workspace), {"lineage": {
+            "start": {"from": "base"}, "preferences": {"sessions": [session_id]}}})
+        ws.finish_run("dpo-1", "succeeded", {"steps": 2})
+    started = []
+    monkeypatch.setattr(stage, "start_recheck",
+                        lambda path, run: started.append((path, run)) or path / "recheck-1")
+    at = admin_page("views/sessions.py")
+    assert at.selectbox(key="recheck_run").value == "dpo-1"
+    at.button(key="recheck").click().run()
+    assert not at.exception
+    assert started == [(workspace.resolve(), "dpo-1")]
+    assert at.success[-1].value.startswith("Started job recheck-1")
 
 
 def test_export_refuses_paths_outside_the_allowed_folders(workspace, tmp_path):
