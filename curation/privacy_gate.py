@@ -59,3 +59,32 @@ def gate_decision(blocking: dict, override: dict | None) -> GateDecision:
                f"(`workbench privacy-findings`, `privacy-bulk`), redact, or have an admin "
                f"override (`workbench privacy-override`)")
     return GateDecision(False, "blocked", reasons, None, refusal)
+
+
+def answer_gate(found: list[tuple[tuple[int, int], object]], accepted: bool,
+                threshold: float = DEFAULT_GATE_THRESHOLD) -> dict:
+    """The gate over preference pairs' texts that no dataset review covers (model answers).
+
+    ``found``: ((session_id, item_no), span) for every PII span found in a pair's text
+    (``curation.pii.Span``: entity_type, score); spans scoring below ``threshold`` do not
+    count. Returns {"findings", "by_entity", "pairs", "threshold", "accepted"} (counts and
+    types, never the values). Raises PrivacyGateError when a finding counts and ``accepted``
+    is False (the user has not said that these answers may be trained on).
+    """
+    counted = [(owner, span) for owner, span in found if span.score >= threshold]
+    by_entity: dict[str, int] = {}
+    for _, span in counted:
+        by_entity[span.entity_type] = by_entity.get(span.entity_type, 0) + 1
+    owners = sorted({owner for owner, _ in counted})
+    facts = {"findings": len(counted), "by_entity": dict(sorted(by_entity.items())),
+             "pairs": len(owners), "threshold": threshold, "accepted": accepted}
+    if counted and not accepted:
+        where = ", ".join(f"session {s} item {i}" for s, i in owners[:5])
+        more = f" and {len(owners) - 5} more" if len(owners) > 5 else ""
+        types = ", ".join(f"{t} {n}" for t, n in facts["by_entity"].items())
+        raise PrivacyGateError(
+            f"privacy gate: {len(counted)} PII finding(s) with score >= {threshold} in the "
+            f"answers of {len(owners)} preference pair(s) ({types}; {where}{more}); these "
+            "texts are model outputs no dataset review covers: check them, and train with "
+            "--accept-answer-pii to accept them")
+    return facts

@@ -55,7 +55,7 @@ def test_invalid_config_lists_every_problem_at_once():
     config = TrainConfig(method="adam", lr_schedule="step", precision="fp8", batch_size=0,
                          early_stopping_patience=2, eval_every=0)
     assert config.problems() == [
-        "method must be one of lora, qlora, full, got 'adam'",
+        "method must be one of lora, qlora, full, dpo, orpo, got 'adam'",
         "lr_schedule must be one of linear, cosine, constant, got 'step'",
         "batch_size must be >= 1, got 0",
         "precision must be one of auto, fp32, bf16, fp16, got 'fp8'",
@@ -63,7 +63,8 @@ def test_invalid_config_lists_every_problem_at_once():
     ]
 
 
-@pytest.mark.parametrize("name,method", [("lora", "lora"), ("qlora", "qlora"), ("full", "full")])
+@pytest.mark.parametrize("name,method", [("lora", "lora"), ("qlora", "qlora"), ("full", "full"),
+                                         ("dpo", "dpo")])
 def test_each_preset_sets_every_field_and_is_valid(name, method):
     import yaml
 

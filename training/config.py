@@ -13,7 +13,9 @@ from pathlib import Path
 
 from common import errors
 
-METHODS = ("lora", "qlora", "full")
+METHODS = ("lora", "qlora", "full", "dpo", "orpo")
+# Methods that learn from preference pairs (chosen/rejected answers), not from conversations.
+PREFERENCE_METHODS = ("dpo", "orpo")
 SCHEDULES = ("linear", "cosine", "constant")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # Tokens per conversation after the chat template, for training and for validation
@@ -33,8 +35,9 @@ class TrainConfig:
     base_model: str = _f("embedded", "Base model: 'embedded' (SmolLM2-135M-Instruct, offline) "
                                      "or a local model folder.")
     method: str = _f("lora", "lora (adapters on a frozen base), qlora (adapters on a 4-bit NF4 "
-                             "base, needs CUDA + bitsandbytes) or full (every weight; small "
-                             "models only).")
+                             "base, needs CUDA + bitsandbytes), full (every weight; small "
+                             "models only), or dpo / orpo (LoRA on rated preference pairs: "
+                             "`workbench train-preferences`).")
     lora_rank: int = _f(16, "LoRA rank r: higher = more capacity, more memory and time.")
     lora_alpha: int = _f(32, "LoRA scaling alpha; the update is scaled by alpha / rank.")
     lora_dropout: float = _f(0.05, "Dropout on the LoRA input during training (0 disables it).")
@@ -62,6 +65,13 @@ class TrainConfig:
                               "squared, so length-grouped padded batches are faster there.")
     precision: str = _f("auto", "auto (fp32 on CPU, bf16 on GPUs that support it), fp32, "
                                 "bf16 or fp16 (autocast).")
+    beta: float = _f(0.1, "dpo / orpo only: DPO's beta (how far the tuned model may move from "
+                          "the reference; Rafailov et al. 2023) or ORPO's lambda (weight of the "
+                          "odds-ratio term; Hong et al. 2024).")
+    start_from: str = _f("base", "dpo / orpo only: 'base' (fresh LoRA on the base model; the "
+                                 "reference is the base, adapter disabled) or a train run id "
+                                 "(its LoRA adapter is trained further; the reference is a "
+                                 "frozen copy of that adapter).")
     seed: int = _f(0, "Seed for LoRA initialisation, dropout and batch order.")
     eval_every: int = _f(0, "Validation loss every N optimizer steps (0 = never).")
     eval_max_examples: int = _f(64, "Validation conversations used for each evaluation.")
@@ -80,6 +90,8 @@ class TrainConfig:
         checks = [
             (self.method in METHODS, f"method must be one of {', '.join(METHODS)}, "
                                      f"got {self.method!r}"),
+            (math.isfinite(self.beta) and self.beta > 0, f"beta must be > 0, got {self.beta}"),
+            (bool(self.start_from.strip()), "start_from must be 'base' or a train run id"),
             (self.lora_rank >= 1, f"lora_rank must be >= 1, got {self.lora_rank}"),
             (self.lora_alpha > 0, f"lora_alpha must be > 0, got {self.lora_alpha}"),
             (0 <= self.lora_dropout < 1,

@@ -160,3 +160,45 @@ st.download_button("Raw ratings (CSV)", csv_text(raw),
                    file_name=f"session-{session_id}-ratings.csv", key="csv")
 with st.expander("Design"):
     st.json(json.loads(json.dumps(result["session"], default=str)))
+
+# -- preference pairs and the re-check of a preference-tuned run ---------------------------
+st.subheader("Preference pairs")
+from evaluation.preferences import FORMATS  # noqa: E402
+from workbench.stages import preferences as pref_stage  # noqa: E402
+from workbench.store import preferences as pref_store  # noqa: E402
+
+p1, p2 = st.columns(2)
+min_agreement = p1.number_input("Least raters agreeing on the winner", 1, 50, 1,
+                                key="pref_min_agreement")
+pref_format = p2.selectbox("Format", FORMATS, key="pref_format")
+try:
+    found = pref_stage.pairs(_ui.workspace_path(), [session_id], int(min_agreement))
+except WorkbenchError as exc:
+    st.info(str(exc))
+else:
+    counts = found.counts
+    st.caption(f"{counts['pairs']} pairs from {counts['items']} rated items; left out: "
+               + ", ".join(f"{counts[r]} {r.replace('_', ' ')}" for r in
+                           ("tie", "both_bad", "split", "below_agreement")))
+    suffix = "parquet" if pref_format == "parquet" else "jsonl"
+    for extra, data in pref_stage.export_files(found, pref_format).items():
+        st.download_button(f"Pairs ({pref_format}{extra})", data,
+                           file_name=f"session-{session_id}-pairs{extra or '.' + suffix}",
+                           key=f"pref_download{extra}")
+    st.caption("Train on them: `workbench train-preferences -w WORKSPACE --session "
+               f"{session_id} --method dpo` (see README).")
+with _ui.workspace() as ws:
+    tuned_here = pref_store.preference_runs(ws, session_id)
+if tuned_here:
+    run_labels = {r["id"]: f"{r['id']} ({r['kind']} from {r['start']})" for r in tuned_here}
+    recheck_run = st.selectbox("Preference run trained on this session", list(run_labels),
+                               format_func=run_labels.get, key="recheck_run")
+    if st.button("Create re-check session", key="recheck"):
+        try:
+            job = pref_stage.start_recheck(_ui.workspace_path(), recheck_run)
+        except WorkbenchError as exc:
+            st.error(str(exc))
+        else:
+            st.success(f"Started job {job.name}: it generates both models' answers and "
+                       "creates the session with this session's raters; then give each "
+                       "rater a new token here.")

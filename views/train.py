@@ -13,7 +13,9 @@ from common.settings import REPO_ROOT
 from training.config import METHODS, PRECISIONS, SCHEDULES, TrainConfig, diff, load_preset
 from views import _ui
 from workbench.jobs import runner as jobs
+from workbench.stages import preferences as pref_stage
 from workbench.stages import training as train_runs
+from workbench.store import preferences as pref_store
 from workbench.store import training as store
 from workbench.store.versions import list_versions, split_version
 from workbench.train_exports import adapter_zip
@@ -204,3 +206,24 @@ if len(picked) >= 2:
     if "loss" in curves:
         st.line_chart(curves.pivot_table(index="step", columns="run", values="loss"),
                       x_label="step", y_label="training loss (nats/token)")
+
+# -- preference runs (DPO, ORPO: started with `workbench train-preferences`) ----------------
+with _ui.workspace() as ws:
+    pref_runs = {r["id"]: r for r in pref_store.all_preference_runs(ws)}
+if pref_runs:
+    st.subheader("Preference runs (DPO, ORPO)")
+    pref_pick = st.selectbox("Show preference run", list(pref_runs), key="show_pref_run")
+
+    @st.fragment(run_every=2)
+    def preference_live(run: dict) -> None:
+        """Progress, loss, reward margin and reward accuracy per step, refreshed."""
+        job_dir = Path(run["dir"])
+        state, progress = train_runs.live_state(run), jobs.progress(job_dir)
+        st.caption(f"{run['kind']} · {state['state']} · {progress.get('message', '')}")
+        log = pd.DataFrame(pref_stage.live_log(job_dir))
+        if not log.empty:
+            st.line_chart(log.set_index("step")[["loss", "reward_margin", "reward_accuracy"]])
+        if state["state"] in ("queued", "running") and st.button("Cancel", key="cancel_pref"):
+            jobs.cancel(job_dir)  # resume: `workbench train-preferences-resume RUN_ID`
+
+    preference_live(pref_runs[pref_pick])

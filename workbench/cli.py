@@ -152,6 +152,7 @@ from workbench import (  # noqa: E402,F401
     cli_curation_dedup,
     cli_curation_io,
     cli_evaluation,
+    cli_preferences,
     cli_privacy,
     cli_quality,
     cli_sessions,

@@ -54,6 +54,50 @@ def train_task(config: dict, report: Reporter) -> dict:
     return {**result, "excluded_examples": len(excluded)}
 
 
+def preference_task(config: dict, report: Reporter) -> dict:
+    """Preference-tune (DPO or ORPO, ``config["train"]["method"]``) on ``pairs.jsonl`` of the
+    job folder (TRL conversational rows {"prompt", "chosen", "rejected"} with provenance).
+
+    ``config["start_adapter"]``: the LoRA adapter trained further, or None for a fresh LoRA.
+    Resumes from the folder's newest checkpoint. Writes ``train_log.jsonl`` (one
+    ``training.preference._record`` per step: loss, reward margin and accuracy) and the
+    adapter with ``lineage.json``. A SIGTERM ends the job cancelled.
+    """
+    from training.config import TrainConfig
+    from training.preference import train_preferences
+
+    train_config = TrainConfig.from_dict(config["train"])
+    rows = [{key: row[key] for key in ("prompt", "chosen", "rejected")}
+            for row in read_jsonl(report.dir / "pairs.jsonl")]
+    log_path = report.dir / "train_log.jsonl"
+    if log_path.is_file():  # a resumed run logs again from its newest checkpoint on
+        kept = [int(p.name.rsplit("-", 1)[1])
+                for p in (report.dir / "checkpoints").glob("checkpoint-*")]
+        write_jsonl(log_path, [r for r in read_jsonl(log_path) if r["step"] <= max(kept, default=0)])
+
+    def on_log(record: dict) -> None:
+        with open(log_path, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        report(record["step"], record["total"], _preference_line(record))
+
+    start = config.get("start_adapter")
+    with compute_slot(report):
+        result = train_preferences(rows, train_config, report.dir, on_log=on_log,
+                                   start_adapter=Path(start) if start else None)
+    write_json(Path(result["adapter"]) / "lineage.json", config.get("lineage", {}))
+    return result
+
+
+def _preference_line(record: dict) -> str:
+    """``step 3/20 · loss 0.6764 · reward margin 0.034 · reward accuracy 1.00 · ETA 0m18s``."""
+    eta = int(record["eta_s"])
+    parts = [f"step {record['step']}/{record['total']}", f"loss {record['loss']:.4f}"]
+    if record.get("reward_margin") is not None:
+        parts += [f"reward margin {record['reward_margin']:.3f}",
+                  f"reward accuracy {record['reward_accuracy']:.2f}"]
+    return " · ".join([*parts, f"ETA {eta // 60}m{eta % 60:02d}s"])
+
+
 def _optional_jsonl(path: Path) -> list[dict]:
     return read_jsonl(path) if path.is_file() else []
 
@@ -164,4 +208,5 @@ def _load_scoring_model(model_dir: Path):
     return model.to("cuda" if torch.cuda.is_available() else "cpu"), tokenizer
 
 
-REGISTRY = {"train": train_task, "generate": generate_task, "quality": quality_task}
+REGISTRY = {"train": train_task, "generate": generate_task, "quality": quality_task,
+            "dpo": preference_task, "orpo": preference_task}

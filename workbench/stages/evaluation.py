@@ -43,13 +43,16 @@ def _run_job(workspace: Path, kind: str, dataset_id: int, config: dict,
 
 def _tuned_systems(ws: Workspace, tuned_runs: list[str] | None) -> dict[str, dict]:
     """{system name: train run}: "tuned" is the first of ``tuned_runs`` (default: the latest
-    train run); every further run is named by its run id."""
+    train run); every further run is named by its run id. A preference run (dpo, orpo) is
+    used when named in ``tuned_runs``."""
+    from training.config import PREFERENCE_METHODS
     from workbench.store.evaluation import succeeded_runs
 
     runs = {run["id"]: run for run in succeeded_runs(ws, "train")}
-    if not runs:
+    if not runs and not tuned_runs:
         raise StageError("no successful train run yet: run `workbench train` first")
     wanted = list(tuned_runs or [next(iter(runs))])
+    runs |= {run["id"]: run for kind in PREFERENCE_METHODS for run in succeeded_runs(ws, kind)}
     unknown = [run_id for run_id in wanted if run_id not in runs]
     if unknown:
         raise StageError(f"unknown or unfinished train run(s): {', '.join(unknown)}; "

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from common.errors import JobFailed, StageError
-from training.config import TrainConfig
+from training.config import PREFERENCE_METHODS, TrainConfig
 from workbench.jobs import runner as jobs
 from workbench.jobs.execute import Execute, in_child
 from workbench.jobs.files import read_jsonl, write_jsonl
@@ -81,6 +81,9 @@ def launch(workspace: Path, config: TrainConfig, on_progress: Progress | None = 
     from workbench.store.versions import record_version
 
     config.validate()
+    if config.method in PREFERENCE_METHODS:
+        raise StageError(f"method {config.method} trains on rated preference pairs, not on the "
+                         "train split: use `workbench train-preferences` (or the Sessions page)")
     if config.method == "qlora" and (reason := qlora_unavailable()):
         raise StageError(reason)
     with open_workspace(workspace, create=False) as ws:
