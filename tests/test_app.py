@@ -105,4 +105,4 @@ def test_a_new_workspace_says_where_to_start_not_an_error(tmp_path, monkeypatch,
     assert not at.exception and not at.error
     assert at.info[0].value == ("No dataset yet: import a file on the **Datasets** page (or run "
                                 "`workbench ingest`), then run the curation stages on the "
-                                "**Run** page.")
+                                "**Data** page.")

@@ -13,7 +13,7 @@ import typer
 from workbench.cliapp import Workspace, command
 from common.errors import StageError
 
-Dataset = typer.Option(None, "--dataset", help="Dataset id (default: the newest).")
+Dataset = typer.Option(None, "--dataset", help="Dataset id (default: the current one, chosen in the app or the newest).")
 Sources = typer.Option(..., "--source", help="DATASET_ID:RATIO (0.3 or 30%) or "
                                              "DATASET_ID:COUNT; repeat per dataset.")
 
