@@ -52,7 +52,7 @@ def test_the_sidebar_picker_switches_the_dataset_of_every_page(two_datasets):
     at.switch_page("views/browse.py").run()
     assert "3 rows match · page 1 of 1" in [c.value for c in at.caption]
     at.switch_page("views/privacy.py").run()
-    assert at.selectbox(key="entity").options == ["EMAIL_ADDRESS"]  # dataset 1 has PERSON
+    assert at.selectbox(key="entity").options == ["all types", "EMAIL_ADDRESS"]  # dataset 1 has PERSON
 
 
 def test_a_new_dataset_gets_the_current_version_back_to_its_working_rows(two_datasets):

@@ -55,7 +55,10 @@ SAFE = {  # page -> {computed part of a rendered text (ast.unparse): why it is s
                          "override['at']": "a time",
                          "override['reason']": "the privacy admin's reason",
                          "gate['unreviewed']": FIGURE, "gate['threshold']": FIGURE,
-                         "gate['accepted_not_redacted']": FIGURE},
+                         "gate['accepted_not_redacted']": FIGURE, "len(rows)": FIGURE,
+                         "pending['what']": "the page's words, an entity type and counts",
+                         "pending['decision']": "accept or reject",
+                         "pending['count']": FIGURE},
     "views/rate.py": {"me['name']": ADMIN, "info['name']": ADMIN, "side": "A or B",
                       "flash": "'Saved' or 'Answer changed', written by the page",
                       "guidelines_markdown(info['guidelines'])":
