@@ -20,11 +20,11 @@ CURATION = ("validate", "dedup", "pii", "split", "leakage")
 TITLES = {"validate": "Validate", "dedup": "Deduplicate", "pii": "PII scan", "split": "Split",
           "leakage": "Leakage", "all": "Run all"}
 LINKS = {  # stage -> (page, link label): where the rows behind the card are
-    "validate": ("views/browse.py", "Browse the rows by finding"),
-    "dedup": ("views/dedup.py", "Review the duplicate clusters"),
-    "pii": ("views/privacy.py", "Review the PII findings"),
-    "split": ("views/browse.py", "Browse the rows by split"),
-    "leakage": ("views/browse.py", "Browse the rows (finding test_leakage)"),
+    "validate": ("views/browse.py", "Browse the rows"),
+    "dedup": ("views/dedup.py", "Review clusters"),
+    "pii": ("views/privacy.py", "Review findings"),
+    "split": ("views/browse.py", "Browse the rows"),
+    "leakage": ("views/browse.py", "Browse the rows"),
 }
 
 
@@ -33,49 +33,51 @@ def figures(stage: str, summary: dict) -> list[tuple[str, float | int | None]]:
     (``workbench.stages.curation``'s summaries)."""
     s = summary or {}
     if stage == "validate":
-        severity = s.get("by_severity") or {}
-        return [("Findings", s.get("validation_findings")), ("Rows with errors",
-                 s.get("error_rows")), ("Errors", severity.get("error", 0)),
-                ("Warnings", severity.get("warning", 0)), ("Info", severity.get("info", 0))]
+        return [("Findings", s.get("validation_findings")),
+                ("Rows with errors", s.get("error_rows"))]
     if stage == "dedup":
-        return [("Exact duplicates", s.get("exact_duplicates")),
-                ("Near duplicates", s.get("near_duplicates")),
-                ("Semantic duplicates", s.get("semantic_duplicates")),
+        dropped = [s.get(f"{level}_duplicates") for level in ("exact", "near", "semantic")]
+        return [("Duplicates", sum(dropped) if None not in dropped else None),
                 ("Rows kept", s.get("kept"))]
     if stage == "pii":
         return [("PII spans", s.get("pii_spans")),
-                ("Examples with PII", s.get("examples_with_pii")),
-                ("Examples redacted", s.get("redacted"))]
+                ("Examples with PII", s.get("examples_with_pii"))]
     if stage == "split":
         return [("Train", s.get("train")), ("Validation", s.get("validation")),
                 ("Test", s.get("test"))]
     if stage == "leakage":
-        return [("Held-out rows", s.get("held_out")),
-                ("Above threshold", s.get("above_threshold")),
+        return [("Above threshold", s.get("above_threshold")),
                 ("Max similarity", s.get("max_similarity"))]
     return []
 
 
+def _counts(pairs) -> str:
+    return ", ".join(f"{name} {n}" for name, n in pairs)
+
+
 def details(stage: str, summary: dict) -> str:
-    """One line under the figures: what the counts are made of."""
+    """The line under the figures: what the counts are made of."""
     s = summary or {}
     if stage == "validate":
-        by_code = s.get("by_code") or {}
-        return ("By code: " + ", ".join(f"{code} {n}" for code, n in sorted(
-            by_code.items(), key=lambda kv: (-kv[1], kv[0])))) if by_code else "No finding."
+        severity = s.get("by_severity") or {}
+        by_code = sorted((s.get("by_code") or {}).items(), key=lambda kv: (-kv[1], kv[0]))
+        return (f"{severity.get('error', 0)} error(s), {severity.get('warning', 0)} "
+                f"warning(s), {severity.get('info', 0)} info · by code: "
+                + (_counts(by_code) or "none"))
     if stage == "dedup":
-        line = f"Decisions re-applied: {s.get('overrides_reapplied', 0)}"
+        line = (f"Dropped: exact {s.get('exact_duplicates')}, near {s.get('near_duplicates')}"
+                f", semantic {s.get('semantic_duplicates')} · review decisions re-applied: "
+                f"{s.get('overrides_reapplied', 0)}")
         if s.get("embedding_backend"):
-            line += (f" · embeddings: {s.get('embedded_texts', 0)} new, "
+            line += (f" · embedded {s.get('embedded_texts', 0)} text(s), "
                      f"{s.get('cached_texts', 0)} from the cache ({s['embedding_backend']})")
         return line
     if stage == "pii":
-        by_entity = s.get("by_entity") or {}
-        return ("By type: " + ", ".join(f"{k} {v}" for k, v in by_entity.items())
-                if by_entity else "No PII found.")
+        return (f"Examples redacted: {s.get('redacted', 0)} · by type: "
+                + (_counts((s.get("by_entity") or {}).items()) or "none"))
     if stage == "leakage":
-        return (f"Threshold {s.get('threshold')}: a held-out row at or above it would have "
-                "been a semantic duplicate of a training row.")
+        return (f"Of {s.get('held_out')} held-out row(s); threshold {s.get('threshold')}: a "
+                "row at or above it would have been a semantic duplicate of a training row.")
     if stage == "split":
         return "Grouped so that duplicates stay on one side."
     return ""
