@@ -116,7 +116,7 @@ def describe(summary: dict,
     """
     parts = []
     for key, value in summary.items():
-        if key in skip or value is None:
+        if key in skip or value is None or value == {}:  # nothing to say
             continue
         if isinstance(value, dict):
             value = ", ".join(f"{k} {v}" for k, v in value.items())

@@ -58,14 +58,14 @@ if uses("decoding", stage):
     decoding = c4.radio("Decoding", ["greedy", "sampling"], horizontal=True, key="decoding",
                         help="Every system answers the same prompts with the same decoding.")
 seeded = uses("seed", stage) or decoding == "sampling"
-seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="seed",
+d1, d2, d3, _ = st.columns(4) if seeded else (None,) * 4
+seed = d1.number_input("Seed", 0, 2**31 - 1, 0, key="seed",
                        help="The split's, the training's and sampling's seed.") \
     if seeded else 0
 temperature, top_p = 0.7, 0.9
 if decoding == "sampling":
-    d1, d2 = st.columns(2)
-    temperature = d1.number_input("Temperature", 0.05, 5.0, 0.7, 0.05, key="temperature")
-    top_p = d2.number_input("Top-p", 0.05, 1.0, 0.9, 0.05, key="top_p")
+    temperature = d2.number_input("Temperature", 0.05, 5.0, 0.7, 0.05, key="temperature")
+    top_p = d3.number_input("Top-p", 0.05, 1.0, 0.9, 0.05, key="top_p")
 if stage == "generate" and test_rows == 0:
     st.warning("The test split is empty: run the split on the Data page first.")
 elif stage == "generate" and test_rows is not None and eval_size > test_rows:
