@@ -103,9 +103,11 @@ def in_context(r: dict) -> str:
 
 table = pd.DataFrame([{"example": r["example_id"], "message": r["message_index"],
                        "type": r["entity_type"], "score": round(r["score"], 2),
-                       "status": r["status"],
+                       "status": r["status"], "context": in_context(r),
                        "region": region_label(r["region"], r["region_assumed"]),
-                       "context": in_context(r), "decision": ""} for r in shown])
+                       "decision": ""} for r in shown])
+if shown and not table["region"].any():  # phone numbers only
+    table = table.drop(columns="region")
 if shown:
     st.caption(f"{len(rows)} finding(s)" + (" (the first 500 shown)" if len(rows) > 500
                                             else ""))
@@ -166,7 +168,7 @@ def confirm_pending() -> None:
     box = st.container(border=True)
     box.warning(f"This will {pending['decision']} {pending['count']} finding(s): "
                 f"{pending['what']}. Confirm?")
-    b = box.columns([1, 1, 3])
+    b = box.columns([2, 1, 3])
     if b[0].button(f"Confirm: {pending['decision']} {pending['count']} finding(s)",
                    key="bulk_confirm", type="primary"):
         act(decide_pending, "{result} finding(s) decided", CLEARED)
