@@ -37,7 +37,7 @@ def figures(stage: str, summary: dict) -> list[tuple[str, float | int | None]]:
                 ("Rows with errors", s.get("error_rows"))]
     if stage == "dedup":
         dropped = [s.get(f"{level}_duplicates") for level in ("exact", "near", "semantic")]
-        return [("Duplicates", sum(dropped) if None not in dropped else None),
+        return [("Duplicates dropped", sum(dropped) if None not in dropped else None),
                 ("Rows kept", s.get("kept"))]
     if stage == "pii":
         return [("PII spans", s.get("pii_spans")),

@@ -24,7 +24,8 @@ with _ui.workspace() as ws:
     lengths = token_histogram(ws, dataset_id)
 
 cols = st.columns(5)
-cols[0].metric("Rows in", int(dataset["rows_in"]))
+cols[0].metric("Rows in", int(dataset["rows_in"]) if dataset["rows_in"] == dataset["rows_in"]
+               else "–")  # NaN: not recorded
 cols[1].metric("Examples", len(tables["examples"]))
 cols[2].metric("Rejects", len(tables["rejects"]))
 cols[3].metric("Duplicates", len(tables["duplicates"]))

@@ -132,11 +132,11 @@ def test_the_curator_imports_runs_every_stage_from_the_data_page_and_switches(ap
     assert page.get_by_role("button", name="Run all").is_enabled()
     found = metrics(page)
     assert {k: found[k] for k in (
-        "Rows in", "Examples", "Findings", "Rows with errors", "Duplicates", "Rows kept",
+        "Rows in", "Examples", "Findings", "Rows with errors", "Duplicates dropped", "Rows kept",
         "PII spans", "Examples with PII", "Train", "Validation", "Test", "Above threshold",
         "Max similarity")} == {
         "Rows in": "25", "Examples": "25", "Findings": "26", "Rows with errors": "1",
-        "Duplicates": "0", "Rows kept": "25", "PII spans": "87", "Examples with PII": "14",
+        "Duplicates dropped": "0", "Rows kept": "25", "PII spans": "87", "Examples with PII": "14",
         "Train": "20", "Validation": "2", "Test": "2", "Above threshold": "0",
         "Max similarity": "0.3627"}
     expect_text(page, "1 error(s), 0 warning(s), 25 info · by code: missing_system 25, "
