@@ -80,6 +80,7 @@ _current.offer_switch(path)
 if (path / "workspace.duckdb").exists():
     with _ui.workspace() as ws:
         table = datasets(ws)
+    table.insert(0, "current", table["id"] == _current.current_id(path))
     st.subheader("Datasets")
     st.dataframe(table, hide_index=True, width="stretch", key="datasets")
 
