@@ -81,7 +81,7 @@ def test_an_import_asks_before_switching_and_the_demo_stays_reachable(two_datase
     at.button(key="switch_yes").click().run()
     assert not at.exception
     assert at.sidebar.selectbox(key="dataset_picker").value == 3
-    assert at.dataframe(key="datasets").value["current"].tolist() == [False, False, True]
+    assert at.dataframe[0].value["current"].tolist() == [False, False, True]
     assert "switch_yes" not in [b.key for b in at.button]
     at.sidebar.selectbox(key="dataset_picker").set_value(1).run()  # back to the first one
     with open_workspace(two_datasets) as ws:
