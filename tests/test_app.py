@@ -133,6 +133,9 @@ def test_run_page_starts_a_stage_as_a_background_job_that_succeeds(workspace):
     assert at.expander[0].label.startswith("split · ")
     assert at.expander[0].label.endswith(" · succeeded")
     assert "train 7 · validation 1 · test 1" in [t.value for t in at.text]
+    assert not at.code  # the log stays in its file until asked for
+    at.toggle(key=f"log_{job_dirs[0].name}").set_value(True).run()
+    assert at.code[0].value.endswith("INFO 1/1 done")  # the job's log.txt
 
 
 @pytest.mark.parametrize("path", ["views/data.py", "views/privacy.py", "views/report.py"])

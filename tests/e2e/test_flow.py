@@ -127,6 +127,8 @@ def test_the_admin_curates_trains_generates_and_two_raters_rate(flow, browser):
 
     go(admin, "Data")
     expect_text(admin, "Format: openai")
+    expect_text(admin, "Rows kept")  # the dedup card is drawn
+    settle(admin)
     found = metrics(admin, 5)  # the counts above the stage cards
     assert {k: found[k] for k in ("Rows in", "Examples", "Rejects", "PII spans")} == {
         "Rows in": str(ROWS_IN), "Examples": "39", "Rejects": "1", "PII spans": "9"}
