@@ -46,17 +46,18 @@ stage = st.selectbox("What to run", ["pipeline", *STAGES], key="stage",
                      help="The curation stages also have buttons on the Data page.")
 source = (st.text_input("Dataset file (JSON or JSONL)", value=str(DEMO_DATA), key="input")
           if uses("input", stage) else "")
-c1, c2, c3, c4 = st.columns(4)
-steps = c1.number_input("LoRA steps", 1, 10_000, 10, key="steps") \
+cells = iter(st.columns(4))  # the shown fields side by side, from the left
+steps = next(cells).number_input("LoRA steps", 1, 10_000, 10, key="steps") \
     if uses("steps", stage) else 10
-eval_size = c2.number_input("Eval size", 1, 10_000, 8, key="eval_size") \
+eval_size = next(cells).number_input("Eval size", 1, 10_000, 8, key="eval_size") \
     if uses("eval_size", stage) else 8
-new_tokens = c3.number_input("Max new tokens", 8, 2048, 64, key="max_new_tokens") \
+new_tokens = next(cells).number_input("Max new tokens", 8, 2048, 64, key="max_new_tokens") \
     if uses("max_new_tokens", stage) else 64
 decoding = "greedy"
 if uses("decoding", stage):
-    decoding = c4.radio("Decoding", ["greedy", "sampling"], horizontal=True, key="decoding",
-                        help="Every system answers the same prompts with the same decoding.")
+    decoding = next(cells).radio(
+        "Decoding", ["greedy", "sampling"], horizontal=True, key="decoding",
+        help="Every system answers the same prompts with the same decoding.")
 seeded = uses("seed", stage) or decoding == "sampling"
 d1, d2, d3, _ = st.columns(4) if seeded else (None,) * 4
 seed = d1.number_input("Seed", 0, 2**31 - 1, 0, key="seed",
@@ -110,10 +111,17 @@ def title(folder: Path) -> str:
     return config.get("title") or config.get("stage") or config.get("kind") or folder.name
 
 
+def started_here(folder: Path) -> bool:
+    """A pipeline or stage job (the train and generate jobs inside them are parts of them)."""
+    config = jobs.read_json(folder / "config.json", {}) or {}
+    return config.get("kind") in ("pipeline", "stage")
+
+
 @st.fragment(run_every=2)
 def job_list(parent: Path) -> None:
     """Pipeline and stage jobs, newest first, refreshed every 2 seconds."""
-    folders = sorted(parent.glob("*"), key=lambda p: p.name.split("-", 1)[-1], reverse=True)
+    folders = sorted(filter(started_here, parent.glob("*")),
+                     key=lambda p: p.name.split("-", 1)[-1], reverse=True)
     if not folders:
         st.caption("No jobs yet.")
     for folder in folders[:10]:
