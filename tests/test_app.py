@@ -66,34 +66,76 @@ def test_run_page_passes_decoding_tuned_runs_and_extractor_to_the_job(workspace,
     from workbench.jobs import runner as jobs
 
     at = page("views/run.py")
+    at.selectbox(key="stage").select("generate").run()
     assert at.multiselect(key="tuned_runs").options == ["train-1"]
-    at.selectbox(key="stage").select("generate")
-    at.radio(key="decoding").set_value("sampling")
-    at.number_input(key="sampling_seed").set_value(5)
+    at.radio(key="decoding").set_value("sampling").run()
+    at.number_input(key="seed").set_value(5)
     at.multiselect(key="tuned_runs").select("train-1")
     at.selectbox(key="extractor").select("none")
     # keep the generate job queued: its config is the point
     monkeypatch.setattr(jobs, "start", lambda job_dir: None)
     at.button(key="start").click().run()
     assert not at.exception
-    (job_dir,) = (workspace / "artifacts" / "jobs").glob("stage-*")
-    options = json.loads((job_dir / "config.json").read_text())["options"]
+    (job_dir,) = (workspace / "artifacts" / "jobs").glob("generate-*")
+    config = json.loads((job_dir / "config.json").read_text())
+    options = config["options"]
     assert (options["sampling"], options["tuned_runs"], options["extractor"]) == (
         {"seed": 5, "temperature": 0.7, "top_p": 0.9}, ["train-1"], "none")
+    assert config["stages"] == ["generate", "score"]  # scored when generation ends
+    assert at.success[0].value == f"Started generate → score as job {job_dir.name}"
     assert PipelineOptions(**options).tuned_runs == ["train-1"]  # what the job rebuilds
+
+
+def labels(at) -> set:
+    return {w.label for w in at.main if getattr(w, "label", None)}
+
+
+def test_run_page_shows_only_the_fields_of_the_chosen_stage_and_decoding(workspace):
+    at = page("views/run.py")  # the pipeline uses every field; greedy: no sampling fields
+    assert {"Dataset file (JSON or JSONL)", "LoRA steps", "Eval size", "Max new tokens",
+            "Decoding", "Seed", "Answer extractor"} <= labels(at)
+    assert not {"Temperature", "Top-p", "Sampling seed"} & labels(at)
+    at.selectbox(key="stage").select("generate").run()
+    assert "Temperature" not in labels(at) and "Seed" not in labels(at)
+    assert not {"LoRA steps", "Dataset file (JSON or JSONL)",
+                "Train on PII-redacted text"} & labels(at)
+    at.radio(key="decoding").set_value("sampling").run()
+    assert {"Temperature", "Top-p", "Seed"} <= labels(at)
+    assert [w.label for w in at.number_input].count("Seed") == 1  # one seed
+    at.selectbox(key="stage").select("split").run()
+    assert labels(at) & {"Seed", "Eval size", "Temperature"} == {"Seed"}
+
+
+def test_run_page_says_when_eval_size_is_larger_than_the_test_split(workspace):
+    at = page("views/run.py")  # the prepared split has 3 test rows
+    at.selectbox(key="stage").select("generate").run()
+    assert at.warning[0].value == ("Eval size 8 is larger than the test split (3 rows): "
+                                   "generate answers all 3 test rows.")
+    at.number_input(key="eval_size").set_value(3).run()
+    assert not at.warning
+    at.number_input(key="eval_size").set_value(4).run()
+    assert at.warning[0].value == ("Eval size 4 is larger than the test split (3 rows): "
+                                   "generate answers all 3 test rows.")
 
 
 def test_run_page_starts_a_stage_as_a_background_job_that_succeeds(workspace):
     from workbench.jobs import runner as jobs
 
     at = page("views/run.py")
-    at.selectbox(key="stage").select("split")  # a form's values commit on submit
+    at.selectbox(key="stage").select("split").run()
     at.button(key="start").click().run()
     assert not at.exception
-    job_dirs = list((workspace / "artifacts" / "jobs").glob("stage-*"))
+    job_dirs = list((workspace / "artifacts" / "jobs").glob("split-*"))
     assert len(job_dirs) == 1
     assert jobs.wait(job_dirs[0]) == {"train": 7, "validation": 1, "test": 1}  # 9 eligible rows
     assert jobs.status(job_dirs[0])["state"] == "succeeded"
+    at.run()
+    assert at.expander[0].label.startswith("split · ")
+    assert at.expander[0].label.endswith(" · succeeded")
+    assert "train 7 · validation 1 · test 1" in [t.value for t in at.text]
+    assert not at.code  # the log stays in its file until asked for
+    at.toggle(key=f"log_{job_dirs[0].name}").set_value(True).run()
+    assert at.code[0].value.endswith("INFO 1/1 done")  # the job's log.txt
 
 
 @pytest.mark.parametrize("path", ["views/data.py", "views/privacy.py", "views/report.py"])
@@ -105,4 +147,4 @@ def test_a_new_workspace_says_where_to_start_not_an_error(tmp_path, monkeypatch,
     assert not at.exception and not at.error
     assert at.info[0].value == ("No dataset yet: import a file on the **Datasets** page (or run "
                                 "`workbench ingest`), then run the curation stages on the "
-                                "**Run** page.")
+                                "**Data** page.")

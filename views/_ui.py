@@ -13,6 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from views import _current
 from workbench.auth import AuthError
 from common.errors import NoDataset, WorkbenchError
 from common.settings import REPO_ROOT
@@ -26,9 +27,12 @@ def workspace_path() -> Path:
 
 
 def sidebar() -> Path:
-    """Show the workspace in the sidebar; returns its path."""
+    """Show the workspace and the current dataset and version pickers
+    (``views._current.picker``) in the sidebar; returns the workspace path."""
     path = workspace_path()
     st.sidebar.caption(f"Workspace: `{path}`")
+    if (path / DB_NAME).exists():
+        _current.picker(path)
     return path
 
 
@@ -55,7 +59,7 @@ def workspace():
 def no_dataset() -> None:
     """What a page shows (then stops) in a workspace with nothing imported yet."""
     st.info("No dataset yet: import a file on the **Datasets** page (or run "
-            "`workbench ingest`), then run the curation stages on the **Run** page.")
+            "`workbench ingest`), then run the curation stages on the **Data** page.")
     st.stop()
 
 
@@ -112,7 +116,7 @@ def describe(summary: dict,
     """
     parts = []
     for key, value in summary.items():
-        if key in skip or value is None:
+        if key in skip or value is None or value == {}:  # nothing to say
             continue
         if isinstance(value, dict):
             value = ", ".join(f"{k} {v}" for k, v in value.items())

@@ -6,7 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from curation.formats import FORMATS
-from views import _ui
+from views import _current, _ui
 from workbench.stages import curation as stages
 from common.errors import WorkbenchError
 from workbench import paths
@@ -49,7 +49,16 @@ def save_upload(upload) -> str:
 def ingest_confined(ws_path: Path, typed: str, *rest) -> dict:
     """Ingest a typed path only inside the allowed folders (workspace, demo data,
     $WORKBENCH_DATA_DIRS); an upload is saved in the workspace, so it always is."""
-    return stages.ingest(ws_path, str(confine(typed, allowed_roots(ws_path))), *rest)
+    return stages.ingest(ws_path, str(confine(typed, allowed_roots(ws_path))), *rest,
+                         make_current=False)
+
+
+def offer(summary: dict, name: str, previous: int | None) -> None:
+    """Ask (``_current.offer_switch``) before the new dataset becomes the current one; the
+    first dataset of a workspace is current at once."""
+    if previous is not None and previous != summary["dataset_id"]:
+        st.session_state[_current.OFFER] = {"id": summary["dataset_id"], "name": name,
+                                            "previous": previous}
 
 
 if imported and upload is None and not source.strip():
@@ -57,13 +66,21 @@ if imported and upload is None and not source.strip():
 elif imported:
     if upload is not None:
         source = save_upload(upload)
+    previous = _current.current_id(path)
     summary = run(ingest_confined, source.strip(), fmt, pairs(columns), pairs(roles))
     if summary:
-        st.success(f"Imported as dataset {summary['dataset_id']}: " + _ui.describe(summary))
+        st.session_state["datasets_flash"] = (f"Imported as dataset {summary['dataset_id']}: "
+                                              + _ui.describe(summary))
+        offer(summary, Path(source.strip()).name, previous)
+        st.rerun()  # the sidebar's picker lists the new dataset
+if "datasets_flash" in st.session_state:
+    st.success(st.session_state.pop("datasets_flash"))
+_current.offer_switch(path)
 
 if (path / "workspace.duckdb").exists():
     with _ui.workspace() as ws:
         table = datasets(ws)
+    table.insert(0, "current", table["id"] == _current.current_id(path))
     st.subheader("Datasets")
     st.dataframe(table, hide_index=True, width="stretch", key="datasets")
 
@@ -78,7 +95,10 @@ if (path / "workspace.duckdb").exists():
         name = c[2].text_input("Name", "mix", key="mix_name")
         mixed = st.form_submit_button("Mix", key="mix")
     if mixed:
-        summary = run(stages.mix, pairs(specs), int(total) or None, int(seed), name)
+        previous = _current.current_id(path)
+        summary = run(stages.mix, pairs(specs), int(total) or None, int(seed), name, False)
         if summary:
-            st.success(f"Mixed into dataset {summary['dataset_id']}: "
-                       + _ui.describe(summary))
+            st.session_state["datasets_flash"] = (f"Mixed into dataset {summary['dataset_id']}: "
+                                                  + _ui.describe(summary))
+            offer(summary, name, previous)
+            st.rerun()

@@ -1,4 +1,9 @@
-"""Run: start the pipeline (or one stage) as a background job; watch progress and the log."""
+"""Run: start the pipeline (or one stage) as a background job; watch progress and results.
+
+Only the fields the chosen stage uses are shown (the sampling fields only under sampling,
+one seed for split, training and sampling); generate can score its answers in the same
+job. A job's log stays in its file unless asked for.
+"""
 
 from pathlib import Path
 
@@ -14,40 +19,72 @@ from workbench.stages import STAGES
 from workbench.store import DB_NAME
 from workbench.store.evaluation import succeeded_runs
 
+USES = {  # field -> the stages it applies to (the pipeline uses every field)
+    "input": {"ingest"}, "steps": {"train"}, "eval_size": {"generate"},
+    "max_new_tokens": {"generate"}, "seed": {"split", "train"}, "redact": {"pii"},
+    "decoding": {"generate"}, "tuned_runs": {"generate"}, "extractor": {"score"},
+}
+
+
+def uses(field: str, stage: str) -> bool:
+    return stage == "pipeline" or stage in USES[field]
+
+
 path = _ui.sidebar()
 st.title("Run")
 train_runs: list[str] = []
+test_rows = None
 if (path / DB_NAME).exists():  # no workspace yet: the pipeline creates it
     with _ui.workspace() as ws:
         train_runs = [run["id"] for run in succeeded_runs(ws, "train")]
+        try:
+            test_rows = ws.split_counts(ws.current_dataset()).get("test")
+        except WorkbenchError:  # no dataset yet
+            test_rows = None
 
-with st.form("run_form"):
-    source = st.text_input("Dataset file (JSON or JSONL)", value=str(DEMO_DATA), key="input")
-    stage = st.selectbox("What to run", ["pipeline", *STAGES], key="stage")
-    c1, c2, c3, c4 = st.columns(4)
-    steps = c1.number_input("LoRA steps", 1, 10_000, 10, key="steps")
-    eval_size = c2.number_input("Eval size", 1, 10_000, 8, key="eval_size")
-    new_tokens = c3.number_input("Max new tokens", 8, 2048, 64, key="max_new_tokens")
-    seed = c4.number_input("Seed", 0, 2**31 - 1, 0, key="seed")
-    redact = st.checkbox("Train on PII-redacted text", key="redact")
-    with st.expander("Decoding and scoring (generate, score)"):
-        st.caption("Every system answers the same prompts with the same decoding, as "
-                   "`workbench evaluate` does.")
-        decoding = st.radio("Decoding", ["greedy", "sampling"], horizontal=True,
-                            key="decoding")
-        d1, d2, d3 = st.columns(3)
-        sampling_seed = d1.number_input("Sampling seed", 0, 2**31 - 1, 0, key="sampling_seed")
-        temperature = d2.number_input("Temperature", 0.05, 5.0, 0.7, 0.05, key="temperature")
-        top_p = d3.number_input("Top-p", 0.05, 1.0, 0.9, 0.05, key="top_p")
-        tuned = st.multiselect("Tuned run(s) to compare (generate stage; none = the latest)",
-                               train_runs, key="tuned_runs")
-        extractor = st.selectbox("Answer extractor", [AUTO, NONE, *EXTRACTORS],
-                                 key="extractor")
-    submitted = st.form_submit_button("Start", key="start")
+stage = st.selectbox("What to run", ["pipeline", *STAGES], key="stage",
+                     help="The curation stages also have buttons on the Data page.")
+source = (st.text_input("Dataset file (JSON or JSONL)", value=str(DEMO_DATA), key="input")
+          if uses("input", stage) else "")
+cells = iter(st.columns(4))  # the shown fields side by side, from the left
+steps = next(cells).number_input("LoRA steps", 1, 10_000, 10, key="steps") \
+    if uses("steps", stage) else 10
+eval_size = next(cells).number_input("Eval size", 1, 10_000, 8, key="eval_size") \
+    if uses("eval_size", stage) else 8
+new_tokens = next(cells).number_input("Max new tokens", 8, 2048, 64, key="max_new_tokens") \
+    if uses("max_new_tokens", stage) else 64
+decoding = "greedy"
+if uses("decoding", stage):
+    decoding = next(cells).radio(
+        "Decoding", ["greedy", "sampling"], horizontal=True, key="decoding",
+        help="Every system answers the same prompts with the same decoding.")
+seeded = uses("seed", stage) or decoding == "sampling"
+d1, d2, d3, _ = st.columns(4) if seeded else (None,) * 4
+seed = d1.number_input("Seed", 0, 2**31 - 1, 0, key="seed",
+                       help="The split's, the training's and sampling's seed.") \
+    if seeded else 0
+temperature, top_p = 0.7, 0.9
+if decoding == "sampling":
+    temperature = d2.number_input("Temperature", 0.05, 5.0, 0.7, 0.05, key="temperature")
+    top_p = d3.number_input("Top-p", 0.05, 1.0, 0.9, 0.05, key="top_p")
+if stage == "generate" and test_rows == 0:
+    st.warning("The test split is empty: run the split on the Data page first.")
+elif stage == "generate" and test_rows is not None and eval_size > test_rows:
+    st.warning(f"Eval size {eval_size} is larger than the test split ({test_rows} rows): "
+               f"generate answers all {test_rows} test rows.")
+redact = st.checkbox("Train on PII-redacted text", key="redact") \
+    if uses("redact", stage) else False
+tuned = st.multiselect("Tuned run(s) to compare (none = the latest)", train_runs,
+                       key="tuned_runs") if stage == "generate" else []
+then_score = st.checkbox("Score the answers when generation ends", value=True,
+                         key="then_score") if stage == "generate" else False
+extractor = st.selectbox("Answer extractor", [AUTO, NONE, *EXTRACTORS], key="extractor") \
+    if uses("extractor", stage) or then_score else AUTO
+submitted = st.button("Start", key="start", type="primary")
 
 if submitted:
     try:  # a typed path stays inside the workspace, the demo data or $WORKBENCH_DATA_DIRS
-        source = str(confine(source, allowed_roots(path)))
+        source = str(confine(source, allowed_roots(path))) if source else ""
     except WorkbenchError as exc:
         st.error(str(exc))
         st.stop()
@@ -55,32 +92,57 @@ if submitted:
                "eval_size": int(eval_size), "max_new_tokens": int(new_tokens),
                "seed": int(seed), "redact": redact, "extractor": extractor,
                "sampling": None if decoding == "greedy" else {
-                   "seed": int(sampling_seed), "temperature": float(temperature),
+                   "seed": int(seed), "temperature": float(temperature),
                    "top_p": float(top_p)},
                "tuned_runs": (tuned or None) if stage == "generate" else None}
     kind = "pipeline" if stage == "pipeline" else "stage"
-    job_dir = jobs.new_job(path / "artifacts" / "jobs", kind,
-                           {"options": options, "stage": stage})
+    config = {"options": options, "stage": stage,
+              "title": "generate → score" if then_score else stage}
+    if then_score:
+        config["stages"] = ["generate", "score"]
+    job_dir = jobs.new_job(path / "artifacts" / "jobs", kind, config, name=stage)
     jobs.start(job_dir)
-    st.success(f"Started {stage} as job {job_dir.name}")
+    st.success(f"Started {config['title']} as job {job_dir.name}")
+
+
+def title(folder: Path) -> str:
+    """What a person knows a job by: its stage (or stages), not its folder name."""
+    config = jobs.read_json(folder / "config.json", {}) or {}
+    return config.get("title") or config.get("stage") or config.get("kind") or folder.name
+
+
+def started_here(folder: Path) -> bool:
+    """A pipeline or stage job (the train and generate jobs inside them are parts of them)."""
+    config = jobs.read_json(folder / "config.json", {}) or {}
+    return config.get("kind") in ("pipeline", "stage")
 
 
 @st.fragment(run_every=2)
 def job_list(parent: Path) -> None:
     """Pipeline and stage jobs, newest first, refreshed every 2 seconds."""
-    folders = sorted(parent.glob("*"), key=lambda p: p.name.split("-", 1)[-1], reverse=True)
+    folders = sorted(filter(started_here, parent.glob("*")),
+                     key=lambda p: p.name.split("-", 1)[-1], reverse=True)
     if not folders:
         st.caption("No jobs yet.")
     for folder in folders[:10]:
         state, progress = jobs.status(folder), jobs.progress(folder)
-        with st.expander(f"{folder.name} · {state['state']}",
+        started = (state.get("started") or state.get("created") or "")[11:19]
+        with st.expander(f"{title(folder)} · {started} · {state['state']}",
                          expanded=state["state"] == "running"):
             total = progress.get("total") or 1
             st.progress(min(progress.get("step", 0) / total, 1.0),
                         text=progress.get("message", ""))
             if state.get("error"):
                 st.error(state["error"])
-            st.code(jobs.log_tail(folder) or "(no log yet)", language=None)
+            result = jobs.read_json(folder / "result.json")
+            if isinstance(result, dict) and state["state"] == "succeeded":
+                parts = result.values() if "stages" in (jobs.read_json(
+                    folder / "config.json", {}) or {}) else [result]
+                for part in parts:
+                    st.text(_ui.describe(part) if isinstance(part, dict) else str(part))
+            if st.toggle("Show the log", key=f"log_{folder.name}"):
+                st.code(jobs.log_tail(folder) or "(no log yet)", language=None)
+            st.caption(f"Job {folder.name}")
             if state["state"] == "running" and st.button("Cancel", key=f"cancel_{folder.name}"):
                 jobs.cancel(folder)
 

@@ -13,7 +13,8 @@ import typer
 from workbench.cliapp import Workspace, command
 from common.errors import StageError
 
-Dataset = typer.Option(None, "--dataset", help="Dataset id (default: the newest).")
+Dataset = typer.Option(None, "--dataset",
+                       help="Dataset id (default: the current one: see `workbench use`).")
 Sources = typer.Option(..., "--source", help="DATASET_ID:RATIO (0.3 or 30%) or "
                                              "DATASET_ID:COUNT; repeat per dataset.")
 
@@ -30,6 +31,18 @@ def datasets(workspace: str = Workspace) -> dict:
 
     with open_workspace(Path(workspace), create=False) as ws:
         return {"datasets": frame(ws).to_dict("records")}
+
+
+@command
+def use(dataset: int = typer.Argument(..., help="Dataset id (see `workbench datasets`)."),
+        workspace: str = Workspace) -> dict:
+    """Make DATASET the current dataset: the one the stages, the report and the app's pages
+    work on (the app's sidebar picker sets the same)."""
+    from workbench.store import open_workspace
+
+    with open_workspace(Path(workspace), create=False) as ws:
+        ws.set_current_dataset(dataset)
+        return {"current_dataset": ws.current_dataset()}
 
 
 @command

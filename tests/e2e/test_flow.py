@@ -3,7 +3,8 @@
 Run as: pytest -m e2e tests/e2e/test_flow.py   (chromium at /usr/bin/chromium, playwright)
 The admin sets the password, uploads a 40-row JSONL on the Datasets page (a planted exact
 duplicate, a planted e-mail address, one malformed line), runs validate, dedup, PII and split
-from the Run page, reviews the PII findings on the Privacy page (accepts and redacts the
+from the Run page, reviews the PII findings on the Privacy page (each bulk decision
+confirmed) (accepts and redacts the
 e-mail, rejects the PERSON false positives), starts a 3-step LoRA run on the Train page over a
 tiny random Llama (tests/tiny_model.py: seconds, not minutes, on CPU), generates base and
 tuned answers from the Run page, creates a rating session, and two raters in separate browser
@@ -85,10 +86,12 @@ def run_stage(page, stage: str, shot_name: str, **numbers) -> str:
     for label, value in numbers.items():
         page.get_by_label(label, exact=True).fill(str(value))
     page.get_by_role("button", name="Start").click()
-    started = page.get_by_text(re.compile(rf"^Started {stage} as job "))
+    started = page.get_by_text(re.compile(rf"^Started {stage}( → score)? as job "))
     started.wait_for(timeout=WAIT_MS)
     job = started.inner_text().rsplit(" ", 1)[-1]
-    done = page.get_by_text(re.compile(rf"^{re.escape(job)} · (succeeded|failed)$"))
+    title = started.inner_text().removeprefix("Started ").split(" as job ")[0]
+    done = page.get_by_text(re.compile(
+        rf"^{re.escape(title)} · \d\d:\d\d:\d\d · (succeeded|failed)$"))
     done.wait_for(timeout=JOB_WAIT_MS)
     shot(page, shot_name)
     assert done.inner_text().endswith("succeeded"), page.locator(
@@ -124,9 +127,13 @@ def test_the_admin_curates_trains_generates_and_two_raters_rate(flow, browser):
 
     go(admin, "Data")
     expect_text(admin, "Format: openai")
-    found = metrics(admin, 5)
-    assert found == {"Rows in": str(ROWS_IN), "Examples": "39", "Rejects": "1",
-                     "Duplicates": "1", "PII spans": "9"}
+    expect_text(admin, "Rows kept")  # the dedup card is drawn
+    settle(admin)
+    found = metrics(admin, 5)  # the counts above the stage cards
+    assert {k: found[k] for k in ("Rows in", "Examples", "Rejects", "PII spans")} == {
+        "Rows in": str(ROWS_IN), "Examples": "39", "Rejects": "1", "PII spans": "9"}
+    assert (found["Duplicates"], found["Duplicates dropped"], found["Rows kept"]) == (
+        "1", "1", "38")  # above the cards, and the dedup card
     assert int(found["Rows in"]) == int(found["Examples"]) + int(found["Rejects"])
     shot(admin, "flow-04-data")
 
@@ -150,11 +157,13 @@ def test_the_admin_curates_trains_generates_and_two_raters_rate(flow, browser):
     admin.get_by_test_id("stRadio").get_by_text("accept", exact=True).click()
     admin.get_by_label("Reason (kept in the audit log)").fill("a planted address")
     admin.get_by_role("button", name="Apply to all unreviewed EMAIL_ADDRESS").click()
+    admin.get_by_role("button", name="Confirm: accept 1 finding(s)").click()
     expect_text(admin, "1 finding(s) decided")
     choose(admin, "Entity type", "PERSON")
     admin.get_by_test_id("stRadio").get_by_text("reject", exact=True).click()
     admin.get_by_label("Reason (kept in the audit log)").fill("topic words, not names")
     admin.get_by_role("button", name="Apply to all unreviewed PERSON").click()
+    admin.get_by_role("button", name="Confirm: reject 8 finding(s)").click()
     expect_text(admin, "8 finding(s) decided")
     admin.get_by_role("button", name="Redact accepted findings").click()
     expect_text(admin, "Redacted 1 span(s) in 1 example(s); re-scan passed.")

@@ -56,9 +56,10 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def new_job(parent: Path, kind: str, config: dict) -> Path:
-    """Create ``parent/<kind>-<time>-<rand>/`` with config.json and a queued status."""
-    job_id = f"{kind}-{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+def new_job(parent: Path, kind: str, config: dict, name: str | None = None) -> Path:
+    """Create ``parent/<name or kind>-<time>-<rand>/`` with config.json and a queued status
+    (``name``: what a person knows the job by, e.g. the stage it runs)."""
+    job_id = f"{name or kind}-{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
     job_dir = parent / job_id
     job_dir.mkdir(parents=True)
     write_json(job_dir / "config.json", {"kind": kind, **config})

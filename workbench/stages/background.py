@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from common.errors import StageError
 from training.config import TrainConfig
 from workbench.jobs import bodies
 from workbench.jobs.execute import in_this_process
@@ -18,6 +19,7 @@ from workbench.jobs.runner import Reporter
 from workbench.stages import quality, training
 from workbench.stages.pipeline import PipelineOptions, pipeline, stage_runners
 from workbench.stages.preferences import recheck_task
+from workbench.store import open_workspace
 
 
 def pipeline_task(config: dict, report: Reporter) -> dict:
@@ -28,13 +30,34 @@ def pipeline_task(config: dict, report: Reporter) -> dict:
 
 
 def stage_task(config: dict, report: Reporter) -> dict:
-    """Run one stage (``config["stage"]``) of ``workbench.stages.pipeline.stage_runners`` as a
-    job."""
+    """Run one stage (``config["stage"]``), or several in order (``config["stages"]``), of
+    ``workbench.stages.pipeline.stage_runners`` as one job; progress counts the stages.
+
+    Returns the stage's summary, or {stage: summary} for several. With
+    ``config["dataset_id"]`` the job refuses (StageError) to run when the current dataset
+    changed meanwhile, so it never writes another dataset's rows than the one it was
+    started for.
+    """
     options = PipelineOptions(**config["options"])
-    report(0, 1, config["stage"])
-    result = stage_runners(options, in_this_process)[config["stage"]]()
-    report(1, 1, "done")
-    return result
+    names = config.get("stages") or [config["stage"]]
+    runners = stage_runners(options, in_this_process)
+    results = {}
+    for i, name in enumerate(names):
+        _check_dataset(options.workspace, config.get("dataset_id"))
+        report(i, len(names), name)
+        results[name] = runners[name]()
+    report(len(names), len(names), "done")
+    return results if config.get("stages") else results[names[0]]
+
+
+def _check_dataset(workspace: str, dataset_id: int | None) -> None:
+    if dataset_id is None:
+        return
+    with open_workspace(workspace, create=False) as ws:
+        current = ws.current_dataset()
+    if current != dataset_id:
+        raise StageError(f"the current dataset is now {current}, not {dataset_id} as when "
+                         "this job was started: start it again on the current dataset")
 
 
 def train_launch_task(config: dict, report: Reporter) -> dict:

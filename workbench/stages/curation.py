@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
-from common.errors import StageError
+from common.errors import NoDataset, StageError
 from workbench.store import open_workspace
 
 log = logging.getLogger("workbench.stages")
@@ -21,16 +21,20 @@ DEFAULT_RATIOS = (0.8, 0.1, 0.1)
 
 
 def ingest(workspace: Path, input_path: str, fmt: str = "auto", columns: list[str] = (),
-           roles: list[str] = ()) -> dict:
+           roles: list[str] = (), make_current: bool = True) -> dict:
     """Read a file (or saved HF dataset folder) into a new dataset, renaming ``columns`` and
-    ``roles`` (``OLD=NEW`` pairs) first. Summary: rows_in, examples, rejects (+ reasons)."""
+    ``roles`` (``OLD=NEW`` pairs) first; with ``make_current`` it becomes the current dataset
+    (``Workspace.current_dataset``), else the current one stays (the app asks first).
+    Summary: dataset_id, format, rows_in, examples, rejects (+ reasons)."""
     from curation.formats import Mapping, read_file
 
     mapping = Mapping.parse(columns, roles)
     result = read_file(input_path, fmt, mapping)
     with open_workspace(workspace) as ws:
+        previous = _current_or_none(ws)
         dataset_id = ws.add_dataset(Path(input_path).name, str(input_path), result.format,
                                     result.examples, result.rejects)
+        ws.set_current_dataset(dataset_id if make_current or previous is None else previous)
         summary = {"dataset_id": dataset_id, "format": result.format,
                    "rows_in": result.rows_in, "examples": len(result.examples),
                    "rejects": len(result.rejects),
@@ -39,6 +43,13 @@ def ingest(workspace: Path, input_path: str, fmt: str = "auto", columns: list[st
                                                "columns": list(columns), "roles": list(roles)},
                         summary)
     return summary
+
+
+def _current_or_none(ws) -> int | None:
+    try:
+        return ws.current_dataset()
+    except NoDataset:
+        return None
 
 
 def _examples(workspace: Path) -> tuple[int, list[dict]]:
@@ -245,10 +256,10 @@ def leakage(workspace: Path, encode=None) -> dict:
 
     with open_workspace(workspace, create=False) as ws:
         dataset_id = ws.current_dataset()
-        run = ws.latest_run("dedup")
+        run = ws.latest_run("dedup", dataset_id=dataset_id)
         rows = store.split_texts(ws, dataset_id)
         lines = example_lines(ws, dataset_id)
-        split_run = ws.latest_run("split")
+        split_run = ws.latest_run("split", dataset_id=dataset_id)
     if not rows and (split_run is None or split_run["dataset_id"] != dataset_id):
         raise StageError("no split yet: run `workbench split` first")
     semantic = (run or {}).get("config", {}).get("semantic") or {}
@@ -279,9 +290,10 @@ def leakage(workspace: Path, encode=None) -> dict:
 
 
 def mix(workspace: Path, specs: list[str], total: int | None = None, seed: int = 0,
-        name: str = "mix") -> dict:
+        name: str = "mix", make_current: bool = True) -> dict:
     """Mix the curated rows of several datasets (``ID:RATIO`` or ``ID:COUNT`` specs) into a
-    new dataset; each row's meta names its source. Summary: dataset_id, rows, by_source."""
+    new dataset; each row's meta names its source; ``make_current`` as for ``ingest``.
+    Summary: dataset_id, rows, by_source."""
     from curation.formats import Example
     from curation.mix import MixSource, parse_spec
     from curation.mix import mix as draw
@@ -300,7 +312,9 @@ def mix(workspace: Path, specs: list[str], total: int | None = None, seed: int =
     mixed = draw(sources, total, seed)
     examples = [Example(i, r["messages"], r["meta"]) for i, r in enumerate(mixed, start=1)]
     with open_workspace(workspace) as ws:
+        previous = _current_or_none(ws)
         dataset_id = ws.add_dataset(name, "mix " + " ".join(specs), "mix", examples, [])
+        ws.set_current_dataset(dataset_id if make_current or previous is None else previous)
         summary = {"dataset_id": dataset_id, "format": "mix", "rows_in": len(examples),
                    "examples": len(examples), "rejects": 0, "rows": len(examples),
                    "by_source": dict(Counter(r["meta"]["source_dataset"] for r in mixed))}

@@ -166,7 +166,7 @@ def gather(workspace: Path, meta_key: str | None = None, n_boot: int = 200,
         _rescore(workspace, rouge_tokenizer)
     with open_workspace(workspace, create=False) as ws:
         dataset_id = ws.current_dataset()
-        recipe_runs = {k: ws.latest_run(k) for k in REPORT_STAGES}
+        recipe_runs = {k: ws.latest_run(k, dataset_id=dataset_id) for k in REPORT_STAGES}
         split = ws.split_counts(dataset_id)
         evaluation = evaluation_report(ws, meta_key)
         sessions = session_reports(ws, n_boot=n_boot)

@@ -181,7 +181,7 @@ def m011_login_guard(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def m012_quality_signals(con: duckdb.DuckDBPyConnection) -> None:
-    """Quality signals per example (branch quality; owner: store/quality.py): heuristics,
+    """Quality signals per example (owner: store/quality.py): heuristics,
     flags from validation findings, the model-based perplexities and IFD with the model
     that scored them, and why a row has no model score."""
     con.execute("""
@@ -195,10 +195,19 @@ def m012_quality_signals(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def m013_current_dataset(con: duckdb.DuckDBPyConnection) -> None:
+    """Workspace settings by name; ``current_dataset`` is the dataset the pages and stages
+    work on (owner: ``Workspace.current_dataset``), ``current_version`` the frozen version
+    the pages show with it."""
+    con.execute("""
+    CREATE TABLE workspace_settings(name VARCHAR PRIMARY KEY, value VARCHAR);
+    """)
+
+
 MIGRATIONS = [m001_initial, m002_privacy, m003_training, m004_sessions, m005_curation_io,
               m006_curation_dedup, m007_evaluation, m008_embedding_cache,
               m009_drop_unused_rating_tables, m010_pii_phone_region, m011_login_guard,
-              m012_quality_signals]
+              m012_quality_signals, m013_current_dataset]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:

@@ -12,6 +12,7 @@ which the review page uses to show the span in context.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 
 from common.errors import WorkbenchError
@@ -20,7 +21,7 @@ from workbench.store.workspace import Workspace
 
 DECISIONS = ("accept", "reject")
 KEY = ("example_id", "message_index", "start_char", "end_char", "entity_type")
-CONTEXT_CHARS = 40
+CONTEXT_WORDS = 8  # whole words shown each side of a finding on the review page
 
 
 _STATUS_SQL = """
@@ -43,21 +44,57 @@ def findings(ws: Workspace, dataset_id: int, entity_type: str | None = None,
              with_context: bool = False) -> list[dict]:
     """Findings with their status, ordered by type, score (high first), example, offsets.
 
-    With ``with_context`` each row also has ``before``, ``value``, ``after`` (up to
-    ``CONTEXT_CHARS`` characters each side): PII, for the review page only.
+    With ``with_context`` each row also has ``before``, ``value`` (the whole span) and
+    ``after``: up to ``CONTEXT_WORDS`` whole words each side (``words_around``), with
+    ``cut_before`` / ``cut_after`` true where the message goes on. PII, for the review page
+    only.
     """
     rows = ws.query(f"""SELECT * FROM ({_STATUS_SQL}) WHERE ($type IS NULL OR entity_type = $type)
         AND ($status IS NULL OR status = $status) AND score >= $min
         ORDER BY entity_type, score DESC, example_id, message_index, start_char""",
                     {"dataset": dataset_id, "type": entity_type, "status": status,
                      "min": min_score})
-    if with_context:
-        texts = _message_texts(ws, dataset_id)
-        for row in rows:
-            text = texts.get((row["example_id"], row["message_index"]), "")
-            a, b = row["start_char"], row["end_char"]
-            row.update(before=text[max(0, a - CONTEXT_CHARS):a], value=text[a:b],
-                       after=text[b:b + CONTEXT_CHARS])
+    return _with_context(ws, dataset_id, rows) if with_context else rows
+
+
+def blocking_findings(ws: Workspace, dataset_id: int, entity_type: str | None = None,
+                      threshold: float = DEFAULT_GATE_THRESHOLD,
+                      with_context: bool = False) -> list[dict]:
+    """The findings that stop training (those ``blocking`` counts): unreviewed or accepted
+    but not redacted, score >= ``threshold``, in the rows training would see; ordered and
+    shaped like ``findings``."""
+    rows = ws.query(f"""SELECT * FROM ({_STATUS_SQL}) WHERE ($type IS NULL OR entity_type = $type)
+        AND score >= $threshold AND status IN ('unreviewed', 'accept') AND {_scope_sql()}
+        ORDER BY entity_type, score DESC, example_id, message_index, start_char""",
+                    {"dataset": dataset_id, "type": entity_type, "threshold": threshold})
+    return _with_context(ws, dataset_id, rows) if with_context else rows
+
+
+def words_around(text: str, start: int, end: int, words: int = CONTEXT_WORDS) -> dict:
+    """The span ``text[start:end]`` whole, with up to ``words`` whole words before and after
+    it (a word the span starts or ends inside is kept whole too); whitespace runs become one
+    space. Returns {"before", "value", "after", "cut_before", "cut_after"}.
+
+    >>> words_around("Dear Ann Lee, thanks for the call today.", 5, 12, 2)["after"]
+    ', thanks for'
+    """
+    head = re.search(r"(?:\S+\s+){0,%d}\S*$" % words, text[:start])
+    tail = re.match(r"^\S*(?:\s+\S+){0,%d}" % words, text[end:])
+    before, after = head.group(0), tail.group(0)
+    return {"before": _squeeze(before), "value": _squeeze(text[start:end]),
+            "after": _squeeze(after), "cut_before": len(before) < start,
+            "cut_after": len(after) < len(text) - end}
+
+
+def _squeeze(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+def _with_context(ws: Workspace, dataset_id: int, rows: list[dict]) -> list[dict]:
+    texts = _message_texts(ws, dataset_id)
+    for row in rows:
+        text = texts.get((row["example_id"], row["message_index"]), "")
+        row.update(words_around(text, row["start_char"], row["end_char"]))
     return rows
 
 
@@ -132,6 +169,18 @@ def decide_entity(ws: Workspace, dataset_id: int, entity_type: str, decision: st
     return n
 
 
+def value_matches(ws: Workspace, dataset_id: int, values: list[str],
+                  entity_type: str | None = None) -> list[dict]:
+    """The findings (of ``entity_type`` unless None) whose text is one of ``values``
+    (case-insensitive, surrounding spaces ignored): what ``decide_values`` decides. Rows as
+    ``findings`` gives them, without their text."""
+    wanted = {v.strip().casefold() for v in values if v.strip()}
+    texts = _message_texts(ws, dataset_id)
+    return [r for r in findings(ws, dataset_id, entity_type)
+            if texts.get((r["example_id"], r["message_index"]), "")[
+                r["start_char"]:r["end_char"]].strip().casefold() in wanted]
+
+
 def decide_values(ws: Workspace, dataset_id: int, name: str, values: list[str], decision: str,
                   who: str, reason: str, entity_type: str | None = None) -> int:
     """Decide every finding whose text is in ``values`` (case-insensitive); keeps the list.
@@ -143,11 +192,7 @@ def decide_values(ws: Workspace, dataset_id: int, name: str, values: list[str], 
     if not name.strip() or not values:
         raise WorkbenchError("a value list needs a name and at least one value")
     wanted = {v.strip().casefold() for v in values if v.strip()}
-    rows = [r for r in findings(ws, dataset_id, entity_type, with_context=True)
-            if r["value"].strip().casefold() in wanted]
-    for r in rows:
-        for k in ("before", "value", "after"):
-            r.pop(k)
+    rows = value_matches(ws, dataset_id, values, entity_type)
     ws.insert("pii_value_lists", [{"dataset_id": dataset_id, "name": name,
                                    "entity_type": entity_type, "decision": decision,
                                    "value_list": json.dumps(sorted(wanted), ensure_ascii=False),

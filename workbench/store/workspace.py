@@ -155,11 +155,34 @@ class Workspace:
         return dataset_id
 
     def current_dataset(self) -> int:
-        """Id of the newest dataset; NoDataset (a StageError) when nothing was ingested."""
-        dataset_id = self.scalar("SELECT max(id) FROM datasets")
+        """Id of the current dataset: the one chosen with ``set_current_dataset`` while it
+        exists, else the newest. Raises NoDataset (a StageError) when nothing was ingested."""
+        dataset_id = self.scalar(
+            "SELECT coalesce((SELECT d.id FROM datasets d JOIN workspace_settings s "
+            "ON s.name = 'current_dataset' AND d.id = TRY_CAST(s.value AS INTEGER)), "
+            "(SELECT max(id) FROM datasets))")
         if dataset_id is None:
             raise NoDataset("the workspace has no dataset yet: run `workbench ingest` first")
         return dataset_id
+
+    def set_current_dataset(self, dataset_id: int) -> None:
+        """Make ``dataset_id`` the dataset every page and stage works on; the current version
+        is forgotten (it belonged to the previous dataset). Raises StageError for an unknown
+        id."""
+        if not self.scalar("SELECT count(*) FROM datasets WHERE id = ?", [dataset_id]):
+            raise StageError(f"no dataset {dataset_id} (see `workbench datasets`)")
+        self.set_setting("current_dataset", str(int(dataset_id)))
+        self.con.execute("DELETE FROM workspace_settings WHERE name = 'current_version'")
+
+    def setting(self, name: str) -> str | None:
+        """A workspace setting's value, None when unset."""
+        return self.scalar("SELECT value FROM workspace_settings WHERE name = ?", [name])
+
+    def set_setting(self, name: str, value: str | None) -> None:
+        """Set (or with None, clear) a workspace setting."""
+        self.con.execute("DELETE FROM workspace_settings WHERE name = ?", [name])
+        if value is not None:
+            self.con.execute("INSERT INTO workspace_settings VALUES (?, ?)", [name, value])
 
     def examples(self, dataset_id: int) -> list[dict]:
         """All examples of a dataset in input order; messages/meta decoded."""
@@ -225,10 +248,14 @@ class Workspace:
         self.con.execute("UPDATE runs SET state = ?, summary = ?, finished_at = "
                          "current_timestamp WHERE id = ?", [state, json.dumps(summary), run_id])
 
-    def latest_run(self, kind: str, state: str | None = "succeeded") -> dict | None:
-        """The newest run of ``kind`` (in ``state`` unless None), config/summary decoded."""
+    def latest_run(self, kind: str, state: str | None = "succeeded",
+                   dataset_id: int | None = None, offset: int = 0) -> dict | None:
+        """The newest run of ``kind`` (in ``state`` unless None; on ``dataset_id`` unless
+        None), config/summary decoded; ``offset`` 1 gives the run before it."""
         rows = self.query("SELECT * FROM runs WHERE kind = ? AND (? IS NULL OR state = ?) "
-                          "ORDER BY created_at DESC, id DESC LIMIT 1", [kind, state, state])
+                          "AND (? IS NULL OR dataset_id = ?) "
+                          "ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET ?",
+                          [kind, state, state, dataset_id, dataset_id, offset])
         if not rows:
             return None
         row = rows[0]
