@@ -119,3 +119,31 @@ def test_a_map_of_an_empty_workspace_is_one_clear_message(tmp_path):
         pass
     with pytest.raises(StageError, match="no dataset yet"):
         stage(tmp_path / "ws", encode=lambda texts: unit_rows(len(texts)))
+
+
+def test_the_page_offers_to_draw_a_map_that_is_not_in_the_workspace(workspace):
+    from tests.prepared import admin_page
+
+    at = admin_page("views/coverage_map.py")
+    assert not at.exception, at.exception
+    assert at.info[0].value.startswith("No map for these settings yet")
+    assert [b.label for b in at.button if b.key == "coverage_draw"] == ["Draw the coverage map"]
+
+
+def test_the_page_shows_a_stored_map_and_lists_the_rows_of_a_chosen_cluster(workspace):
+    from tests.prepared import admin_page
+    from workbench.stages.coverage import coverage_map as stage
+
+    stage(workspace, CoverageConfig(), encode=lambda texts: unit_rows(len(texts), seed=3))
+    at = admin_page("views/coverage_map.py")
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Rows"], metrics["Held-out rows"]) == ("10", "4")
+    for option in ("split", "duplicate status", "PII findings", "held-out over train"):
+        at.radio(key="coverage_color").set_value(option).run()
+        assert not at.exception, (option, at.exception)
+    chosen = at.selectbox(key="coverage_cluster").value
+    (rows,) = [d.value for d in at.dataframe if "prompt" in d.value.columns]
+    points = stage(workspace, CoverageConfig(), cached_only=True)["points"]
+    assert sorted(rows["example_id"]) == [p["example_id"] for p in points
+                                          if p["label"] == chosen]

@@ -70,14 +70,16 @@ def _first_user_text(messages: list[dict]) -> str:
 
 
 def coverage_map(workspace: Path, config: CoverageConfig | None = None,
-                 on_progress: Progress | None = None, encode=None) -> dict:
+                 on_progress: Progress | None = None, encode=None,
+                 cached_only: bool = False) -> dict | None:
     """The coverage map of the current dataset, computed once per settings and data.
 
     Returns {"points": [{example_id, line, x, y, cluster, label, nearest_train, uncovered,
     split, duplicate, pii, prompt}], "labels": {cluster: words}, "cached": bool, "summary":
     {rows, clusters, unclustered, held_out, uncovered, threshold}}. ``encode``: texts →
     vectors, for tests; without it the vectors come from the embedding cache, the missing
-    ones embedded with progress. Raises StageError when the dataset has no example.
+    ones embedded with progress. ``cached_only``: return None instead of computing a map
+    that is not in the workspace. Raises StageError when the dataset has no example.
     """
     from curation.coverage import UNCLUSTERED
     from curation.coverage import coverage_map as compute
@@ -94,6 +96,8 @@ def coverage_map(workspace: Path, config: CoverageConfig | None = None,
         cached = store.load_map(ws, dataset_id, key)
     if not rows:
         raise StageError("the dataset has no example to map")
+    if cached is None and cached_only:
+        return None
     if cached is None:
         vectors = (encode(texts) if encode is not None else
                    embed_with_progress(workspace, texts, embedding, on_progress))
