@@ -1,5 +1,6 @@
 """Train: a fine-tuning form generated from TrainConfig; runs with live progress, curves,
-cancel and resume; two or more runs compared (config diff, loss curves overlaid)."""
+cancel and resume; two or more runs compared (config diff, loss curves overlaid); a data
+ablation across versions (views/ablation.py)."""
 
 from dataclasses import fields
 from pathlib import Path
@@ -9,6 +10,7 @@ import streamlit as st
 
 from training.config import METHODS, PRECISIONS, SCHEDULES, TrainConfig, diff
 from views import _ui
+from views.ablation import section as ablation_section
 from workbench.jobs import runner as jobs
 from workbench.stages import training as train_runs
 from common.errors import WorkbenchError
@@ -62,6 +64,8 @@ def launching(job_dir: Path) -> None:
         st.rerun()
     st.info("Starting the training run…")
 
+
+ablation_section(path)  # views/ablation.py: its own expander
 
 if flash := st.session_state.pop("train_flash", None):
     st.error(f"The training run failed: {flash}")

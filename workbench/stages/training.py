@@ -47,8 +47,9 @@ def train(workspace: Path, max_steps: int = 30, seed: int = 0, base_model: str =
 
 def launch(workspace: Path, config: TrainConfig, on_progress: Progress | None = None,
            dataset_id: int | None = None, expect_version: str | None = None,
-           execute: Execute = in_child) -> dict:
-    """Train on the train split of ``dataset_id`` (default: the current dataset) as a job.
+           execute: Execute = in_child, version: str | None = None) -> dict:
+    """Train on the train split of ``dataset_id`` (default: the current dataset) as a job,
+    or on the train split of the stored ``version`` (its rows as frozen, its dataset).
 
     Returns the summary {run_id, steps, first_loss, final_loss, adapter, train_examples (the
     examples trained on: the train split less the excluded), excluded_examples,
@@ -67,12 +68,15 @@ def launch(workspace: Path, config: TrainConfig, on_progress: Progress | None = 
     if config.method == "qlora" and (reason := qlora_unavailable()):
         raise StageError(reason)
     with open_workspace(workspace, create=False) as ws:
-        dataset_id = dataset_id or ws.current_dataset()
-        rows = ws.split_examples(dataset_id, "train")
+        if version is not None:
+            dataset_id, rows, validation = _version_split(ws, version)
+        else:
+            dataset_id = dataset_id or ws.current_dataset()
+            rows = ws.split_examples(dataset_id, "train")
+            validation = ws.split_examples(dataset_id, "validation")
         if not rows:
             raise StageError("the train split is empty: nothing to train on")
-        validation = ws.split_examples(dataset_id, "validation")
-        version = record_version(ws, dataset_id)
+        version = version or record_version(ws, dataset_id)
         if expect_version and version != expect_version:
             raise StageError(f"dataset version {expect_version} no longer exists: dataset "
                              f"{dataset_id}'s split rows are now version {version} "
@@ -88,6 +92,18 @@ def launch(workspace: Path, config: TrainConfig, on_progress: Progress | None = 
     write_jsonl(job_dir / "validation.jsonl", [{"example_id": r["id"], "messages": r["messages"]}
                                                for r in validation])
     return _run(workspace, job_dir, dataset_id, on_progress, execute)
+
+
+def _version_split(ws, version: str) -> tuple[int, list[dict], list[dict]]:
+    """(dataset id, train rows, validation rows) of a stored version, rows as {id,
+    messages}; StageError for an unknown version."""
+    from workbench.store.versions import version_rows
+
+    rows = version_rows(ws, version)
+    dataset_id = store.version_exists(ws, version)
+    pick = lambda split: [{"id": int(r["origin"].split(":")[1]), "messages": r["messages"]}  # noqa: E731
+                          for r in rows if r["split"] == split]
+    return dataset_id, pick("train"), pick("validation")
 
 
 def resume(workspace: Path, run_id: str, on_progress: Progress | None = None,
