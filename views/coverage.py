@@ -78,7 +78,8 @@ def _settings() -> CoverageConfig:
         c = st.columns(4)
         seed = c[0].number_input("Seed", 0, 2**31 - 1, 0, key="coverage_seed",
                                  help=CoverageConfig.__dataclass_fields__["seed"].metadata["help"])
-        size = c[1].number_input("Smallest cluster", 2, 500, 5, key="coverage_min_cluster",
+        size = c[1].number_input("Smallest cluster (0 = automatic)", 0, 500, 0,
+                                 key="coverage_min_cluster",
                                  help=CoverageConfig.__dataclass_fields__["min_cluster_size"]
                                  .metadata["help"])
         neighbours = c[2].number_input("UMAP neighbours", 2, 200, 15, key="coverage_neighbours",

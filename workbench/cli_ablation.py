@@ -19,7 +19,8 @@ from workbench.cliapp import Workspace, command
 @command
 def coverage(workspace: str = Workspace,
              seed: int = typer.Option(0, help="UMAP random_state: same seed, same map."),
-             min_cluster_size: int = typer.Option(5, help="HDBSCAN's smallest cluster."),
+             min_cluster_size: int = typer.Option(0, help="HDBSCAN's smallest cluster "
+                                                          "(0 = max(3, sqrt(rows) / 2))."),
              threshold: float = typer.Option(0.5, help="Held-out rows whose nearest training "
                                                        "cosine is below this are uncovered."),
              points: bool = typer.Option(False, help="Also print every point.")) -> dict:

@@ -101,7 +101,8 @@ def coverage_map(workspace: Path, config: CoverageConfig | None = None,
     if cached is None:
         vectors = (encode(texts) if encode is not None else
                    embed_with_progress(workspace, texts, embedding, on_progress))
-        found = compute(texts, vectors, [r["split"] for r in rows], config)
+        contents = [" ".join(str(m.get("content", "")) for m in r["messages"]) for r in rows]
+        found = compute(contents, vectors, [r["split"] for r in rows], config)
         points = [{"example_id": r["example_id"], **{f: found[f][i] for f in
                    ("x", "y", "cluster", "nearest_train", "uncovered")}}
                   for i, r in enumerate(rows)]
