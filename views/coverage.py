@@ -24,6 +24,11 @@ COLOR_BY = {  # option → (column, title)
     "held-out over train": ("coverage", "held-out coverage"),
 }
 COVERAGE_ORDER = ["train", "covered", "no train neighbour", "not split"]
+GREY = "#c8ccd2"
+COVERAGE_COLORS = [GREY, "#1f77b4", "#d62728", "#eeeeee"]  # held-out rows drawn larger, on top
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+           "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5"]
+UNCLUSTERED_LABEL = "unclustered"
 ROW_COLUMNS = ["example_id", "line", "split", "label", "duplicate", "pii", "nearest_train",
                "prompt"]
 
@@ -55,18 +60,23 @@ def render_map(points: list[dict], color_by: str = "cluster",
         color = alt.Color("score:Q", title=score_name, scale=alt.Scale(scheme="viridis"))
     else:
         column, title = COLOR_BY[color_by]
-        sort = COVERAGE_ORDER if column == "coverage" else "ascending"
-        color = alt.Color(f"{column}:N", title=title, sort=sort,
-                          scale=alt.Scale(range=["#c8ccd2", "#1f77b4", "#d62728", "#eeeeee"])
-                          if column == "coverage" else alt.Undefined)
+        domain = (COVERAGE_ORDER if column == "coverage"
+                  else sorted(frame[column].unique(), key=lambda v: (v == UNCLUSTERED_LABEL, v)))
+        palette = (COVERAGE_COLORS if column == "coverage" else
+                   [GREY if v == UNCLUSTERED_LABEL else PALETTE[k % len(PALETTE)]
+                    for k, v in enumerate(domain)])
+        color = alt.Color(f"{column}:N", title=title,
+                          scale=alt.Scale(domain=domain, range=palette))
     pick = alt.selection_point(name="pick", fields=["example_id"], on="click")
     chart = alt.Chart(frame).mark_circle(size=40).encode(
-        x=alt.X("x:Q", axis=None), y=alt.Y("y:Q", axis=None), color=color,
+        x=alt.X("x:Q", axis=None, scale=alt.Scale(zero=False)),
+        y=alt.Y("y:Q", axis=None, scale=alt.Scale(zero=False)), color=color,
         order=alt.Order("order:Q"),
+        size=alt.Size("order:Q", scale=alt.Scale(domain=[0, 1], range=[30, 90]), legend=None),
         opacity=alt.condition(pick, alt.value(0.9), alt.value(0.35)),
         tooltip=["example_id", "label", "split", "duplicate", "pii",
                  alt.Tooltip("nearest_train:Q", format=".3f"), "prompt"],
-    ).add_params(pick).properties(height=520)
+    ).add_params(pick).properties(height=480)
     event = st.altair_chart(chart, on_select="rerun", selection_mode="pick", key=key,
                             width="stretch")
     clicked = _ui.chart_pick(event, "pick", "example_id")
@@ -108,9 +118,8 @@ def _compute(path, config: CoverageConfig) -> dict | None:
         bar.progress(update["step"] / max(update["total"], 1), text=update["message"])
 
     with st.spinner("Projecting and clustering"):
-        result = coverage_map(path, config, on_progress=progress)
-    bar.empty()
-    return result
+        coverage_map(path, config, on_progress=progress)
+    st.rerun()  # draw it from the workspace, without the offer above
 
 
 def section(scores: dict[int, float] | None = None, score_name: str = "quality") -> None:
@@ -136,8 +145,9 @@ def section(scores: dict[int, float] | None = None, score_name: str = "quality")
     options = list(COLOR_BY) + (["score"] if scores is not None else [])
     color_by = st.radio("Colour by", options, horizontal=True, key="coverage_color")
     clicked = render_map(result["points"], color_by, scores, score_name)
+    st.caption("Larger points are held-out rows (validation, test).")
     frame = _frame(result["points"], scores)
-    labels = sorted(frame["label"].unique(), key=lambda s: (s == "unclustered", s))
+    labels = sorted(frame["label"].unique(), key=lambda s: (s == UNCLUSTERED_LABEL, s))
     if clicked is not None and clicked in set(frame["example_id"]):
         st.session_state["coverage_cluster"] = frame.loc[frame["example_id"] == clicked,
                                                          "label"].iloc[0]
