@@ -171,3 +171,16 @@ def test_the_train_page_shows_the_latest_ablation_and_refuses_a_single_arm(works
     at.checkbox(key="ablate_random").uncheck()
     at.button(key="ablate_start").click().run()
     assert [e.value for e in at.error] == ["an ablation needs at least two versions to compare"]
+
+
+def test_a_blind_session_over_the_arms_answers_gives_each_rater_a_token(tmp_path):
+    from workbench.stages.ablation import blind_session
+
+    ws = prepare_workspace(tmp_path / "ws")
+    made = blind_session(ws, "generate-1", ["base", "tuned"], ["ana"], "ablation g1")
+    assert (made["name"], made["systems"], list(made["tokens"])) == (
+        "ablation g1", ["base", "tuned"], ["ana"])
+    with open_workspace(ws) as w:
+        # one item per example answered by both (4, 5, 6); 5's identical pair is auto-tied
+        assert w.scalar("SELECT count(*) FROM session_items WHERE session_id = ?",
+                        [made["session_id"]]) == 3

@@ -44,7 +44,7 @@ def coverage(workspace: str = Workspace,
 
 def ablate(workspace: str, version: list[str], budget_tokens: int, steps: int,
            random_seed: int, eval_size: int, max_new_tokens: int, extractor: str,
-           preset: str | None, **flags) -> dict:
+           rater: list[str], preset: str | None, **flags) -> dict:
     """Train the same recipe on each version (same token budget or steps), evaluate all on
     the same held-out rows, and print each arm minus the first with paired bootstrap
     intervals."""
@@ -54,7 +54,7 @@ def ablate(workspace: str, version: list[str], budget_tokens: int, steps: int,
     return run(Path(workspace), version, config_from_flags(preset, flags),
                budget_tokens=budget_tokens, steps=steps, seed=random_seed, eval_size=eval_size,
                max_new_tokens=max_new_tokens, extractor=extractor,
-               on_progress=log_progress("ablate"))
+               on_progress=log_progress("ablate"), raters=rater)
 
 
 def _option(name: str, annotation, default) -> inspect.Parameter:
@@ -78,6 +78,9 @@ ablate.__signature__ = inspect.Signature([
     _option("max_new_tokens", int, typer.Option(128, help="Generation length limit.")),
     _option("extractor", str, typer.Option("auto", help="Answer extractor for answer "
                                                         "accuracy: auto, none, gsm8k, ...")),
+    _option("rater", list[str], typer.Option(
+        [], "--rater", help="Open a blind rating session over the arms' answers with this "
+                            "rater (repeat); prints the invite tokens once.")),
     _option("preset", str | None, typer.Option(None, help="YAML preset (configs/*.yaml).")),
     *[p for p in _config_parameters() if p.name != "max_steps"]])
 command(ablate)

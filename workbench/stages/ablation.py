@@ -91,7 +91,8 @@ def plan_steps(arms: list[dict], config: TrainConfig, budget_tokens: int) -> Non
 def ablate(workspace: Path, versions: list[str], config: TrainConfig | None = None,
            budget_tokens: int = 0, steps: int = 0, seed: int = 0, eval_size: int = 50,
            max_new_tokens: int = 128, extractor: str = "auto",
-           on_progress: Progress | None = None, execute: Execute = in_child) -> dict:
+           on_progress: Progress | None = None, execute: Execute = in_child,
+           raters: list[str] = ()) -> dict:
     """Train ``config`` on each arm, generate and score on the common test rows, compare.
 
     ``versions``: two or more arms (version ids, ``all``, ``random:P``); the first is the
@@ -99,7 +100,9 @@ def ablate(workspace: Path, versions: list[str], config: TrainConfig | None = No
     run) and ``steps`` (optimizer steps per run) is > 0. ``seed``: the random arms' sample.
     Returns {arms: [{label, version, train_rows, steps, planned_tokens, trained_tokens,
     run_id, final_loss}], test_rows, generate_run, extractor, means {arm: {metric: mean}},
-    table (``evaluation.ablation.ablation_table`` rows, base model included as an arm)}.
+    table (``evaluation.ablation.ablation_table`` rows, base model included as an arm)};
+    with ``raters``, also ``session``: a blind rating session over the arms' answers
+    (``blind_session``; its invite tokens are in this result only, never in the store).
     Raises StageError for fewer than two arms, both or neither of budget and steps, no
     common test row, or a budget below one step.
     """
@@ -152,7 +155,27 @@ def ablate(workspace: Path, versions: list[str], config: TrainConfig | None = No
                         {"versions": versions, "budget_tokens": budget_tokens, "steps": steps,
                          "seed": seed, "eval_size": eval_size, "train": config.to_dict()},
                         result)
+    if raters:
+        systems = ["tuned", *run_ids[1:]]
+        result["session"] = blind_session(workspace, gen["run_id"], systems, list(raters),
+                                          f"ablation {gen['run_id']}")
     return result
+
+
+def blind_session(workspace: Path, generate_run: str, systems: list[str], raters: list[str],
+                  name: str) -> dict:
+    """A blind pairwise rating session (``workbench.store.sessions.create_session``, one
+    rater per item) over ``systems``' answers of ``generate_run``. Returns {session_id, name,
+    items, systems, tokens {rater: invite token}}; RatingError when the design is refused
+    (e.g. fewer items than raters)."""
+    from evaluation.sessions import SessionDesign
+    from workbench.store.sessions import create_session
+
+    with open_workspace(workspace, create=False) as ws:
+        made = create_session(ws, name, generate_run, SessionDesign(systems=tuple(systems)),
+                              raters, actor="ablation")
+    return {"session_id": made["session_id"], "name": name, "items": made["items"],
+            "systems": systems, "tokens": made["tokens"]}
 
 
 def start_in_background(workspace: Path, versions: list[str], config: TrainConfig,
