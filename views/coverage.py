@@ -29,6 +29,11 @@ COVERAGE_COLORS = [GREY, "#1f77b4", "#d62728", "#eeeeee"]  # held-out rows drawn
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
            "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5"]
 UNCLUSTERED_LABEL = "unclustered"
+FIXED = {  # column → {value: colour}: the values that call for attention in red
+    "coverage": dict(zip(COVERAGE_ORDER, COVERAGE_COLORS, strict=True)),
+    "has_pii": {"PII found": "#d62728", "none": GREY},
+    "duplicate": {"duplicate": "#d62728", "representative": "#ff7f0e", "unique": GREY},
+}
 ROW_COLUMNS = ["example_id", "line", "split", "label", "duplicate", "pii", "nearest_train",
                "prompt"]
 
@@ -60,11 +65,12 @@ def render_map(points: list[dict], color_by: str = "cluster",
         color = alt.Color("score:Q", title=score_name, scale=alt.Scale(scheme="viridis"))
     else:
         column, title = COLOR_BY[color_by]
-        domain = (COVERAGE_ORDER if column == "coverage"
-                  else sorted(frame[column].unique(), key=lambda v: (v == UNCLUSTERED_LABEL, v)))
-        palette = (COVERAGE_COLORS if column == "coverage" else
-                   [GREY if v == UNCLUSTERED_LABEL else PALETTE[k % len(PALETTE)]
-                    for k, v in enumerate(domain)])
+        if column in FIXED:
+            domain, palette = list(FIXED[column]), list(FIXED[column].values())
+        else:
+            domain = sorted(frame[column].unique(), key=lambda v: (v == UNCLUSTERED_LABEL, v))
+            palette = [GREY if v == UNCLUSTERED_LABEL else PALETTE[k % len(PALETTE)]
+                       for k, v in enumerate(domain)]
         color = alt.Color(f"{column}:N", title=title,
                           scale=alt.Scale(domain=domain, range=palette))
     pick = alt.selection_point(name="pick", fields=["example_id"], on="click")
