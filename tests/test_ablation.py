@@ -184,3 +184,18 @@ def test_a_blind_session_over_the_arms_answers_gives_each_rater_a_token(tmp_path
         # one item per example answered by both (4, 5, 6); 5's identical pair is auto-tied
         assert w.scalar("SELECT count(*) FROM session_items WHERE session_id = ?",
                         [made["session_id"]]) == 3
+
+
+def test_the_command_refuses_both_a_budget_and_steps_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    ws = workspace_with_split(tmp_path / "ws")
+    result = subprocess.run([sys.executable, "-m", "workbench", "ablate", "-w", str(ws),
+                             "--version", "all", "--version", "random:20",
+                             "--budget-tokens", "1000", "--steps", "3"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: give exactly one of a token budget (--budget-tokens) and a step count "
+        "(--steps)")
