@@ -27,6 +27,7 @@ PAGES = [  # the admin's pages
     st.Page("views/dedup.py", title="Duplicates", icon="👯"),
     st.Page("views/quality.py", title="Quality", icon="✨"),
     st.Page("views/versions.py", title="Versions", icon="🗂️"),
+    st.Page("views/coverage_map.py", title="Coverage map", icon="🗺️"),
     st.Page("views/privacy.py", title="Privacy", icon="🛡️"),
     st.Page("views/run.py", title="Run", icon="▶️"),
     st.Page("views/train.py", title="Train", icon="🏋️"),

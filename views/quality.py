@@ -10,7 +10,7 @@ import streamlit as st
 
 from common.errors import WorkbenchError
 from curation.quality import FLAGS, SIGNALS, QualityConfig, combined_scores, parse_formula
-from views import _ui
+from views import _ui, coverage
 from workbench.jobs import runner as jobs
 from workbench.stages import quality as stages
 from workbench.store import quality as store
@@ -162,6 +162,10 @@ def main() -> None:
     browser_section(frame)
     st.subheader("Select")
     selection_section(path, formula)
+    st.subheader("Coverage map")
+    scores = {int(e): float(v) for e, v in zip(frame["example_id"], frame["score"])
+              if v is not None and v == v}
+    coverage.section(scores=scores, score_name="combined score")
 
 
 main()

@@ -1,6 +1,7 @@
 """Train: which data (the current split's version, or a frozen version), a preset, and a
 fine-tuning form generated from TrainConfig; runs with live progress (ETA from measured step
-times), curves, cancel, resume and an adapter download; two or more runs compared."""
+times), curves, cancel, resume and an adapter download; two or more runs compared;
+a data ablation across versions (views/ablation.py)."""
 
 from dataclasses import fields
 from pathlib import Path
@@ -12,6 +13,7 @@ from common.errors import WorkbenchError
 from common.settings import REPO_ROOT
 from training.config import METHODS, PRECISIONS, SCHEDULES, TrainConfig, diff, load_preset
 from views import _ui
+from views.ablation import section as ablation_section
 from workbench.jobs import runner as jobs
 from workbench.stages import preferences as pref_stage
 from workbench.stages import training as train_runs
@@ -122,6 +124,8 @@ def launching(job_dir: Path) -> None:
         st.rerun()
     st.info("Starting the training run…")
 
+
+ablation_section(path)  # views/ablation.py: its own expander
 
 if flash := st.session_state.pop("train_flash", None):
     st.error(f"The training run failed: {flash}")

@@ -149,6 +149,7 @@ def job(job_dir: Path) -> None:
 # and ``command`` from workbench.cliapp); importing the module here registers them.
 # from workbench import cli_<area>  # noqa: E402,F401
 from workbench import (  # noqa: E402,F401
+    cli_ablation,
     cli_curation_dedup,
     cli_curation_io,
     cli_evaluation,

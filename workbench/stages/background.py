@@ -87,7 +87,21 @@ def quality_launch_task(config: dict, report: Reporter) -> dict:
                            forward, execute=in_this_process)
 
 
+def ablate_task(config: dict, report: Reporter) -> dict:
+    """Run a data ablation (``workbench.stages.ablation.ablate``) from the Train page, as one
+    job; ``ablation.start_in_background`` creates it."""
+    from workbench.stages.ablation import ablate
+
+    def forward(progress: dict) -> None:
+        report(progress.get("step", 0), progress.get("total", 0), progress.get("message", ""))
+
+    return ablate(Path(config["workspace"]), config["versions"],
+                  TrainConfig.from_dict(config["train"]), config["budget_tokens"],
+                  config["steps"], config["seed"], config["eval_size"],
+                  config["max_new_tokens"], config["extractor"], forward, in_this_process)
+
+
 # Every job kind ``python -m workbench job DIR`` runs: the compute bodies and the stage jobs.
 REGISTRY = {**bodies.REGISTRY, "pipeline": pipeline_task, "stage": stage_task,
             "train_launch": train_launch_task, "quality_launch": quality_launch_task,
-            "recheck": recheck_task}
+            "recheck": recheck_task, "ablate": ablate_task}

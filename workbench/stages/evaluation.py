@@ -63,21 +63,23 @@ def _tuned_systems(ws: Workspace, tuned_runs: list[str] | None) -> dict[str, dic
 def generate(workspace: Path, eval_size: int = 50, max_new_tokens: int = 256,
              on_progress: Progress | None = None, sampling: dict | None = None,
              tuned_runs: list[str] | None = None, batch_size: int = 32,
-             execute: Execute = in_child) -> dict:
+             execute: Execute = in_child, rows: list[dict] | None = None) -> dict:
     """Base and tuned outputs (and held-out losses) for the first ``eval_size`` test rows, as a job.
 
     Every system answers the same prompts with the same decoding: greedy, or ``sampling``
     (``evaluation.generate.Sampling`` fields: seed, temperature, top_p). ``tuned_runs``: train
     run ids to compare (default: the latest); the first is the system "tuned", the others are
     named by their run id. All tuned runs must share one base model. ``execute``: how the job
-    runs (``workbench.jobs.execute``). Raises StageError.
+    runs (``workbench.jobs.execute``). ``rows``: the held-out rows ({id, messages}) to answer
+    instead of the current dataset's test split (still the first ``eval_size``). Raises
+    StageError.
     """
     from training.data import prompt_and_reference
     from training.model import ensure_base_model
 
     with open_workspace(workspace, create=False) as ws:
         dataset_id = ws.current_dataset()
-        rows = ws.split_examples(dataset_id, "test")[:eval_size]
+        rows = (ws.split_examples(dataset_id, "test") if rows is None else rows)[:eval_size]
         tuned = _tuned_systems(ws, tuned_runs)
     if not rows:
         raise StageError("the test split is empty: too few rows for a held-out evaluation")

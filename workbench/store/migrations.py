@@ -204,10 +204,24 @@ def m013_current_dataset(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def m014_coverage_map(con: duckdb.DuckDBPyConnection) -> None:
+    """Coverage maps (curation.coverage): per map (dataset, key = hash of the settings, the
+    embedding model and the rows' texts and splits) its settings and cluster labels, and per
+    row its 2-D coordinates, cluster and nearest-training cosine; owner:
+    workbench/store/coverage.py."""
+    con.execute("""
+    CREATE TABLE coverage_maps(dataset_id INTEGER, key VARCHAR, config VARCHAR, labels VARCHAR,
+        created_at TIMESTAMP DEFAULT current_timestamp, PRIMARY KEY(dataset_id, key));
+    CREATE TABLE coverage_points(dataset_id INTEGER, key VARCHAR, example_id INTEGER,
+        x DOUBLE, y DOUBLE, cluster INTEGER, nearest_train DOUBLE, uncovered BOOLEAN,
+        PRIMARY KEY(dataset_id, key, example_id));
+    """)
+
+
 MIGRATIONS = [m001_initial, m002_privacy, m003_training, m004_sessions, m005_curation_io,
               m006_curation_dedup, m007_evaluation, m008_embedding_cache,
               m009_drop_unused_rating_tables, m010_pii_phone_region, m011_login_guard,
-              m012_quality_signals, m013_current_dataset]
+              m012_quality_signals, m013_current_dataset, m014_coverage_map]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:
