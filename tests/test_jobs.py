@@ -48,7 +48,7 @@ def test_sigterm_cancels_a_running_job(tmp_path, monkeypatch):
 
 def test_every_job_kind_has_a_function():
     assert set(REGISTRY) == {"train", "generate", "quality", "dpo", "orpo", "pipeline", "stage",
-                             "train_launch", "quality_launch", "recheck"}
+                             "train_launch", "quality_launch", "recheck", "ablate"}
 
 
 def test_the_compute_job_bodies_are_train_generate_quality_and_preference_training():
