@@ -343,6 +343,24 @@ def generate_batch(model, tokenizer, texts: list[str], max_new_tokens: int,
             zip(texts_out, new_token_counts(new_tokens, stops), strict=True)]
 
 
+def device_label(model) -> str:
+    """Where ``model`` runs, for cost figures: "cpu, 2 threads" (torch's intra-op threads)
+    or the accelerator's name, e.g. "cuda: NVIDIA H200"."""
+    device = next(model.parameters()).device
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    if device.type == "cpu":
+        return f"cpu, {torch.get_num_threads()} threads"
+    return device.type
+
+
+def prompt_lengths(tokenizer, prompts: list[list[dict]]) -> list[int]:
+    """Tokens of each chat prompt as the model reads it: the chat template with the assistant
+    header (``training.data.render_prompt``), no extra special tokens."""
+    texts = [render_prompt(tokenizer, messages) for messages in prompts]
+    return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+
 def generate_detailed(
     model, tokenizer, prompts: list[list[dict]], max_new_tokens: int = 256,
     batch_size: int = 32, on_batch: Callable[[int, int], None] | None = None,

@@ -1,12 +1,12 @@
-"""Report: counts per stage, metrics with paired intervals, the statistics and design of every
-rating session, loss curves, lineage of every system; exports: self-contained HTML and the
-raw session ratings as CSV."""
+"""Report: counts per stage, metrics with paired intervals, cost per request and break-even,
+the statistics and design of every rating session, loss curves, lineage of every system;
+exports: self-contained HTML and the raw session ratings as CSV."""
 
 import pandas as pd
 import streamlit as st
 
 from evaluation.report import METRIC_LABELS, render_html
-from views import _ui
+from views import _cost, _ui
 from common.csvsafe import csv_text
 from common.errors import NoDataset
 from workbench.stages.report import gather
@@ -67,6 +67,8 @@ elif result["metrics"]:
 else:
     reason = (result["stages"].get("pipeline") or {}).get("metrics_reason")
     st.info(f"No metrics yet{': ' + reason if reason else '.'}")
+
+_cost.show(result.get("cost"))
 
 st.subheader("Human ratings (blind rating sessions)")
 if not result["sessions"]:
