@@ -206,18 +206,79 @@ def shared_prefix_length(input_ids, lengths: list[int],
     return prefix if prefix >= minimum else 0
 
 
-def prefilled_cache(layers) -> object:
-    """A fresh ``transformers`` ``Cache`` of ``DynamicLayer``s holding copies of ``layers``'
-    keys and values (one row each, shape (1, kv heads, columns, head dim)); the model's
-    forward appends to it without touching ``layers``."""
-    from transformers.cache_utils import Cache, DynamicLayer
+def _plain_layers(output) -> list | None:
+    """The forward output's cache layers when all are plain ``DynamicLayer``s, else None."""
+    from transformers.cache_utils import DynamicLayer
 
-    copies = []
-    for layer in layers:
-        copy = DynamicLayer()
-        copy.update(layer.keys, layer.values)
-        copies.append(copy)
-    return Cache(layers=copies)
+    layers = getattr(output.cache, "layers", [None])
+    return layers if all(type(layer) is DynamicLayer for layer in layers) else None
+
+
+def _buffers(like: list, rows: int, capacity: int, length: int) -> list:
+    """One ``growing_layer_class()`` per layer of ``like``: zero buffers of (rows, kv heads,
+    ``capacity``, head dim), ``length`` columns counted as filled."""
+    growing_layer = growing_layer_class()
+    return [growing_layer(
+        layer.keys.new_zeros((rows, layer.keys.shape[1], capacity, layer.keys.shape[3])),
+        layer.values.new_zeros((rows, layer.values.shape[1], capacity, layer.values.shape[3])),
+        length) for layer in like]
+
+
+def _prefill_each_row(model, input_ids, lengths: list[int], max_new_tokens: int,
+                      prefix: int = 0) -> tuple[list, list] | None:
+    """(cache layers, last-position logits per row): each row's whole prompt read on its own,
+    its keys/values copied left-padded into the buffers; None for a cache that is not plain
+    ``DynamicLayer``s."""
+    rows, columns = input_ids.shape
+    layers: list = []
+    first_logits = []
+    for row, length in enumerate(lengths):
+        output = model(input_ids=input_ids[row:row + 1, columns - length:], use_cache=True,
+                       logits_to_keep=1)
+        cache_layers = _plain_layers(output)
+        if cache_layers is None:
+            return None
+        if not layers:
+            layers = _buffers(cache_layers, rows, columns + max_new_tokens, columns)
+        for target, layer in zip(layers, cache_layers, strict=True):
+            target._keys[row, :, columns - length:columns] = layer.keys[0]
+            target._values[row, :, columns - length:columns] = layer.values[0]
+        first_logits.append(output.logits[:, -1])
+    return layers, first_logits
+
+
+def _prefill_sharing_prefix(model, input_ids, lengths: list[int], max_new_tokens: int,
+                            prefix: int) -> tuple[list, list] | None:
+    """(cache layers, last-position logits per row): the ``prefix`` tokens every row starts
+    with read once, their keys/values copied into every row's slot of the buffers, then each
+    row's remaining tokens read on their own with a cache over that row's slot (a
+    ``growing_layer_class()`` view, so the new keys/values are written in place after the
+    prefix); None for a cache that is not plain ``DynamicLayer``s."""
+    from transformers.cache_utils import Cache
+
+    growing_layer = growing_layer_class()
+    rows, columns = input_ids.shape
+    start = columns - lengths[0]
+    output = model(input_ids=input_ids[:1, start:start + prefix], use_cache=True,
+                   logits_to_keep=1)
+    prefix_layers = _plain_layers(output)
+    if prefix_layers is None:
+        return None
+    layers = _buffers(prefix_layers, rows, columns + max_new_tokens, columns)
+    starts = [columns - length for length in lengths]
+    for target, layer in zip(layers, prefix_layers, strict=True):
+        for row, begin in enumerate(starts):
+            target._keys[row, :, begin:begin + prefix] = layer.keys[0]
+            target._values[row, :, begin:begin + prefix] = layer.values[0]
+    first_logits = []
+    for row, begin in enumerate(starts):
+        own = Cache(layers=[growing_layer(target._keys[row:row + 1, :, begin:],
+                                          target._values[row:row + 1, :, begin:], prefix)
+                            for target in layers])
+        output = model(input_ids=input_ids[row:row + 1, begin + prefix:], cache=own,
+                       use_cache=True, logits_to_keep=1)
+        first_logits.append(output.logits[:, -1])
+    return layers, first_logits
 
 
 def decode_rows(model, input_ids, attention_mask, max_new_tokens: int, stop_ids: list[int],
@@ -244,44 +305,16 @@ def decode_rows(model, input_ids, attention_mask, max_new_tokens: int, stop_ids:
     prompt only by float rounding (the prefix's projections run over fewer rows; about 2e-5
     on SmolLM2-135M), so greedy outputs stay the same except at a near-tie of two tokens.
     """
-    from transformers.cache_utils import Cache, DynamicLayer
+    from transformers.cache_utils import Cache
 
-    growing_layer = growing_layer_class()
     lengths = attention_mask.sum(dim=1).tolist()
     rows, columns = input_ids.shape
     prefix = shared_prefix_length(input_ids, lengths, min_shared_prefix)
-    prefix_layers = None
-    if prefix:
-        start = columns - lengths[0]
-        output = model(input_ids=input_ids[:1, start:start + prefix], use_cache=True,
-                       logits_to_keep=1)
-        prefix_layers = getattr(output.cache, "layers", [None])
-        if not all(type(layer) is DynamicLayer for layer in prefix_layers):
-            return None
-    layers: list = []
-    first_logits = []
-    for row, length in enumerate(lengths):
-        if prefix_layers is None:
-            output = model(input_ids=input_ids[row:row + 1, columns - length:], use_cache=True,
-                           logits_to_keep=1)
-        else:
-            output = model(input_ids=input_ids[row:row + 1, columns - length + prefix:],
-                           cache=prefilled_cache(prefix_layers), use_cache=True,
-                           logits_to_keep=1)
-        cache_layers = getattr(output.cache, "layers", [None])
-        if not all(type(layer) is DynamicLayer for layer in cache_layers):
-            return None
-        if not layers:
-            layers = [growing_layer(
-                layer.keys.new_zeros((rows, *layer.keys.shape[1:2], columns + max_new_tokens,
-                                      layer.keys.shape[3])),
-                layer.values.new_zeros((rows, *layer.values.shape[1:2],
-                                        columns + max_new_tokens, layer.values.shape[3])),
-                columns) for layer in cache_layers]
-        for target, layer in zip(layers, cache_layers, strict=True):
-            target._keys[row, :, columns - length:columns] = layer.keys[0]
-            target._values[row, :, columns - length:columns] = layer.values[0]
-        first_logits.append(output.logits[:, -1])
+    prefill = _prefill_sharing_prefix if prefix else _prefill_each_row
+    filled = prefill(model, input_ids, lengths, max_new_tokens, prefix)
+    if filled is None:
+        return None
+    layers, first_logits = filled
     cache = Cache(layers=layers)
     logits = torch.cat(first_logits).float()
     mask = attention_mask.clone()
