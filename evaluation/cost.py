@@ -219,6 +219,14 @@ def payback_clause(cost: dict | None, tuned: str = "tuned",
     return f"it pays back its {trained} of training after {count} requests."
 
 
+def payback_note(cost: dict | None, tuned: str = "tuned") -> str | None:
+    """The pay-back clause as a sentence of its own for the cost table, naming both systems:
+    "tuned against '3-shot': it pays back its 14 minutes of training after ~2,300
+    requests."; None where ``payback_clause`` is None."""
+    clause = payback_clause(cost, tuned)
+    return None if clause is None else f"{tuned} against '{cost['best_prompted']}': {clause}"
+
+
 def cumulative_lines(cost: dict, requests: int | None = None) -> dict[str, list[tuple]]:
     """{system: [(0, seconds), (requests, seconds)]}: the cumulative cost in seconds of every
     system with a measured time, training included for tuned systems (straight lines).

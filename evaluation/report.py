@@ -160,6 +160,7 @@ def cost_figure(cost: dict):
             axis.annotate(f"{name} pays back: {row['payback_requests']:,} requests",
                           (row["break_even"], seconds), textcoords="offset points",
                           xytext=(6, -12), fontsize=8)
+    axis.set_title("cumulative cost: training + seconds per request × requests", fontsize=9)
     axis.set_xlabel("requests served")
     axis.set_ylabel("cumulative seconds")
     axis.legend(fontsize=8)
@@ -182,6 +183,8 @@ COST_HEADER = ["system", "kind", "requests", "prompt tokens (mean)", "prompt tok
 
 
 def _cost_section(cost: dict | None) -> str:
+    from evaluation.cost import payback_note
+
     if not cost or not cost["systems"]:
         return ""
     where = ", ".join(str(x) for x in (cost.get("device"), cost.get("batch_size") and
@@ -192,7 +195,7 @@ def _cost_section(cost: dict | None) -> str:
     return (f"<h2>Cost per request (generate run {html.escape(cost['run_id'])})</h2>"
             + table(COST_HEADER, cost_rows(cost))
             + (png(figure) if figure is not None else "")
-            + f'<p class="note">{html.escape(cost.get("payback") or "")} Seconds measured on '
+            + f'<p class="note">{html.escape(payback_note(cost) or "")} Seconds measured on '
               f"{html.escape(where or 'this machine')} while generating (model loading "
               f"excluded; batched, so a request's share of its batch). "
               f"{html.escape(cost['rule'][0].upper() + cost['rule'][1:])}.{html.escape(best)}"

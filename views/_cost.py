@@ -4,6 +4,7 @@ break-even against the best prompted system, and the cumulative-cost plot."""
 import pandas as pd
 import streamlit as st
 
+from evaluation.cost import payback_note
 from evaluation.report import COST_HEADER, cost_figure, cost_rows
 
 
@@ -15,8 +16,9 @@ def show(cost: dict | None) -> None:
     st.subheader("Cost per request and break-even")
     st.dataframe(pd.DataFrame(cost_rows(cost), columns=COST_HEADER), hide_index=True,
                  width="stretch", key="cost_table")
-    if cost.get("payback"):
-        st.text(cost["payback"])
+    note = payback_note(cost)
+    if note:
+        st.text(note)
     figure = cost_figure(cost)
     if figure is not None:
         st.pyplot(figure, clear_figure=True)
