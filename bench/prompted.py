@@ -1,6 +1,6 @@
 """Few-shot prompts: a shared prefix prefilled once vs prefilling each whole prompt.
 
-Run as: python bench/prompted.py [--quick]
+Run as: python bench/prompted.py [--quick] [--threads N]
 
 Model: the embedded SmolLM2-135M-Instruct (converted cache, fp32, CPU). Prompts: a system
 prompt plus 4 fixed few-shot examples (user question / assistant answer pairs: the first 4
@@ -62,6 +62,9 @@ def timed(model, tokenizer, prompts, max_new_tokens: int, batch_size: int, **opt
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="6 prompts, 8 tokens, batch 6")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch intra-op threads (default: torch's); 1 keeps the ratio "
+                             "steadier on a machine other processes load")
     args = parser.parse_args()
     n, max_new, batch = (6, 8, 6) if args.quick else (32, 32, 32)
     if not GSM8K.exists():
@@ -70,6 +73,8 @@ def main() -> int:
 
     import torch
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     from evaluation.generate import load_for_generation, shared_prefix_length
     from training.data import render_prompt
     from training.model import ensure_base_model
