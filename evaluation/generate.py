@@ -7,8 +7,11 @@ the model's forward (``decode_rows``): each prompt is read (prefilled) on its ow
 padding, into key/value buffers allocated once (``growing_layer_class``), so a batch's padding
 costs nothing to read, only a masked slot in attention; every step then runs all unfinished
 rows at once, and a row leaves the batch at its stop token. Greedy rows equal one-prompt
-``model.generate``, which still serves a single prompt.
-Throughput against one prompt at a time: ``bench/generate.py``.
+``model.generate``, which still serves a single prompt. When the prompts of a batch start
+with the same tokens (a system prompt and fixed few-shot examples), that prefix is prefilled
+once and its keys/values reused for every prompt (``shared_prefix_length``).
+Throughput against one prompt at a time: ``bench/generate.py``; prefix reuse against
+prefilling each whole prompt: ``bench/prompted.py``.
 
 Run as: ``generate(ensure_base_model(), [[{"role": "user", "content": "Hi"}]])``.
 """
@@ -26,6 +29,11 @@ from training.data import render_prompt
 from training.model import load_model, load_tokenizer
 
 END_OF_TURN = "<|im_end|>"  # ChatML end-of-turn token (SmolLM2); used when the vocab has it
+# Shortest shared prompt prefix worth prefilling once. SmolLM2's chat template alone puts its
+# default system prompt (about 30 tokens) before every prompt without a system message; a
+# prefix that short saves little prefill and costs an extra forward pass, so plain prompts
+# keep being prefilled whole, while a fixed few-shot prefix (hundreds of tokens) is shared.
+MIN_SHARED_PREFIX = 64
 
 
 @dataclass(frozen=True)
@@ -169,8 +177,113 @@ def next_tokens(logits: torch.Tensor, sampling: Sampling | None) -> torch.Tensor
     return torch.multinomial(torch.softmax(scores, dim=-1), num_samples=1).squeeze(1)
 
 
+def shared_prefix_length(input_ids, lengths: list[int],
+                         minimum: int = MIN_SHARED_PREFIX) -> int:
+    """Tokens at the start of every row's prompt that all rows share, or 0 when that is
+    fewer than ``minimum`` or there is only one row.
+
+    ``input_ids``: (rows, columns) left-padded; ``lengths``: real tokens per row (the last
+    ``lengths[r]`` columns of row ``r``). At least one token of every prompt stays outside
+    the prefix, so each row still has its own last position to read logits from.
+
+    >>> import torch
+    >>> shared_prefix_length(torch.tensor([[0, 5, 6, 7, 8], [5, 6, 7, 9, 1]]), [4, 5], 2)
+    3
+    >>> shared_prefix_length(torch.tensor([[5, 6, 7], [5, 6, 7]]), [3, 3], 2)
+    2
+    >>> shared_prefix_length(torch.tensor([[5, 6, 7], [5, 6, 7]]), [3, 3], 3)
+    0
+    """
+    if len(lengths) < 2:
+        return 0
+    columns = input_ids.shape[1]
+    shortest = min(lengths)
+    starts = [input_ids[row, columns - length:columns - length + shortest]
+              for row, length in enumerate(lengths)]
+    same = torch.stack([start == starts[0] for start in starts[1:]]).all(dim=0)
+    prefix = shortest if bool(same.all()) else int(same.int().argmin())
+    prefix = min(prefix, shortest - 1)
+    return prefix if prefix >= minimum else 0
+
+
+def _plain_layers(output) -> list | None:
+    """The forward output's cache layers when all are plain ``DynamicLayer``s, else None."""
+    from transformers.cache_utils import DynamicLayer
+
+    layers = getattr(output.cache, "layers", [None])
+    return layers if all(type(layer) is DynamicLayer for layer in layers) else None
+
+
+def _buffers(like: list, rows: int, capacity: int, length: int) -> list:
+    """One ``growing_layer_class()`` per layer of ``like``: zero buffers of (rows, kv heads,
+    ``capacity``, head dim), ``length`` columns counted as filled."""
+    growing_layer = growing_layer_class()
+    return [growing_layer(
+        layer.keys.new_zeros((rows, layer.keys.shape[1], capacity, layer.keys.shape[3])),
+        layer.values.new_zeros((rows, layer.values.shape[1], capacity, layer.values.shape[3])),
+        length) for layer in like]
+
+
+def _prefill_each_row(model, input_ids, lengths: list[int], max_new_tokens: int,
+                      prefix: int = 0) -> tuple[list, list] | None:
+    """(cache layers, last-position logits per row): each row's whole prompt read on its own,
+    its keys/values copied left-padded into the buffers; None for a cache that is not plain
+    ``DynamicLayer``s."""
+    rows, columns = input_ids.shape
+    layers: list = []
+    first_logits = []
+    for row, length in enumerate(lengths):
+        output = model(input_ids=input_ids[row:row + 1, columns - length:], use_cache=True,
+                       logits_to_keep=1)
+        cache_layers = _plain_layers(output)
+        if cache_layers is None:
+            return None
+        if not layers:
+            layers = _buffers(cache_layers, rows, columns + max_new_tokens, columns)
+        for target, layer in zip(layers, cache_layers, strict=True):
+            target._keys[row, :, columns - length:columns] = layer.keys[0]
+            target._values[row, :, columns - length:columns] = layer.values[0]
+        first_logits.append(output.logits[:, -1])
+    return layers, first_logits
+
+
+def _prefill_sharing_prefix(model, input_ids, lengths: list[int], max_new_tokens: int,
+                            prefix: int) -> tuple[list, list] | None:
+    """(cache layers, last-position logits per row): the ``prefix`` tokens every row starts
+    with read once, their keys/values copied into every row's slot of the buffers, then each
+    row's remaining tokens read on their own with a cache over that row's slot (a
+    ``growing_layer_class()`` view, so the new keys/values are written in place after the
+    prefix); None for a cache that is not plain ``DynamicLayer``s."""
+    from transformers.cache_utils import Cache
+
+    growing_layer = growing_layer_class()
+    rows, columns = input_ids.shape
+    start = columns - lengths[0]
+    output = model(input_ids=input_ids[:1, start:start + prefix], use_cache=True,
+                   logits_to_keep=1)
+    prefix_layers = _plain_layers(output)
+    if prefix_layers is None:
+        return None
+    layers = _buffers(prefix_layers, rows, columns + max_new_tokens, columns)
+    starts = [columns - length for length in lengths]
+    for target, layer in zip(layers, prefix_layers, strict=True):
+        for row, begin in enumerate(starts):
+            target._keys[row, :, begin:begin + prefix] = layer.keys[0]
+            target._values[row, :, begin:begin + prefix] = layer.values[0]
+    first_logits = []
+    for row, begin in enumerate(starts):
+        own = Cache(layers=[growing_layer(target._keys[row:row + 1, :, begin:],
+                                          target._values[row:row + 1, :, begin:], prefix)
+                            for target in layers])
+        output = model(input_ids=input_ids[row:row + 1, begin + prefix:], cache=own,
+                       use_cache=True, logits_to_keep=1)
+        first_logits.append(output.logits[:, -1])
+    return layers, first_logits
+
+
 def decode_rows(model, input_ids, attention_mask, max_new_tokens: int, stop_ids: list[int],
-                sampling: Sampling | None = None) -> list[list[int]] | None:
+                sampling: Sampling | None = None,
+                min_shared_prefix: int = MIN_SHARED_PREFIX) -> list[list[int]] | None:
     """New token ids per row (up to and including its first stop token), or None when the
     model's cache layers are not plain ``DynamicLayer``s (e.g. sliding-window attention):
     the caller then uses ``model.generate``. Run under ``torch.inference_mode``.
@@ -183,31 +296,25 @@ def decode_rows(model, input_ids, attention_mask, max_new_tokens: int, stop_ids:
     row's first real token, padding masked; a row that emits a stop token leaves the batch
     at once (its later steps would be wasted work), and columns that are padding in every
     remaining row are dropped with it. Greedy rows then equal one-row ``model.generate``.
-    """
-    from transformers.cache_utils import Cache, DynamicLayer
 
-    growing_layer = growing_layer_class()
+    Shared prefix: when all rows start with the same ``shared_prefix_length`` tokens (at
+    least ``min_shared_prefix``), those are prefilled once and each row reads only the rest
+    of its prompt on top of a copy of the prefix's keys/values, at the positions that follow
+    the prefix (the prefix-caching idea of vLLM's automatic prefix caching and SGLang's
+    RadixAttention, here within one batch). Logits then differ from prefilling the whole
+    prompt only by float rounding (the prefix's projections run over fewer rows; about 2e-5
+    on SmolLM2-135M), so greedy outputs stay the same except at a near-tie of two tokens.
+    """
+    from transformers.cache_utils import Cache
+
     lengths = attention_mask.sum(dim=1).tolist()
     rows, columns = input_ids.shape
-    layers: list = []
-    first_logits = []
-    for row, length in enumerate(lengths):
-        output = model(input_ids=input_ids[row:row + 1, columns - length:], use_cache=True,
-                       logits_to_keep=1)
-        cache_layers = getattr(output.cache, "layers", [None])
-        if not all(type(layer) is DynamicLayer for layer in cache_layers):
-            return None
-        if not layers:
-            layers = [growing_layer(
-                layer.keys.new_zeros((rows, *layer.keys.shape[1:2], columns + max_new_tokens,
-                                      layer.keys.shape[3])),
-                layer.values.new_zeros((rows, *layer.values.shape[1:2],
-                                        columns + max_new_tokens, layer.values.shape[3])),
-                columns) for layer in cache_layers]
-        for target, layer in zip(layers, cache_layers, strict=True):
-            target._keys[row, :, columns - length:columns] = layer.keys[0]
-            target._values[row, :, columns - length:columns] = layer.values[0]
-        first_logits.append(output.logits[:, -1])
+    prefix = shared_prefix_length(input_ids, lengths, min_shared_prefix)
+    prefill = _prefill_sharing_prefix if prefix else _prefill_each_row
+    filled = prefill(model, input_ids, lengths, max_new_tokens, prefix)
+    if filled is None:
+        return None
+    layers, first_logits = filled
     cache = Cache(layers=layers)
     logits = torch.cat(first_logits).float()
     mask = attention_mask.clone()
@@ -240,11 +347,13 @@ def decode_rows(model, input_ids, attention_mask, max_new_tokens: int, stop_ids:
 
 
 def generate_batch(model, tokenizer, texts: list[str], max_new_tokens: int,
-                   sampling: Sampling | None = None) -> list[tuple[str, int]]:
+                   sampling: Sampling | None = None,
+                   min_shared_prefix: int = MIN_SHARED_PREFIX) -> list[tuple[str, int]]:
     """Decode one left-padded batch of prompt texts: (stripped new text, new tokens) per row.
 
-    Two or more prompts go through ``decode_rows`` (each prompt prefilled on its own, decoded
-    together, finished rows dropped); one prompt, or a model ``decode_rows`` cannot serve,
+    Two or more prompts go through ``decode_rows`` (each prompt prefilled on its own, a
+    shared prefix of at least ``min_shared_prefix`` tokens once, decoded together, finished
+    rows dropped); one prompt, or a model ``decode_rows`` cannot serve,
     goes through ``model.generate`` with the tokenizer's attention mask; the pad token is set
     by ``load_for_generation`` (SmolLM2's is ``<|im_end|>``, its eos).
     """
@@ -252,7 +361,8 @@ def generate_batch(model, tokenizer, texts: list[str], max_new_tokens: int,
     stops = stop_token_ids(tokenizer)
     with torch.inference_mode():
         rows = decode_rows(model, encoded["input_ids"], encoded["attention_mask"],
-                           max_new_tokens, stops, sampling) if len(texts) > 1 else None
+                           max_new_tokens, stops, sampling,
+                           min_shared_prefix) if len(texts) > 1 else None
         if rows is None:
             output = model.generate(
                 **encoded, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
@@ -266,16 +376,36 @@ def generate_batch(model, tokenizer, texts: list[str], max_new_tokens: int,
             zip(texts_out, new_token_counts(new_tokens, stops), strict=True)]
 
 
+def device_label(model) -> str:
+    """Where ``model`` runs, for cost figures: "cpu, 2 threads" (torch's intra-op threads)
+    or the accelerator's name, e.g. "cuda: NVIDIA H200"."""
+    device = next(model.parameters()).device
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    if device.type == "cpu":
+        return f"cpu, {torch.get_num_threads()} threads"
+    return device.type
+
+
+def prompt_lengths(tokenizer, prompts: list[list[dict]]) -> list[int]:
+    """Tokens of each chat prompt as the model reads it: the chat template with the assistant
+    header (``training.data.render_prompt``), no extra special tokens."""
+    texts = [render_prompt(tokenizer, messages) for messages in prompts]
+    return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+
 def generate_detailed(
     model, tokenizer, prompts: list[list[dict]], max_new_tokens: int = 256,
     batch_size: int = 32, on_batch: Callable[[int, int], None] | None = None,
-    sampling: Sampling | None = None,
+    sampling: Sampling | None = None, min_shared_prefix: int = MIN_SHARED_PREFIX,
 ) -> list[tuple[str, int]]:
     """(answer, new tokens) of an already loaded model per chat prompt, in input order.
 
     Prompts are sorted by token length (longest first) and cut into batches of
     ``batch_size``; ``tokenizer`` must pad on the left (``load_for_generation`` sets it).
-    ``on_batch(done, total)`` is called after each batch with prompts done so far.
+    ``on_batch(done, total)`` is called after each batch with prompts done so far. A prefix
+    of at least ``min_shared_prefix`` tokens that every prompt of a batch starts with is
+    prefilled once per batch (``decode_rows``).
     """
     texts = [render_prompt(tokenizer, messages) for messages in prompts]
     lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
@@ -286,7 +416,7 @@ def generate_detailed(
     for begin in range(0, len(order), batch_size):
         indices = order[begin:begin + batch_size]
         answers = generate_batch(model, tokenizer, [texts[i] for i in indices],
-                                 max_new_tokens, sampling)
+                                 max_new_tokens, sampling, min_shared_prefix)
         for index, answer in zip(indices, answers, strict=True):
             outputs[index] = answer
         if on_batch is not None:

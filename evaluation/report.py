@@ -80,6 +80,68 @@ def win_plot(ratings: dict) -> str:
     return png(win_figure(ratings))
 
 
+def cost_figure(cost: dict):
+    """Cumulative cost in seconds vs requests served, one line per system with a measured
+    time (tuned systems start at their training seconds), each tuned system's break-even
+    against the best prompted system marked; a matplotlib figure, or None without a line."""
+    from evaluation.cost import cumulative_lines
+
+    lines = cumulative_lines(cost)
+    if not lines:
+        return None
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(7, 3))
+    for name, points in lines.items():
+        axis.plot([x for x, _ in points], [y for _, y in points], label=name)
+    for name, row in cost["systems"].items():
+        if row.get("break_even"):
+            seconds = row["training_seconds"] + row["break_even"] * row["seconds_per_request"]
+            axis.plot([row["break_even"]], [seconds], "o", color="black")
+            axis.annotate(f"{name} pays back: {row['payback_requests']:,} requests",
+                          (row["break_even"], seconds), textcoords="offset points",
+                          xytext=(6, -12), fontsize=8)
+    axis.set_title("cumulative cost: training + seconds per request × requests", fontsize=9)
+    axis.set_xlabel("requests served")
+    axis.set_ylabel("cumulative seconds")
+    axis.legend(fontsize=8)
+    return figure
+
+
+def cost_rows(cost: dict) -> list[list]:
+    """Table rows of the cost section: system, kind, requests, prompt tokens mean / p95,
+    generated tokens mean / p95, seconds per request, training seconds and tokens,
+    break-even requests (None where it does not apply)."""
+    return [[name, row["kind"], row["requests"], row["prompt_tokens"]["mean"],
+             row["prompt_tokens"]["p95"], row["new_tokens"]["mean"], row["new_tokens"]["p95"],
+             row["seconds_per_request"], row["training_seconds"], row["training_tokens"],
+             row["payback_requests"]] for name, row in cost["systems"].items()]
+
+
+COST_HEADER = ["system", "kind", "requests", "prompt tokens (mean)", "prompt tokens (p95)",
+               "generated tokens (mean)", "generated tokens (p95)", "seconds per request",
+               "training seconds", "training tokens", "break-even (requests)"]
+
+
+def _cost_section(cost: dict | None) -> str:
+    from evaluation.cost import payback_note
+
+    if not cost or not cost["systems"]:
+        return ""
+    where = ", ".join(str(x) for x in (cost.get("device"), cost.get("batch_size") and
+                                       f"batch {cost['batch_size']}") if x)
+    best = (f" Best prompted system: {cost['best_prompted']} ({cost['best_prompted_by']})."
+            if cost.get("best_prompted") else " No prompted system in this evaluation.")
+    figure = cost_figure(cost)
+    return (f"<h2>Cost per request (generate run {html.escape(cost['run_id'])})</h2>"
+            + table(COST_HEADER, cost_rows(cost))
+            + (png(figure) if figure is not None else "")
+            + f'<p class="note">{html.escape(payback_note(cost) or "")} Seconds measured on '
+              f"{html.escape(where or 'this machine')} while generating (model loading "
+              f"excluded; batched, so a request's share of its batch). "
+              f"{html.escape(cost['rule'][0].upper() + cost['rule'][1:])}.{html.escape(best)}"
+              "</p>")
+
+
 def _metrics_section(ev: dict) -> str:
     systems = list(ev["metrics"])
     names = sorted({m for values in ev["metrics"].values() for m in values},
@@ -220,7 +282,8 @@ def render_html(report: dict, title: str = "SLM Workbench report") -> str:
 
     ``report``: ``workbench.stages.report.gather``'s dict (``verdict``, shown first;
     ``stages``, ``split``, ``sessions`` as from ``session_reports``, ``lineage``,
-    ``evaluation`` as from ``evaluation_report`` or None).
+    ``evaluation`` as from ``evaluation_report`` or None, ``cost`` as from ``cost_section``
+    or None).
     """
     ev = report.get("evaluation")
     parts = [(f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
@@ -235,6 +298,7 @@ def render_html(report: dict, title: str = "SLM Workbench report") -> str:
                   "</p>"), _metrics_section(ev), _breakdown_section(ev)]
     else:
         parts.append("<p>No generations yet: run generate and score.</p>")
+    parts.append(_cost_section(report.get("cost")))
     parts.append(_sessions_section(report.get("sessions") or []))
     if ev and ev["loss_curves"]:
         parts += ["<h2>Training loss</h2>", loss_plot(ev["loss_curves"])]

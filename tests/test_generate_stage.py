@@ -48,3 +48,11 @@ def test_every_system_answers_the_same_prompts_with_the_same_seeded_sampling(tmp
     assert by_system["tuned"] == by_system["base"] == by_system["train-a"]
     assert [example_id for example_id, _ in by_system["base"]] == [1, 2]
     assert len(losses) == 6 and all(row["tokens"] > 0 for row in losses)
+    with open_workspace(root) as ws:
+        costs = store.request_costs(ws, summary["run_id"])
+    # every system read the same two templated prompts: 34 and 37 tokens
+    assert {name: entry["prompt_tokens"] for name, entry in costs.items()} == {
+        name: [34, 37] for name in ("base", "train-a", "tuned")}
+    assert {entry["requests"] for entry in costs.values()} == {2}
+    assert all(entry["seconds"] > 0 and entry["device"].startswith("cpu, ")
+               for entry in costs.values())

@@ -1,7 +1,8 @@
 """Report: the verdict first, then its plots (metric differences with intervals, win / tie /
 loss and win rate per rating session, a breakdown by a meta column), the tables behind them,
-the stages, training loss and the lineage of every system; exports: self-contained HTML and
-the raw session ratings as CSV, named after the workspace and the day."""
+cost per request and break-even, the stages, training loss and the lineage of every system;
+exports: self-contained HTML and the raw session ratings as CSV, named after the workspace
+and the day."""
 
 from datetime import date
 
@@ -22,7 +23,7 @@ from evaluation.report_figures import (
     win_figure,
 )
 from evaluation.verdict import MIN_FIRM_N
-from views import _ui
+from views import _cost, _ui
 from common.csvsafe import csv_text
 from common.errors import NoDataset
 from workbench.stages.report import gather
@@ -115,6 +116,8 @@ if ev and ev["intervals"]:
 else:
     reason = (result["stages"].get("pipeline") or {}).get("metrics_reason")
     st.info(f"No metrics yet{': ' + reason if reason else '.'}")
+
+_cost.show(result.get("cost"))
 
 st.header("Human ratings (blind rating sessions)")
 if not result["sessions"]:

@@ -107,7 +107,7 @@ def score(workspace: str = Workspace, rouge_tokenizer: str = ROUGE_TOKENIZER) ->
 def report(workspace: str = Workspace, rouge_tokenizer: str = typer.Option(
         None, help="Re-score ROUGE with these tokens first when the latest score used others: "
                    "unicode, whitespace, char.")) -> dict:
-    """Counts per stage, metrics, win rate and lineage."""
+    """Counts per stage, metrics, win rate, cost per request and break-even, lineage."""
     from workbench.stages.report import gather
 
     return gather(Path(workspace), rouge_tokenizer=rouge_tokenizer)

@@ -127,8 +127,9 @@ def generate_task(config: dict, report: Reporter) -> dict:
     ``systems``: {name: adapter folder or None for the base model}; every system gets the same
     prompts and decoding (``max_new_tokens``, ``batch_size``, ``sampling``: None for greedy or
     ``evaluation.generate.Sampling`` fields). Writes ``generations.jsonl`` rows {example_id,
-    system, output, new_tokens} and ``losses.jsonl`` rows {example_id, system, loss_sum,
-    tokens}. Returns {"generations": n, "seconds": {system: s}, "new_tokens": {system: n}}.
+    system, output, new_tokens, prompt_tokens} and ``losses.jsonl`` rows {example_id, system,
+    loss_sum, tokens}. Returns {"generations": n, "seconds": {system: s}, "new_tokens":
+    {system: n}, "device": "cpu, 2 threads"-like} (seconds: generation only, per system).
     """
     rows = read_jsonl(report.dir / "prompts.jsonl")
     with compute_slot(report):
@@ -142,13 +143,19 @@ def generate_task(config: dict, report: Reporter) -> dict:
 def _generate_all(rows: list[dict], config: dict, report: Reporter):
     import time
 
-    from evaluation.generate import Sampling, generate_detailed, load_for_generation
+    from evaluation.generate import (
+        Sampling,
+        device_label,
+        generate_detailed,
+        load_for_generation,
+        prompt_lengths,
+    )
     from evaluation.heldout import answer_losses
 
     prompts, model_dir = [row["prompt"] for row in rows], Path(config["model_dir"])
     sampling = Sampling(**config["sampling"]) if config.get("sampling") else None
     systems, out, losses = config["systems"], [], []
-    timing: dict[str, dict] = {"seconds": {}, "new_tokens": {}}
+    timing: dict = {"seconds": {}, "new_tokens": {}}
     for k, (system, adapter) in enumerate(systems.items()):
         report(k, len(systems), f"generating with {system} ({len(prompts)} prompts)")
         model, tokenizer = load_for_generation(model_dir, Path(adapter) if adapter else None)
@@ -157,8 +164,10 @@ def _generate_all(rows: list[dict], config: dict, report: Reporter):
                                     config.get("batch_size", 32), sampling=sampling)
         timing["seconds"][system] = round(time.perf_counter() - start, 2)
         timing["new_tokens"][system] = sum(n for _, n in answers)
+        timing["device"] = device_label(model)
         out += [{"example_id": row["example_id"], "system": system, "output": text,
-                 "new_tokens": n} for row, (text, n) in zip(rows, answers, strict=True)]
+                 "new_tokens": n, "prompt_tokens": p} for row, (text, n), p in
+                zip(rows, answers, prompt_lengths(tokenizer, prompts), strict=True)]
         scored = answer_losses(model, tokenizer, [(r["prompt"], r["reference"]) for r in rows])
         losses += [{"example_id": row["example_id"], "system": system, "loss_sum": loss,
                     "tokens": n} for row, (loss, n) in zip(rows, scored, strict=True)]

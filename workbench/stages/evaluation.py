@@ -103,18 +103,22 @@ def generate(workspace: Path, eval_size: int = 50, max_new_tokens: int = 256,
     records = [{"run_id": run_id, "example_id": g["example_id"], "system": g["system"],
                 "prompt": json.dumps(by_id[g["example_id"]]["prompt"], ensure_ascii=False),
                 "reference": by_id[g["example_id"]]["reference"], "output": g["output"],
-                "new_tokens": g.get("new_tokens")}
+                "new_tokens": g.get("new_tokens"), "prompt_tokens": g.get("prompt_tokens")}
                for g in read_jsonl(job_dir / "generations.jsonl")]
     summary = {"run_id": run_id, "prompts": len(prompts), "max_new_tokens": max_new_tokens,
                "systems": list(config["systems"]),
                "decoding": "greedy" if sampling is None else {"sampling": sampling},
                "seconds": result.get("seconds"), "new_tokens": result.get("new_tokens")}
+    timings = [{"system": system, "requests": len(prompts), "seconds": seconds,
+                "batch_size": batch_size, "device": result.get("device")}
+               for system, seconds in (result.get("seconds") or {}).items()]
     with open_workspace(workspace) as ws:
-        from workbench.store.evaluation import save_losses
+        from workbench.store.evaluation import save_losses, save_timings
 
         ws.insert("generations", records)
         losses = job_dir / "losses.jsonl"
         save_losses(ws, run_id, read_jsonl(losses) if losses.exists() else [])
+        save_timings(ws, run_id, timings)
         ws.finish_run(run_id, "succeeded", summary)
     return summary
 

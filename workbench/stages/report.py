@@ -2,8 +2,9 @@
 ``workbench report`` prints and ``evaluation.report.render_html`` turns into the HTML export.
 
 It holds counts per stage, metrics with paired bootstrap intervals, a breakdown by a meta
-column, held-out loss, loss curves, the lineage of every system (``workbench.stages.lineage``)
-and the statistics and design of every rating session (``session_reports``). Reads the
+column, held-out loss, loss curves, the lineage of every system (``workbench.stages.lineage``),
+the cost per request and break-even of every system (``cost_section``) and the statistics
+and design of every rating session (``session_reports``). Reads the
 workspace through the store and computes with the pure steps (``evaluation.bootstrap``).
 """
 
@@ -115,6 +116,36 @@ def _rouge_note(ws: Workspace, run_id: str) -> dict | None:
             "warnings": summary.get("warnings", [])}
 
 
+def cost_section(ws: Workspace) -> dict | None:
+    """Cost per request of every system of the latest generate run and each tuned system's
+    break-even against the best prompted system (``evaluation.cost.cost_report``), plus
+    "run_id" and "payback" (``evaluation.cost.payback_clause`` of "tuned"); None before any
+    generate run.
+
+    Seconds per request come from the run's recorded timings, else (a run generated before
+    they were recorded) from its summary's seconds per system; training cost from the step
+    log of each tuned system's train run."""
+    from evaluation import cost
+
+    run = ws.latest_run("generate")
+    if run is None:
+        return None
+    config, summary = run["config"], run["summary"] or {}
+    requests = store.request_costs(ws, run["id"])
+    for name, entry in requests.items():
+        if entry["seconds"] is None and name in (summary.get("seconds") or {}):
+            entry["seconds"] = summary["seconds"][name]
+            entry["requests"] = summary.get("prompts") or len(entry["new_tokens"])
+    train_runs = config.get("system_runs") or (
+        {"tuned": config["train_run"]} if config.get("train_run") else {})
+    kinds = cost.system_kinds(list(config.get("systems") or requests),
+                              ["tuned", *train_runs])
+    training = {name: cost.training_cost(store.train_steps(ws, run_id))
+                for name, run_id in train_runs.items()}
+    result = cost.cost_report(requests, kinds, training, store.metric_table(ws, run["id"]))
+    return {"run_id": run["id"], **result, "payback": cost.payback_clause(result)}
+
+
 def session_metric_scores(ws: Workspace, run_id: str) -> dict[str, dict[tuple[int, str], float]]:
     """{metric: {(example_id, system): score}} of the stored per-example scores of ``run_id``
     for ``AGREEMENT_METRICS`` (lower-is-better metrics negated, so + always means better);
@@ -159,9 +190,10 @@ def gather(workspace: Path, meta_key: str | None = None, n_boot: int = 200,
     "metrics" (score's ROUGE per system), "rouge" (the latest score's tokenizer, texts with no
     token, warnings), "sessions" (``session_reports``, Bradley–Terry with ``n_boot``
     resamples), "lineage" (of the latest train run's adapter), "evaluation"
-    (``evaluation_report``: intervals, breakdown by ``meta_key``, lineage of every system)},
-    led by "verdict" (``evaluation.verdict.report_verdict``). With ``rouge_tokenizer`` the latest generations are scored again first when their latest
-    score used other tokens."""
+    (``evaluation_report``: intervals, breakdown by ``meta_key``, lineage of every system),
+    "cost" (``cost_section``: cost per request and break-even)}, led by "verdict"
+    (``evaluation.verdict.report_verdict``). With ``rouge_tokenizer`` the latest generations
+    are scored again first when their latest score used other tokens."""
     if rouge_tokenizer:
         _rescore(workspace, rouge_tokenizer)
     with open_workspace(workspace, create=False) as ws:
@@ -169,6 +201,7 @@ def gather(workspace: Path, meta_key: str | None = None, n_boot: int = 200,
         recipe_runs = {k: ws.latest_run(k, dataset_id=dataset_id) for k in REPORT_STAGES}
         split = ws.split_counts(dataset_id)
         evaluation = evaluation_report(ws, meta_key)
+        cost = cost_section(ws)
         sessions = session_reports(ws, n_boot=n_boot)
     summaries = {k: (r["summary"] if r else None) for k, r in recipe_runs.items()}
     train = summaries.get("train")
@@ -179,7 +212,7 @@ def gather(workspace: Path, meta_key: str | None = None, n_boot: int = 200,
                         "empty_after_tokenization": score.get("empty_after_tokenization"),
                         "warnings": score.get("warnings", [])} if score else None,
               "sessions": sessions, "lineage": lineage.of_adapter((train or {}).get("adapter")),
-              "evaluation": evaluation}
+              "evaluation": evaluation, "cost": cost}
     return {"verdict": report_verdict(result), **result}
 
 

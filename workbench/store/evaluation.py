@@ -1,9 +1,11 @@
 """Evaluation tables: generations, aggregate and per-example metric scores, held-out losses.
 
 Functions take an open ``Workspace``; rows are dicts. Tables: ``generations`` (m001, plus
-``new_tokens`` from m007), ``metric_scores`` (aggregates), ``example_scores`` (one value per
-run, example, system and metric) and ``heldout_losses`` (summed nats and token count per
-example and system), the last two from ``m007_evaluation``.
+``new_tokens`` from m007 and ``prompt_tokens`` from m012), ``metric_scores`` (aggregates),
+``example_scores`` (one value per run, example, system and metric) and ``heldout_losses``
+(summed nats and token count per example and system), the last two from
+``m007_evaluation``; ``generation_timings`` (m012: measured generation seconds per run and
+system).
 """
 
 from __future__ import annotations
@@ -95,3 +97,37 @@ def train_logs(ws: Workspace, run_ids: list[str]) -> list[dict]:
 def heldout_rows(ws: Workspace, dataset_id: int, limit: int = 200) -> list[dict]:
     """The first ``limit`` test-split rows {id, messages, meta} (the playground's choices)."""
     return ws.split_examples(dataset_id, "test")[:limit]
+
+
+def save_timings(ws: Workspace, run_id: str, rows: list[dict]) -> None:
+    """Store rows {system, requests, seconds, batch_size, device} of a generate run (seconds:
+    wall time of generating the system's ``requests`` answers, model loading excluded)."""
+    ws.insert("generation_timings", [{"run_id": run_id, **row} for row in rows])
+
+
+def request_costs(ws: Workspace, run_id: str) -> dict[str, dict]:
+    """What each system's requests of a generate run cost: {system: {"prompt_tokens": [...],
+    "new_tokens": [...] (per generation, by example; None where not recorded), "requests",
+    "seconds", "batch_size", "device" (None for a run generated before timings were
+    recorded)}}."""
+    out: dict[str, dict] = {}
+    for row in ws.query("SELECT system, prompt_tokens, new_tokens FROM generations "
+                        "WHERE run_id = ? ORDER BY system, example_id", [run_id]):
+        entry = out.setdefault(row["system"], {"prompt_tokens": [], "new_tokens": [],
+                                               "requests": None, "seconds": None,
+                                               "batch_size": None, "device": None})
+        entry["prompt_tokens"].append(row["prompt_tokens"])
+        entry["new_tokens"].append(row["new_tokens"])
+    for row in ws.query("SELECT system, requests, seconds, batch_size, device "
+                        "FROM generation_timings WHERE run_id = ?", [run_id]):
+        if row["system"] in out:
+            out[row["system"]].update({k: row[k] for k in
+                                       ("requests", "seconds", "batch_size", "device")})
+    return out
+
+
+def train_steps(ws: Workspace, run_id: str) -> list[dict]:
+    """Rows {step, tokens, elapsed_s} of a train run's step log, by step (``elapsed_s``:
+    seconds since its training process started; a resumed run starts again from 0)."""
+    return ws.query("SELECT step, tokens, elapsed_s FROM train_log WHERE run_id = ? "
+                    "ORDER BY step", [run_id])

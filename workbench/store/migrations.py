@@ -218,10 +218,21 @@ def m014_coverage_map(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def m015_request_cost(con: duckdb.DuckDBPyConnection) -> None:
+    """What each request of an evaluation cost: prompt tokens per generation (after the chat
+    template, shots included), and each system's measured generation seconds for its
+    requests on the machine that ran them; owner: store/evaluation.py."""
+    con.execute("""
+    ALTER TABLE generations ADD COLUMN prompt_tokens INTEGER;
+    CREATE TABLE generation_timings(run_id VARCHAR, system VARCHAR, requests INTEGER,
+        seconds DOUBLE, batch_size INTEGER, device VARCHAR, PRIMARY KEY(run_id, system));
+    """)
+
+
 MIGRATIONS = [m001_initial, m002_privacy, m003_training, m004_sessions, m005_curation_io,
               m006_curation_dedup, m007_evaluation, m008_embedding_cache,
               m009_drop_unused_rating_tables, m010_pii_phone_region, m011_login_guard,
-              m012_quality_signals, m013_current_dataset, m014_coverage_map]
+              m012_quality_signals, m013_current_dataset, m014_coverage_map, m015_request_cost]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:

@@ -1,0 +1,91 @@
+"""A few-shot prefix shared by a batch is prefilled once; outputs equal whole-prompt prefill."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from evaluation.generate import (
+    MIN_SHARED_PREFIX,
+    decode_rows,
+    generate_detailed,
+    load_for_generation,
+    shared_prefix_length,
+)
+from tests.tiny_model import make_tiny_model
+from training.data import render, render_prompt
+from training.model import ensure_base_model
+
+SYSTEM = {"role": "system", "content": "You answer with one short sentence, like the examples."}
+SHOTS = [
+    {"role": "user", "content": "What is the capital of Italy?"},
+    {"role": "assistant", "content": "The capital of Italy is Rome."},
+    {"role": "user", "content": "Which planet is the largest in the solar system?"},
+    {"role": "assistant", "content": "Jupiter is the largest planet in the solar system."},
+    {"role": "user", "content": "What colour is a ripe banana?"},
+    {"role": "assistant", "content": "A ripe banana is yellow."},
+]
+QUESTIONS = ["What is the capital of France?", "How many legs does a spider have?",
+             "Which ocean lies between Europe and North America?"]
+FEW_SHOT = [[SYSTEM, *SHOTS, {"role": "user", "content": q}] for q in QUESTIONS]
+
+
+class CallSpy:
+    """The model, recording the input length and whether a cache came in, per forward."""
+
+    def __init__(self, model):
+        self.model, self.calls = model, []
+
+    def __call__(self, **kwargs):
+        self.calls.append((kwargs["input_ids"].shape[1], kwargs.get("cache") is not None))
+        return self.model(**kwargs)
+
+
+def test_shared_prefix_counts_real_tokens_of_left_padded_rows_and_keeps_one_token_each():
+    ids = torch.tensor([[0, 0, 7, 8, 9, 4], [7, 8, 9, 5, 6, 1], [0, 7, 8, 9, 4, 2]])
+    assert shared_prefix_length(ids, [4, 6, 5], minimum=1) == 3
+    assert shared_prefix_length(ids, [4, 6, 5], minimum=4) == 0  # too short to be worth it
+    assert shared_prefix_length(ids[:1], [4], minimum=1) == 0  # one row: nothing to share
+    same = torch.tensor([[7, 8, 9], [7, 8, 9]])
+    assert shared_prefix_length(same, [3, 3], minimum=1) == 2  # the last token stays per row
+    assert shared_prefix_length(torch.tensor([[7, 8], [6, 8]]), [2, 2], minimum=0) == 0
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return load_for_generation(make_tiny_model(tmp_path_factory.mktemp("tiny-llama")))
+
+
+def encoded_few_shot(tokenizer):
+    texts = [render_prompt(tokenizer, prompt) for prompt in FEW_SHOT]
+    return tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+
+
+def test_tiny_model_prefills_the_shared_prefix_once_and_decodes_as_whole_prompts(tiny):
+    model, tokenizer = tiny
+    encoded = encoded_few_shot(tokenizer)
+    lengths = encoded["attention_mask"].sum(dim=1).tolist()
+    prefix = shared_prefix_length(encoded["input_ids"], lengths)
+    # system + 3 shots are shared; each question begins with its own first token
+    shared = tokenizer(render(tokenizer, [SYSTEM, *SHOTS]) + "<|im_start|>user\n",
+                       add_special_tokens=False)["input_ids"]
+    assert prefix == len(shared) and prefix >= MIN_SHARED_PREFIX
+    spy = CallSpy(model)
+    with torch.inference_mode():
+        reused = decode_rows(spy, encoded["input_ids"], encoded["attention_mask"], 10, [2])
+        whole = decode_rows(model, encoded["input_ids"], encoded["attention_mask"], 10, [2],
+                            min_shared_prefix=max(lengths) + 1)
+    assert reused == whole and [len(ids) for ids in reused] == [10, 10, 10]
+    # one prefix pass, then each row's own tokens on top of a copy of the prefix cache
+    assert spy.calls[:4] == [(prefix, False)] + [(n - prefix, True) for n in lengths]
+    assert all(call == (1, True) for call in spy.calls[4:])  # decoding steps
+
+
+@pytest.mark.slow
+def test_embedded_model_greedy_answers_are_the_same_with_and_without_prefix_reuse():
+    model, tokenizer = load_for_generation(ensure_base_model())
+    reused = generate_detailed(model, tokenizer, FEW_SHOT, max_new_tokens=16, batch_size=3)
+    whole = generate_detailed(model, tokenizer, FEW_SHOT, max_new_tokens=16, batch_size=3,
+                              min_shared_prefix=10_000)
+    assert reused == whole
+    assert reused[0] == ("The capital of France is Paris.", 8)
