@@ -20,6 +20,7 @@ from evaluation.report_figures import (
     METRIC_LABELS,
     POOLED,
     breakdown_figure,
+    cost_figure,
     interval_figure,
     loss_figure,
     png_bytes,
@@ -78,33 +79,6 @@ def win_plot(ratings: dict) -> str:
     """Win / tie / loss bar and the win rate's Wilson interval of one pair; "" without
     ratings."""
     return png(win_figure(ratings))
-
-
-def cost_figure(cost: dict):
-    """Cumulative cost in seconds vs requests served, one line per system with a measured
-    time (tuned systems start at their training seconds), each tuned system's break-even
-    against the best prompted system marked; a matplotlib figure, or None without a line."""
-    from evaluation.cost import cumulative_lines
-
-    lines = cumulative_lines(cost)
-    if not lines:
-        return None
-    plt = _pyplot()
-    figure, axis = plt.subplots(figsize=(7, 3))
-    for name, points in lines.items():
-        axis.plot([x for x, _ in points], [y for _, y in points], label=name)
-    for name, row in cost["systems"].items():
-        if row.get("break_even"):
-            seconds = row["training_seconds"] + row["break_even"] * row["seconds_per_request"]
-            axis.plot([row["break_even"]], [seconds], "o", color="black")
-            axis.annotate(f"{name} pays back: {row['payback_requests']:,} requests",
-                          (row["break_even"], seconds), textcoords="offset points",
-                          xytext=(6, -12), fontsize=8)
-    axis.set_title("cumulative cost: training + seconds per request × requests", fontsize=9)
-    axis.set_xlabel("requests served")
-    axis.set_ylabel("cumulative seconds")
-    axis.legend(fontsize=8)
-    return figure
 
 
 def cost_rows(cost: dict) -> list[list]:

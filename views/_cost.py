@@ -4,8 +4,10 @@ break-even against the best prompted system, and the cumulative-cost plot."""
 import pandas as pd
 import streamlit as st
 
+from evaluation import formatting as f
 from evaluation.cost import payback_note
-from evaluation.report import COST_HEADER, cost_figure, cost_rows
+from evaluation.report import COST_HEADER, cost_rows
+from evaluation.report_figures import cost_figure
 
 
 def show(cost: dict | None) -> None:
@@ -14,7 +16,9 @@ def show(cost: dict | None) -> None:
     if not cost or not cost["systems"]:
         return
     st.subheader("Cost per request and break-even")
-    st.dataframe(pd.DataFrame(cost_rows(cost), columns=COST_HEADER), hide_index=True,
+    rows = [[f.number(cell) if isinstance(cell, float) else cell for cell in row]
+            for row in cost_rows(cost)]
+    st.dataframe(pd.DataFrame(rows, columns=COST_HEADER), hide_index=True,
                  width="stretch", key="cost_table")
     note = payback_note(cost)
     if note:
