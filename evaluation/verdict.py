@@ -220,7 +220,9 @@ def prompt_verdict(metric: dict, pair: dict | None, best: str, *, label: str = M
                 "not significant)")
         text += f" and wins {ratings}" if rated else "; no blind ratings yet"
     elif m < 0 or r < 0:
-        text = f"The best prompt ({best}) beats the fine-tune: {scores}"
+        text = (f"The best prompt ({best}) beats the fine-tune by {scores}" if m < 0 else
+                f"The best prompt ({best}) beats the fine-tune in blind ratings ({scores}, "
+                "not significant)")
         text += f"; the fine-tune wins {ratings}" if rated else ""
         text += "; keep the prompt"
     else:
