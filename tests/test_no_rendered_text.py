@@ -63,6 +63,7 @@ SAFE = {  # page -> {computed part of a rendered text (ast.unparse): why it is s
                         "result['verdict']": "the verdict sentence: figures and fixed words "
                                              "(evaluation.verdict)",
                         "ev['rouge']['tokenizer']": "a ROUGE tokenizer name",
+                        "ev['rule']": "the verdict's rule (evaluation.verdict.PROMPT_RULE)",
                         "line": "a ROUGE warning: counts and a tokenizer name (code-written)"},
     "views/run.py": {"str(exc)": ERROR, "stage": "a stage name", "job_dir.name": "a job id",
                      "folder.name": "a job id", "state['state']": "a job state",

@@ -17,9 +17,12 @@ def cluster_pairs(ws: Workspace, dataset_id: int) -> list[tuple[int, int]]:
     return [(int(r["example_id"]), int(r["representative_id"])) for r in rows]
 
 
-def common_system_message(ws: Workspace, dataset_id: int) -> str | None:
-    """The most frequent system message of the dataset's examples (ties: the first seen in id
-    order), or None when no example has one."""
+def common_system_message(ws: Workspace, dataset_id: int | None = None) -> str | None:
+    """The most frequent system message of the dataset's examples (default: the newest
+    dataset; ties: the first seen in id order), or None when no example has one or there is
+    no dataset."""
+    if dataset_id is None:
+        dataset_id = ws.scalar("SELECT max(id) FROM datasets")
     rows = ws.query("SELECT messages FROM examples WHERE dataset_id = ? ORDER BY id",
                     [dataset_id])
     counts = Counter(m["content"] for r in rows for m in json.loads(r["messages"])
