@@ -3,8 +3,11 @@ report's best prompt, intervals against it and systems table."""
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
+from evaluation.report import render_html
 from evaluation.verdict import PROMPT_RULE, best_prompted, pair_of, prompt_verdict
 from tests.prepared import generated_workspace
 from workbench.stages.report import gather
@@ -123,6 +126,10 @@ def test_the_report_compares_every_system_with_the_best_prompt(tmp_path):
     assert ev["systems_table"][1]["metrics"]["rougeL"] == 0.6875
     assert ev["systems_table"][0]["vs_best_prompt"]["rougeL"]["diff"] == -0.4375
     assert ev["rule"] == PROMPT_RULE
+    page = render_html(result)
+    assert ("<th>ROUGE-L − 3-shot fixed</th>" in page and
+            "<td>tuned</td><td>tuned</td><td></td><td>0.6875</td><td>–</td><td>0.125</td>"
+            in page and html.escape(PROMPT_RULE) in page)
     assert result["verdict"] == (
         "The fine-tune beats the best prompt (3-shot fixed) by ROUGE-L +0.125 [+0.125, "
         "+0.125]; no blind ratings yet. Too few held-out rows for a firm conclusion.")

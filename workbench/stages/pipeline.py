@@ -141,6 +141,7 @@ def summarize(results: dict, reason: str | None, timings: dict) -> dict:
         "train": None if train is None else {k: train[k] for k in (
             "steps", "first_loss", "final_loss", "adapter", "dataset_version")},
         "metrics": results["score"]["metrics"] if "score" in results else None,
+        "prompted": (results.get("generate") or {}).get("prompted") or None,
         "metrics_reason": reason, "timings": timings,
         "verdict": verdict(None, reason=reason),
     }
