@@ -132,16 +132,19 @@ def _session_pair(report: dict, run_id: str | None, system: str, other: str
 
 def pair_of(pairs: list[dict], system: str, other: str) -> dict | None:
     """The row of ``system`` over ``other`` in a ``session_stats.pair_table``, flipped when
-    the table holds it the other way round (win rate 1 − p, interval [1 − high, 1 − low]).
+    the table holds it the other way round (win rate 1 − p, interval [1 − high, 1 − low]);
+    rows with no ratings (n = 0) are skipped, None when no row remains.
 
     >>> pair_of([{"system": "b", "other": "a", "wins": 3, "losses": 1, "ties": 0, "n": 4,
     ...           "win_rate": 0.75, "low": 0.3, "high": 0.95}], "a", "b")["low"]
     0.050000000000000044
     """
     for row in pairs:
+        if not row.get("n"):
+            continue
         if (row["system"], row["other"]) == (system, other):
             return row
-        if (row["system"], row["other"]) == (other, system) and row.get("n"):
+        if (row["system"], row["other"]) == (other, system):
             return {**row, "system": system, "other": other, "wins": row["losses"],
                     "losses": row["wins"], "win_rate": 1 - row["win_rate"],
                     "low": 1 - row["high"], "high": 1 - row["low"]}

@@ -144,3 +144,23 @@ def test_the_report_compares_every_system_with_the_best_prompt(tmp_path):
 def test_the_report_verdict_on_a_tie_and_on_a_prompt_ahead(tmp_path, best, verdict):
     result = gather(_scored(tmp_path / "ws", {**ROUGE_L, "3-shot fixed": best}), n_boot=20)
     assert result["verdict"] == verdict + " Too few held-out rows for a firm conclusion."
+
+
+def test_the_report_verdict_takes_the_ratings_of_tuned_against_the_best_prompt():
+    from evaluation.verdict import report_verdict
+
+    session = {"session": {"run_id": "gen-1", "name": "real"}, "pairs": [
+        {"system": "tuned", "other": "base", "wins": 9, "losses": 1, "ties": 0, "n": 10,
+         "win_rate": 0.9, "low": 0.6, "high": 0.98},
+        # stored as prompt over tuned (names sorted): tuned won 45 of 60
+        {"system": "tuned", "other": "3-shot", "wins": 0, "losses": 0, "ties": 0, "n": 0},
+        {"system": "3-shot", "other": "tuned", "wins": 15, "losses": 45, "ties": 0, "n": 60,
+         "win_rate": 0.25, "low": 0.16, "high": 0.37}]}
+    report = {"sessions": [session], "evaluation": {
+        "run_id": "gen-1", "prompted": {"3-shot": {}}, "best_prompt": "3-shot",
+        "intervals": {"tuned": {"rougeL": interval(0.2, 0.1, 0.3)},
+                      "3-shot": {"rougeL": interval(0.1, 0.0, 0.2)}},
+        "vs_best_prompt": {"tuned": {"rougeL": interval(0.01, -0.03, 0.05)}}}}
+    assert report_verdict(report) == (
+        "The fine-tune beats the best prompt (3-shot) in blind ratings (ROUGE-L +0.010 "
+        "[-0.030, +0.050], not significant) and wins 75% [63%, 84%] of 60 blind ratings.")

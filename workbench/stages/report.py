@@ -129,8 +129,7 @@ def prompted_report(ws: Workspace, run: dict, per_example: dict, example_ids: li
                           "min_shots": min(shots) if shots else None}
     best = best_prompted(metrics, list(prompted)) if prompted else None
     others = {s: v for s, v in per_example.items() if s not in prompted or s == best}
-    vs_best = ({s: v for s, v in intervals(others, example_ids, best, **options).items()}
-               if best in per_example else {})
+    vs_best = intervals(others, example_ids, best, **options) if best in per_example else {}
     systems = list(run["config"].get("systems") or per_example)
     table = [{"system": s, "kind": "base" if s == "base" else
               "prompted" if s in prompted else "tuned",
