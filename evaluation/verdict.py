@@ -207,7 +207,8 @@ def prompt_verdict(metric: dict, pair: dict | None, best: str, *, label: str = M
 
     >>> prompt_verdict({"n": 50, "diff": 0.08, "low": 0.03, "high": 0.13},
     ...                {"n": 120, "win_rate": 0.64, "low": 0.52, "high": 0.75}, "3-shot retrieved")
-    'The fine-tune beats the best prompt (3-shot retrieved) by ROUGE-L +0.080 [+0.030, +0.130] and wins 64% [52%, 75%] of 120 blind ratings.'
+    'The fine-tune beats the best prompt (3-shot retrieved) by ROUGE-L +0.080 [+0.030, +0.130] \
+and wins 64% [52%, 75%] of 120 blind ratings.'
     """
     rated = bool(pair and pair.get("n"))
     m = sign(metric["low"], metric["high"], 0.0)

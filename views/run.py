@@ -79,7 +79,8 @@ if submitted:
             st.error(str(exc))
             st.stop()
         prompted = [system.to_dict()]
-    options = {"input": source, "prompted": prompted, "workspace": str(path), "max_train_steps": int(steps),
+    options = {"input": source, "prompted": prompted, "workspace": str(path),
+               "max_train_steps": int(steps),
                "eval_size": int(eval_size), "max_new_tokens": int(new_tokens),
                "seed": int(seed), "redact": redact, "extractor": extractor,
                "sampling": None if decoding == "greedy" else {

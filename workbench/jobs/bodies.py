@@ -82,7 +82,8 @@ def generate_task(config: dict, report: Reporter) -> dict:
 
     ``systems``: {name: adapter folder or None for the base model}; a prompted system answers
     its row's ``system_prompts[name]`` messages (on ``model_dirs[name]`` when given), every
-    other system the row's ``prompt``; all get the same decoding (``max_new_tokens``, ``batch_size``, ``sampling``: None for greedy or
+    other system the row's ``prompt``; all get the same decoding (``max_new_tokens``,
+    ``batch_size``, ``sampling``: None for greedy or
     ``evaluation.generate.Sampling`` fields). Writes ``generations.jsonl`` rows {example_id,
     system, output, new_tokens} and ``losses.jsonl`` rows {example_id, system, loss_sum,
     tokens}. Returns {"generations": n, "seconds": {system: s}, "new_tokens": {system: n}}.
