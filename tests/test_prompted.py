@@ -224,7 +224,8 @@ def test_cli_prompted_values_read_their_files(tmp_path):
         from_cli([f"e={tmp_path / 'empty.txt'}"])
     with pytest.raises(StageError, match="nope.txt: prompt file not found"):
         from_cli([f"e={tmp_path / 'nope.txt'}"])
-    with pytest.raises(StageError, match="name\\(s\\) base used twice or reserved"):
+    with pytest.raises(StageError,
+                       match="name\\(s\\) base used twice or reserved \\(base, tuned\\)"):
         from_cli([f"base={tmp_path / 'p.txt'}"])
 
 

@@ -94,7 +94,7 @@ def generate(workspace: Path, eval_size: int = 50, max_new_tokens: int = 256,
         prompts.append({"example_id": row["id"], "prompt": prompt, "reference": reference})
     model_dir = ensure_base_model(bases.pop())
     prompted, model_dirs = _prompted_prompts(workspace, prompted or [], rows, prompts, model_dir,
-                                             max_new_tokens, seed, on_progress)
+                                             max_new_tokens, seed, on_progress, tuple(tuned))
     config = {"model_dir": str(model_dir),
               "systems": {"base": None, **{name: run["summary"]["adapter"]
                                            for name, run in tuned.items()},
@@ -124,7 +124,8 @@ def generate(workspace: Path, eval_size: int = 50, max_new_tokens: int = 256,
 
 def _prompted_prompts(workspace: Path, prompted: list[dict], rows: list[dict],
                       prompts: list[dict], model_dir: Path, max_new_tokens: int, seed: int,
-                      on_progress: Progress | None) -> tuple[list[dict], dict[str, Path]]:
+                      on_progress: Progress | None, tuned: tuple[str, ...] = ("tuned",)
+                      ) -> tuple[list[dict], dict[str, Path]]:
     """Add each prompted system's fitted messages, shot count and shot ids to ``prompts``
     (under ``system_prompts`` / ``shots`` / ``shot_ids``); returns (the specs, {system: base
     model folder})."""
@@ -133,7 +134,7 @@ def _prompted_prompts(workspace: Path, prompted: list[dict], rows: list[dict],
 
     if not prompted:
         return [], {}
-    check_names(prompted)
+    check_names(prompted, ("base", *tuned))
     model_dirs = {s["name"]: (ensure_base_model(s["base_model"]) if s.get("base_model")
                               else model_dir) for s in prompted}
     fitted = prepare(workspace, prompted, rows, model_dirs, max_new_tokens, seed, on_progress)

@@ -50,13 +50,14 @@ def from_cli(specs: list[str]) -> list[dict]:
     return systems
 
 
-def check_names(systems: list[dict]) -> None:
-    """StageError when two prompted systems share a name or one takes base/tuned's."""
+def check_names(systems: list[dict], reserved: tuple[str, ...] = ("base", "tuned")) -> None:
+    """StageError when two prompted systems share a name or one takes a name of ``reserved``
+    (base and the tuned systems)."""
     names = [s["name"] for s in systems]
-    taken = sorted({n for n in names if names.count(n) > 1 or n in ("base", "tuned")})
+    taken = sorted({n for n in names if names.count(n) > 1 or n in reserved})
     if taken:
         raise StageError(f"prompted system name(s) {', '.join(taken)} used twice or reserved "
-                         "(base, tuned)")
+                         f"({', '.join(reserved)})")
 
 
 def prepare(workspace: Path, systems: list[dict], rows: list[dict], model_dirs: dict[str, Path],
