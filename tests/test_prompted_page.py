@@ -53,3 +53,19 @@ def test_an_empty_system_prompt_is_one_message_and_no_job(tmp_path, monkeypatch)
     assert [e.value for e in at.error] == ["'task prompt': the system prompt is empty"]
     assert not (root / "artifacts" / "jobs").exists() or not any(
         (root / "artifacts" / "jobs").iterdir())
+
+
+def test_the_report_page_shows_the_systems_table_against_the_best_prompt(tmp_path, monkeypatch):
+    from evaluation.verdict import PROMPT_RULE
+    from tests.test_prompt_verdict import ROUGE_L, _scored
+
+    root = _scored(tmp_path / "ws", ROUGE_L)
+    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(root))
+    at = admin_page("views/report.py")
+    assert not at.exception
+    assert at.info[0].value.startswith("**Verdict** · The fine-tune beats the best prompt "
+                                       "(3-shot fixed) by ROUGE-L +0.125")
+    (table,) = [d.value for d in at.dataframe if "kind" in d.value.columns]
+    assert list(table["system"]) == ["base", "tuned", "0-shot", "3-shot fixed"]
+    assert list(table["ROUGE-L − 3-shot fixed"])[:2] == [-0.4375, 0.125]
+    assert PROMPT_RULE in [c.value for c in at.caption]
