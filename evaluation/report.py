@@ -251,6 +251,24 @@ def _lineage_section(lineage: dict | None) -> str:
     return "\n".join(parts)
 
 
+def _prompted_section(ev: dict) -> str:
+    """Every system against the best prompted system (ROUGE-L difference and interval) and
+    the verdict's rule; empty without prompted systems."""
+    if not ev.get("prompted"):
+        return ""
+    rows = []
+    for r in ev["systems_table"]:
+        vs = r["vs_best_prompt"].get("rougeL") or {}
+        rows.append([r["system"], r["kind"],
+                     "" if r["k"] is None else f"{r['k']} {r['shots']} (mean {r['mean_shots']})",
+                     r["metrics"].get("rougeL"), r["metrics"].get("heldout_loss"),
+                     vs.get("diff"), vs.get("low"), vs.get("high")])
+    return ("<h2>Fine-tune or prompt</h2>" + table(
+        ["system", "kind", "shots", "ROUGE-L", "held-out loss",
+         f"ROUGE-L − {ev['best_prompt']}", "95% low", "95% high"], rows) +
+        f'<p class="note">{html.escape(ev["rule"] or "")}</p>')
+
+
 def render_html(report: dict, title: str = "SLM Workbench report") -> str:
     """The whole report as one HTML document (UTF-8 string, no external resources).
 
@@ -264,6 +282,7 @@ def render_html(report: dict, title: str = "SLM Workbench report") -> str:
              f"</title><style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"),
              (f'<p class="verdict"><b>Verdict</b> · '
               f'{html.escape(report.get("verdict") or "–")}</p>'),
+             _prompted_section(ev or {}),
              "<h2>Data</h2>", table(["split", "rows"], list(report["split"].items()))]
     if ev:
         parts += [(f'<p class="note">Generate run {html.escape(ev["run_id"])} · decoding '

@@ -92,22 +92,152 @@ yet (rate the pairs in a rating session)', 'Too few held-out rows for a firm con
 
 
 def report_verdict(report: dict, metric: str = METRIC) -> str:
-    """The verdict of a report (``workbench.stages.report.gather``'s dict): ``metric``'s interval
-    for "tuned" (else the first tuned system) against base, and the pair of that system
-    with base in the newest rating session over the same generate run (a session named
-    with ``SCRIPTED_MARK`` counts as scripted)."""
+    """The verdict of a report (``workbench.stages.report.gather``'s dict).
+
+    With prompted systems: ``prompt_verdict`` of "tuned" (else the first tuned system)
+    against the best prompted system (``evaluation["best_prompt"]``), from its interval in
+    ``evaluation["vs_best_prompt"]`` and its pair in the newest rating session over the same
+    generate run that rated it, with the pay-back clause ``report["cost"]["payback"]``
+    when the cost section provides one. Without: ``verdict`` of that system against base.
+    A session named with ``SCRIPTED_MARK`` counts as scripted."""
     ev = report.get("evaluation") or {}
     reason = ((report.get("stages") or {}).get("pipeline") or {}).get("metrics_reason")
-    systems = [s for s in ev.get("intervals") or {} if metric in ev["intervals"][s]]
+    systems = [s for s in ev.get("intervals") or {} if metric in ev["intervals"][s]
+               and s not in (ev.get("prompted") or {})]
     if not systems:
         return verdict(None, reason=reason or "no scored held-out rows yet")
     system = "tuned" if "tuned" in systems else systems[0]
-    pair, scripted = None, False
-    for session in reversed(report.get("sessions") or []):
-        if session["session"]["run_id"] != ev.get("run_id"):
-            continue
-        rows = [p for p in session["pairs"] if (p["system"], p["other"]) == (system, "base")]
-        if rows:
-            pair, scripted = rows[0], SCRIPTED_MARK in session["session"]["name"]
-            break
+    best = ev.get("best_prompt")
+    against = (ev.get("vs_best_prompt") or {}).get(system, {}).get(metric) if best else None
+    against = against if against and against.get("n") else None
+    pair, scripted = _session_pair(report, ev.get("run_id"), system, best if against else "base")
+    if against:
+        payback = (report.get("cost") or {}).get("payback")
+        return prompt_verdict(against, pair, best, scripted=scripted, payback=payback)
     return verdict(ev["intervals"][system][metric], pair, system=system, scripted=scripted)
+
+
+def _session_pair(report: dict, run_id: str | None, system: str, other: str
+                  ) -> tuple[dict | None, bool]:
+    """(``system``'s pair row against ``other`` in the newest session over ``run_id`` that
+    rated them, whether that session is scripted); (None, False) when none did."""
+    for session in reversed(report.get("sessions") or []):
+        if session["session"]["run_id"] != run_id:
+            continue
+        pair = pair_of(session["pairs"], system, other)
+        if pair:
+            return pair, SCRIPTED_MARK in session["session"]["name"]
+    return None, False
+
+
+def pair_of(pairs: list[dict], system: str, other: str) -> dict | None:
+    """The row of ``system`` over ``other`` in a ``session_stats.pair_table``, flipped when
+    the table holds it the other way round (win rate 1 − p, interval [1 − high, 1 − low]);
+    rows with no ratings (n = 0) are skipped, None when no row remains.
+
+    >>> pair_of([{"system": "b", "other": "a", "wins": 3, "losses": 1, "ties": 0, "n": 4,
+    ...           "win_rate": 0.75, "low": 0.3, "high": 0.95}], "a", "b")["low"]
+    0.050000000000000044
+    """
+    for row in pairs:
+        if not row.get("n"):
+            continue
+        if (row["system"], row["other"]) == (system, other):
+            return row
+        if (row["system"], row["other"]) == (other, system):
+            return {**row, "system": system, "other": other, "wins": row["losses"],
+                    "losses": row["wins"], "win_rate": 1 - row["win_rate"],
+                    "low": 1 - row["high"], "high": 1 - row["low"]}
+    return None
+
+
+# The rule behind ``prompt_verdict``, printed with it in the report.
+PROMPT_RULE = (
+    "The fine-tune is compared with the best prompted system: the prompt with the highest mean "
+    "ROUGE-L on the held-out rows. The metric decides when the paired bootstrap 95% interval "
+    "of tuned − best prompt on ROUGE-L excludes 0; the blind ratings decide when the Wilson "
+    "95% interval of the fine-tune's win rate against that prompt (ties as half wins) "
+    "excludes 50%. The fine-tune wins when one of them favours it and the other does not "
+    "favour the prompt; the prompt wins in the mirror case; when they disagree the evidence "
+    "is mixed; when neither decides, prompting is as good and the prompt is kept, since it "
+    "costs no training. Fewer than 30 held-out rows or ratings are flagged as not firm.")
+
+
+def best_prompted(metrics: dict[str, dict], prompted: list[str], metric: str = METRIC
+                  ) -> str | None:
+    """The prompted system with the highest ``metrics[system][metric]`` (ties: the first name
+    in sorted order); None when none has a value.
+
+    >>> best_prompted({"a": {"rougeL": 0.2}, "b": {"rougeL": 0.3}, "c": {}}, ["a", "b", "c"])
+    'b'
+    """
+    scored = [(-metrics[s][metric], s) for s in sorted(prompted)
+              if (metrics.get(s) or {}).get(metric) is not None]
+    return min(scored)[1] if scored else None
+
+
+def sign(low: float, high: float, null: float) -> int:
+    """+1 when the interval [low, high] lies above ``null``, -1 below, 0 when it holds it.
+
+    >>> sign(0.03, 0.13, 0), sign(-0.03, 0.05, 0), sign(0.2, 0.4, 0.5)
+    (1, 0, -1)
+    """
+    return 1 if low > null else -1 if high < null else 0
+
+
+def _fmt_metric(interval: dict, label: str) -> str:
+    return (f"{label} {interval['diff']:+.3f} [{interval['low']:+.3f}, "
+            f"{interval['high']:+.3f}]")
+
+
+def _fmt_ratings(pair: dict, scripted: bool) -> str:
+    what = "scripted demo ratings (not people)" if scripted else "blind ratings"
+    return (f"{pair['win_rate']:.0%} [{pair['low']:.0%}, {pair['high']:.0%}] of {pair['n']} "
+            f"{what}")
+
+
+def prompt_verdict(metric: dict, pair: dict | None, best: str, *, label: str = METRIC_LABEL,
+                   scripted: bool = False, payback: str | None = None) -> str:
+    """The one-line verdict of the fine-tune against the best prompted system ``best``
+    (rule: ``PROMPT_RULE``).
+
+    ``metric``: ``paired_interval`` of tuned − best prompt ({"n", "diff", "low", "high"});
+    ``pair``: the fine-tune's session pair row against ``best`` (``pair_of``; None or n = 0:
+    no ratings); ``payback``: a clause appended after "; " (the training-cost break-even).
+
+    >>> prompt_verdict({"n": 50, "diff": 0.08, "low": 0.03, "high": 0.13},
+    ...                {"n": 120, "win_rate": 0.64, "low": 0.52, "high": 0.75}, "3-shot retrieved")
+    'The fine-tune beats the best prompt (3-shot retrieved) by ROUGE-L +0.080 [+0.030, +0.130] \
+and wins 64% [52%, 75%] of 120 blind ratings.'
+    """
+    rated = bool(pair and pair.get("n"))
+    m = sign(metric["low"], metric["high"], 0.0)
+    r = sign(pair["low"], pair["high"], 0.5) if rated else 0
+    scores = _fmt_metric(metric, label)
+    ratings = _fmt_ratings(pair, scripted) if rated else None
+    if m * r < 0:
+        text = (f"Mixed evidence against the best prompt ({best}): {scores}, but the fine-tune "
+                f"wins {ratings}; look at the per-category breakdown and rate more")
+    elif m > 0 or r > 0:
+        text = (f"The fine-tune beats the best prompt ({best}) by {scores}" if m > 0 else
+                f"The fine-tune beats the best prompt ({best}) in blind ratings ({scores}, "
+                "not significant)")
+        text += f" and wins {ratings}" if rated else "; no blind ratings yet"
+    elif m < 0 or r < 0:
+        text = (f"The best prompt ({best}) beats the fine-tune by {scores}" if m < 0 else
+                f"The best prompt ({best}) beats the fine-tune in blind ratings ({scores}, "
+                "not significant)")
+        text += f"; the fine-tune wins {ratings}" if rated else ""
+        text += "; keep the prompt"
+    else:
+        text = (f"Prompting is as good: the fine-tune's advantage over '{best}' is not "
+                f"significant ({scores}" + (f"; it wins {ratings}" if rated else "") +
+                "); keep the prompt")
+    if payback:  # a sentence of its own (evaluation.cost.payback_clause): one final stop
+        text += f"; {payback.rstrip('.')}"
+    few = [what for what, n in (("held-out rows", metric["n"]),
+                                ("ratings", pair["n"] if rated else None))
+           if n is not None and n < MIN_FIRM_N]
+    if few:
+        text += f". Too few {' and '.join(few)} for a firm conclusion"
+    return text + "."

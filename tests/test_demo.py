@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from workbench.demo import DEMO_DATA, build_demo
+from workbench.demo import DEMO_DATA, DEMO_PROMPTED, build_demo
 from common.errors import InputError
 
 
@@ -122,10 +122,13 @@ def test_the_demo_ends_in_a_trained_run_scores_a_rated_session_and_a_verdict(tmp
 
     summary = build_demo(tmp_path / "demo", max_train_steps=2)
     assert summary["built"] is True and summary["train"]["steps"] == 2
-    assert set(summary["metrics"]) == {"base", "tuned"}
+    assert set(summary["metrics"]) == {"base", "tuned", DEMO_PROMPTED["name"]}
     assert summary["session"]["name"] == "demo (scripted ratings)"
     assert summary["session"]["ratings"] > 0
-    assert "; scripted demo raters (not people) " in summary["verdict"]
+    # three-way: the fine-tune is weighed against the prompt, with the scripted ratings
+    assert f"({DEMO_PROMPTED['name']})" in summary["verdict"] or (
+        f"'{DEMO_PROMPTED['name']}'" in summary["verdict"])
+    assert " scripted demo ratings (not people)" in summary["verdict"]
     assert summary["verdict"].endswith("for a firm conclusion.")
     privacy = gate(tmp_path / "demo")
     assert privacy["passes"] is True and privacy["unreviewed"] == 0

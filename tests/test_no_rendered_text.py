@@ -87,6 +87,7 @@ SAFE = {  # page -> {computed part of a rendered text (ast.unparse): why it is s
                         "result['verdict']": "the verdict sentence: figures and fixed words "
                                              "(evaluation.verdict)",
                         "ev['rouge']['tokenizer']": "a ROUGE tokenizer name",
+                        "ev['rule']": "the verdict's rule (evaluation.verdict.PROMPT_RULE)",
                         "line": "a ROUGE warning: counts and a tokenizer name (code-written)",
                         "ev['examples']": FIGURE, "MIN_FIRM_N": FIGURE, "ev['run_id']": FIGURE,
                         "ev['systems']": "system names",

@@ -46,6 +46,18 @@ if ev and ev["examples"] < MIN_FIRM_N:
                "intervals are approximate; treat the verdict as a first look, not a "
                "conclusion. Generate on more held-out rows (Run page, eval size).")
 
+if ev and ev.get("prompted"):  # fine-tune or prompt: every system against the best prompt
+    st.dataframe(pd.DataFrame([{
+        "system": r["system"], "kind": r["kind"],
+        "shots": "" if r["k"] is None else f"{r['k']} {r['shots']} (mean {r['mean_shots']})",
+        **{METRIC_LABELS.get(m, m): v for m, v in r["metrics"].items()},
+        f"ROUGE-L − {ev['best_prompt']}": (r["vs_best_prompt"].get("rougeL") or {}).get("diff"),
+        "95% low": (r["vs_best_prompt"].get("rougeL") or {}).get("low"),
+        "95% high": (r["vs_best_prompt"].get("rougeL") or {}).get("high")}
+        for r in ev["systems_table"]]), hide_index=True, width="stretch", key="systems_table")
+    st.caption(ev["rule"])
+
+
 
 FIGURES = {"intervals": interval_figure, "pair": win_figure, "loss": loss_figure,
            "breakdown": breakdown_figure}

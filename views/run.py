@@ -10,6 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from evaluation.extract import AUTO, EXTRACTORS, NONE
+from evaluation.prompted import SHOT_MODES, PromptedSystem
 from views import _ui
 from workbench.jobs import runner as jobs
 from workbench.demo import DEMO_DATA
@@ -18,6 +19,10 @@ from workbench.paths import allowed_roots, confine
 from workbench.stages import STAGES
 from workbench.store import DB_NAME
 from workbench.store.evaluation import succeeded_runs
+from workbench.store.prompted import common_system_message
+
+DEFAULT_TASK_PROMPT = ("You are a helpful assistant. Answer the user's request directly and "
+                       "concisely.")
 
 USES = {  # field -> the stages it applies to (the pipeline uses every field)
     "input": {"ingest"}, "steps": {"train"}, "eval_size": {"generate"},
@@ -34,9 +39,11 @@ path = _ui.sidebar()
 st.title("Run")
 train_runs: list[str] = []
 test_rows = None
+task_prompt = DEFAULT_TASK_PROMPT
 if (path / DB_NAME).exists():  # no workspace yet: the pipeline creates it
     with _ui.workspace() as ws:
         train_runs = [run["id"] for run in succeeded_runs(ws, "train")]
+        task_prompt = common_system_message(ws) or task_prompt
         try:
             test_rows = ws.split_counts(ws.current_dataset()).get("test")
         except WorkbenchError:  # no dataset yet
@@ -80,6 +87,19 @@ then_score = st.checkbox("Score the answers when generation ends", value=True,
                          key="then_score") if stage == "generate" else False
 extractor = st.selectbox("Answer extractor", [AUTO, NONE, *EXTRACTORS], key="extractor") \
     if uses("extractor", stage) or then_score else AUTO
+use_prompt = False
+if stage in ("pipeline", "generate"):
+    with st.expander("Prompted system (fine-tune or prompt?)"):
+        st.caption("The base model with this system prompt and k examples from the train "
+                   "split answers the same test prompts; the verdict weighs the fine-tune "
+                   "against the best prompt. Pre-filled from the dataset's most common system "
+                   "message, if any.")
+        use_prompt = st.checkbox("Add a prompted system", value=True, key="use_prompted")
+        p1, p2, p3 = st.columns(3)
+        prompt_name = p1.text_input("Name", "task prompt", key="prompted_name")
+        prompt_k = p2.number_input("Shots (k)", 0, 64, 2, key="prompted_k")
+        prompt_mode = p3.radio("Shots", SHOT_MODES, horizontal=True, key="prompted_shots")
+        prompt_text = st.text_area("System prompt", task_prompt, key="prompted_text")
 submitted = st.button("Start", key="start", type="primary")
 
 if submitted:
@@ -88,7 +108,18 @@ if submitted:
     except WorkbenchError as exc:
         st.error(str(exc))
         st.stop()
-    options = {"input": source, "workspace": str(path), "max_train_steps": int(steps),
+    prompted = None
+    if use_prompt and stage in ("pipeline", "generate"):
+        try:
+            system = PromptedSystem(prompt_name.strip(), prompt_text.strip(), int(prompt_k),
+                                    prompt_mode)
+            system.check()
+        except ValueError as exc:
+            st.error(str(exc))
+            st.stop()
+        prompted = [system.to_dict()]
+    options = {"input": source, "prompted": prompted, "workspace": str(path),
+               "max_train_steps": int(steps),
                "eval_size": int(eval_size), "max_new_tokens": int(new_tokens),
                "seed": int(seed), "redact": redact, "extractor": extractor,
                "sampling": None if decoding == "greedy" else {

@@ -14,6 +14,7 @@ import typer
 
 from training.config import MAX_SEQ_LEN
 from workbench.cliapp import Workspace, app, command
+from workbench.cli_evaluation import PROMPTED
 
 
 @command
@@ -25,14 +26,17 @@ def pipeline(input: str = typer.Option(..., help="Dataset file (JSON or JSONL)."
              eval_size: int = typer.Option(50, help="First N test rows to generate for."),
              max_new_tokens: int = typer.Option(256, help="Generation length limit."),
              seed: int = typer.Option(0, help="Split and training seed."),
-             redact: bool = typer.Option(False, help="Train on PII-redacted text.")) -> dict:
+             redact: bool = typer.Option(False, help="Train on PII-redacted text."),
+             prompted: list[str] = PROMPTED) -> dict:
     """Run every stage from raw file to metrics; prints the summary."""
     from workbench.stages.pipeline import PipelineOptions
     from workbench.stages.pipeline import pipeline as run
+    from workbench.stages.prompted import from_cli
 
     return run(PipelineOptions(input=input, workspace=workspace, format=format,
                                max_train_steps=max_train_steps, eval_size=eval_size,
-                               max_new_tokens=max_new_tokens, seed=seed, redact=redact))
+                               max_new_tokens=max_new_tokens, seed=seed, redact=redact,
+                               prompted=from_cli(prompted) or None))
 
 
 COLUMNS = typer.Option([], "--column", help="Rename a column before reading: OLD=NEW.")
@@ -87,12 +91,15 @@ def split(workspace: str = Workspace, seed: int = typer.Option(0)) -> dict:
 
 @command
 def generate(workspace: str = Workspace, eval_size: int = typer.Option(50),
-             max_new_tokens: int = typer.Option(256)) -> dict:
-    """Base and tuned generations on the test split (background job)."""
+             max_new_tokens: int = typer.Option(256), prompted: list[str] = PROMPTED,
+             seed: int = typer.Option(0, help="Seed of drawn fixed shots.")) -> dict:
+    """Base, tuned and prompted generations on the test split (background job)."""
     from workbench.stages.evaluation import generate as run
     from workbench.stages.pipeline import log_progress
+    from workbench.stages.prompted import from_cli
 
-    return run(Path(workspace), eval_size, max_new_tokens, on_progress=log_progress("generate"))
+    return run(Path(workspace), eval_size, max_new_tokens, on_progress=log_progress("generate"),
+               prompted=from_cli(prompted) or None, seed=seed)
 
 
 @command

@@ -14,6 +14,11 @@ from workbench.cliapp import Workspace, command
 
 OVERWRITE = typer.Option(False, help="Replace an existing file (the file must lie in the "
                                     "current folder, the workspace or $WORKBENCH_DATA_DIRS).")
+PROMPTED = typer.Option([], "--prompted", help="A prompted system (repeat for several): "
+                       "NAME=FILE[,k=K][,shots=fixed|retrieved][,ids=ID+ID][,base=MODEL]; FILE "
+                       "holds its system prompt (UTF-8); k few-shot examples from the train "
+                       "split, fixed (drawn with --seed, or the ids given) or retrieved per "
+                       "prompt (nearest by embeddings).")
 TUNED_RUN = typer.Option(None, help="Train run id to compare (repeat for several; default: "
                                     "the latest).")
 
@@ -37,15 +42,19 @@ def evaluate(workspace: str = Workspace,
                                            "'#### <number>'), none, gsm8k, last_number, "
                                            "choice."),
              rouge_tokenizer: str = typer.Option("unicode", help="ROUGE tokens: unicode, "
-                                                 "whitespace or char.")) -> dict:
-    """Generate with base and tuned run(s) on the same prompts, then score every metric."""
+                                                 "whitespace or char."),
+             prompted: list[str] = PROMPTED) -> dict:
+    """Generate with base, tuned run(s) and prompted systems on the same prompts, then score
+    every metric."""
     from workbench.stages.evaluation import generate, score
     from workbench.stages.pipeline import log_progress
+    from workbench.stages.prompted import from_cli
 
     generated = generate(Path(workspace), eval_size, max_new_tokens,
                          on_progress=log_progress("generate"),
                          sampling=_sampling(sample, seed, temperature, top_p),
-                         tuned_runs=tuned_run or None, batch_size=batch_size)
+                         tuned_runs=tuned_run or None, batch_size=batch_size,
+                         prompted=from_cli(prompted) or None, seed=seed)
     return {"generate": generated, "score": score(Path(workspace), extractor, rouge_tokenizer)}
 
 

@@ -16,6 +16,11 @@ from common.errors import InputError
 from workbench.store import DB_NAME
 
 DEMO_DATA = Path(__file__).parent / "demo_data" / "demo_chat.jsonl"
+# The demo's prompted system: the base model with a task prompt and 2 fixed shots, so the
+# report's first screen weighs the fine-tune against a prompt as well as against the base.
+DEMO_PROMPTED = {"name": "task prompt, 2-shot", "k": 2, "shots": "fixed",
+                 "system_prompt": "You are a helpful assistant. Answer the question directly "
+                                  "in one or two short, plain sentences."}
 
 
 def build_demo(workspace: Path, force: bool = False, max_train_steps: int = 10) -> dict:
@@ -23,8 +28,10 @@ def build_demo(workspace: Path, force: bool = False, max_train_steps: int = 10) 
 
     The demo trains on the redacted text (``redact=True``): its rows carry fictional PII on
     purpose, and the privacy gate refuses to train on unreviewed findings. After scoring, a
-    rating session is rated by script (``workbench.demo_ratings``, marked as demo ratings in
-    its name and guidelines), and ``verdict`` is the report's verdict with those ratings.
+    rating session over every system (base, tuned and the prompted system ``DEMO_PROMPTED``)
+    is rated by script (``workbench.demo_ratings``, marked as demo ratings in its name and
+    guidelines), and ``verdict`` is the report's verdict (fine-tune against the prompt) with
+    those ratings.
 
     Only a workspace is ever replaced (``force``): a folder that exists, is not empty and
     holds no ``workspace.duckdb`` raises InputError and is left as it is.
@@ -44,7 +51,8 @@ def build_demo(workspace: Path, force: bool = False, max_train_steps: int = 10) 
         shutil.rmtree(workspace / "artifacts", ignore_errors=True)
     summary = pipeline(PipelineOptions(input=str(DEMO_DATA), workspace=str(workspace),
                                        max_train_steps=max_train_steps, eval_size=8,
-                                       max_new_tokens=64, redact=True))
+                                       max_new_tokens=64, redact=True,
+                                       prompted=[DEMO_PROMPTED]))
     if summary["metrics"]:  # a rated session and the verdict it supports
         summary["session"] = rate_demo_session(workspace)
         summary["verdict"] = report(workspace)["verdict"]

@@ -61,11 +61,12 @@ def _scores_by_texts(ws, run_id: str) -> dict[tuple[str, str], tuple[float, floa
     return out
 
 
-def _create(ws, run_id: str, seed: int) -> dict:
-    """The session with both raters on every item, or with demo-rater-1 alone when there are
-    fewer shown items (outputs that differ) than raters × k; RatingError when none differs."""
+def _create(ws, run_id: str, seed: int, systems: tuple[str, ...]) -> dict:
+    """The session over ``systems`` with both raters on every item, or with demo-rater-1
+    alone when there are fewer shown items (outputs that differ) than raters × k;
+    RatingError when none differs."""
     def create(raters: list[str]) -> dict:
-        design = SessionDesign(systems=("base", "tuned"), k=len(raters), repeat_share=0.25,
+        design = SessionDesign(systems=systems, k=len(raters), repeat_share=0.25,
                                guidelines=GUIDELINES)
         return ss.create_session(ws, SESSION_NAME, run_id, design, raters, seed=seed,
                                  actor="demo")
@@ -77,8 +78,8 @@ def _create(ws, run_id: str, seed: int) -> dict:
 
 
 def rate_demo_session(workspace: Path, seed: int = 0) -> dict:
-    """Create the demo's session over the latest generate run (base vs tuned, 2 raters per
-    item, a quarter of the items repeated; one rater when fewer than 4 pairs of outputs
+    """Create the demo's session over the latest generate run (every pair of its systems,
+    2 raters per item, a quarter of the items repeated; one rater when fewer than 4 pairs of outputs
     differ) and rate every item of every rater by script.
 
     Returns ``{"session_id", "name", "items", "auto_ties", "ratings"}``, or ``{"session_id":
@@ -86,9 +87,11 @@ def rate_demo_session(workspace: Path, seed: int = 0) -> dict:
     same: all tied automatically). Raises StageError when there is no generate run.
     """
     with open_workspace(workspace) as ws:
-        run_id = ws.require_run("generate")["id"]
+        run = ws.require_run("generate")
+        run_id = run["id"]
+        systems = tuple((run.get("config") or {}).get("systems") or ("base", "tuned"))
         try:
-            made = _create(ws, run_id, seed)
+            made = _create(ws, run_id, seed, systems)
         except ss.RatingError as exc:
             return {"session_id": None, "name": SESSION_NAME, "reason": str(exc)}
         lookup = _scores_by_texts(ws, run_id)

@@ -124,8 +124,10 @@ def _progress_line(record: dict) -> str:
 def generate_task(config: dict, report: Reporter) -> dict:
     """Generations and held-out losses of each system in ``config["systems"]`` for ``prompts.jsonl``.
 
-    ``systems``: {name: adapter folder or None for the base model}; every system gets the same
-    prompts and decoding (``max_new_tokens``, ``batch_size``, ``sampling``: None for greedy or
+    ``systems``: {name: adapter folder or None for the base model}; a prompted system answers
+    its row's ``system_prompts[name]`` messages (on ``model_dirs[name]`` when given), every
+    other system the row's ``prompt``; all get the same decoding (``max_new_tokens``,
+    ``batch_size``, ``sampling``: None for greedy or
     ``evaluation.generate.Sampling`` fields). Writes ``generations.jsonl`` rows {example_id,
     system, output, new_tokens, prompt_tokens} and ``losses.jsonl`` rows {example_id, system,
     loss_sum, tokens}. Returns {"generations": n, "seconds": {system: s}, "new_tokens":
@@ -152,11 +154,13 @@ def _generate_all(rows: list[dict], config: dict, report: Reporter):
     )
     from evaluation.heldout import answer_losses
 
-    prompts, model_dir = [row["prompt"] for row in rows], Path(config["model_dir"])
     sampling = Sampling(**config["sampling"]) if config.get("sampling") else None
     systems, out, losses = config["systems"], [], []
     timing: dict = {"seconds": {}, "new_tokens": {}}
     for k, (system, adapter) in enumerate(systems.items()):
+        # a prompted system answers its own messages (system prompt + shots + test prompt)
+        prompts = [(row.get("system_prompts") or {}).get(system, row["prompt"]) for row in rows]
+        model_dir = Path((config.get("model_dirs") or {}).get(system, config["model_dir"]))
         report(k, len(systems), f"generating with {system} ({len(prompts)} prompts)")
         model, tokenizer = load_for_generation(model_dir, Path(adapter) if adapter else None)
         start = time.perf_counter()
@@ -168,7 +172,8 @@ def _generate_all(rows: list[dict], config: dict, report: Reporter):
         out += [{"example_id": row["example_id"], "system": system, "output": text,
                  "new_tokens": n, "prompt_tokens": p} for row, (text, n), p in
                 zip(rows, answers, prompt_lengths(tokenizer, prompts), strict=True)]
-        scored = answer_losses(model, tokenizer, [(r["prompt"], r["reference"]) for r in rows])
+        scored = answer_losses(model, tokenizer, [(prompt, r["reference"])
+                                                  for prompt, r in zip(prompts, rows, strict=True)])
         losses += [{"example_id": row["example_id"], "system": system, "loss_sum": loss,
                     "tokens": n} for row, (loss, n) in zip(rows, scored, strict=True)]
     return out, losses, timing

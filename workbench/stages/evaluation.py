@@ -63,16 +63,21 @@ def _tuned_systems(ws: Workspace, tuned_runs: list[str] | None) -> dict[str, dic
 def generate(workspace: Path, eval_size: int = 50, max_new_tokens: int = 256,
              on_progress: Progress | None = None, sampling: dict | None = None,
              tuned_runs: list[str] | None = None, batch_size: int = 32,
-             execute: Execute = in_child, rows: list[dict] | None = None) -> dict:
-    """Base and tuned outputs (and held-out losses) for the first ``eval_size`` test rows, as a job.
+             execute: Execute = in_child, rows: list[dict] | None = None,
+             prompted: list[dict] | None = None, seed: int = 0) -> dict:
+    """Base, tuned and prompted outputs (and held-out losses) for the first ``eval_size`` test
+    rows, as a job.
 
     Every system answers the same prompts with the same decoding: greedy, or ``sampling``
     (``evaluation.generate.Sampling`` fields: seed, temperature, top_p). ``tuned_runs``: train
     run ids to compare (default: the latest); the first is the system "tuned", the others are
     named by their run id. All tuned runs must share one base model. ``execute``: how the job
     runs (``workbench.jobs.execute``). ``rows``: the held-out rows ({id, messages}) to answer
-    instead of the current dataset's test split (still the first ``eval_size``). Raises
-    StageError.
+    instead of the current dataset's test split (still the first ``eval_size``).
+    ``prompted``: prompted systems (``evaluation.prompted.PromptedSystem.to_dict`` dicts), each
+    the base model (or its own ``base_model``) with its system prompt and shots
+    (``workbench.stages.prompted.prepare``, fixed shots drawn with ``seed``); their generations
+    record ``shots`` and ``full_prompt``. Raises StageError.
     """
     from training.data import prompt_and_reference
     from training.model import ensure_base_model
@@ -91,22 +96,24 @@ def generate(workspace: Path, eval_size: int = 50, max_new_tokens: int = 256,
     for row in rows:
         prompt, reference = prompt_and_reference(row["messages"])
         prompts.append({"example_id": row["id"], "prompt": prompt, "reference": reference})
-    config = {"model_dir": str(ensure_base_model(bases.pop())),
+    model_dir = ensure_base_model(bases.pop())
+    prompted, model_dirs = _prompted_prompts(workspace, prompted or [], rows, prompts, model_dir,
+                                             max_new_tokens, seed, on_progress, tuple(tuned))
+    config = {"model_dir": str(model_dir),
               "systems": {"base": None, **{name: run["summary"]["adapter"]
-                                           for name, run in tuned.items()}},
+                                           for name, run in tuned.items()},
+                          **{spec["name"]: None for spec in prompted}},
               "system_runs": {name: run["id"] for name, run in tuned.items()},
+              "prompted": {spec["name"]: spec for spec in prompted},
+              "model_dirs": {name: str(d) for name, d in model_dirs.items() if d != model_dir},
               "max_new_tokens": max_new_tokens, "batch_size": batch_size,
-              "sampling": sampling, "train_run": tuned["tuned"]["id"]}
+              "sampling": sampling, "train_run": tuned["tuned"]["id"], "seed": seed}
     run_id, job_dir, result = _run_job(workspace, "generate", dataset_id, config,
                                        {"prompts.jsonl": prompts}, on_progress, execute)
-    by_id = {p["example_id"]: p for p in prompts}
-    records = [{"run_id": run_id, "example_id": g["example_id"], "system": g["system"],
-                "prompt": json.dumps(by_id[g["example_id"]]["prompt"], ensure_ascii=False),
-                "reference": by_id[g["example_id"]]["reference"], "output": g["output"],
-                "new_tokens": g.get("new_tokens"), "prompt_tokens": g.get("prompt_tokens")}
-               for g in read_jsonl(job_dir / "generations.jsonl")]
+    records = _records(run_id, prompts, read_jsonl(job_dir / "generations.jsonl"))
     summary = {"run_id": run_id, "prompts": len(prompts), "max_new_tokens": max_new_tokens,
                "systems": list(config["systems"]),
+               "prompted": _shot_summary(prompts, prompted),
                "decoding": "greedy" if sampling is None else {"sampling": sampling},
                "seconds": result.get("seconds"), "new_tokens": result.get("new_tokens")}
     timings = [{"system": system, "requests": len(prompts), "seconds": seconds,
@@ -121,6 +128,60 @@ def generate(workspace: Path, eval_size: int = 50, max_new_tokens: int = 256,
         save_timings(ws, run_id, timings)
         ws.finish_run(run_id, "succeeded", summary)
     return summary
+
+
+def _prompted_prompts(workspace: Path, prompted: list[dict], rows: list[dict],
+                      prompts: list[dict], model_dir: Path, max_new_tokens: int, seed: int,
+                      on_progress: Progress | None, tuned: tuple[str, ...] = ("tuned",)
+                      ) -> tuple[list[dict], dict[str, Path]]:
+    """Add each prompted system's fitted messages, shot count and shot ids to ``prompts``
+    (under ``system_prompts`` / ``shots`` / ``shot_ids``); returns (the specs, {system: base
+    model folder})."""
+    from training.model import ensure_base_model
+    from workbench.stages.prompted import check_names, prepare
+
+    if not prompted:
+        return [], {}
+    check_names(prompted, ("base", *tuned))
+    model_dirs = {s["name"]: (ensure_base_model(s["base_model"]) if s.get("base_model")
+                              else model_dir) for s in prompted}
+    fitted = prepare(workspace, prompted, rows, model_dirs, max_new_tokens, seed, on_progress)
+    for p in prompts:
+        p["system_prompts"] = {name: f[p["example_id"]]["messages"] for name, f in fitted.items()}
+        p["shots"] = {name: f[p["example_id"]]["shots"] for name, f in fitted.items()}
+        p["shot_ids"] = {name: f[p["example_id"]]["shot_ids"] for name, f in fitted.items()}
+    return prompted, model_dirs
+
+
+def _shot_summary(prompts: list[dict], prompted: list[dict]) -> dict[str, dict]:
+    """{system: {"k", "shots" (fixed|retrieved), "mean_shots", "min_shots"}} per prompted
+    system."""
+    out = {}
+    for spec in prompted:
+        counts = [p["shots"][spec["name"]] for p in prompts]
+        out[spec["name"]] = {"k": spec["k"], "shots": spec["shots"],
+                             "mean_shots": round(sum(counts) / len(counts), 2),
+                             "min_shots": min(counts)}
+    return out
+
+
+def _records(run_id: str, prompts: list[dict], generations: list[dict]) -> list[dict]:
+    """Rows of ``generations``: the test prompt (the same for every system, what raters see),
+    and for a prompted system its shot count and the messages it was sent."""
+    by_id = {p["example_id"]: p for p in prompts}
+    records = []
+    for g in generations:
+        p, system = by_id[g["example_id"]], g["system"]
+        full = (p.get("system_prompts") or {}).get(system)
+        records.append({"run_id": run_id, "example_id": g["example_id"], "system": system,
+                        "prompt": json.dumps(p["prompt"], ensure_ascii=False),
+                        "reference": p["reference"], "output": g["output"],
+                        "new_tokens": g.get("new_tokens"),
+                        "prompt_tokens": g.get("prompt_tokens"),
+                        "shots": (p.get("shots") or {}).get(system),
+                        "full_prompt": None if full is None else json.dumps(
+                            full, ensure_ascii=False)})
+    return records
 
 
 def _score_systems(gens: list[dict], losses: list[dict], extractor: str | None,

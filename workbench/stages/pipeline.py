@@ -49,6 +49,7 @@ class PipelineOptions:
     tuned_runs: list[str] | None = None  # generate: train run ids (None: the latest)
     batch_size: int = 32  # generate: prompts per left-padded batch
     extractor: str = "auto"  # score: answer extractor (auto, none, or a name in EXTRACTORS)
+    prompted: list[dict] | None = None  # generate: prompted systems (PromptedSystem.to_dict)
 
 
 def log_progress(stage: str) -> Callable[[dict], None]:
@@ -76,7 +77,8 @@ def stage_runners(o: PipelineOptions, execute: Execute = in_child
         "generate": lambda: evaluation.generate(ws, o.eval_size, o.max_new_tokens,
                                                 on_progress=log_progress("generate"),
                                                 sampling=o.sampling, tuned_runs=o.tuned_runs,
-                                                batch_size=o.batch_size, execute=execute),
+                                                batch_size=o.batch_size, execute=execute,
+                                                prompted=o.prompted, seed=o.seed),
         "score": lambda: evaluation.score(ws, o.extractor),
     }
 
@@ -139,6 +141,7 @@ def summarize(results: dict, reason: str | None, timings: dict) -> dict:
         "train": None if train is None else {k: train[k] for k in (
             "steps", "first_loss", "final_loss", "adapter", "dataset_version")},
         "metrics": results["score"]["metrics"] if "score" in results else None,
+        "prompted": (results.get("generate") or {}).get("prompted") or None,
         "metrics_reason": reason, "timings": timings,
         "verdict": verdict(None, reason=reason),
     }

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from evaluation.bootstrap import breakdown, paired_interval
-from evaluation.verdict import report_verdict
+from evaluation.verdict import PROMPT_RULE, best_prompted, report_verdict
 from workbench.session_statistics import rouge_scores, statistics
 from workbench.stages import lineage
 from workbench.stages import STAGES
@@ -28,6 +28,8 @@ REPORT_STAGES = STAGES + ("pipeline",)  # run kinds whose latest summary the rep
 AGREEMENT_METRICS = {"rouge1": 1, "rouge2": 1, "rougeL": 1, "rougeLsum": 1, "bleu": 1,
                      "chrf": 1, "exact_match": 1, "json_valid": 1, "answer_accuracy": 1,
                      "heldout_loss": -1}
+# Metrics of the report's systems table (the verdict's metric first).
+TABLE_METRICS = ("rougeL", "chrf", "answer_accuracy", "heldout_loss")
 
 
 def meta_keys(meta: dict[int, dict]) -> list[str]:
@@ -63,7 +65,10 @@ def evaluation_report(ws: Workspace, meta_key: str | None = None, seed: int = 0,
     "intervals" {system: {metric: interval}}, "breakdown" {"key", "metric" {group:
     interval}}, "meta_keys", "lineage" {system: ...}, "loss_curves" [{run_id, step, loss}],
     "extractor" {"name", "choice"} or None (before scoring), "rouge" {"tokenizer",
-    "empty_after_tokenization", "warnings"} or None (before scoring), "examples"}. Intervals: paired bootstrap 95% (BCa, ``seed``).
+    "empty_after_tokenization", "warnings"} or None (before scoring), "examples"}, and the
+    entries of ``prompted_report`` ("prompted", "best_prompt", "vs_best_prompt",
+    "systems_table", "rule"; "breakdown" then also holds "vs_best_prompt"). Intervals:
+    paired bootstrap 95% (BCa, ``seed``).
     """
     run = ws.latest_run("generate")
     if run is None:
@@ -86,13 +91,55 @@ def evaluation_report(ws: Workspace, meta_key: str | None = None, seed: int = 0,
               "extractor": _extractor_note(ws, run["id"]),
               "rouge": _rouge_note(ws, run["id"]),
               "examples": len(example_ids)}
+    report.update(prompted_report(ws, run, per_example, example_ids, report["metrics"],
+                                  options))
     if meta_key and "tuned" in per_example and "base" in per_example:
         groups = [meta.get(i, {}).get(meta_key) for i in example_ids]
-        report["breakdown"] = {"key": meta_key, "by_metric": {
-            metric: breakdown(groups, _aligned(per_example["tuned"], metric, example_ids),
-                              _aligned(per_example["base"], metric, example_ids), **options)
-            for metric in per_example["tuned"] if metric in per_example["base"]}}
+        report["breakdown"] = {"key": meta_key, "by_metric": _breakdown(
+            groups, per_example, "tuned", "base", example_ids, options)}
+        if report["best_prompt"]:
+            report["breakdown"]["vs_best_prompt"] = _breakdown(
+                groups, per_example, "tuned", report["best_prompt"], example_ids, options)
     return report
+
+
+def _breakdown(groups: list, per_example: dict, system: str, baseline: str,
+               example_ids: list[int], options: dict) -> dict[str, dict]:
+    """{metric: {group: paired interval of system − baseline}}."""
+    return {metric: breakdown(groups, _aligned(per_example[system], metric, example_ids),
+                              _aligned(per_example[baseline], metric, example_ids), **options)
+            for metric in per_example[system] if metric in per_example[baseline]}
+
+
+def prompted_report(ws: Workspace, run: dict, per_example: dict, example_ids: list[int],
+                    metrics: dict[str, dict], options: dict) -> dict:
+    """The prompted systems of a generate run: {"prompted" {name: {"k", "shots",
+    "mean_shots", "min_shots"}}, "best_prompt" (highest mean ROUGE-L, or None),
+    "vs_best_prompt" {system: {metric: paired interval of system − best prompt}} for base
+    and the tuned systems, "systems_table" [{system, kind, k, shots, mean_shots, metrics}],
+    "rule" (``evaluation.verdict.PROMPT_RULE`` when there is a prompted system)}."""
+    from workbench.store.prompted import shot_counts
+
+    specs = run["config"].get("prompted") or {}
+    counts = shot_counts(ws, run["id"])
+    prompted = {}
+    for name, spec in specs.items():
+        shots = list(counts.get(name, {}).values())
+        prompted[name] = {"k": spec.get("k", 0), "shots": spec.get("shots", "fixed"),
+                          "mean_shots": round(sum(shots) / len(shots), 2) if shots else None,
+                          "min_shots": min(shots) if shots else None}
+    best = best_prompted(metrics, list(prompted)) if prompted else None
+    others = {s: v for s, v in per_example.items() if s not in prompted or s == best}
+    vs_best = intervals(others, example_ids, best, **options) if best in per_example else {}
+    systems = list(run["config"].get("systems") or per_example)
+    table = [{"system": s, "kind": "base" if s == "base" else
+              "prompted" if s in prompted else "tuned",
+              **{k: (prompted.get(s) or {}).get(k) for k in ("k", "shots", "mean_shots")},
+              "metrics": {m: (metrics.get(s) or {}).get(m) for m in TABLE_METRICS},
+              "vs_best_prompt": {m: (vs_best.get(s) or {}).get(m) for m in TABLE_METRICS}}
+             for s in systems]
+    return {"prompted": prompted, "best_prompt": best, "vs_best_prompt": vs_best,
+            "systems_table": table, "rule": PROMPT_RULE if prompted else None}
 
 
 def _extractor_note(ws: Workspace, run_id: str) -> dict | None:

@@ -1,10 +1,10 @@
 """Evaluation tables: generations, aggregate and per-example metric scores, held-out losses.
 
 Functions take an open ``Workspace``; rows are dicts. Tables: ``generations`` (m001, plus
-``new_tokens`` from m007 and ``prompt_tokens`` from m012), ``metric_scores`` (aggregates),
+``new_tokens`` from m007 and ``prompt_tokens`` from m015), ``metric_scores`` (aggregates),
 ``example_scores`` (one value per run, example, system and metric) and ``heldout_losses``
 (summed nats and token count per example and system), the last two from
-``m007_evaluation``; ``generation_timings`` (m012: measured generation seconds per run and
+``m007_evaluation``; ``generation_timings`` (m015: measured generation seconds per run and
 system).
 """
 

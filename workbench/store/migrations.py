@@ -229,10 +229,21 @@ def m015_request_cost(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def m016_prompted_generations(con: duckdb.DuckDBPyConnection) -> None:
+    """Per generation of a prompted system: how many few-shot examples its prompt got
+    (``shots``) and the messages sent to the model (``full_prompt``, JSON); both NULL for
+    base and tuned systems, whose prompt is ``prompt``. Owner: stages/evaluation.py."""
+    con.execute("""
+    ALTER TABLE generations ADD COLUMN shots INTEGER;
+    ALTER TABLE generations ADD COLUMN full_prompt VARCHAR;
+    """)
+
+
 MIGRATIONS = [m001_initial, m002_privacy, m003_training, m004_sessions, m005_curation_io,
               m006_curation_dedup, m007_evaluation, m008_embedding_cache,
               m009_drop_unused_rating_tables, m010_pii_phone_region, m011_login_guard,
-              m012_quality_signals, m013_current_dataset, m014_coverage_map, m015_request_cost]
+              m012_quality_signals, m013_current_dataset, m014_coverage_map, m015_request_cost,
+              m016_prompted_generations]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:
