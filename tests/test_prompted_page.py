@@ -31,13 +31,13 @@ def test_the_run_page_prefills_the_task_prompt_and_passes_the_prompted_system(
     monkeypatch.setenv("WORKBENCH_WORKSPACE", str(root))
     at = admin_page("views/run.py")
     assert at.text_area(key="prompted_text").value == "Be kind."  # 2 of 3 system messages
-    at.selectbox(key="stage").select("generate")
+    at.selectbox(key="stage").select("generate").run()  # fields follow the chosen stage
     at.number_input(key="prompted_k").set_value(3)
     at.radio(key="prompted_shots").set_value("retrieved")
     monkeypatch.setattr(jobs, "start", lambda job_dir: None)  # the config is the point
     at.button(key="start").click().run()
     assert not at.exception
-    (job_dir,) = (root / "artifacts" / "jobs").glob("stage-*")
+    (job_dir,) = (root / "artifacts" / "jobs").glob("generate-*")
     options = json.loads((job_dir / "config.json").read_text())["options"]
     assert options["prompted"] == [{"name": "task prompt", "system_prompt": "Be kind.", "k": 3,
                                     "shots": "retrieved", "shot_ids": [], "base_model": None}]
@@ -65,7 +65,7 @@ def test_the_report_page_shows_the_systems_table_against_the_best_prompt(tmp_pat
     assert not at.exception
     assert at.info[0].value.startswith("**Verdict** · The fine-tune beats the best prompt "
                                        "(3-shot fixed) by ROUGE-L +0.125")
-    (table,) = [d.value for d in at.dataframe if "kind" in d.value.columns]
+    (table,) = [d.value for d in at.dataframe if "shots" in d.value.columns]
     assert list(table["system"]) == ["base", "tuned", "0-shot", "3-shot fixed"]
     assert list(table["ROUGE-L − 3-shot fixed"])[:2] == [-0.4375, 0.125]
     assert PROMPT_RULE in [c.value for c in at.caption]
