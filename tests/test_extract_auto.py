@@ -59,7 +59,7 @@ def test_score_detects_gsm8k_references_and_the_report_says_so(tmp_path):
     page = render_html(gather(root))
     assert ("Answer extractor: auto-detected: every reference ends with &#x27;#### "
             "&lt;number&gt;&#x27; (GSM8K).") in page
-    assert "<td>answer accuracy</td><td>0.3333</td><td>1</td>" in page
+    assert "<td>answer accuracy</td><td>mean over rows</td><td>0.3333</td><td>1</td>" in page
 
 
 def test_prose_references_get_no_extractor_and_a_named_one_still_works(tmp_path):
