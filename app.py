@@ -26,8 +26,8 @@ PAGES = [  # the admin's pages
     st.Page("views/browse.py", title="Browse", icon="🔎"),
     st.Page("views/dedup.py", title="Duplicates", icon="👯"),
     st.Page("views/quality.py", title="Quality", icon="✨"),
-    st.Page("views/versions.py", title="Versions", icon="🗂️"),
     st.Page("views/coverage_map.py", title="Coverage map", icon="🗺️"),
+    st.Page("views/versions.py", title="Versions", icon="🗂️"),
     st.Page("views/privacy.py", title="Privacy", icon="🛡️"),
     st.Page("views/run.py", title="Run", icon="▶️"),
     st.Page("views/train.py", title="Train", icon="🏋️"),
@@ -41,7 +41,7 @@ LOGIN = st.Page("views/login.py", title="Log in", icon="🔑")
 role = _ui.auth().get("role")
 if role == "admin":
     _ui.logout_button()
-    st.navigation(PAGES).run()
+    st.navigation(PAGES, expanded=True).run()  # every page in view, no "View more"
 elif role == "rater":
     st.navigation([RATE, *_ui.refusal_pages(PAGES)], position="hidden").run()
 else:

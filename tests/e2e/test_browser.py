@@ -152,11 +152,11 @@ def test_clicking_a_findings_bar_lists_the_rows_behind_it(server, browser):
     assert [bars.nth(i).get_attribute("aria-label") for i in range(bars.count())] == [
         "rows: 2; code: test_leakage; severity: warning; findings: 2",
         "rows: 1; code: missing_system; severity: info; findings: 1"]
-    choice = page.locator("[data-testid='stSelectbox'] input").first
+    choice = page.locator("[data-testid='stMain'] [data-testid='stSelectbox'] input").first
     assert choice.input_value() == "test_leakage"  # the largest bar comes first
     chart.locator("path[role='graphics-symbol'][aria-label*='missing_system']").click()
     page.wait_for_function("() => [...document.querySelectorAll("
-                           "\"[data-testid='stSelectbox'] input\")].some("
+                           "\"[data-testid='stMain'] [data-testid='stSelectbox'] input\")].some("
                            "e => e.value === 'missing_system')", timeout=60_000)
     page.get_by_text("row 1: no system message").wait_for(state="attached", timeout=60_000)
     shot(page, "admin-data-bar-clicked")
