@@ -203,7 +203,8 @@ def prompt_verdict(metric: dict, pair: dict | None, best: str, *, label: str = M
 
     ``metric``: ``paired_interval`` of tuned − best prompt ({"n", "diff", "low", "high"});
     ``pair``: the fine-tune's session pair row against ``best`` (``pair_of``; None or n = 0:
-    no ratings); ``payback``: a clause appended after "; " (the training-cost break-even).
+    no ratings); ``payback``: a clause appended after "; " (the training-cost break-even) when
+    the fine-tune wins; a kept prompt has no training to pay back.
 
     >>> prompt_verdict({"n": 50, "diff": 0.08, "low": 0.03, "high": 0.13},
     ...                {"n": 120, "win_rate": 0.64, "low": 0.52, "high": 0.75}, "3-shot retrieved")
@@ -233,8 +234,8 @@ and wins 64% [52%, 75%] of 120 blind ratings.'
         text = (f"Prompting is as good: the fine-tune's advantage over '{best}' is not "
                 f"significant ({scores}" + (f"; it wins {ratings}" if rated else "") +
                 "); keep the prompt")
-    if payback:  # a sentence of its own (evaluation.cost.payback_clause): one final stop
-        text += f"; {payback.rstrip('.')}"
+    if payback and m * r >= 0 and (m > 0 or r > 0):  # pay-back matters only for a winner
+        text += f"; {payback.rstrip('.')}"  # a sentence of its own: one final stop
     few = [what for what, n in (("held-out rows", metric["n"]),
                                 ("ratings", pair["n"] if rated else None))
            if n is not None and n < MIN_FIRM_N]

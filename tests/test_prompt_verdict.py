@@ -80,6 +80,13 @@ def test_the_cost_sections_clause_ends_the_verdict_with_one_stop():
         "ratings yet; it pays back its 10 minutes of training after 1,200 requests.")
 
 
+def test_a_kept_prompt_gets_no_pay_back_clause():
+    text = prompt_verdict(interval(-0.045, -0.083, -0.002), None, "p",
+                          payback="it pays back its 35 seconds of training after 88 requests.")
+    assert text == ("The best prompt (p) beats the fine-tune by ROUGE-L -0.045 [-0.083, -0.002]; "
+                    "keep the prompt.")
+
+
 def test_a_pair_stored_the_other_way_round_is_flipped():
     row = {"system": "tuned", "other": "3-shot", "wins": 2, "losses": 6, "ties": 0, "n": 8,
            "win_rate": 0.25, "low": 0.07, "high": 0.59}
