@@ -17,6 +17,8 @@ import re
 import shutil
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import expect
 
 from tests.e2e.flow_data import DUPLICATE_LINE, PII_EMAIL, ROWS_IN, flow_jsonl
 from tests.e2e.helpers import (
@@ -75,8 +77,28 @@ def metrics(page, count: int) -> dict:
 
 def choose(page, label: str, option: str) -> None:
     """Pick ``option`` in the st.selectbox labelled ``label``."""
-    page.get_by_label(label, exact=True).click()
-    page.get_by_role("option", name=option, exact=True).click()
+    for attempt in range(3):  # a rerun that lands on the click closes the list: open again
+        page.get_by_label(label, exact=True).click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    shot(page, f"flow-choose-{option}-failed")
+    raise AssertionError(f"the {label!r} list never offered {option!r}")
+
+
+def click_until(page, button: str, then: str, attempts: int = 3) -> None:
+    """Click the button ``button`` until the button ``then`` shows (a rerun that lands on the
+    click drops it: Streamlit reruns the page after every widget change)."""
+    for _ in range(attempts):
+        page.get_by_role("button", name=button).click()
+        try:
+            page.get_by_role("button", name=then).wait_for(timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            continue
+    page.get_by_role("button", name=then).click()
 
 
 def run_stage(page, stage: str, shot_name: str, **numbers) -> str:
@@ -84,7 +106,9 @@ def run_stage(page, stage: str, shot_name: str, **numbers) -> str:
     job's name. A failed job fails the test with the page's error line."""
     choose(page, "What to run", stage)
     for label, value in numbers.items():
-        page.get_by_label(label, exact=True).fill(str(value))
+        field = page.get_by_label(label, exact=True)
+        expect(field).to_have_count(1, timeout=WAIT_MS)  # the rerun's stale copy is gone
+        field.fill(str(value))
     page.get_by_role("button", name="Start").click()
     started = page.get_by_text(re.compile(rf"^Started {stage}( → score)? as job "))
     started.wait_for(timeout=WAIT_MS)
@@ -156,14 +180,12 @@ def test_the_admin_curates_trains_generates_and_two_raters_rate(flow, browser):
                                                  "example_id": 7}]
     admin.get_by_test_id("stRadio").get_by_text("accept", exact=True).click()
     admin.get_by_label("Reason (kept in the audit log)").fill("a planted address")
-    admin.get_by_role("button", name="Apply to all unreviewed EMAIL_ADDRESS").click()
-    admin.get_by_role("button", name="Confirm: accept 1 finding(s)").click()
+    click_until(admin, "Apply to all unreviewed EMAIL_ADDRESS", "Confirm: accept 1 finding(s)")
     expect_text(admin, "1 finding(s) decided")
     choose(admin, "Entity type", "PERSON")
     admin.get_by_test_id("stRadio").get_by_text("reject", exact=True).click()
     admin.get_by_label("Reason (kept in the audit log)").fill("topic words, not names")
-    admin.get_by_role("button", name="Apply to all unreviewed PERSON").click()
-    admin.get_by_role("button", name="Confirm: reject 8 finding(s)").click()
+    click_until(admin, "Apply to all unreviewed PERSON", "Confirm: reject 8 finding(s)")
     expect_text(admin, "8 finding(s) decided")
     admin.get_by_role("button", name="Redact accepted findings").click()
     expect_text(admin, "Redacted 1 span(s) in 1 example(s); re-scan passed.")
@@ -176,20 +198,25 @@ def test_the_admin_curates_trains_generates_and_two_raters_rate(flow, browser):
     # 4. a 3-step LoRA run on the Train page, over the tiny model
     go(admin, "Train")
     admin.get_by_text("New training run").click()
-    for label, value in {"base model": flow["tiny"], "max steps": 3, "batch size": 4,
-                         "max seq len": 128, "learning rate": 0.05, "warmup steps": 0,
-                         "checkpoint every": 0, "lora rank": 8}.items():
+    for label, value in {"Base model": flow["tiny"], "Training steps (0 = by epochs)": 3,
+                         "Batch size": 4, "Longest conversation (tokens)": 128,
+                         "Learning rate": 0.05, "Warm-up steps": 0,
+                         "Checkpoint every N steps": 0, "LoRA rank": 8}.items():
         admin.get_by_label(label, exact=True).fill(str(value))
     shot(admin, "flow-08-train-form")
     admin.get_by_role("button", name="Start training").click()
-    state = admin.get_by_text(re.compile(r"^(succeeded|failed|cancelled) · "))
+    state = admin.get_by_text(re.compile(r"^train-\S+ · (succeeded|failed|cancelled) · "))
     state.wait_for(timeout=JOB_WAIT_MS)
     shot(admin, "flow-09-train-done")
-    assert state.inner_text().startswith("succeeded · "), admin.locator(
+    assert " · succeeded · " in state.inner_text(), admin.locator(
         "[data-testid='stAlertContentError']").all_inner_texts()
 
     # 5. base and tuned answers for the 4 test rows, from the Run page
     go(admin, "Run")
+    choose(admin, "What to run", "generate")  # base and tuned only: no prompted system here
+    admin.get_by_text("Prompted system (fine-tune or prompt?)").click()
+    admin.get_by_text("Add a prompted system").click()
+    expect(admin.get_by_role("checkbox", name="Add a prompted system")).not_to_be_checked()
     run_stage(admin, "generate", "flow-10-run-generate", **{"Eval size": 4,
                                                             "Max new tokens": 8})
     with open_workspace(flow["workspace"]) as ws:
