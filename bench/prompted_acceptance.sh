@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Fine-tune or prompt? The acceptance runs: the verdict table (base, 0-shot prompt, 3-shot
+# fixed, 3-shot retrieved, tuned) with paired-bootstrap intervals and the break-even figure,
+# through the real CLI (`workbench pipeline --prompted ...`, then `workbench report`), each in
+# a fresh workspace.
+#
+# Run from the repository root:  bash bench/prompted_acceptance.sh dolly|gsm8k [OUT_DIR]
+#   dolly: ../shared/data/dolly15k_first25.jsonl (25 rows: a few held-out rows, minutes)
+#   gsm8k: ../shared/data/alpaca_gsm8k_train.json (7,473 rows, 30 training steps, 50 test
+#          prompts; CPU-heavy: about an hour on 2 loaded cores)
+# OUT_DIR (default /tmp/prompted-acceptance) gets <name>/ (the workspace), <name>.prompt.txt,
+# <name>.pipeline.json, <name>.report.json, <name>.table.md and <name>.log (progress, times and
+# load averages). The table is printed by bench/prompted_table.py from the report's JSON.
+set -euo pipefail
+name=${1:?usage: bench/prompted_acceptance.sh dolly|gsm8k [OUT_DIR]}
+out=${2:-/tmp/prompted-acceptance}
+root=$(cd "$(dirname "$0")/.." && pwd)
+case $name in
+  dolly) input=$root/../shared/data/dolly15k_first25.jsonl
+         prompt="Answer the instruction accurately and concisely. When a context passage is given, base the answer on it." ;;
+  gsm8k) input=$root/../shared/data/alpaca_gsm8k_train.json
+         prompt="Solve the math word problem. Reason step by step, then write the final answer on its own line as: #### <number>" ;;
+  *) echo "unknown run $name (dolly or gsm8k)" >&2; exit 2 ;;
+esac
+[ -f "$input" ] || { echo "$input not found" >&2; exit 2; }
+mkdir -p "$out"
+ws=$out/$name
+rm -rf "$ws"  # a fresh workspace every time
+printf '%s\n' "$prompt" > "$out/$name.prompt.txt"
+wb() { PYTHONPATH=$root "$root/.venv/bin/python" -m workbench "$@"; }
+log=$out/$name.log
+stamp() { echo "$(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg) $*" | tee -a "$log"; }
+stamp "pipeline start: $input"
+start=$(date +%s)
+wb pipeline --input "$input" --workspace "$ws" --max-train-steps 30 --eval-size 50 \
+  --prompted "0-shot prompt=$out/$name.prompt.txt,k=0" \
+  --prompted "3-shot fixed=$out/$name.prompt.txt,k=3,shots=fixed" \
+  --prompted "3-shot retrieved=$out/$name.prompt.txt,k=3,shots=retrieved" \
+  > "$out/$name.pipeline.json" 2>> "$log"
+stamp "pipeline done in $(( $(date +%s) - start )) s"
+start=$(date +%s)
+wb report --workspace "$ws" > "$out/$name.report.json" 2>> "$log"
+stamp "report done in $(( $(date +%s) - start )) s"
+PYTHONPATH=$root "$root/.venv/bin/python" "$root/bench/prompted_table.py" \
+  < "$out/$name.report.json" | tee "$out/$name.table.md"
