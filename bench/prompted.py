@@ -10,10 +10,14 @@ the script prints a JSON object with ``"skipped"`` and exits 0.
 
 Ours: the product's default path, ``evaluation.generate.generate_detailed``: length-sorted
 batches of ``batch_size`` prompts, ``decode_rows``, which finds the token prefix every prompt
-of the batch shares (system prompt + shots) and prefills it once, each prompt then reading only
-its own question on top of a copy of the prefix's keys/values.
+of the batch shares (system prompt + shots), prefills it once and keeps its keys/values once;
+each prompt then reads only its own question, and every attention (its question's prefill,
+each decoding step) covers the shared prefix once for all rows plus the row's own tokens
+(``shared_prefix_attention``).
 Baseline: the same call with ``min_shared_prefix`` set past any prompt's length, so every
-prompt is prefilled whole (the product's path before prefix reuse; decoding is the same loop).
+prompt is prefilled whole, on its own, into a cache of its own (system prompt and shots
+included), and decoded by the same loop with transformers' SDPA attention over that cache:
+what generation does without prefix sharing.
 Both decode greedily to ``max_new_tokens`` with the same model object, threads and stop
 tokens; the outputs must be identical (the run exits 1 otherwise). One warm-up generation runs
 first. Sizes: 32 prompts, batch 32, 32 new tokens (--quick: 6 prompts, batch 6, 8 new

@@ -11,6 +11,13 @@
 # OUT_DIR (default /tmp/prompted-acceptance) gets <name>/ (the workspace), <name>.prompt.txt,
 # <name>.pipeline.json, <name>.report.json, <name>.table.md and <name>.log (progress, times and
 # load averages). The table is printed by bench/prompted_table.py from the report's JSON.
+# Both files name people (GSM8K's word problems, Dolly's contexts): Presidio finds PERSON spans
+# and the privacy gate would stop training, so the pipeline runs with --redact (names become
+# <PERSON> in the training text). GATE=override instead runs the pipeline without --redact
+# (it stops at the gate after split and leakage), records an admin's override (the names in
+# these public data sets are fictional or public figures), then runs the remaining stages one
+# command each: train, generate (with the same prompted systems), score. GATE=override with
+# RESUME=1 keeps a gated workspace that a first pipeline run left and starts at the override.
 set -euo pipefail
 name=${1:?usage: bench/prompted_acceptance.sh dolly|gsm8k [OUT_DIR]}
 out=${2:-/tmp/prompted-acceptance}
@@ -25,19 +32,34 @@ esac
 [ -f "$input" ] || { echo "$input not found" >&2; exit 2; }
 mkdir -p "$out"
 ws=$out/$name
-rm -rf "$ws"  # a fresh workspace every time
+[ "${RESUME:-0}" = 1 ] || rm -rf "$ws"  # a fresh workspace every time
 printf '%s\n' "$prompt" > "$out/$name.prompt.txt"
 wb() { PYTHONPATH=$root "$root/.venv/bin/python" -m workbench "$@"; }
 log=$out/$name.log
 stamp() { echo "$(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg) $*" | tee -a "$log"; }
-stamp "pipeline start: $input"
+systems=(--prompted "0-shot prompt=$out/$name.prompt.txt,k=0"
+         --prompted "3-shot fixed=$out/$name.prompt.txt,k=3,shots=fixed"
+         --prompted "3-shot retrieved=$out/$name.prompt.txt,k=3,shots=retrieved")
 start=$(date +%s)
-wb pipeline --input "$input" --workspace "$ws" --max-train-steps 30 --eval-size 50 \
-  --prompted "0-shot prompt=$out/$name.prompt.txt,k=0" \
-  --prompted "3-shot fixed=$out/$name.prompt.txt,k=3,shots=fixed" \
-  --prompted "3-shot retrieved=$out/$name.prompt.txt,k=3,shots=retrieved" \
-  > "$out/$name.pipeline.json" 2>> "$log"
-stamp "pipeline done in $(( $(date +%s) - start )) s"
+if [ "${RESUME:-0}" != 1 ]; then
+  stamp "pipeline start: $input"
+  flags=(--redact); [ "${GATE:-redact}" = override ] && flags=()
+  wb pipeline --input "$input" --workspace "$ws" --max-train-steps 30 --eval-size 50 \
+    "${flags[@]}" "${systems[@]}" > "$out/$name.pipeline.json" 2>> "$log"
+  stamp "pipeline done in $(( $(date +%s) - start )) s"
+fi
+if [ "${GATE:-redact}" = override ]; then
+  wb privacy-grant-admin --workspace "$ws" --name acceptance --by acceptance >> "$log"
+  wb privacy-override --workspace "$ws" --who acceptance \
+    --reason "public benchmark data: the names are fictional or public figures" >> "$log"
+  for stage in "train --max-steps 30" "generate --eval-size 50" "score"; do
+    start=$(date +%s)
+    extra=(); [ "${stage%% *}" = generate ] && extra=("${systems[@]}")
+    # shellcheck disable=SC2086
+    wb $stage --workspace "$ws" "${extra[@]}" > "$out/$name.${stage%% *}.json" 2>> "$log"
+    stamp "${stage%% *} done in $(( $(date +%s) - start )) s"
+  done
+fi
 start=$(date +%s)
 wb report --workspace "$ws" > "$out/$name.report.json" 2>> "$log"
 stamp "report done in $(( $(date +%s) - start )) s"

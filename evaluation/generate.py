@@ -9,7 +9,8 @@ costs nothing to read, only a masked slot in attention; every step then runs all
 rows at once, and a row leaves the batch at its stop token. Greedy rows equal one-prompt
 ``model.generate``, which still serves a single prompt. When the prompts of a batch start
 with the same tokens (a system prompt and fixed few-shot examples), that prefix is prefilled
-once and its keys/values reused for every prompt (``shared_prefix_length``).
+once, its keys/values kept once and read by every prompt's attention (``shared_prefix_length``,
+``shared_prefix_attention``).
 Throughput against one prompt at a time: ``bench/generate.py``; prefix reuse against
 prefilling each whole prompt: ``bench/prompted.py``.
 
@@ -19,6 +20,7 @@ Run as: ``generate(ensure_base_model(), [[{"role": "user", "content": "Hi"}]])``
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
@@ -224,8 +226,8 @@ def _buffers(like: list, rows: int, capacity: int, length: int) -> list:
         length) for layer in like]
 
 
-def _prefill_each_row(model, input_ids, lengths: list[int], max_new_tokens: int,
-                      prefix: int = 0) -> tuple[list, list] | None:
+def _prefill_each_row(model, input_ids, lengths: list[int], max_new_tokens: int
+                      ) -> tuple[list, list] | None:
     """(cache layers, last-position logits per row): each row's whole prompt read on its own,
     its keys/values copied left-padded into the buffers; None for a cache that is not plain
     ``DynamicLayer``s."""
@@ -247,13 +249,104 @@ def _prefill_each_row(model, input_ids, lengths: list[int], max_new_tokens: int,
     return layers, first_logits
 
 
+SHARED_PREFIX_ATTENTION = "sdpa_shared_prefix"  # attention implementation name (transformers)
+
+
+def shared_prefix_attention(module, query, key, value, attention_mask, dropout: float = 0.0,
+                            scaling: float | None = None, shared_prefix: list | None = None,
+                            **kwargs):
+    """Attention over a prefix's keys/values that every row shares, then each row's own.
+
+    A ``transformers`` attention function (``AttentionInterface``; registered as
+    ``SHARED_PREFIX_ATTENTION`` by ``_shared_prefix_attention``). Without ``shared_prefix`` it
+    is ``sdpa_attention_forward`` itself. With it: ``shared_prefix[module.layer_idx]`` is the
+    prefix's (keys, values), each (kv heads, prefix columns, head dim), stored once; ``key`` /
+    ``value`` (rows, kv heads, own columns, head dim) hold only each row's tokens after the
+    prefix (left-padded), ``attention_mask`` their boolean mask (rows, 1, queries, own columns)
+    from ``sdpa_mask`` (None: causal). Every query attends to the whole prefix and to its
+    row's unmasked own columns; both score blocks share one softmax (the running maximum and
+    sum of the two blocks combined, as cascade attention / FlashInfer's shared-prefix batch
+    decoding do), in float32. The prefix part is one matrix product per kv head over the
+    queries of all rows (grouped-query heads folded in), so the prefix is read once per step
+    instead of once per row. Returns (output (rows, queries, heads, head dim), None).
+    """
+    if shared_prefix is None:
+        from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+        return sdpa_attention_forward(module, query, key, value, attention_mask,
+                                      dropout=dropout, scaling=scaling, **kwargs)
+    prefix_keys, prefix_values = shared_prefix[module.layer_idx]
+    rows, heads, queries, dim = query.shape
+    kv_heads, own = key.shape[1], key.shape[2]
+    group = heads // kv_heads * queries  # query vectors per kv head and row
+    scale = scaling if scaling is not None else dim ** -0.5
+    grouped = query.float().reshape(rows, kv_heads, group, dim)
+    stacked = grouped.transpose(0, 1).reshape(kv_heads, rows * group, dim)
+    prefix_scores = torch.bmm(stacked, prefix_keys.float().transpose(1, 2)) * scale
+    own_scores = torch.matmul(grouped, key.float().transpose(2, 3)) * scale
+    if attention_mask is None and queries > 1:  # causal over the own columns
+        allowed = (torch.arange(own)[None, :]
+                   <= torch.arange(own - queries, own)[:, None])[None, None]
+    else:
+        allowed = attention_mask
+    if allowed is not None:
+        allowed = allowed[:, :, None].expand(-1, kv_heads, heads // kv_heads, -1, -1)
+        own_scores = own_scores.masked_fill(~allowed.reshape(-1, kv_heads, group, own),
+                                            float("-inf"))
+    prefix_max = prefix_scores.amax(dim=-1).view(kv_heads, rows, group).transpose(0, 1)
+    top = torch.maximum(prefix_max, own_scores.amax(dim=-1))  # (rows, kv heads, group)
+    prefix_weights = torch.exp(prefix_scores - top.transpose(0, 1).reshape(
+        kv_heads, rows * group, 1))
+    own_weights = torch.exp(own_scores - top[..., None])
+    total = (prefix_weights.sum(dim=-1).view(kv_heads, rows, group).transpose(0, 1)
+             + own_weights.sum(dim=-1))
+    mixed = (torch.bmm(prefix_weights, prefix_values.float()).view(
+        kv_heads, rows, group, dim).transpose(0, 1)
+        + torch.matmul(own_weights, value.float()))
+    output = (mixed / total[..., None]).reshape(rows, heads, queries, dim)
+    return output.transpose(1, 2).contiguous().to(query.dtype), None
+
+
+@cache
+def _shared_prefix_attention() -> str:
+    """Register ``shared_prefix_attention`` (and ``sdpa_mask`` for its masks) with
+    ``transformers`` once; returns its name."""
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+    AttentionInterface.register(SHARED_PREFIX_ATTENTION, shared_prefix_attention)
+    AttentionMaskInterface.register(SHARED_PREFIX_ATTENTION, sdpa_mask)
+    return SHARED_PREFIX_ATTENTION
+
+
+def _uses_sdpa(model) -> bool:
+    """Whether ``model`` (or the spy/wrapper around it) runs ``transformers``' SDPA attention,
+    which ``shared_prefix_attention`` extends."""
+    return getattr(getattr(model, "config", None), "_attn_implementation", None) == "sdpa"
+
+
+@contextmanager
+def _attention_sharing_prefix(model):
+    """Switch an ``sdpa`` model to ``shared_prefix_attention`` while the block runs; that is
+    plain SDPA for every call without ``shared_prefix``, so another caller of the same model
+    meanwhile gets the same results."""
+    config = model.config
+    config._attn_implementation = _shared_prefix_attention()
+    try:
+        yield
+    finally:
+        config._attn_implementation = "sdpa"
+
+
 def _prefill_sharing_prefix(model, input_ids, lengths: list[int], max_new_tokens: int,
-                            prefix: int) -> tuple[list, list] | None:
-    """(cache layers, last-position logits per row): the ``prefix`` tokens every row starts
-    with read once, their keys/values copied into every row's slot of the buffers, then each
-    row's remaining tokens read on their own with a cache over that row's slot (a
-    ``growing_layer_class()`` view, so the new keys/values are written in place after the
-    prefix); None for a cache that is not plain ``DynamicLayer``s."""
+                            prefix: int) -> tuple[list, list, list] | None:
+    """(own cache layers, last-position logits per row, the prefix's (keys, values) per
+    layer): the ``prefix`` tokens every row starts with read once and kept once, then each
+    row's remaining tokens read on their own, attending to the prefix through
+    ``shared_prefix_attention`` and written into that row's slot of the own buffers
+    (``growing_layer_class()``, left-padded: (rows, kv heads, longest rest + max_new_tokens,
+    head dim)); None for a cache that is not plain ``DynamicLayer``s. Run inside
+    ``_attention_sharing_prefix``."""
     from transformers.cache_utils import Cache
 
     growing_layer = growing_layer_class()
@@ -264,21 +357,20 @@ def _prefill_sharing_prefix(model, input_ids, lengths: list[int], max_new_tokens
     prefix_layers = _plain_layers(output)
     if prefix_layers is None:
         return None
-    layers = _buffers(prefix_layers, rows, columns + max_new_tokens, columns)
-    starts = [columns - length for length in lengths]
-    for target, layer in zip(layers, prefix_layers, strict=True):
-        for row, begin in enumerate(starts):
-            target._keys[row, :, begin:begin + prefix] = layer.keys[0]
-            target._values[row, :, begin:begin + prefix] = layer.values[0]
+    shared = [(layer.keys[0], layer.values[0]) for layer in prefix_layers]
+    rest = [length - prefix for length in lengths]
+    width = max(rest)
+    layers = _buffers(prefix_layers, rows, width + max_new_tokens, width)
     first_logits = []
-    for row, begin in enumerate(starts):
-        own = Cache(layers=[growing_layer(target._keys[row:row + 1, :, begin:],
-                                          target._values[row:row + 1, :, begin:], prefix)
-                            for target in layers])
-        output = model(input_ids=input_ids[row:row + 1, begin + prefix:], cache=own,
-                       use_cache=True, logits_to_keep=1)
+    for row, own in enumerate(rest):
+        cache = Cache(layers=[growing_layer(target._keys[row:row + 1, :, width - own:],
+                                            target._values[row:row + 1, :, width - own:], 0)
+                              for target in layers])
+        output = model(input_ids=input_ids[row:row + 1, columns - own:], cache=cache,
+                       position_ids=torch.arange(prefix, prefix + own)[None],
+                       shared_prefix=shared, use_cache=True, logits_to_keep=1)
         first_logits.append(output.logits[:, -1])
-    return layers, first_logits
+    return layers, first_logits, shared
 
 
 def decode_rows(model, input_ids, attention_mask, max_new_tokens: int, stop_ids: list[int],
@@ -298,26 +390,50 @@ def decode_rows(model, input_ids, attention_mask, max_new_tokens: int, stop_ids:
     remaining row are dropped with it. Greedy rows then equal one-row ``model.generate``.
 
     Shared prefix: when all rows start with the same ``shared_prefix_length`` tokens (at
-    least ``min_shared_prefix``), those are prefilled once and each row reads only the rest
-    of its prompt on top of a copy of the prefix's keys/values, at the positions that follow
-    the prefix (the prefix-caching idea of vLLM's automatic prefix caching and SGLang's
-    RadixAttention, here within one batch). Logits then differ from prefilling the whole
-    prompt only by float rounding (the prefix's projections run over fewer rows; about 2e-5
-    on SmolLM2-135M), so greedy outputs stay the same except at a near-tie of two tokens.
+    least ``min_shared_prefix``) and the model runs SDPA attention, those are prefilled once
+    and their keys/values kept once; each row reads only the rest of its prompt, at the
+    positions that follow the prefix, and its cache holds only its own tokens (left-padded
+    to the longest rest); every attention then covers the shared prefix and the row's own
+    columns in one softmax (``shared_prefix_attention``). This is the prefix-caching idea of
+    vLLM's automatic prefix caching and SGLang's RadixAttention, here within one batch, with
+    the prefix read once per step for all rows as in cascade attention, instead of a copy
+    per row. Logits then differ from prefilling the whole prompt only by float rounding
+    (about 2e-5 of logits up to 32 on SmolLM2-135M), so greedy outputs stay the same except
+    at a near-tie of two tokens.
     """
+    lengths = attention_mask.sum(dim=1).tolist()
+    prefix = shared_prefix_length(input_ids, lengths, min_shared_prefix) if _uses_sdpa(
+        model) else 0
+    if not prefix:
+        filled = _prefill_each_row(model, input_ids, lengths, max_new_tokens)
+        if filled is None:
+            return None
+        return _decode(model, *filled, attention_mask.clone(), lengths, max_new_tokens,
+                       stop_ids, sampling, {})
+    with _attention_sharing_prefix(model):
+        filled = _prefill_sharing_prefix(model, input_ids, lengths, max_new_tokens, prefix)
+        if filled is None:
+            return None
+        layers, first_logits, shared = filled
+        own = [length - prefix for length in lengths]
+        width = max(own)
+        mask = (torch.arange(width)[None, :] >= width - torch.tensor(own)[:, None]).to(
+            attention_mask.dtype)  # each row's own tokens, left-padded
+        return _decode(model, layers, first_logits, mask, lengths, max_new_tokens, stop_ids,
+                       sampling, {"shared_prefix": shared})
+
+
+def _decode(model, layers: list, first_logits: list, mask, lengths: list[int],
+            max_new_tokens: int, stop_ids: list[int], sampling: Sampling | None,
+            extra: dict) -> list[list[int]]:
+    """``decode_rows``' decoding loop from prefilled cache ``layers`` (``mask``: their
+    (rows, columns) attention mask) and each row's first logits; ``extra``: keyword
+    arguments of every forward (``shared_prefix``)."""
     from transformers.cache_utils import Cache
 
-    lengths = attention_mask.sum(dim=1).tolist()
-    rows, columns = input_ids.shape
-    prefix = shared_prefix_length(input_ids, lengths, min_shared_prefix)
-    prefill = _prefill_sharing_prefix if prefix else _prefill_each_row
-    filled = prefill(model, input_ids, lengths, max_new_tokens, prefix)
-    if filled is None:
-        return None
-    layers, first_logits = filled
     cache = Cache(layers=layers)
     logits = torch.cat(first_logits).float()
-    mask = attention_mask.clone()
+    rows = len(lengths)
     positions = torch.tensor(lengths)  # position of the next token, per row
     active = list(range(rows))  # input row of each batch slot
     new_ids: list[list[int]] = [[] for _ in range(rows)]
@@ -341,7 +457,7 @@ def decode_rows(model, input_ids, attention_mask, max_new_tokens: int, stop_ids:
         mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
         logits = model(input_ids=tokens[:, None], attention_mask=mask,
                        position_ids=positions[:, None], cache=cache, use_cache=True,
-                       logits_to_keep=1).logits[:, -1].float()
+                       logits_to_keep=1, **extra).logits[:, -1].float()
         positions = positions + 1
     return new_ids
 

@@ -34,10 +34,12 @@ class CallSpy:
     """The model, recording the input length and whether a cache came in, per forward."""
 
     def __init__(self, model):
-        self.model, self.calls = model, []
+        self.model, self.calls, self.masks, self.config = model, [], [], model.config
 
     def __call__(self, **kwargs):
         self.calls.append((kwargs["input_ids"].shape[1], kwargs.get("cache") is not None))
+        if kwargs.get("attention_mask") is not None:
+            self.masks.append(tuple(kwargs["attention_mask"].shape))
         return self.model(**kwargs)
 
 
@@ -76,9 +78,71 @@ def test_tiny_model_prefills_the_shared_prefix_once_and_decodes_as_whole_prompts
         whole = decode_rows(model, encoded["input_ids"], encoded["attention_mask"], 10, [2],
                             min_shared_prefix=max(lengths) + 1)
     assert reused == whole and [len(ids) for ids in reused] == [10, 10, 10]
-    # one prefix pass, then each row's own tokens on top of a copy of the prefix cache
+    # one prefix pass, then each row's own tokens with a cache of its own tokens only
     assert spy.calls[:4] == [(prefix, False)] + [(n - prefix, True) for n in lengths]
     assert all(call == (1, True) for call in spy.calls[4:])  # decoding steps
+    # decoding masks cover the longest own part (not the prefix) plus one column a step
+    width = max(lengths) - prefix
+    assert spy.masks == [(3, width + 1 + k) for k in range(9)]
+    assert model.config._attn_implementation == "sdpa"  # switched back after the batch
+
+
+def attention_inputs(rows=2, queries=3, own=5, prefix=4, heads=4, kv_heads=2, dim=8):
+    torch.manual_seed(0)
+    query = torch.randn(rows, heads, queries, dim)
+    keys, values = torch.randn(rows, kv_heads, own, dim), torch.randn(rows, kv_heads, own, dim)
+    shared = (torch.randn(kv_heads, prefix, dim), torch.randn(kv_heads, prefix, dim))
+    return query, keys, values, shared
+
+
+def reference(query, keys, values, shared, mask):
+    """Plain SDPA over [prefix | own] with the prefix copied into every row."""
+    rows, heads = query.shape[:2]
+    group = heads // keys.shape[1]
+    whole_k = torch.cat([shared[0].expand(rows, -1, -1, -1), keys], dim=2)
+    whole_v = torch.cat([shared[1].expand(rows, -1, -1, -1), values], dim=2)
+    full = torch.cat([torch.ones(*mask.shape[:3], shared[0].shape[1], dtype=torch.bool),
+                      mask], dim=3)
+    out = torch.nn.functional.scaled_dot_product_attention(
+        query, whole_k.repeat_interleave(group, 1), whole_v.repeat_interleave(group, 1),
+        attn_mask=full)
+    return out.transpose(1, 2)
+
+
+class Layer(torch.nn.Module):
+    layer_idx, num_key_value_groups = 0, 2
+
+
+def test_shared_prefix_attention_equals_sdpa_over_the_prefix_copied_into_every_row():
+    from evaluation.generate import shared_prefix_attention
+
+    query, keys, values, shared = attention_inputs()
+    # row 0: 2 padding columns then causal; row 1: causal over all 5 own columns
+    causal = torch.arange(5)[None, :] <= torch.arange(2, 5)[:, None]
+    mask = torch.stack([causal & (torch.arange(5) >= 2), causal])[:, None]
+    out, _ = shared_prefix_attention(Layer(), query, keys, values, mask, scaling=8 ** -0.5,
+                                     shared_prefix=[shared])
+    assert out.shape == (2, 3, 4, 8)
+    torch.testing.assert_close(out, reference(query, keys, values, shared, mask),
+                               atol=1e-6, rtol=1e-5)
+    # no mask with several queries means causal over the own columns
+    out, _ = shared_prefix_attention(Layer(), query, keys, values, None, scaling=8 ** -0.5,
+                                     shared_prefix=[shared])
+    torch.testing.assert_close(out, reference(query, keys, values, shared,
+                                              causal[None, None].expand(2, 1, 3, 5)),
+                               atol=1e-6, rtol=1e-5)
+
+
+def test_shared_prefix_attention_without_a_prefix_is_transformers_sdpa_itself():
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    from evaluation.generate import shared_prefix_attention
+
+    query, keys, values, _ = attention_inputs(queries=1)
+    mask = torch.tensor([[True] * 5, [False, True, True, True, True]])[:, None, None]
+    ours, _ = shared_prefix_attention(Layer(), query, keys, values, mask, scaling=0.5)
+    plain, _ = sdpa_attention_forward(Layer(), query, keys, values, mask, scaling=0.5)
+    assert torch.equal(ours, plain)
 
 
 @pytest.mark.slow
