@@ -153,3 +153,25 @@ def test_embedded_model_greedy_answers_are_the_same_with_and_without_prefix_reus
                               min_shared_prefix=10_000)
     assert reused == whole
     assert reused[0] == ("The capital of France is Paris.", 8)
+
+
+def test_a_lora_wrapped_model_shares_the_prefix_too_and_decodes_as_whole_prompts(tiny):
+    from peft import LoraConfig, get_peft_model
+
+    model, tokenizer = tiny
+    torch.manual_seed(0)
+    tuned = get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"],
+                                             init_lora_weights=False)).eval()
+    try:
+        encoded = encoded_few_shot(tokenizer)
+        lengths = encoded["attention_mask"].sum(dim=1).tolist()
+        spy = CallSpy(tuned)
+        with torch.inference_mode():
+            reused = decode_rows(spy, encoded["input_ids"], encoded["attention_mask"], 6, [2])
+            whole = decode_rows(tuned, encoded["input_ids"], encoded["attention_mask"], 6, [2],
+                                min_shared_prefix=max(lengths) + 1)
+        prefix = shared_prefix_length(encoded["input_ids"], lengths)
+        assert spy.calls[0] == (prefix, False)  # the adapter's model took the shared path
+        assert reused == whole and [len(ids) for ids in reused] == [6, 6, 6]
+    finally:
+        tuned.unload()  # the module-scoped tiny model goes back to plain layers
