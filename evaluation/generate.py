@@ -58,11 +58,12 @@ def load_for_generation(model_dir: Path, adapter_dir: Path | None = None):
     """Load (model, tokenizer) for inference: eval mode, left padding, pad token set.
 
     With ``adapter_dir`` the base is wrapped with ``peft.PeftModel.from_pretrained`` (not
-    merged, so the base weights stay untouched).
+    merged, so the base weights stay untouched). The model goes on the CUDA GPU when there
+    is one (fp32, as on CPU), else stays on CPU.
     """
     tokenizer = load_tokenizer(model_dir)
     tokenizer.padding_side = "left"
-    model = load_model(model_dir)
+    model = load_model(model_dir).to("cuda" if torch.cuda.is_available() else "cpu")
     if adapter_dir is not None:
         from peft import PeftModel
 
@@ -285,8 +286,8 @@ def shared_prefix_attention(module, query, key, value, attention_mask, dropout: 
     prefix_scores = torch.bmm(stacked, prefix_keys.float().transpose(1, 2)) * scale
     own_scores = torch.matmul(grouped, key.float().transpose(2, 3)) * scale
     if attention_mask is None and queries > 1:  # causal over the own columns
-        allowed = (torch.arange(own)[None, :]
-                   <= torch.arange(own - queries, own)[:, None])[None, None]
+        allowed = (torch.arange(own, device=query.device)[None, :]
+                   <= torch.arange(own - queries, own, device=query.device)[:, None])[None, None]
     else:
         allowed = attention_mask
     if allowed is not None:
@@ -367,7 +368,7 @@ def _prefill_sharing_prefix(model, input_ids, lengths: list[int], max_new_tokens
                                             target._values[row:row + 1, :, width - own:], 0)
                               for target in layers])
         output = model(input_ids=input_ids[row:row + 1, columns - own:], cache=cache,
-                       position_ids=torch.arange(prefix, prefix + own)[None],
+                       position_ids=torch.arange(prefix, prefix + own, device=input_ids.device)[None],
                        shared_prefix=shared, use_cache=True, logits_to_keep=1)
         first_logits.append(output.logits[:, -1])
     return layers, first_logits, shared
@@ -417,7 +418,8 @@ def decode_rows(model, input_ids, attention_mask, max_new_tokens: int, stop_ids:
         layers, first_logits, shared = filled
         own = [length - prefix for length in lengths]
         width = max(own)
-        mask = (torch.arange(width)[None, :] >= width - torch.tensor(own)[:, None]).to(
+        columns = torch.arange(width, device=input_ids.device)
+        mask = (columns[None, :] >= width - torch.tensor(own, device=input_ids.device)[:, None]).to(
             attention_mask.dtype)  # each row's own tokens, left-padded
         return _decode(model, layers, first_logits, mask, lengths, max_new_tokens, stop_ids,
                        sampling, {"shared_prefix": shared})
@@ -434,7 +436,7 @@ def _decode(model, layers: list, first_logits: list, mask, lengths: list[int],
     cache = Cache(layers=layers)
     logits = torch.cat(first_logits).float()
     rows = len(lengths)
-    positions = torch.tensor(lengths)  # position of the next token, per row
+    positions = torch.tensor(lengths, device=mask.device)  # next token's position, per row
     active = list(range(rows))  # input row of each batch slot
     new_ids: list[list[int]] = [[] for _ in range(rows)]
     for step in range(max_new_tokens):
@@ -447,7 +449,7 @@ def _decode(model, layers: list, first_logits: list, mask, lengths: list[int],
         if step == max_new_tokens - 1 or not keep:
             break
         if len(keep) < len(active):
-            index = torch.tensor(keep)
+            index = torch.tensor(keep, device=mask.device)
             tokens, positions, mask = tokens[index], positions[index], mask[index]
             skip = int(mask.any(dim=0).int().argmax())  # leading all-padding columns
             mask = mask[:, skip:]
@@ -473,7 +475,9 @@ def generate_batch(model, tokenizer, texts: list[str], max_new_tokens: int,
     goes through ``model.generate`` with the tokenizer's attention mask; the pad token is set
     by ``load_for_generation`` (SmolLM2's is ``<|im_end|>``, its eos).
     """
-    encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    device = next(model.parameters()).device
+    encoded = tokenizer(texts, return_tensors="pt", padding=True,
+                        add_special_tokens=False).to(device)
     stops = stop_token_ids(tokenizer)
     with torch.inference_mode():
         rows = decode_rows(model, encoded["input_ids"], encoded["attention_mask"],
