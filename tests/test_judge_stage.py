@@ -292,3 +292,26 @@ def test_the_report_and_the_sessions_page_show_the_judge(workspace, prompt_file,
     assert list(table["statistic"])[:2] == ["judge vs panel majority: Cohen's kappa",
                                             "rater vs other raters' majority: Cohen's kappa "
                                             "(mean)"]
+
+
+@pytest.mark.slow
+def test_the_embedded_model_judges_by_default_with_the_shipped_prompt(workspace, tmp_path,
+                                                                     monkeypatch):
+    from evaluation.judge import DEFAULT_PROMPT
+    from training.model import embedded_model_dir
+    from workbench.jobs import bodies, slot
+
+    monkeypatch.setattr(bodies, "compute_slot", lambda report=None: slot.compute_slot(
+        report, tmp_path / "slot.lock"))
+    with open_workspace(workspace) as ws:
+        session_id = _session(ws, longer, raters=("ana",), k=1, n=2)
+    report = stage.judge(workspace, session_id, max_new_tokens=4, n_boot=20,
+                         execute=in_this_process)
+    assert report["judge"] == (f"SmolLM2-135M-Instruct (model: {embedded_model_dir()})")
+    assert report["prompt_file"] == "default"
+    assert report["items"] == 2
+    assert report["verdicts"] + report["unparsed"]["items"] == 2
+    with open_workspace(workspace) as ws:
+        config = ws.latest_run("judge")["config"]
+    assert config["prompt"] == DEFAULT_PROMPT.read_text()
+    assert report["calibration"]["line"] in (WITHIN, DO_NOT_USE)
