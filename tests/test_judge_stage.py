@@ -275,7 +275,7 @@ def test_the_report_and_the_sessions_page_show_the_judge(workspace, prompt_file,
         session_id = _session(ws, longer, n=6)
     at = admin_page("views/sessions.py")
     assert not at.exception
-    assert any(i.value.startswith("No judge run for this session yet") for i in at.info)
+    assert any(c.value.startswith("No judge run for this session yet") for c in at.caption)
     report = stage.judge(workspace, session_id, prompt=str(prompt_file), n_boot=50,
                          execute=scripted(lambda a, b: "A"))
     gathered = gather(workspace)

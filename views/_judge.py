@@ -21,17 +21,24 @@ def show(session_id: int) -> None:
     with _ui.workspace() as ws:
         result = judge_report(ws, session_id)
     if result is None:
-        st.info(f"No judge run for this session yet: `workbench judge -w WORKSPACE --session "
+        st.caption(f"No judge run for this session yet: `workbench judge -w WORKSPACE --session "
                 f"{session_id}` (the embedded model; --judge-model DIR for a bigger local "
                 "one, --judge-url URL --judge-name NAME for an OpenAI-compatible server).")
         return
     calibration = result["calibration"]
-    say = st.success if calibration["line"] == WITHIN else st.warning
-    say(f"Judge {result['judge']}: {calibration['line']} ({calibration['reason']}).")
+    line = f"Judge {result['judge']}: {calibration['line']} ({calibration['reason']})."
+    if calibration["line"] == WITHIN:
+        st.success(line)
+    else:
+        st.warning(line)
     st.dataframe(pd.DataFrame(result["win_rates"], columns=WIN_COLUMNS), hide_index=True,
                  key="judge_win_rates")
-    if result["unparsed"]["message"]:
-        st.warning(result["unparsed"]["message"])
+    missing = result["unparsed"]
+    if missing["answers"]:
+        st.warning(f"{missing['answers']} of {2 * result['items']} judge answers name neither "
+                   f"A, B nor tie, so {missing['items']} items have no verdict (not counted, "
+                   "not guessed). The first of them, as the judge wrote them:")
+        st.code("\n".join(repr(text) for text in missing["examples"]), language=None)
     st.dataframe(pd.DataFrame(result["calibration_table"],
                               columns=["statistic", "value", "95% low", "95% high"]),
                  hide_index=True, key="judge_calibration")
