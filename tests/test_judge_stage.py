@@ -90,7 +90,7 @@ def test_planted_length_preference_is_detected_in_the_calibration_table(workspac
     that always answers A flips every item to a tie and is not used."""
     with open_workspace(workspace) as ws:
         session_id = _session(ws, longer, raters=("ana", "bo", "cy"), k=3)
-    report = stage.judge(workspace, session_id, prompt=str(prompt_file), n_boot=100,
+    report = stage.judge(workspace, session_id, prompt=str(prompt_file), n_boot=50,
                          execute=scripted(longer))
     calibration = report["calibration"]
     assert (report["items"], report["verdicts"], report["unparsed"]["answers"]) == (N, N, 0)
@@ -109,7 +109,7 @@ def test_planted_length_preference_is_detected_in_the_calibration_table(workspac
         "tuned", 6, 6, 0.5)
     assert pair["lc_win_rate"] is None and "separated" in pair["lc_note"]
 
-    report = stage.judge(workspace, session_id, prompt=str(prompt_file), n_boot=100,
+    report = stage.judge(workspace, session_id, prompt=str(prompt_file), n_boot=50,
                          execute=scripted(lambda a, b: "A"))
     assert report["position_consistency"] == {
         "items": N, "consistent": 0, "rate": 0.0, "left": 2 * N, "right": 0,
