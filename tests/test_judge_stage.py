@@ -265,7 +265,7 @@ def test_a_tiny_local_model_judges_and_every_stored_answer_is_parsed_strictly(
 
 
 def test_the_report_and_the_sessions_page_show_the_judge(workspace, prompt_file,
-                                                        evaluate_cache):
+                                                        evaluate_cache, monkeypatch):
     from evaluation.report import render_html
     from tests.prepared import admin_page
     from workbench.stages.report import gather
@@ -276,6 +276,15 @@ def test_the_report_and_the_sessions_page_show_the_judge(workspace, prompt_file,
     at = admin_page("views/sessions.py")
     assert not at.exception
     assert any(c.value.startswith("No judge run for this session yet") for c in at.caption)
+    started = []
+    monkeypatch.setattr(stage, "start_judge", lambda path, session, model: started.append(
+        (path, session, model)) or path / "judge_launch-1")
+    at = admin_page("views/sessions.py")
+    at.text_input(key="judge_model").set_value(" ~/models/big ")
+    at.button(key="judge_start").click().run()
+    assert not at.exception
+    assert started == [(workspace.resolve(), session_id, "~/models/big")]
+    assert at.success[-1].value.startswith("Started job judge_launch-1")
     report = stage.judge(workspace, session_id, prompt=str(prompt_file), n_boot=50,
                          execute=scripted(lambda a, b: "A"))
     gathered = gather(workspace)

@@ -109,7 +109,7 @@ SAFE = {  # page -> {computed part of a rendered text (ast.unparse): why it is s
                           "counts['items']": FIGURE, "counts[r]": FIGURE,
                           "r.replace('_', ' ')": "a left-out reason's fixed name",
                           "session_id": FIGURE, "job.name": "a job id"},
-    "views/_judge.py": {"session_id": FIGURE, "missing['answers']": FIGURE,
+    "views/_judge.py": {"session_id": FIGURE, "str(exc)": ERROR, "job.name": "a job id", "missing['answers']": FIGURE,
                         "2 * result['items']": FIGURE, "missing['items']": FIGURE,
                         "result['run_id']": "a run id", "calibration['items']": FIGURE,
                         "result['prompt_file']": "the prompt file path the admin gave",

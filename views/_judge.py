@@ -9,17 +9,36 @@ import streamlit as st
 
 from evaluation.judge_calibration import WITHIN
 from views import _ui
-from workbench.stages.judge import judge_report
+from common.errors import WorkbenchError
+from workbench.stages import judge as judge_stage
 
 WIN_COLUMNS = ["system", "other", "wins", "ties", "losses", "n", "win_rate", "low", "high",
                "lc_win_rate", "length_coef"]
 
 
+def launch(session_id: int) -> None:
+    """A local model folder (empty: the embedded model) and the button that starts the
+    judge as a background job."""
+    c1, c2 = st.columns([3, 1])
+    folder = c1.text_input("Judge model folder (empty: the embedded SmolLM2-135M)",
+                           key="judge_model")
+    if c2.button("Judge this session", key="judge_start"):
+        try:
+            job = judge_stage.start_judge(_ui.workspace_path(), session_id,
+                                          folder.strip() or None)
+        except WorkbenchError as exc:
+            st.error(str(exc))
+        else:
+            st.success(f"Started job {job.name}: each item is judged in both orders; the "
+                       "results show here when it ends (reload the page).")
+
+
 def show(session_id: int) -> None:
     """The judge section of one session."""
     st.subheader("Pairwise judge")
+    launch(session_id)
     with _ui.workspace() as ws:
-        result = judge_report(ws, session_id)
+        result = judge_stage.judge_report(ws, session_id)
     if result is None:
         st.caption(f"No judge run for this session yet: `workbench judge -w WORKSPACE --session "
                 f"{session_id}` (the embedded model; --judge-model DIR for a bigger local "

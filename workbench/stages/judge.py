@@ -165,3 +165,27 @@ def judge_report(ws: Workspace, session_id: int, n_boot: int = 500) -> dict | No
     before any judge run."""
     runs = store.judge_runs(ws, session_id)
     return _report(ws, session_id, runs[0]["id"], n_boot) if runs else None
+
+
+def start_judge(workspace: Path, session_id: int, model_dir: str | None = None) -> Path:
+    """Start a ``judge_launch`` job (the Sessions page's button): ``judge`` of the session
+    with a local model folder (the embedded model when None) and the default prompt; returns
+    its folder."""
+    job_dir = jobs.new_job(Path(workspace) / "artifacts" / "jobs", "judge_launch",
+                           {"workspace": str(workspace), "session_id": session_id,
+                            "model_dir": model_dir})
+    jobs.start(job_dir)
+    return job_dir
+
+
+def judge_launch_task(config: dict, report) -> dict:
+    """The ``judge_launch`` job kind: ``judge`` run as a job; returns its summary line."""
+    from workbench.jobs.execute import in_this_process
+
+    def forward(progress: dict) -> None:
+        report(progress.get("step", 0), progress.get("total", 0), progress.get("message", ""))
+
+    result = judge(Path(config["workspace"]), config["session_id"], config.get("model_dir"),
+                   on_progress=forward, execute=in_this_process)
+    return {"run_id": result["run_id"], "items": result["items"],
+            "unparsed": result["unparsed"]["answers"], "line": result["calibration"]["line"]}
