@@ -8,10 +8,10 @@ answered)``; ``win_rates(verdicts, lengths)``.
 An *item* is one session item: ``{"item_no", "example_id", "first_system", "second_system",
 "question", "first_output", "second_output"}``. Each item is judged twice: once with the
 first system's answer as A, once with it as B. A judge answer is parsed strictly
-(``parse_choice``): its last non-empty line must be ``A``, ``B`` or ``tie``; anything else is
-*unparsed*, counted and shown, never guessed. The two orders are combined by MT-Bench's rule
-(``combine``): a system wins only when it wins in both orders; a verdict that flips with the
-order is a tie. An item with an unparsed answer in either order has no verdict.
+(``parse_choice``): its first or last non-empty line must be exactly ``A``, ``B`` or
+``tie`` (the two not naming different verdicts); anything else is *unparsed*, counted and
+shown, never guessed. The two orders are combined by MT-Bench's rule (``combine``): a system
+wins only when it wins in both orders; a verdict that flips with the order is a tie. An item with an unparsed answer in either order has no verdict.
 """
 
 from __future__ import annotations
@@ -87,17 +87,21 @@ def judge_requests(items: list[dict], template: str) -> list[dict]:
 
 
 def parse_choice(answer: str | None) -> str | None:
-    """"A", "B" or "tie" when the answer's last non-empty line is exactly that word (any
-    case, an ending period allowed); None for anything else.
+    r""""A", "B" or "tie" when the answer's first or last non-empty line is exactly that word
+    (any case, an ending period allowed): a verdict given first and then explained, or
+    reasoned and then given. None for anything else, and when the first and last lines name
+    different verdicts.
 
-    >>> parse_choice("A"), parse_choice("Tie."), parse_choice("A is better"), parse_choice("")
-    ('A', 'tie', None, None)
+    >>> parse_choice("A"), parse_choice("Tie."), parse_choice("B\n\nBecause it is"), parse_choice(
+    ...     "A is better"), parse_choice("A\nB")
+    ('A', 'tie', 'B', None, None)
     """
     lines = [line for line in (answer or "").splitlines() if line.strip()]
-    match = _CHOICE_LINE.match(lines[-1]) if lines else None
-    if match is None:
+    found = {match.group(1).lower() for line in lines[:1] + lines[-1:]
+             if (match := _CHOICE_LINE.match(line))}
+    if len(found) != 1:
         return None
-    word = match.group(1).lower()
+    word = found.pop()
     return "tie" if word == "tie" else word.upper()
 
 

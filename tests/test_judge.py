@@ -28,8 +28,9 @@ from evaluation.session_stats import agreement
 
 @pytest.mark.parametrize("answer, choice", [
     ("A", "A"), (" b \n", "B"), ("Tie.", "tie"), ("I think so.\nB", "B"), ("TIE", "tie"),
+    ("A\n\nThe answer is", "A"), ("A\nbecause\nA", "A"), ("A\nbecause\nB", None),
     ("A is better", None), ("[[A]]", None), ("C", None), ("", None), (None, None),
-    ("neither", None), ("A or B", None)])
+    ("neither", None), ("A or B", None), ("A: A is", None), ("x\nA\ny", None)])
 def test_answers_are_parsed_strictly(answer, choice):
     assert parse_choice(answer) == choice
 
