@@ -12,6 +12,7 @@ first request with one ``JudgeError``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -19,6 +20,7 @@ from evaluation.judge import JudgeError
 
 OnAnswer = Callable[[int, int], None]
 CONNECT_TIMEOUT_S = 3.0
+API_KEY_VARIABLE = "WORKBENCH_JUDGE_API_KEY"  # for an endpoint that wants a key
 
 
 def answer_local(model_dir: Path, prompts: list[str], max_new_tokens: int = 8,
@@ -58,13 +60,15 @@ def answer_url(url: str, model: str, prompts: list[str], max_new_tokens: int = 8
 
     ``url``: the OpenAI-compatible base URL (e.g. ``http://127.0.0.1:8080/v1``); ``model``:
     the model name it serves; ``timeout_s``: seconds to wait for one answer (connecting
-    gives up after ``CONNECT_TIMEOUT_S``). Raises JudgeError, naming the URL, at the first
+    gives up after ``CONNECT_TIMEOUT_S``); ``api_key``: sent as the bearer token (default
+    ``$WORKBENCH_JUDGE_API_KEY``, else a placeholder that local servers ignore). Raises JudgeError, naming the URL, at the first
     request that cannot connect, times out or gets an HTTP error (no retries).
     """
     import openai
 
     base = check_url(url)
-    client = openai.OpenAI(base_url=base, api_key=api_key or "not-needed", max_retries=0,
+    key = api_key or os.environ.get(API_KEY_VARIABLE) or "not-needed"
+    client = openai.OpenAI(base_url=base, api_key=key, max_retries=0,
                            timeout=openai.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S))
     out = []
     for done, prompt in enumerate(prompts, 1):

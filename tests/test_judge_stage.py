@@ -128,7 +128,7 @@ class FakeOpenAI(BaseHTTPRequestHandler):
 
     def do_POST(self):  # noqa: N802 (http.server's name)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        FakeOpenAI.seen.append((self.path, body))
+        FakeOpenAI.seen.append((self.path, body, self.headers["Authorization"]))
         prompt = body["messages"][0]["content"]
         answer = "Neither." if prompt.startswith("Question 3?") else longer(*_shown(prompt))
         data = json.dumps({"id": "x", "object": "chat.completion", "created": 0,
@@ -158,14 +158,15 @@ def fake_server():
 
 @pytest.mark.enable_socket
 def test_an_openai_compatible_endpoint_judges_and_unparsed_answers_are_counted(
-        workspace, prompt_file, fake_server):
+        workspace, prompt_file, fake_server, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_JUDGE_API_KEY", "key-123")
     with open_workspace(workspace) as ws:
         session_id = _session(ws, longer, n=6)
     report = stage.judge(workspace, session_id, url=fake_server, name="judge-7b",
                          prompt=str(prompt_file), n_boot=50, execute=in_this_process)
     assert len(FakeOpenAI.seen) == 12
-    path, body = FakeOpenAI.seen[0]
-    assert path == "/v1/chat/completions"
+    path, body, authorization = FakeOpenAI.seen[0]
+    assert (path, authorization) == ("/v1/chat/completions", "Bearer key-123")
     assert (body["model"], body["temperature"], body["max_tokens"]) == ("judge-7b", 0, 8)
     assert report["unparsed"] == {
         "answers": 2, "items": 1, "examples": ["Neither.", "Neither."],
