@@ -221,7 +221,39 @@ def _session_section(result: dict) -> str:
                           v["n"], v["decisive"], v["agreement"], v["metric_ties"],
                           v["kendall_tau"], v["p_value"]]
                          for m, v in result["metric_agreement"].items()])]
+    parts.append(_judge_section(result.get("judge")))
     return "\n".join(part for part in parts if part)
+
+
+def _judge_section(judge: dict | None) -> str:
+    """The latest pairwise judge run of a session: its one-line calibration verdict, win
+    rates raw and length-controlled, unparsed answers and the calibration table."""
+    if not judge:
+        return ""
+    cal = judge["calibration"]
+    rows = [[_pair_label(p), p["wins"], p["ties"], p["losses"], p["n"], p["win_rate"],
+             p["low"], p["high"], p["lc_win_rate"], p["length_coef"]]
+            for p in judge["win_rates"]]
+    notes = "; ".join(f"{_pair_label(p)}: {p['lc_note']}" for p in judge["win_rates"]
+                      if p["lc_note"])
+    missing = judge["unparsed"]["message"]
+    return "\n".join(part for part in [
+        f"<h4>Pairwise judge {html.escape(str(judge['judge']))} (run "
+        f"{html.escape(judge['run_id'])}, prompt {html.escape(str(judge['prompt_file']))})</h4>",
+        f'<p class="verdict"><b>Judge</b> · {html.escape(cal["line"])} '
+        f'<span class="note">({html.escape(cal["reason"])})</span></p>',
+        table(["pair", "wins", "ties", "losses", "n", "win rate", "Wilson 95% low", "high",
+               "length-controlled win rate", "length coefficient"], rows),
+        f'<p class="note">{html.escape(notes)}</p>' if notes else "",
+        f'<p class="warning">{html.escape(missing)}</p>' if missing else "",
+        table(["calibration statistic", "value", "95% low", "95% high"],
+              judge["calibration_table"]),
+        (f'<p class="note">Each item judged in both orders; a verdict that changes with the '
+         f"order is a tie (MT-Bench). Length-controlled win rate: logistic GLM of the outcome "
+         f"on tanh(length difference / sd), read at equal length (AlpacaEval 2). "
+         f"Calibration on {fmt(cal['items'])} items rated by the judge and the raters "
+         f"({fmt(cal['items_two_raters'])} by two or more raters); both-bad counts as tie; "
+         f"bootstrap over items, {fmt(cal['n_boot'])} resamples.</p>")] if part)
 
 
 def _sessions_section(sessions: list[dict]) -> str:

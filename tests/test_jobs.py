@@ -47,12 +47,13 @@ def test_sigterm_cancels_a_running_job(tmp_path, monkeypatch):
 
 
 def test_every_job_kind_has_a_function():
-    assert set(REGISTRY) == {"train", "generate", "quality", "dpo", "orpo", "pipeline", "stage",
-                             "train_launch", "quality_launch", "recheck", "ablate"}
+    assert set(REGISTRY) == {"train", "generate", "quality", "dpo", "orpo", "judge", "pipeline",
+                             "stage", "train_launch", "quality_launch", "recheck", "ablate",
+                             "judge_launch"}
 
 
-def test_the_compute_job_bodies_are_train_generate_quality_and_preference_training():
-    assert set(bodies.REGISTRY) == {"train", "generate", "quality", "dpo", "orpo"}
+def test_the_compute_job_bodies_are_train_generate_quality_preference_training_and_judge():
+    assert set(bodies.REGISTRY) == {"train", "generate", "quality", "dpo", "orpo", "judge"}
 
 
 def test_job_files_round_trip_rows_holding_unicode_line_separators(tmp_path):

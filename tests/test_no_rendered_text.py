@@ -109,6 +109,12 @@ SAFE = {  # page -> {computed part of a rendered text (ast.unparse): why it is s
                           "counts['items']": FIGURE, "counts[r]": FIGURE,
                           "r.replace('_', ' ')": "a left-out reason's fixed name",
                           "session_id": FIGURE, "job.name": "a job id"},
+    "views/_judge.py": {"session_id": FIGURE, "str(exc)": ERROR, "job.name": "a job id", "missing['answers']": FIGURE,
+                        "2 * result['items']": FIGURE, "missing['items']": FIGURE,
+                        "result['run_id']": "a run id", "calibration['items']": FIGURE,
+                        "result['prompt_file']": "the prompt file path the admin gave",
+                        "line": "the judge's name and the folder or URL the admin gave, the "
+                                "code-written calibration line and its figures"},
     "views/ablation.py": {"job.name": "a job id", "str(exc)": ERROR, "Path(job).name": "a job id",
                           "state['state']": "a job state",
                           "progress.get('message', '')": "a job's progress line (code-written)",

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from evaluation.sessions import SessionDesign
-from views import _ui
+from views import _judge, _ui
 from common.csvsafe import csv_text
 from common.errors import WorkbenchError
 from workbench.session_statistics import rouge_scores, statistics
@@ -160,6 +160,8 @@ st.download_button("Raw ratings (CSV)", csv_text(raw),
                    file_name=f"session-{session_id}-ratings.csv", key="csv")
 with st.expander("Design"):
     st.json(json.loads(json.dumps(result["session"], default=str)))
+
+_judge.show(session_id)
 
 # -- preference pairs and the re-check of a preference-tuned run ---------------------------
 st.subheader("Preference pairs")

@@ -160,6 +160,7 @@ from workbench import (  # noqa: E402,F401
     cli_curation_dedup,
     cli_curation_io,
     cli_evaluation,
+    cli_judge,
     cli_preferences,
     cli_privacy,
     cli_quality,

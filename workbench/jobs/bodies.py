@@ -222,5 +222,35 @@ def _load_scoring_model(model_dir: Path):
     return model.to("cuda" if torch.cuda.is_available() else "cpu"), tokenizer
 
 
+def judge_task(config: dict, report: Reporter) -> dict:
+    """Judge answers to ``requests.jsonl`` ({"prompt", ...} per line) of the job folder.
+
+    ``config["judge"]``: {"backend": "model", "model_dir"} or {"backend": "url", "url",
+    "name", "timeout_s"}, plus "max_new_tokens" and (model) "batch_size". Writes
+    ``answers.jsonl`` (each request's fields plus "answer", the judge's raw text) and
+    returns {"answers", "seconds"}. A judge that cannot run raises
+    ``evaluation.judge.JudgeError`` with its one-line reason.
+    """
+    import time
+
+    from evaluation.judge_backends import answer_local, answer_url
+
+    rows, spec = read_jsonl(report.dir / "requests.jsonl"), config["judge"]
+    prompts = [row["prompt"] for row in rows]
+    report(0, len(prompts), f"judging {len(prompts)} requests ({len(prompts) // 2} items, "
+                            "both orders)")
+    start = time.perf_counter()
+    if spec["backend"] == "url":
+        answers = answer_url(spec["url"], spec["name"], prompts, spec["max_new_tokens"],
+                             spec.get("timeout_s", 60.0), on_answer=report)
+    else:
+        with compute_slot(report):
+            answers = answer_local(Path(spec["model_dir"]), prompts, spec["max_new_tokens"],
+                                   spec.get("batch_size", 16), on_batch=report)
+    write_jsonl(report.dir / "answers.jsonl",
+                [{**row, "answer": answer} for row, answer in zip(rows, answers, strict=True)])
+    return {"answers": len(answers), "seconds": round(time.perf_counter() - start, 2)}
+
+
 REGISTRY = {"train": train_task, "generate": generate_task, "quality": quality_task,
-            "dpo": preference_task, "orpo": preference_task}
+            "dpo": preference_task, "orpo": preference_task, "judge": judge_task}

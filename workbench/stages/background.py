@@ -2,7 +2,9 @@
 
 ``pipeline`` (every stage), ``stage`` (one stage of the pipeline), ``train_launch`` (start
 or resume a training from the Train page) and ``recheck`` (the Sessions page's re-check of a
-preference run, ``workbench.stages.preferences.recheck_task``) open the workspace like any stage, so they are
+preference run, ``workbench.stages.preferences.recheck_task``) and ``judge_launch`` (the
+Sessions page's judge run, ``workbench.stages.judge.judge_launch_task``) open the workspace
+like any stage, so they are
 stages run as jobs, not job bodies of ``workbench.jobs``. Train and generate run inside them
 (``workbench.jobs.execute.in_this_process``): one action from a page is exactly one job.
 """
@@ -18,6 +20,7 @@ from workbench.jobs.execute import in_this_process
 from workbench.jobs.runner import Reporter
 from workbench.stages import quality, training
 from workbench.stages.pipeline import PipelineOptions, pipeline, stage_runners
+from workbench.stages.judge import judge_launch_task
 from workbench.stages.preferences import recheck_task
 from workbench.store import open_workspace
 
@@ -104,4 +107,4 @@ def ablate_task(config: dict, report: Reporter) -> dict:
 # Every job kind ``python -m workbench job DIR`` runs: the compute bodies and the stage jobs.
 REGISTRY = {**bodies.REGISTRY, "pipeline": pipeline_task, "stage": stage_task,
             "train_launch": train_launch_task, "quality_launch": quality_launch_task,
-            "recheck": recheck_task, "ablate": ablate_task}
+            "recheck": recheck_task, "ablate": ablate_task, "judge_launch": judge_launch_task}

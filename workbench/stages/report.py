@@ -16,6 +16,7 @@ from evaluation.bootstrap import breakdown, paired_interval
 from evaluation.verdict import PROMPT_RULE, best_prompted, report_verdict
 from workbench.session_statistics import rouge_scores, statistics
 from workbench.stages import lineage
+from workbench.stages.judge import judge_report
 from workbench.stages import STAGES
 from workbench.store import Workspace, open_workspace
 from workbench.store import evaluation as store
@@ -219,7 +220,9 @@ def session_reports(ws: Workspace, n_boot: int = 200) -> list[dict]:
     win/tie/loss, win rate and Wilson 95% interval, both-bad apart, sign-test p; Bradley–Terry
     with ``n_boot`` bootstrap resamples when > 2 systems; Cohen / Fleiss kappa and
     Krippendorff's alpha; position bias; intra-rater consistency; agreement of each stored
-    per-example metric with the verdicts) plus ``"design"`` (``sessions.design``).
+    per-example metric with the verdicts) plus ``"design"`` (``sessions.design``) and
+    ``"judge"`` (``workbench.stages.judge.judge_report``: the latest judge run's win rates and
+    calibration, None before one).
     """
     out = []
     for info in reversed(session_store.sessions(ws)):
@@ -227,7 +230,8 @@ def session_reports(ws: Workspace, n_boot: int = 200) -> list[dict]:
         if not scores:
             scores = rouge_scores(ws, info["id"])
         result = statistics(ws, info["id"], scores, n_boot=n_boot)
-        out.append({**result, "design": session_store.design(ws, info["id"])})
+        out.append({**result, "design": session_store.design(ws, info["id"]),
+                    "judge": judge_report(ws, info["id"])})
     return out
 
 

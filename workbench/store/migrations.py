@@ -239,11 +239,22 @@ def m016_prompted_generations(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def m017_judge_verdicts(con: duckdb.DuckDBPyConnection) -> None:
+    """Pairwise judge answers: per judge run (a row of ``runs`` with kind ``judge``), item
+    and order, the systems shown as A and B, the judge's raw answer and its parsed choice
+    (A, B, tie; NULL when unparsed) and de-randomized label; owner: store/judge.py."""
+    con.execute("""
+    CREATE TABLE judge_verdicts(run_id VARCHAR, session_id INTEGER, item_no INTEGER,
+        example_id INTEGER, order_no INTEGER, a_system VARCHAR, b_system VARCHAR,
+        answer VARCHAR, choice VARCHAR, label VARCHAR, PRIMARY KEY(run_id, item_no, order_no));
+    """)
+
+
 MIGRATIONS = [m001_initial, m002_privacy, m003_training, m004_sessions, m005_curation_io,
               m006_curation_dedup, m007_evaluation, m008_embedding_cache,
               m009_drop_unused_rating_tables, m010_pii_phone_region, m011_login_guard,
               m012_quality_signals, m013_current_dataset, m014_coverage_map, m015_request_cost,
-              m016_prompted_generations]
+              m016_prompted_generations, m017_judge_verdicts]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:
