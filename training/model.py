@@ -199,20 +199,21 @@ def resolve_precision(precision: str) -> str:
     return "fp32"
 
 
-def init_model(model_dir: Path, config: TrainConfig):
-    """The model to train for ``config.method``, on CUDA when present, else CPU.
+def init_model(model_dir: Path, config: TrainConfig, device: str | None = None):
+    """The model to train for ``config.method``, on ``device`` (default: CUDA when present,
+    else CPU; one rank of several passes its own, e.g. ``cuda:1``).
 
     lora: fp32 base + LoRA; full: fp32, every parameter trainable; qlora: 4-bit NF4 base with
     double quantization (QLoRA paper, Dettmers et al. 2023) + LoRA. Raises ``StageError``
     when QLoRA is not available here.
     """
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(config.seed)
     if config.method == "qlora":
         reason = qlora_unavailable()
         if reason:
             raise errors.StageError(reason)
-        return _qlora_model(model_dir, config)
+        return _qlora_model(model_dir, config, torch.device(device))
     model = load_model(model_dir, dtype=torch.float32).to(device)
     if config.method == "full":
         model.requires_grad_(True)
@@ -220,7 +221,7 @@ def init_model(model_dir: Path, config: TrainConfig):
     return add_lora(model, config)
 
 
-def _qlora_model(model_dir: Path, config: TrainConfig):
+def _qlora_model(model_dir: Path, config: TrainConfig, device: torch.device):
     from peft import prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
@@ -228,6 +229,7 @@ def _qlora_model(model_dir: Path, config: TrainConfig):
                                bnb_4bit_use_double_quant=True,
                                bnb_4bit_compute_dtype=torch.bfloat16)
     model = AutoModelForCausalLM.from_pretrained(model_dir, quantization_config=quant,
-                                                 device_map={"": 0}, dtype=torch.bfloat16)
+                                                 device_map={"": device.index or 0},
+                                                 dtype=torch.bfloat16)
     model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     return add_lora(model, config)
