@@ -33,9 +33,7 @@ def error_file(job_dir: Path, rank: int) -> Path:
 
 def main(job_dir: Path) -> int:
     """Run this rank; returns the process exit code (0, ``EXIT_CANCELLED`` or 1)."""
-    from training.config import TrainConfig
-    from training.distributed import Ranks, StopRequested
-    from training.recipe import train_lora
+    from training.distributed import StopRequested
 
     stop = {"flag": False}
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.update(flag=True))
@@ -43,6 +41,10 @@ def main(job_dir: Path) -> int:
     rank = int(os.environ.get("RANK", "0"))
     ranks = None
     try:
+        from training.config import TrainConfig
+        from training.distributed import Ranks
+        from training.recipe import train_lora
+
         ranks = Ranks(stop_flag=lambda: stop["flag"] or (watched and not _alive(watched)))
         config = read_json(job_dir / "config.json")
         rows = read_jsonl(job_dir / "train.jsonl")

@@ -198,7 +198,8 @@ def _run(workspace: Path, job_dir: Path, dataset_id: int, on_progress: Progress 
                "excluded_examples": result["excluded_examples"], "dataset_version": version,
                "resumed_from": result["resumed_from"], "stopped_early": result["stopped_early"],
                "best_val_loss": result["best_val_loss"],
-               "tokens_per_s": round(result["tokens_per_s"], 1)}
+               "tokens_per_s": round(result["tokens_per_s"], 1),
+               "processes": result.get("processes", 1)}
     _import(workspace, job_dir, dataset_id, "succeeded", summary)
     return summary
 
