@@ -64,8 +64,9 @@ class TrainConfig:
                               "attention kernel (CPU) a row's attention costs its full length "
                               "squared, so length-grouped padded batches are faster there.")
     precision: str = _f("auto", "auto (bf16 on a CPU with AVX512-BF16 or AMX and on GPUs "
-                                "that support it, else fp32), fp32, bf16 or fp16 (autocast: "
-                                "weights and LoRA parameters stay fp32).")
+                                "that support it, else fp32; dpo / orpo: fp32 on a CPU), "
+                                "fp32, bf16 or fp16 (autocast: weights and LoRA parameters "
+                                "stay fp32).")
     beta: float = _f(0.1, "dpo / orpo only: DPO's beta (how far the tuned model may move from "
                           "the reference; Rafailov et al. 2023) or ORPO's lambda (weight of the "
                           "odds-ratio term; Hong et al. 2024).")

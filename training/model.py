@@ -205,16 +205,18 @@ def cpu_bf16_flags(cpuinfo: str | None = None) -> list[str]:
     return [flag for flag in ("avx512_bf16", "amx_bf16") if flag in words]
 
 
-def resolve_precision(precision: str) -> str:
+def resolve_precision(precision: str, cpu_bf16: bool = True) -> str:
     """``auto`` → bf16 on a CUDA GPU that supports it, and on a CPU with bf16 matrix
     instructions (AVX512-BF16 or AMX: oneDNN's bf16 GEMMs run ~2-4x the fp32 rate there,
     ``bench/train.py`` measures it at the same held-out loss); else fp32. Other values are
-    returned as they are. bf16 is autocast: weights and LoRA parameters stay fp32."""
+    returned as they are. bf16 is autocast: weights and LoRA parameters stay fp32.
+    ``cpu_bf16=False``: fp32 on every CPU (for a trainer whose bf16 speed was not measured:
+    the preference trainers)."""
     if precision != "auto":
         return precision
     if torch.cuda.is_available():
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if cpu_bf16_flags() else "fp32"
+    return "bf16" if cpu_bf16 and cpu_bf16_flags() else "fp32"
 
 
 def init_model(model_dir: Path, config: TrainConfig, device: str | None = None):
