@@ -136,3 +136,19 @@ def test_a_frozen_version_trains_on_its_own_rows(workspace):
     assert [len(train), len(validation)] == [5, 1]
     assert train[0]["messages"][0]["content"].startswith("Question ")
     assert {"id", "meta", "messages"} == set(train[0])
+
+
+def test_more_training_processes_than_cores_is_refused_on_the_page_before_a_job(workspace):
+    from training.distributed import available_cores
+
+    cores = available_cores()
+    at = train_page()
+    at.number_input(key="cfg_processes").set_value(cores + 1)
+    at.button(key="start_training").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert at.error[0].value == (f"processes {cores + 1} is more than the {cores} CPU core(s) "
+                                 f"this machine gives the workbench: one process per core, so "
+                                 f"at most {cores}")
+    assert "train_launch" not in at.session_state
+    assert not list((workspace / "artifacts" / "jobs").glob("train_launch-*"))

@@ -42,14 +42,22 @@ def save(root: Path, model, optimizer, scheduler, state: dict, keep: int) -> Pat
     ``state`` must hold ``step`` (int). Raises ``CheckpointError`` when writing fails (e.g. a
     full disk: ``OSError`` ENOSPC); earlier checkpoints are left as they were.
     """
+    extra = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+             "torch_rng": torch.get_rng_state()}
+    return save_states(root, trainable_state(model), extra, state, keep)
+
+
+def save_states(root: Path, weights: dict[str, torch.Tensor], extra: dict, state: dict,
+                keep: int) -> Path:
+    """``save`` from tensors already gathered: ``weights`` (name → tensor) into
+    ``weights.safetensors``, ``extra`` (optimizer, scheduler, RNG) into ``optimizer.pt``."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     target = root / f"{PREFIX}{state['step']:06d}"
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
     try:
-        save_file(trainable_state(model), tmp / "weights.safetensors")
-        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "torch_rng": torch.get_rng_state()}, tmp / "optimizer.pt")
+        save_file(weights, tmp / "weights.safetensors")
+        torch.save(extra, tmp / "optimizer.pt")
         (tmp / "state.json").write_text(json.dumps(state))
         if target.exists():
             shutil.rmtree(target)
@@ -85,13 +93,9 @@ def prune(root: Path, keep: int) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def load(path: Path, model, optimizer, scheduler) -> dict:
-    """Restore a checkpoint into ``model``/``optimizer``/``scheduler``; returns its state.
-
-    Raises ``CheckpointError`` naming the folder when a file is missing or corrupt, or when
-    its parameter names do not match the model's trainable parameters.
-    """
-    path = Path(path)
+def read(path: Path) -> tuple[dict, dict, dict]:
+    """(state, weights, extra) of a checkpoint folder; ``CheckpointError`` naming it when a
+    file is missing or corrupt."""
     try:
         state = json.loads((path / "state.json").read_text())
         weights = load_file(path / "weights.safetensors")
@@ -99,6 +103,17 @@ def load(path: Path, model, optimizer, scheduler) -> dict:
     except Exception as exc:  # any unreadable file: the message names the checkpoint
         raise CheckpointError(f"checkpoint {path} is missing a file or corrupt "
                               f"({type(exc).__name__}: {str(exc)[:120]})") from None
+    return state, weights, extra
+
+
+def load(path: Path, model, optimizer, scheduler) -> dict:
+    """Restore a checkpoint into ``model``/``optimizer``/``scheduler``; returns its state.
+
+    Raises ``CheckpointError`` naming the folder when a file is missing or corrupt, or when
+    its parameter names do not match the model's trainable parameters.
+    """
+    path = Path(path)
+    state, weights, extra = read(path)
     params = dict(model.named_parameters())
     expected = {name for name, param in params.items() if param.requires_grad}
     if set(weights) != expected:

@@ -63,8 +63,10 @@ class TrainConfig:
                               "attention across them. Off by default: without a varlen "
                               "attention kernel (CPU) a row's attention costs its full length "
                               "squared, so length-grouped padded batches are faster there.")
-    precision: str = _f("auto", "auto (fp32 on CPU, bf16 on GPUs that support it), fp32, "
-                                "bf16 or fp16 (autocast).")
+    precision: str = _f("auto", "auto (bf16 on a CPU with AVX512-BF16 or AMX and on GPUs "
+                                "that support it, else fp32; dpo / orpo: fp32 on a CPU), "
+                                "fp32, bf16 or fp16 (autocast: weights and LoRA parameters "
+                                "stay fp32).")
     beta: float = _f(0.1, "dpo / orpo only: DPO's beta (how far the tuned model may move from "
                           "the reference; Rafailov et al. 2023) or ORPO's lambda (weight of the "
                           "odds-ratio term; Hong et al. 2024).")
@@ -72,6 +74,13 @@ class TrainConfig:
                                  "reference is the base, adapter disabled) or a train run id "
                                  "(its LoRA adapter is trained further; the reference is a "
                                  "frozen copy of that adapter).")
+    processes: int = _f(1, "Training processes (torch.distributed ranks): one per CPU core "
+                           "(gloo) or per CUDA GPU (nccl). Each trains on its share of every "
+                           "batch; the batch, the loss per step and the checkpoints are those "
+                           "of one process.")
+    accelerate_config: str = _f("", "CUDA only: an accelerate config file "
+                                    "(configs/accelerate/ddp.yaml or fsdp.yaml) to launch the "
+                                    "processes with; empty = DDP.")
     seed: int = _f(0, "Seed for LoRA initialisation, dropout and batch order.")
     eval_every: int = _f(0, "Validation loss every N optimizer steps (0 = never).")
     eval_max_examples: int = _f(64, "Validation conversations used for each evaluation.")
@@ -128,6 +137,14 @@ class TrainConfig:
              f"collapse_patience must be >= 1, got {self.collapse_patience}"),
             (self.max_nonfinite_steps >= 1,
              f"max_nonfinite_steps must be >= 1, got {self.max_nonfinite_steps}"),
+            (self.processes >= 1, f"processes must be >= 1, got {self.processes}"),
+            (self.processes == 1 and not self.accelerate_config
+             or self.method not in PREFERENCE_METHODS,
+             f"method {self.method} trains in one process: processes must be 1 and "
+             "accelerate_config empty"),
+            (not (self.method == "qlora" and "fsdp" in Path(self.accelerate_config).name),
+             "qlora cannot run under FSDP: bitsandbytes' 4-bit weights are not sharded by "
+             "it; use configs/accelerate/ddp.yaml (one whole 4-bit model per GPU)"),
         ]
         return [message for ok, message in checks if not ok]
 

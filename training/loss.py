@@ -32,12 +32,29 @@ def forward_loss(model, part: dict) -> torch.Tensor:
     return torch.nn.functional.cross_entropy(logits, labels[keep])
 
 
-def eval_loss(model, encoded: list[dict], pad_id: int, max_tokens: int = 2048) -> float:
-    """Mean assistant-only loss per labelled token over ``encoded`` (nats), no gradients.
+class LabelledLoss(torch.nn.Module):
+    """``forward_loss`` of ``model`` as a module, so DistributedDataParallel or FSDP can wrap
+    it: their forward then runs the head-only loss and the gradient sync hooks alike.
+    ``module(part)`` → the part's mean loss per labelled token (scalar)."""
 
-    Padded micro-batches (exact regardless of packing support); each part's mean is
-    weighted by its labelled tokens, so the result is the token-level mean of the set.
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, part: dict) -> torch.Tensor:
+        return forward_loss(self.model, part)
+
+
+def eval_sums(model, encoded: list[dict], pad_id: int, max_tokens: int = 2048
+              ) -> tuple[float, int]:
+    """(summed assistant-only loss in nats, labelled tokens) over ``encoded``, no gradients.
+
+    ``model``: a causal LM, or a ``LabelledLoss`` (wrapped or not), called as ``model(batch)``.
+    Padded micro-batches (exact regardless of packing support).
     """
+    inner = getattr(model, "module", model)  # DistributedDataParallel / FSDP keep it there
+    wrapped = isinstance(model, LabelledLoss) or isinstance(inner, LabelledLoss)
+    call = model if wrapped else (lambda batch: forward_loss(model, batch))
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
@@ -46,7 +63,17 @@ def eval_loss(model, encoded: list[dict], pad_id: int, max_tokens: int = 2048) -
             batch = collate(part, pad_id)
             n = labelled_tokens(batch)
             if n:
-                total += forward_loss(model, batch).item() * n
+                total += call(batch).item() * n
                 count += n
     model.train(was_training)
+    return total, count
+
+
+def eval_loss(model, encoded: list[dict], pad_id: int, max_tokens: int = 2048) -> float:
+    """Mean assistant-only loss per labelled token over ``encoded`` (nats), no gradients.
+
+    Padded micro-batches (exact regardless of packing support); each part's mean is
+    weighted by its labelled tokens, so the result is the token-level mean of the set.
+    """
+    total, count = eval_sums(model, encoded, pad_id, max_tokens)
     return total / count if count else float("nan")

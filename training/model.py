@@ -189,30 +189,51 @@ def qlora_unavailable() -> str | None:
     return None
 
 
-def resolve_precision(precision: str) -> str:
-    """``auto`` → bf16 on a CUDA GPU that supports it, else fp32 (CPU autocast gains little
-    for a 135M model and bf16 loss is noisier); other values are returned as they are."""
+def cpu_bf16_flags(cpuinfo: str | None = None) -> list[str]:
+    """The CPU's bf16 matrix instructions named in ``/proc/cpuinfo``: ``avx512_bf16``
+    (AVX512-BF16 dot products) and ``amx_bf16`` (AMX tiles); empty elsewhere.
+
+    >>> cpu_bf16_flags("flags : fpu avx512f avx512_bf16 avx512_vnni")
+    ['avx512_bf16']
+    """
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return []
+    words = set(cpuinfo.split())
+    return [flag for flag in ("avx512_bf16", "amx_bf16") if flag in words]
+
+
+def resolve_precision(precision: str, cpu_bf16: bool = True) -> str:
+    """``auto`` → bf16 on a CUDA GPU that supports it, and on a CPU with bf16 matrix
+    instructions (AVX512-BF16 or AMX: oneDNN's bf16 GEMMs run ~2-4x the fp32 rate there,
+    ``bench/train.py`` measures it at the same held-out loss); else fp32. Other values are
+    returned as they are. bf16 is autocast: weights and LoRA parameters stay fp32.
+    ``cpu_bf16=False``: fp32 on every CPU (for a trainer whose bf16 speed was not measured:
+    the preference trainers)."""
     if precision != "auto":
         return precision
-    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
-        return "bf16"
-    return "fp32"
+    if torch.cuda.is_available():
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if cpu_bf16 and cpu_bf16_flags() else "fp32"
 
 
-def init_model(model_dir: Path, config: TrainConfig):
-    """The model to train for ``config.method``, on CUDA when present, else CPU.
+def init_model(model_dir: Path, config: TrainConfig, device: str | None = None):
+    """The model to train for ``config.method``, on ``device`` (default: CUDA when present,
+    else CPU; one rank of several passes its own, e.g. ``cuda:1``).
 
     lora: fp32 base + LoRA; full: fp32, every parameter trainable; qlora: 4-bit NF4 base with
     double quantization (QLoRA paper, Dettmers et al. 2023) + LoRA. Raises ``StageError``
     when QLoRA is not available here.
     """
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(config.seed)
     if config.method == "qlora":
         reason = qlora_unavailable()
         if reason:
             raise errors.StageError(reason)
-        return _qlora_model(model_dir, config)
+        return _qlora_model(model_dir, config, torch.device(device))
     model = load_model(model_dir, dtype=torch.float32).to(device)
     if config.method == "full":
         model.requires_grad_(True)
@@ -220,7 +241,7 @@ def init_model(model_dir: Path, config: TrainConfig):
     return add_lora(model, config)
 
 
-def _qlora_model(model_dir: Path, config: TrainConfig):
+def _qlora_model(model_dir: Path, config: TrainConfig, device: torch.device):
     from peft import prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
@@ -228,6 +249,7 @@ def _qlora_model(model_dir: Path, config: TrainConfig):
                                bnb_4bit_use_double_quant=True,
                                bnb_4bit_compute_dtype=torch.bfloat16)
     model = AutoModelForCausalLM.from_pretrained(model_dir, quantization_config=quant,
-                                                 device_map={"": 0}, dtype=torch.bfloat16)
+                                                 device_map={"": device.index or 0},
+                                                 dtype=torch.bfloat16)
     model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     return add_lora(model, config)

@@ -125,7 +125,8 @@ def train_preferences(rows: list[dict], config: TrainConfig, out_dir: Path,
     tokenizer = load_tokenizer(model_dir)
     model, peft_config = _model(model_dir, config, start_adapter)
     total = total_steps(len(rows), config)
-    args = _trainer_args(config, out_dir, total, resolve_precision(config.precision))
+    args = _trainer_args(config, out_dir, total, resolve_precision(config.precision,
+                                                                   cpu_bf16=False))
     dataset = Dataset.from_list(rows)
     checkpoints = sorted((out_dir / "checkpoints").glob("checkpoint-*"),
                          key=lambda p: int(p.name.rsplit("-", 1)[1]))

@@ -43,8 +43,10 @@ from training.batching import (
     real_tokens,
 )
 from training.config import TrainConfig
+from training.data import IGNORE_INDEX
+from training.distributed import Ranks, StopRequested, row_labelled, shard
 from training.guards import NonFiniteGuard, step_is_finite
-from training.loss import eval_loss, forward_loss
+from training.loss import LabelledLoss, eval_loss, eval_sums, forward_loss
 from training.model import (
     ensure_base_model,
     init_model,
@@ -200,6 +202,35 @@ def accumulate(model, parts: list[dict], precision: str, device: str) -> tuple[f
     return batch_loss, tokens
 
 
+def blank(part: dict) -> dict:
+    """A copy of a collated or packed part with every label ignored: a pass that adds
+    nothing to the gradient (weight 0) but runs the collectives of a wrapped model."""
+    return {**part, "labels": torch.full_like(part["labels"], IGNORE_INDEX)}
+
+
+def accumulate_ranked(wrapped, ranks: Ranks, parts: list[dict], batch_labelled: int,
+                      precision: str, device: str) -> tuple[float, int]:
+    """``accumulate`` for this rank's parts of a global batch of ``batch_labelled`` labelled
+    tokens; returns (this rank's share of the batch's mean loss, its non-padding tokens).
+
+    A part's loss is weighted by part labelled / batch labelled x world size: DDP averages
+    the gradients over the ranks, so the result is the gradient of the whole batch. Only the
+    last backward pass all-reduces (``no_sync`` before it); every rank runs one, with weight
+    0 when it has nothing to learn from, so the all-reduce never waits for a missing rank.
+    """
+    batch_loss, tokens = 0.0, 0
+    for k, part in enumerate(parts):
+        weight = labelled_tokens(part) / batch_labelled
+        tokens += real_tokens(part)
+        with ranks.no_sync(wrapped, last=k == len(parts) - 1):
+            with autocast_for(precision, device):
+                loss = wrapped(part).float()
+            loss = torch.nan_to_num(loss) if weight == 0 else loss  # 0 labels: mean is NaN
+            (loss * weight * ranks.world).backward()
+        batch_loss += loss.item() * weight
+    return batch_loss, tokens
+
+
 def _early_stopping(state: dict, val: float, config: TrainConfig) -> tuple[dict, bool]:
     """Update best validation loss and the count of evaluations without improvement."""
     if state["best_val"] is None or val < state["best_val"]:
@@ -215,14 +246,20 @@ class FinetuneRecipe:
     ``on_step(step, total, loss)`` is called after each step (1-based), ``on_log(record)``
     with the step's ``StepRecord`` as a dict. A ``stop_exceptions`` exception (a cancel)
     saves a checkpoint of the last finished step, then propagates.
+
+    ``ranks`` (``training.distributed.Ranks``): this process is one rank of several; it
+    trains on its shard of each global batch, only rank 0 calls ``on_log``/``on_step`` and
+    writes checkpoints and outputs, and a stop agreed by all ranks raises ``StopRequested``.
     """
 
     def __init__(self, config: TrainConfig, out_dir: Path,
                  on_step: Callable[[int, int, float], None] | None = None,
                  on_log: Callable[[dict], None] | None = None,
-                 stop_exceptions: tuple = (KeyboardInterrupt,)):
-        self.config, self.out_dir = config, Path(out_dir)
-        self.on_step, self.on_log, self.stop_exceptions = on_step, on_log, stop_exceptions
+                 stop_exceptions: tuple = (KeyboardInterrupt,), ranks: Ranks | None = None):
+        self.config, self.out_dir, self.ranks = config, Path(out_dir), ranks
+        self.on_step, self.on_log = on_step, on_log
+        self.stop_exceptions = stop_exceptions + ((StopRequested,) if ranks else ())
+        self.is_main = ranks is None or ranks.is_main
 
     def setup(self, examples: list[list[dict]], validation: list[list[dict]] | None) -> None:
         """Config → base model → tokenizer → encoded rows → model → optimizer → resume.
@@ -244,7 +281,9 @@ class FinetuneRecipe:
                 f"none of {len(examples)} examples has an assistant token to train on")
         self.held_out, _ = encode_with_exclusions(
             self.tokenizer, (validation or [])[:config.eval_max_examples], config.max_seq_len)
-        self.model = init_model(self.model_dir, config)
+        self.model = init_model(self.model_dir, config,
+                                device=str(self.ranks.device) if self.ranks else None)
+        self.wrapped = self.ranks.wrap(LabelledLoss(self.model)) if self.ranks else None
         self._setup_optimizer()
         self._resume()
 
@@ -255,7 +294,8 @@ class FinetuneRecipe:
         self.precision = resolve_precision(config.precision)
         self.total = total_steps(len(self.encoded), config)
         self.per_epoch = math.ceil(len(self.encoded) / config.batch_size)
-        self.params = [param for param in self.model.parameters() if param.requires_grad]
+        owner = self.wrapped if self.wrapped is not None else self.model  # FSDP: its params
+        self.params = [param for param in owner.parameters() if param.requires_grad]
         self.optimizer = torch.optim.AdamW(self.params, lr=config.learning_rate,
                                            weight_decay=0.0)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda step: lr_factor(
@@ -268,7 +308,12 @@ class FinetuneRecipe:
         self.state = {"step": 0, "batches": 0, "losses": [], "best_val": None, "bad_evals": 0}
         self.resumed_from = None
         if (latest := checkpoint.latest(self.root)) is not None:
-            self.state = checkpoint.load(latest, self.model, self.optimizer, self.scheduler)
+            if self.ranks is not None and self.ranks.sharded:
+                self.state = self.ranks.load_sharded(latest, self.wrapped, self.optimizer,
+                                                     self.scheduler)
+            else:
+                self.state = checkpoint.load(latest, self.model, self.optimizer,
+                                             self.scheduler)
             self.resumed_from = self.state["step"]
         self.stream = batch_stream([len(e["input_ids"]) for e in self.encoded],
                                    config.batch_size, config.seed)
@@ -291,10 +336,11 @@ class FinetuneRecipe:
         model.train()
         try:
             while self.state["step"] < total and not self.stopped_early:
+                if self.ranks is not None and self.ranks.stop_requested():
+                    raise StopRequested()
                 rows = [self.encoded[i] for _ in range(config.gradient_accumulation)
                         for i in next(self.stream)]
-                parts = make_parts(rows, config, self.tokenizer.pad_token_id)
-                loss, tokens = accumulate(model, parts, self.precision, self.device)
+                loss, tokens = self._forward_backward(rows)
                 finite = math.isfinite(loss) and step_is_finite(self.params, MAX_GRAD_NORM)
                 lr = self.scheduler.get_last_lr()[0]
                 with signals_held():  # a cancel lands before or after an update, never inside
@@ -312,8 +358,7 @@ class FinetuneRecipe:
                 self.nonfinite.update(step, finite)
                 val = None
                 if config.eval_every and self.held_out and step % config.eval_every == 0:
-                    val = eval_loss(model, self.held_out, self.tokenizer.pad_token_id,
-                                    config.max_batch_tokens)
+                    val = self._eval_loss()
                     self.state, self.stopped_early = _early_stopping(self.state, val, config)
                 elapsed = time.monotonic() - started
                 record = StepRecord(
@@ -323,9 +368,9 @@ class FinetuneRecipe:
                     elapsed_s=round(elapsed, 3),
                     eta_s=round(elapsed / session_steps * (total - step), 1), val_loss=val,
                     skipped_nonfinite_steps=self.nonfinite.skipped)
-                if self.on_log:
+                if self.on_log and self.is_main:
                     self.on_log(asdict(record))
-                if self.on_step:
+                if self.on_step and self.is_main:
                     self.on_step(step, total, loss)
                 if config.checkpoint_every and step % config.checkpoint_every == 0:
                     self.save_checkpoint()
@@ -343,14 +388,52 @@ class FinetuneRecipe:
         if self.state["step"] > self.saved_step:
             self.save_checkpoint()
 
+    def _forward_backward(self, rows: list[dict]) -> tuple[float, int]:
+        """One step's forward and backward passes over ``rows`` (the global batch); returns
+        (mean loss per labelled token of the batch, non-padding tokens of the batch)."""
+        pad_id = self.tokenizer.pad_token_id
+        if self.ranks is None:
+            parts = make_parts(rows, self.config, pad_id)
+            return accumulate(self.model, parts, self.precision, self.device)
+        mine = shard(rows, self.ranks.rank, self.ranks.world)
+        parts = make_parts(mine, self.config, pad_id) if mine else []
+        # FSDP gathers weights in every forward: each rank must run as many passes
+        wanted = self.ranks.most(len(parts)) if self.ranks.sharded else max(1, len(parts))
+        parts += [blank(make_parts(rows[:1], self.config, pad_id)[0])] * (wanted - len(parts))
+        batch_labelled = sum(row_labelled(row) for row in rows)
+        loss, tokens = accumulate_ranked(self.wrapped, self.ranks, parts, batch_labelled,
+                                         self.precision, self.device)
+        loss, tokens = self.ranks.all_sum([loss, float(tokens)])
+        return loss, int(tokens)
+
+    def _eval_loss(self) -> float:
+        """Mean held-out loss per labelled token; each rank scores its shard of the rows."""
+        pad_id, max_tokens = self.tokenizer.pad_token_id, self.config.max_batch_tokens
+        if self.ranks is None:
+            return eval_loss(self.model, self.held_out, pad_id, max_tokens)
+        if self.ranks.sharded:  # same passes on every rank (FSDP gathers in each)
+            return eval_loss(self.wrapped, self.held_out, pad_id, max_tokens)
+        rows = shard(self.held_out, self.ranks.rank, self.ranks.world)
+        total, count = self.ranks.all_sum(list(eval_sums(self.model, rows, pad_id,
+                                                         max_tokens)))
+        return total / count if count else float("nan")
+
     def save_checkpoint(self) -> None:
-        """Save model, optimizer, scheduler and RNG state at the current step (resumable)."""
-        checkpoint.save(self.root, self.model, self.optimizer, self.scheduler, self.state,
-                        self.config.keep_checkpoints)
+        """Save model, optimizer, scheduler and RNG state at the current step (resumable);
+        several ranks: rank 0 writes (FSDP: every rank gathers the shards first)."""
+        if self.ranks is not None and self.ranks.sharded:
+            self.ranks.save_sharded(self.root, self.wrapped, self.optimizer, self.scheduler,
+                                    self.state, self.config.keep_checkpoints)
+        elif self.is_main:
+            checkpoint.save(self.root, self.model, self.optimizer, self.scheduler, self.state,
+                            self.config.keep_checkpoints)
         self.saved_step = self.state["step"]
 
     def save_outputs(self) -> Path:
-        """Adapter (safetensors) for LoRA/QLoRA, or a whole model folder for full fine-tuning."""
+        """Adapter (safetensors) for LoRA/QLoRA, or a whole model folder for full fine-tuning.
+        Several ranks: rank 0 writes (FSDP: the weights gathered from every rank)."""
+        if self.ranks is not None:
+            return self._save_outputs_ranked()
         if self.config.method == "full":
             target = self.out_dir / "model"
             self.model.save_pretrained(target, safe_serialization=True)
@@ -360,12 +443,27 @@ class FinetuneRecipe:
         self.model.save_pretrained(target, safe_serialization=True)
         return target
 
+    def _save_outputs_ranked(self) -> Path:
+        full = self.config.method == "full"
+        target = self.out_dir / ("model" if full else "adapter")
+        state = None
+        if self.ranks.sharded:  # collective: every rank gives its shard
+            state = {name.removeprefix("model."): tensor
+                     for name, tensor in self.ranks.full_state(self.wrapped).items()}
+        if self.is_main:
+            self.model.save_pretrained(target, safe_serialization=True,
+                                       **({"state_dict": state} if state is not None else {}))
+            if full:
+                self.tokenizer.save_pretrained(target)
+        self.ranks.barrier()
+        return target
+
 
 def train_lora(examples: list[list[dict]], config: TrainConfig, out_dir: Path,
                on_step: Callable[[int, int, float], None] | None = None,
                on_log: Callable[[dict], None] | None = None,
                validation: list[list[dict]] | None = None,
-               stop_exceptions: tuple = (KeyboardInterrupt,)) -> dict:
+               stop_exceptions: tuple = (KeyboardInterrupt,), ranks: Ranks | None = None) -> dict:
     """Fine-tune on conversations (LoRA, QLoRA or full); resume from ``out_dir/checkpoints``.
 
     ``examples`` are OpenAI-style message lists; callbacks and ``stop_exceptions`` as in
@@ -376,9 +474,10 @@ def train_lora(examples: list[list[dict]], config: TrainConfig, out_dir: Path,
     (``adapter`` is the model folder for full fine-tuning). Raises ``WorkbenchError`` for an
     invalid config, ``StageError`` when no example has an assistant token to learn from,
     when QLoRA is unavailable, on a loss collapse or an out-of-memory error, and
-    ``CheckpointError`` for a corrupt checkpoint.
+    ``CheckpointError`` for a corrupt checkpoint. ``ranks``: one rank of a run across
+    processes (``training.distributed``); every rank returns the same summary.
     """
-    recipe = FinetuneRecipe(config, out_dir, on_step, on_log, stop_exceptions)
+    recipe = FinetuneRecipe(config, out_dir, on_step, on_log, stop_exceptions, ranks)
     recipe.setup(examples, validation)
     recipe.train()
     target = recipe.save_outputs()

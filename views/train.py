@@ -34,7 +34,9 @@ LABELS = {"base_model": "Base model", "lora_rank": "LoRA rank", "lora_alpha": "L
           "early_stopping_patience": "Early-stopping patience",
           "checkpoint_every": "Checkpoint every N steps", "keep_checkpoints": "Checkpoints kept",
           "collapse_patience": "Zero/NaN losses before failing",
-          "max_nonfinite_steps": "NaN gradient steps tolerated"}
+          "max_nonfinite_steps": "NaN gradient steps tolerated",
+          "processes": "Training processes (one per CPU core or GPU)",
+          "accelerate_config": "Accelerate config (CUDA: DDP or FSDP)"}
 PRESETS = {p.stem: p for p in sorted((REPO_ROOT / "configs").glob("*.yaml"))}
 PRESET_NAMES = {"lora": "LoRA (laptop CPU)", "qlora": "QLoRA (4-bit, CUDA GPU)",
                 "full": "Full fine-tuning"}

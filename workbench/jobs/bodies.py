@@ -27,9 +27,13 @@ def train_task(config: dict, report: Reporter) -> dict:
     cancel or a kill -9). Writes ``train_log.jsonl`` (one ``training.recipe.StepRecord`` per
     step), ``excluded.jsonl`` ({"example_id", "reason", "detail"}) and the adapter (or model
     folder) with ``lineage.json``. A SIGTERM saves a checkpoint and ends the job cancelled.
+    With ``processes`` > 1 (or an accelerate config) the recipe runs as that many ranks
+    under a launcher (``workbench.jobs.launch``); this process turns rank 0's step log into
+    progress and passes a cancel on to every rank.
     """
     from training import checkpoint
     from training.config import TrainConfig
+    from training.distributed import is_distributed
     from training.recipe import train_lora
 
     train_config = TrainConfig.from_dict(config["train"])
@@ -44,9 +48,17 @@ def train_task(config: dict, report: Reporter) -> dict:
         report(record["step"], record["total"], _progress_line(record))
 
     with compute_slot(report):
-        result = train_lora([row["messages"] for row in rows], train_config, report.dir,
-                            on_log=on_log, validation=[row["messages"] for row in validation],
-                            stop_exceptions=(Cancelled, KeyboardInterrupt))
+        if is_distributed(train_config.processes, train_config.accelerate_config):
+            from workbench.jobs.launch import run_ranks
+
+            result = run_ranks(report, train_config,
+                               lambda record: report(record["step"], record["total"],
+                                                     _progress_line(record)))
+        else:
+            result = train_lora([row["messages"] for row in rows], train_config, report.dir,
+                                on_log=on_log,
+                                validation=[row["messages"] for row in validation],
+                                stop_exceptions=(Cancelled, KeyboardInterrupt))
     excluded = [{"example_id": rows[e["index"]].get("example_id"), "reason": e["reason"],
                  "detail": e["detail"]} for e in result.pop("excluded")]
     write_jsonl(report.dir / "excluded.jsonl", excluded)

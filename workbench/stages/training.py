@@ -46,6 +46,16 @@ def train(workspace: Path, max_steps: int = 30, seed: int = 0, base_model: str =
                   expect_version=expect_version, execute=execute, version_id=version_id)
 
 
+def check_processes(config: TrainConfig) -> None:
+    """Raise ``StageError`` (one line, before any job starts) when this machine cannot run
+    ``config.processes`` training processes: more than its CPU cores, or its CUDA GPUs."""
+    from training.distributed import is_distributed, processes_problem
+
+    if is_distributed(config.processes, config.accelerate_config) and (
+            problem := processes_problem(config.processes, config.accelerate_config)):
+        raise StageError(problem)
+
+
 def frozen_rows(ws, version_id: str) -> tuple[int, list[dict], list[dict]]:
     """(dataset id, train rows, validation rows) of a stored version, rows as
     ``Workspace.split_examples`` gives them ({id, meta, messages}; the id from the row's
@@ -86,6 +96,7 @@ def launch(workspace: Path, config: TrainConfig, on_progress: Progress | None = 
                          "train split: use `workbench train-preferences` (or the Sessions page)")
     if config.method == "qlora" and (reason := qlora_unavailable()):
         raise StageError(reason)
+    check_processes(config)
     with open_workspace(workspace, create=False) as ws:
         if version_id:  # a frozen version: its own rows, whatever the dataset holds now
             dataset_id, rows, validation = frozen_rows(ws, version_id)
@@ -135,6 +146,7 @@ def resume(workspace: Path, run_id: str, on_progress: Progress | None = None,
         if checkpoint.latest(job_dir / "checkpoints") is None:
             raise StageError(f"run {run_id} has no checkpoint to resume from (it stopped "
                              "before its first one); start a new run")
+        check_processes(TrainConfig.from_dict(jobs.read_json(job_dir / "config.json")["train"]))
         store.set_run_state(ws, run_id, "queued")
         dataset_id = run_dataset(ws, run_id)
     jobs.write_json(job_dir / "status.json", {"state": "queued", "created": jobs.now()})
@@ -186,7 +198,8 @@ def _run(workspace: Path, job_dir: Path, dataset_id: int, on_progress: Progress 
                "excluded_examples": result["excluded_examples"], "dataset_version": version,
                "resumed_from": result["resumed_from"], "stopped_early": result["stopped_early"],
                "best_val_loss": result["best_val_loss"],
-               "tokens_per_s": round(result["tokens_per_s"], 1)}
+               "tokens_per_s": round(result["tokens_per_s"], 1),
+               "processes": result.get("processes", 1)}
     _import(workspace, job_dir, dataset_id, "succeeded", summary)
     return summary
 
@@ -215,13 +228,15 @@ def start_in_background(workspace: Path, config: TrainConfig | None = None,
     """Start a ``train_launch`` job (the app's Start/Resume buttons); returns its folder.
     ``version_id``: train on that stored version's rows (default: the current split).
 
-    The config is validated here, so an invalid form is refused before any job starts.
+    The config is validated here (with the machine's room for ``processes``), so an invalid
+    form is refused before any job starts.
     """
     body = {"workspace": str(workspace)}
     if resume_run:
         body["resume"] = resume_run
     else:
         body["train"] = config.validate().to_dict()
+        check_processes(config)
         if version_id:
             body["version_id"] = version_id
     job_dir = jobs.new_job(Path(workspace) / "artifacts" / "jobs", "train_launch", body)
