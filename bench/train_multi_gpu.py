@@ -11,8 +11,8 @@ twice: ``--steps`` steps, then a resume that adds as many again from rank 0's ch
 Checks: the launcher exits 0, ``train_log.jsonl`` holds steps 1..2*steps once each (rank 0
 alone), every loss is finite, the adapter was written, ``ranks_result.json`` says
 ``processes`` ranks and the device was CUDA (bf16 autocast under precision auto). With
-``--compare`` (1 process only) the same steps also run in this process without accelerate,
-and the per-step losses must agree within 1e-3 nats (bf16 autocast rounding).
+``--compare`` (1 process only) the first ``--steps`` steps also run in this process without
+accelerate (same settings, so the same learning-rate schedule), and the per-step losses must agree within 1e-3 nats (bf16 autocast rounding).
 The last line is one JSON object.
 """
 
@@ -128,9 +128,13 @@ def main() -> None:
         if args.compare and args.processes == 1:
             from training.recipe import train_lora
 
+            # The launched run's first part had max_steps = steps (its learning-rate schedule
+            # decays over those steps), so the same settings run here once, without accelerate.
             one = train_lora(conversations(64), TrainConfig.from_dict(
-                {**config["train"], "processes": 1, "accelerate_config": ""}), tmp / "one")
-            gaps = [abs(a - r["loss"]) for a, r in zip(one["losses"], log, strict=True)]
+                {**config["train"], "max_steps": args.steps, "processes": 1,
+                 "accelerate_config": ""}), tmp / "one")
+            gaps = [abs(a - r["loss"]) for a, r in zip(one["losses"], log[:args.steps],
+                                                        strict=True)]
             checks["max_loss_gap_vs_one_process"] = max(gaps)
             checks["loss_gap_ok"] = max(gaps) < 1e-3
         ok = (checks["launch_exit_codes"] == [0, 0] and checks["steps_once_each"]
