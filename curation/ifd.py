@@ -99,13 +99,15 @@ def row_losses(model, batch: dict[str, torch.Tensor],
     targets = batch["labels"][:, 1:]
     keep = targets != IGNORE_INDEX
     device = next(causal.parameters()).device
-    inputs = {"input_ids": batch["input_ids"].to(device),
-              "attention_mask": batch["attention_mask"].to(device), "use_cache": False}
+    inputs = {"input_ids": batch["input_ids"].to(device), "use_cache": False}
+    if "attention_mask" in batch:
+        inputs["attention_mask"] = batch["attention_mask"].to(device)
     if prefix:
         rows, size = batch["input_ids"].shape[0], prefix[0][0].shape[2]
-        inputs["attention_mask"] = torch.cat([torch.ones(rows, size, dtype=torch.long,
-                                                         device=device),
-                                              inputs["attention_mask"]], dim=1)
+        if "attention_mask" in inputs:
+            inputs["attention_mask"] = torch.cat([torch.ones(rows, size, dtype=torch.long,
+                                                             device=device),
+                                                  inputs["attention_mask"]], dim=1)
         inputs.update(use_cache=True, cache=DynamicCache(
             ddp_cache_data=[(k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1))
                             for k, v in prefix]))
