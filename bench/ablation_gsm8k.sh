@@ -2,8 +2,8 @@
 # The data-quality ablation on GSM8K: top 20% by IFD vs a random 20% vs everything kept,
 # the same LoRA recipe for the same token budget, scored on the same held-out rows.
 #
-# Usage: bench/ablation_gsm8k.sh [WORKDIR]   (default /tmp/quality-ablation; POOL=300 TEST=0.2
-#        BUDGET=7000 EVAL=60 MAX_NEW=192 SEED=0 override the defaults below)
+# Usage: bench/ablation_gsm8k.sh [WORKDIR]   (default /tmp/quality-ablation; POOL=200 TEST=0.25
+#        BUDGET=5000 EVAL=50 MAX_NEW=160 SEED=0 override the defaults below)
 #
 # IFD needs two forward passes of the base model per row; on 2 shared CPU cores that is too
 # slow for all 7,473 rows of the file, so the rows scored are a seeded random pool of POOL
@@ -13,11 +13,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORKDIR=${1:-/tmp/quality-ablation}
-POOL=${POOL:-300}
-TEST=${TEST:-0.2}
-BUDGET=${BUDGET:-7000}
-EVAL=${EVAL:-60}
-MAX_NEW=${MAX_NEW:-192}
+POOL=${POOL:-200}
+TEST=${TEST:-0.25}
+BUDGET=${BUDGET:-5000}
+EVAL=${EVAL:-50}
+MAX_NEW=${MAX_NEW:-160}
 SEED=${SEED:-0}
 DATA=../shared/data/alpaca_gsm8k_train.json
 WB="env PYTHONPATH=$PWD .venv/bin/python -m workbench"

@@ -132,7 +132,7 @@ def prefix_states(model, ids: list[int]) -> list[tuple[torch.Tensor, torch.Tenso
     device = next(causal.parameters()).device
     with torch.inference_mode():
         cache = causal(input_ids=torch.tensor([ids], device=device),
-                       use_cache=True, logits_to_keep=1).past_key_values
+                       use_cache=True, logits_to_keep=1).cache
     return [(layer.keys, layer.values) for layer in cache.layers]
 
 
