@@ -82,10 +82,11 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    min_shared_prefix = 10**9 if args.no_shared_prefix else MIN_SHARED_PREFIX
 
     from curation.ifd import MIN_SHARED_PREFIX, score_rows
     from training.model import ensure_base_model, load_model, load_tokenizer
+
+    min_shared_prefix = 10**9 if args.no_shared_prefix else MIN_SHARED_PREFIX
 
     model_dir = ensure_base_model()
     model, tokenizer = load_model(model_dir).eval(), load_tokenizer(model_dir)
