@@ -7,7 +7,8 @@ Ours: ``curation.ifd.score_rows`` (the conditioned and the answer-alone sequence
 by length into padded micro-batches of at most ``--max-batch-tokens`` tokens, the tokens a
 micro-batch's rows all start with run once and their keys/values reused, the output head
 only at answer positions; ``--no-shared-prefix`` runs every sequence whole). Baseline: the
-way the Cherry LLM reference code (Li et al., NAACL 2024) scores a row, one row at a time with two ``model(input_ids=..., labels=...)`` forward passes (prompt +
+way the Cherry LLM reference code (Li et al., NAACL 2024) scores a row, one row at a time
+with two ``model(input_ids=..., labels=...)`` forward passes (prompt +
 answer, then the answer alone), perplexity = exp(loss). Both use the embedded
 SmolLM2-135M-Instruct in fp32 on the same GSM8K rows (../shared/data/alpaca_gsm8k_train.json)
 and the same encodings (``curation.ifd.ifd_encodings``), so the scores must agree: the
