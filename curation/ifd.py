@@ -12,10 +12,12 @@ both passes score the *same* answer tokens (content and closing ``<|im_end|>``, 
 
 ``ppl = exp(mean cross-entropy over the answer tokens)`` (nats), ``ifd = ppl_conditioned /
 ppl_answer``. The Cherry LLM reference code runs two ``model(**inputs)`` forward passes per
-row; here all sequences of all rows are sorted by length, cut into micro-batches of at most
-``max_batch_tokens`` padded tokens (``training.batching.micro_batches``), right-padded
-(``collate``), and the vocabulary projection runs only at the positions that predict an
-answer token (as ``training.loss.forward_loss``).
+row; here the conditioned sequences of all rows, then the answer-alone ones, are sorted by
+length, cut into micro-batches of at most ``max_batch_tokens`` padded tokens
+(``training.batching.micro_batches``), right-padded (``collate``); the leading tokens every
+row of a micro-batch shares (the template's default system prompt and the user header) run
+once and their keys/values are reused; and the vocabulary projection runs only at the
+positions that predict an answer token (as ``training.loss.forward_loss``).
 
 Run as: ``score_rows(model, tokenizer, [messages, ...], max_seq_len=1024)``
 """
