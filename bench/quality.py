@@ -1,11 +1,14 @@
 """Model-based quality scoring speed: batched, length-sorted IFD vs the reference per-row loop.
 
 Run as: python bench/quality.py [--quick] [--sizes 32 64 128] [--max-batch-tokens 8192]
+[--threads N] [--no-shared-prefix]
 
-Ours: ``curation.ifd.score_rows`` (both sequences of every row sorted by length, padded
-micro-batches of at most ``--max-batch-tokens`` tokens, the output head only at answer
-positions). Baseline: the way the Cherry LLM reference code (Li et al., NAACL 2024) scores a
-row, one row at a time with two ``model(input_ids=..., labels=...)`` forward passes (prompt +
+Ours: ``curation.ifd.score_rows`` (the conditioned and the answer-alone sequences each sorted
+by length into padded micro-batches of at most ``--max-batch-tokens`` tokens, the tokens a
+micro-batch's rows all start with run once and their keys/values reused, the output head
+only at answer positions; ``--no-shared-prefix`` runs every sequence whole). Baseline: the
+way the Cherry LLM reference code (Li et al., NAACL 2024) scores a row, one row at a time
+with two ``model(input_ids=..., labels=...)`` forward passes (prompt +
 answer, then the answer alone), perplexity = exp(loss). Both use the embedded
 SmolLM2-135M-Instruct in fp32 on the same GSM8K rows (../shared/data/alpaca_gsm8k_train.json)
 and the same encodings (``curation.ifd.ifd_encodings``), so the scores must agree: the
@@ -13,7 +16,8 @@ largest relative difference of IFD and of both perplexities is reported.
 
 Figures per size: seconds of each (model loading excluded), speedup, rows/s. The growth of
 time with rows is the log-log slope between the smallest and largest size. The last line is
-one JSON object with every figure and the 1/5/15-minute load average.
+one JSON object with every figure and the 1/5/15-minute load average at the start and the
+end of the timed part.
 """
 
 from __future__ import annotations
@@ -68,22 +72,33 @@ def main() -> None:
                         help="sizes 4 and 8 (under 2 min on a quiet machine)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[32, 64, 128])
     parser.add_argument("--max-batch-tokens", type=int, default=8192)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads for both sides (0: torch's default)")
+    parser.add_argument("--no-shared-prefix", action="store_true",
+                        help="run every sequence whole (no prefix keys/values reused)")
     args = parser.parse_args()
     sizes = [4, 8] if args.quick else args.sizes
 
     import torch
 
-    from curation.ifd import score_rows
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    from curation.ifd import MIN_SHARED_PREFIX, score_rows
     from training.model import ensure_base_model, load_model, load_tokenizer
+
+    min_shared_prefix = 10**9 if args.no_shared_prefix else MIN_SHARED_PREFIX
 
     model_dir = ensure_base_model()
     model, tokenizer = load_model(model_dir).eval(), load_tokenizer(model_dir)
     score_rows(model, tokenizer, conversations(2))  # warm-up: first-call allocations
     results = []
+    load_start = os.getloadavg()
     for n in sizes:
         convs = conversations(n)
         start = time.perf_counter()
-        ours = score_rows(model, tokenizer, convs, MAX_SEQ_LEN, args.max_batch_tokens)
+        ours = score_rows(model, tokenizer, convs, MAX_SEQ_LEN, args.max_batch_tokens,
+                          min_shared_prefix=min_shared_prefix)
         ours_s = time.perf_counter() - start
         start = time.perf_counter()
         theirs = reference(model, tokenizer, convs)
@@ -102,15 +117,18 @@ def main() -> None:
                           / math.log(last["rows"] / first["rows"]), 3)
               for name in ("ours", "reference")} if len(results) > 1 else None
     load = os.getloadavg()
-    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (2 shared cores); growth "
+    print(f"load average at the start {load_start[0]:.2f}, at the end {load[0]:.2f} {load[1]:.2f} "
+          f"{load[2]:.2f} (2 shared cores); growth "
           f"exponent of time with rows: {growth}", file=sys.stderr)
     print(json.dumps({"bench": "quality", "quick": args.quick,
                       "threads": torch.get_num_threads(),
-                      "max_batch_tokens": args.max_batch_tokens, "results": results,
+                      "max_batch_tokens": args.max_batch_tokens,
+                      "shared_prefix": not args.no_shared_prefix, "results": results,
                       "growth_exponent": growth,
                       "speedup_at_largest": last["speedup"],
                       "max_relative_difference": max(r["max_relative_difference"]
                                                      for r in results),
+                      "load_average_start": [round(x, 2) for x in load_start],
                       "load_average": [round(x, 2) for x in load]}))
 
 

@@ -6,7 +6,8 @@ import math
 import pytest
 import torch
 
-from curation.ifd import ifd_encodings, score_rows
+from curation import ifd
+from curation.ifd import ifd_encodings, score_rows, shared_prefix_length
 from tests.prepared import conv
 from training.data import IGNORE_INDEX
 from training.model import load_model, load_tokenizer
@@ -45,9 +46,10 @@ def test_both_passes_score_the_same_answer_tokens(tiny):
     assert tokenizer.decode(answer) == "It is 4, of course.<|im_end|>"
 
 
-def test_batched_scores_equal_two_forward_passes_per_row(tiny):
+@pytest.mark.parametrize("max_batch_tokens", [64, 4096])
+def test_batched_scores_equal_two_forward_passes_per_row(tiny, max_batch_tokens):
     model, tokenizer = tiny
-    batched = score_rows(model, tokenizer, ROWS[:3], max_batch_tokens=64)
+    batched = score_rows(model, tokenizer, ROWS[:3], max_batch_tokens=max_batch_tokens)
     for row, found in zip(ROWS[:3], batched, strict=True):
         conditioned, alone = ifd_encodings(tokenizer, row, 1024)
         ppl_c, ppl_a = direct(model, conditioned), direct(model, alone)
@@ -87,3 +89,26 @@ def test_a_partly_cut_answer_is_scored_on_the_tokens_left_in_both_passes(tiny):
     assert found["answer_tokens"] == 3
     assert found["ifd"] == pytest.approx(direct(model, conditioned) / direct(model, alone),
                                          rel=1e-5)
+
+
+def test_the_shared_prefix_is_run_once_and_changes_no_score(tiny):
+    model, tokenizer = tiny
+    rows = [conv("What is 2+2?", "It is 4."), conv("Name a colour", "Blue, mostly."),
+            conv("What is 3+3?", "Six.")]
+    conditioned = [ifd_encodings(tokenizer, row, 1024)[0] for row in rows]
+    # SmolLM2's default system prompt and the user header: 24 tokens every row starts with
+    assert shared_prefix_length(conditioned) == 24
+    assert tokenizer.decode(conditioned[0]["input_ids"][:24]).endswith("<|im_start|>user\n")
+    calls = []
+    original = ifd.prefix_states
+    ifd.prefix_states = lambda m, ids: calls.append(len(ids)) or original(m, ids)
+    try:
+        shared = score_rows(model, tokenizer, rows)
+    finally:
+        ifd.prefix_states = original
+    whole = score_rows(model, tokenizer, rows, min_shared_prefix=10**6)
+    assert calls == [24]  # one batch of the three conditioned sequences
+    for a, b in zip(shared, whole, strict=True):
+        assert a["answer_tokens"] == b["answer_tokens"]
+        for key in ("ppl_conditioned", "ppl_answer", "ifd"):
+            assert a[key] == pytest.approx(b[key], rel=1e-5)

@@ -97,3 +97,18 @@ def test_without_signals_the_page_says_how_to_compute_them(tmp_path, monkeypatch
     monkeypatch.setenv("WORKBENCH_WORKSPACE", str(prepare_workspace(tmp_path / "empty")))
     at = page()
     assert at.info[0].value.startswith("No quality signals yet: press **Compute** above")
+
+
+def test_perplexities_are_binned_on_a_log_scale_and_other_signals_as_they_are():
+    import pandas as pd
+
+    from views.quality_charts import histogram
+
+    frame = pd.DataFrame({"ppl_answer": [1.0, 10.0, 100.0, None], "ifd": [0.5, 0.25, 1.0, 0.5]})
+    chart = histogram(frame, "ppl_answer").to_dict()
+    assert chart["encoding"]["x"]["title"] == "ppl_answer (log scale)"
+    assert [row["value"] for row in chart["datasets"][chart["data"]["name"]]] == [0.0, 1.0, 2.0]
+    plain = histogram(frame, "ifd").to_dict()
+    assert plain["encoding"]["x"]["title"] == "ifd"
+    assert [row["value"] for row in plain["datasets"][plain["data"]["name"]]] == [
+        0.5, 0.25, 1.0, 0.5]

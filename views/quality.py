@@ -11,6 +11,7 @@ import streamlit as st
 from common.errors import WorkbenchError
 from curation.quality import FLAGS, SIGNALS, QualityConfig, combined_scores, parse_formula
 from views import _ui, coverage
+from views.quality_charts import histogram
 from workbench.jobs import runner as jobs
 from workbench.stages import quality as stages
 from workbench.store import quality as store
@@ -65,9 +66,7 @@ def histograms_section(frame: pd.DataFrame) -> None:
     names = ["score", *[n for n in SIGNALS if frame[n].notna().any()]]
     columns = st.columns(3)
     for k, name in enumerate(names):
-        chart = alt.Chart(frame[[name]].dropna()).mark_bar().encode(
-            alt.X(f"{name}:Q", bin=alt.Bin(maxbins=30), title=name), alt.Y("count()", title="rows"))
-        columns[k % 3].altair_chart(chart.properties(height=160), width="stretch")
+        columns[k % 3].altair_chart(histogram(frame, name), width="stretch")
     flags = {code: int(frame[code].fillna(False).sum()) for code in FLAGS}
     st.caption("Flags (validation findings): "
                + " · ".join(f"{code} {n}" for code, n in flags.items()))
