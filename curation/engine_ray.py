@@ -72,9 +72,11 @@ class RayOptions:
         "help": "Actors per step (each loads the step's model once)."})
     batch_size: int = field(default=512, metadata={"help": "Rows per map_batches batch."})
     rows_per_shard: int = field(default=5000, metadata={"help": "Rows per Parquet shard."})
-    shards_dir: str | None = field(default=None, metadata={
-        "help": "Folder for the Parquet shards (must be reachable from every worker); "
-                "default: a temporary folder on this machine, removed after the step."})
+    shards_dir: str | None = field(
+        default_factory=lambda: os.environ.get("WORKBENCH_RAY_SHARDS") or None, metadata={
+            "help": "Folder for the Parquet shards (must be reachable from every worker); "
+                    "default $WORKBENCH_RAY_SHARDS, else a temporary folder on this machine. "
+                    "Each step's shards are removed when it ends."})
 
 
 def check_engine(engine: str) -> str:
@@ -177,8 +179,8 @@ def map_rows(step: str, records: list[dict], actor: type, actor_kwargs: dict,
     try:
         # at least one shard per actor: Ray Data hands each actor whole files' blocks
         per_shard = min(options.rows_per_shard, -(-len(records) // options.concurrency))
-        write_shards(records, folder, per_shard)
-        dataset = ray.data.read_parquet(str(folder)).map_batches(
+        paths = write_shards(records, folder, per_shard)
+        dataset = ray.data.read_parquet(str(folder), override_num_blocks=len(paths)).map_batches(
             actor, fn_constructor_kwargs=actor_kwargs, batch_size=options.batch_size,
             compute=ray.data.ActorPoolStrategy(size=options.concurrency),
             num_cpus=actor_cpus(options.concurrency),

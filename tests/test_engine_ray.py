@@ -1,16 +1,18 @@
 """The Ray engine equals the local one: each curation step on a local Ray with 2 worker
 processes (one Ray session for the module), on 300 planted rows (tests/planted.py).
 
-Ray's processes talk over 127.0.0.1, so this module allows sockets (pytest-socket).
+Ray's processes talk over 127.0.0.1, so this module allows sockets (pytest-socket). Marked
+slow: each step starts its actors (new worker processes that import the step's libraries),
+a few minutes for the module on the shared 2-core machine.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from tests.planted import write_planted
+from tests.planted import planted_rows, write_planted
 
-pytestmark = pytest.mark.enable_socket
+pytestmark = [pytest.mark.enable_socket, pytest.mark.slow]
 
 ROWS = 300
 
@@ -53,8 +55,11 @@ def test_validate_equals_local(planted_ws, ray_options):
     remote = validate(planted_ws, engine="ray", ray=ray_options)
     assert remote == local
     assert (_table(planted_ws, findings), _table(planted_ws, tokens)) == local_rows
-    # planted: rows 25, 75, ... have no assistant turn, rows 40, 90, ... an empty answer
-    assert local["by_code"]["missing_assistant"] == 6
+    # planted: rows 25, 75, ... have no assistant turn (and copies of them)
+    without = sum(all(m["role"] != "assistant" for m in r["messages"])
+                  for r in planted_rows(ROWS))
+    assert without >= 6
+    assert local["by_code"]["missing_assistant"] == without
     assert len(local_rows[1]) == ROWS
 
 
