@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -149,14 +150,26 @@ def write_shards(records: list[dict], folder: Path, rows_per_shard: int) -> list
     return paths
 
 
+_RAISED = re.compile(r"^(?:[\w.]+\.)?\w*(?:Error|Exception|Exit)\b[^:]*: \S")
+
+
 def _worker_error(step: str, exc: BaseException) -> StageError:
-    """One message for a failure inside Ray: the step, and the worker's own exception."""
-    cause = exc
-    for attribute in ("cause", "__cause__"):
-        inner = getattr(cause, attribute, None)
-        if isinstance(inner, BaseException):
-            cause = inner
-    return StageError(f"{step} failed on a Ray worker: {_first_line(cause)}")
+    """One message for a failure inside Ray: the step and the worker's own exception.
+
+    Ray nests a worker's exception (UserCodeException → RayTaskError → the error; an actor
+    whose constructor failed: ActorDiedError, with the traceback in its text). The message
+    is the last ``Type: message`` line of the innermost exception that has one."""
+    chain, cause = [], exc
+    while isinstance(cause, BaseException) and all(cause is not c for c in chain):
+        chain.append(cause)
+        cause = getattr(cause, "cause", None) or cause.__cause__ or cause.__context__
+    for error in reversed(chain):
+        lines = [line.strip() for line in str(error).splitlines()]
+        raised = [line for line in lines if _RAISED.match(line)]
+        if raised:
+            return StageError(f"{step} failed on a Ray worker: {raised[-1]}")
+    named = [e for e in chain if str(e).strip()] or chain
+    return StageError(f"{step} failed on a Ray worker: {_first_line(named[-1])}")
 
 
 def map_rows(step: str, records: list[dict], actor: type, actor_kwargs: dict,
@@ -184,21 +197,20 @@ def map_rows(step: str, records: list[dict], actor: type, actor_kwargs: dict,
             actor, fn_constructor_kwargs=actor_kwargs, batch_size=options.batch_size,
             compute=ray.data.ActorPoolStrategy(size=options.concurrency),
             num_cpus=actor_cpus(options.concurrency),
-            batch_format="numpy", max_restarts=0)
+            batch_format="pyarrow", max_restarts=0)
         out: list[bytes | None] = [None] * len(records)
         done, start = 0, time.perf_counter()
-        for batch in dataset.iter_batches(batch_format="numpy", batch_size=None):
-            for i, value in zip(batch["idx"].tolist(), batch["out"], strict=True):
+        # pyarrow, not numpy: numpy would hold the bytes as fixed-width ``S`` values, which
+        # drop trailing NUL bytes (a signature or a vector ending in a zero byte)
+        for batch in dataset.iter_batches(batch_format="pyarrow", batch_size=None):
+            idx = batch.column("idx").to_pylist()
+            for i, value in zip(idx, batch.column("out").to_pylist(), strict=True):
                 out[i] = value
-            done += len(batch["idx"])
+            done += len(idx)
             if on_progress:
                 on_progress({"step": done, "total": len(records),
                              "message": f"{step} on Ray ({time.perf_counter() - start:.0f} s)"})
-    except StageError:
-        raise
-    except ray.exceptions.RayError as exc:
-        raise _worker_error(step, exc) from None
-    except Exception as exc:  # Ray Data re-raises a worker's exception as its own type
+    except ray.exceptions.RayError as exc:  # a worker's exception arrives wrapped in one
         raise _worker_error(step, exc) from None
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -225,8 +237,16 @@ def _rows(step: str, items: list[str]) -> list[dict]:
     return [{"idx": i, "data": item} for i, item in enumerate(items)]
 
 
-def _result(batch: dict, values: list[bytes]) -> dict:
-    return {"idx": batch["idx"], "out": np.array(values, dtype=object)}
+def _inputs(batch) -> list[str]:
+    """The ``data`` strings of a pyarrow batch."""
+    return batch.column("data").to_pylist()
+
+
+def _result(batch, values: list[bytes]):
+    """The actor's output table: the batch's ``idx`` and one ``out`` bytes per row."""
+    import pyarrow as pa
+
+    return pa.table({"idx": batch.column("idx"), "out": pa.array(values, pa.binary())})
 
 
 class _Json:
@@ -235,9 +255,9 @@ class _Json:
     def one(self, item):  # pragma: no cover - every subclass defines it
         raise NotImplementedError
 
-    def __call__(self, batch: dict) -> dict:
+    def __call__(self, batch):
         return _result(batch, [json.dumps(self.one(json.loads(d))).encode()
-                               for d in batch["data"]])
+                               for d in _inputs(batch)])
 
 
 class RowKeys(_Json):
@@ -262,10 +282,10 @@ class Signatures:
     def __init__(self, config):
         self.config = config
 
-    def __call__(self, batch: dict) -> dict:
+    def __call__(self, batch):
         from curation.dedup.near import signatures
 
-        sigs = signatures(list(batch["data"]), self.config)
+        sigs = signatures(_inputs(batch), self.config)
         return _result(batch, [row.tobytes() for row in sigs])
 
 
@@ -279,8 +299,8 @@ class Embeddings:
         self.embedder = load_backend(backend, max_seq_length)
         self.batch_size = batch_size
 
-    def __call__(self, batch: dict) -> dict:
-        vectors = self.embedder.encode(list(batch["data"]), self.batch_size)
+    def __call__(self, batch):
+        vectors = self.embedder.encode(_inputs(batch), self.batch_size)
         tag = self.embedder.backend.encode()
         return _result(batch, [tag + b"\0" + np.asarray(v, np.float32).tobytes()
                                for v in vectors])
@@ -316,10 +336,10 @@ class PiiScan(_Json):
         self.config = config
         analyzer(self.config.spacy_model, self.config.language, self.config.context_lemmas)
 
-    def __call__(self, batch: dict) -> dict:
+    def __call__(self, batch):
         from curation.pii import scan_messages
 
-        examples = [json.loads(d) for d in batch["data"]]
+        examples = [json.loads(d) for d in _inputs(batch)]
         per_example: list[list[dict]] = [[] for _ in examples]
         for row in scan_messages(examples, self.config, 1):
             per_example[row.pop("example_index")].append(row)
