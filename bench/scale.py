@@ -2,7 +2,10 @@
 
 Run as: python bench/scale.py [--quick] [--rows N] [--steps exact,near,...] [--cpus 2]
 
-Data: ``tests.planted.planted_rows(N)`` (default 100,000; --quick 5,000): chat rows of
+--quick: 2,000 rows, steps exact, near and quality (each Ray step costs ~15-40 s of actor
+start-up on the shared 2-core machine, so every step would not fit in two minutes).
+
+Data: ``tests.planted.planted_rows(N)`` (default 100,000; --quick 2,000): chat rows of
 random words with planted exact copies (1 in 10), near copies (1 in 10), PII (e-mail, phone,
 name: 1 in 9) and invalid rows (no assistant turn, empty answer).
 
@@ -143,13 +146,15 @@ def local_and_ray(step: str, conversations: list, options, backend: str):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="5,000 rows")
+    parser.add_argument("--quick", action="store_true",
+                        help="2,000 rows; steps exact, near, quality")
     parser.add_argument("--rows", type=int, default=None, help="rows (default 100,000)")
-    parser.add_argument("--steps", default=",".join(STEPS))
+    parser.add_argument("--steps", default=None, help=f"default {','.join(STEPS)}")
     parser.add_argument("--cpus", type=int, default=2, help="local Ray CPUs and actors")
     parser.add_argument("--backend", default="onnx", help="semantic encoder backend")
     args = parser.parse_args()
-    rows = args.rows or (5000 if args.quick else 100_000)
+    rows = args.rows or (2000 if args.quick else 100_000)
+    steps = args.steps or ("exact,near,quality" if args.quick else ",".join(STEPS))
     load_start = os.getloadavg()
 
     from curation.engine_ray import RayOptions, ray_session
@@ -160,7 +165,7 @@ def main() -> None:
     start = time.perf_counter()
     with ray_session(RayOptions(num_cpus=args.cpus, concurrency=args.cpus)) as options:
         figures["ray_start_s"] = round(time.perf_counter() - start, 2)
-        for step in args.steps.split(","):
+        for step in steps.split(","):
             local, remote, compare = local_and_ray(step, conversations, options, args.backend)
             print(f"[{step}] local ...", file=sys.stderr, flush=True)
             a, local_s, local_mib = timed(local)

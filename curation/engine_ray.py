@@ -193,7 +193,10 @@ def map_rows(step: str, records: list[dict], actor: type, actor_kwargs: dict,
         # at least one shard per actor: Ray Data hands each actor whole files' blocks
         per_shard = min(options.rows_per_shard, -(-len(records) // options.concurrency))
         paths = write_shards(records, folder, per_shard)
-        dataset = ray.data.read_parquet(str(folder), override_num_blocks=len(paths)).map_batches(
+        # Ray Data reads small files into one block, which one actor would take alone:
+        # blocks of a batch each spread the work over every actor
+        dataset = ray.data.read_parquet(str(folder), override_num_blocks=len(paths))
+        dataset = dataset.repartition(target_num_rows_per_block=options.batch_size).map_batches(
             actor, fn_constructor_kwargs=actor_kwargs, batch_size=options.batch_size,
             compute=ray.data.ActorPoolStrategy(size=options.concurrency),
             num_cpus=actor_cpus(options.concurrency),
