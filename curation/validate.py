@@ -225,6 +225,21 @@ def check_trainable(index: int, line: int, messages: list[dict],
                                                 f"{max_seq_len})")]
 
 
+def measure_tokens(tokenizer, messages: list[dict], max_seq_len: int) -> tuple:
+    """(templated tokens, assistant tokens left after truncation to ``max_seq_len``) as
+    training.data.measure counts them; the second is the ValueError when the template
+    cannot place an answer, and both are None when the row cannot be templated at all
+    (``check_schema`` reports that row)."""
+    from training.data import measure, token_length
+
+    try:
+        return measure(tokenizer, messages, max_seq_len)
+    except ValueError as exc:
+        return token_length(tokenizer, messages), exc
+    except Exception:  # a row the template refuses (e.g. an unknown role): schema reports it
+        return None, None
+
+
 def _counted(index: int, line: int, messages: list[dict], config: ValidateConfig,
              counters: dict[str, Callable]) -> list[Finding]:
     out = []

@@ -17,6 +17,7 @@ from workbench.demo import DEMO_DATA
 from common.errors import WorkbenchError
 from workbench.paths import allowed_roots, confine
 from workbench.stages import STAGES
+from curation.engine_ray import ENGINES
 from workbench.store import DB_NAME
 from workbench.store.evaluation import succeeded_runs
 from workbench.store.prompted import common_system_message
@@ -28,6 +29,7 @@ USES = {  # field -> the stages it applies to (the pipeline uses every field)
     "input": {"ingest"}, "steps": {"train"}, "eval_size": {"generate"},
     "max_new_tokens": {"generate"}, "seed": {"split", "train"}, "redact": {"pii"},
     "decoding": {"generate"}, "tuned_runs": {"generate"}, "extractor": {"score"},
+    "engine": {"validate", "dedup", "pii"},
 }
 
 
@@ -81,6 +83,16 @@ elif stage == "generate" and test_rows is not None and eval_size > test_rows:
                f"generate answers all {test_rows} test rows.")
 redact = st.checkbox("Train on PII-redacted text", key="redact") \
     if uses("redact", stage) else False
+engine, ray_address = "local", ""
+if uses("engine", stage):
+    e1, e2, _ = st.columns([1, 2, 1])
+    engine = e1.radio("Curation engine", list(ENGINES), horizontal=True, key="engine",
+                      help="ray: validate, dedup and the PII scan run their per-row work on "
+                           "Ray Data (same results); see the README.")
+    ray_address = e2.text_input("Ray address", "", key="ray_address",
+                                help="Empty: a local Ray on this machine; 'auto' or "
+                                     "ray://HOST:10001 for a cluster.") \
+        if engine == "ray" else ""
 tuned = st.multiselect("Tuned run(s) to compare (none = the latest)", train_runs,
                        key="tuned_runs") if stage == "generate" else []
 then_score = st.checkbox("Score the answers when generation ends", value=True,
@@ -122,6 +134,7 @@ if submitted:
                "max_train_steps": int(steps),
                "eval_size": int(eval_size), "max_new_tokens": int(new_tokens),
                "seed": int(seed), "redact": redact, "extractor": extractor,
+               "engine": engine, "ray_address": ray_address.strip() or None,
                "sampling": None if decoding == "greedy" else {
                    "seed": int(seed), "temperature": float(temperature),
                    "top_p": float(top_p)},

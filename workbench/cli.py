@@ -14,6 +14,7 @@ import typer
 
 from training.config import MAX_SEQ_LEN
 from workbench.cliapp import Workspace, app, command
+from workbench.cli_engine import Engine, RayAddress, RayCpus, ray_options
 from workbench.cli_evaluation import PROMPTED
 
 
@@ -27,7 +28,8 @@ def pipeline(input: str = typer.Option(..., help="Dataset file (JSON or JSONL)."
              max_new_tokens: int = typer.Option(256, help="Generation length limit."),
              seed: int = typer.Option(0, help="Split and training seed."),
              redact: bool = typer.Option(False, help="Train on PII-redacted text."),
-             prompted: list[str] = PROMPTED) -> dict:
+             prompted: list[str] = PROMPTED, engine: str = Engine,
+             ray_address: str = RayAddress, ray_cpus: int = RayCpus) -> dict:
     """Run every stage from raw file to metrics; prints the summary."""
     from workbench.stages.pipeline import PipelineOptions
     from workbench.stages.pipeline import pipeline as run
@@ -36,7 +38,9 @@ def pipeline(input: str = typer.Option(..., help="Dataset file (JSON or JSONL)."
     return run(PipelineOptions(input=input, workspace=workspace, format=format,
                                max_train_steps=max_train_steps, eval_size=eval_size,
                                max_new_tokens=max_new_tokens, seed=seed, redact=redact,
-                               prompted=from_cli(prompted) or None))
+                               prompted=from_cli(prompted) or None, engine=engine,
+                               ray_address=ray_address,
+                               ray_cpus=ray_cpus))
 
 
 COLUMNS = typer.Option([], "--column", help="Rename a column before reading: OLD=NEW.")
@@ -59,19 +63,26 @@ def ingest(input: str = typer.Option(..., help="Dataset file or saved HF dataset
 
 @command
 def validate(workspace: str = Workspace, max_seq_len: int = typer.Option(
-        MAX_SEQ_LEN, help="Tokens per conversation: training's default.")) -> dict:
+        MAX_SEQ_LEN, help="Tokens per conversation: training's default."),
+        engine: str = Engine, ray_address: str = RayAddress, ray_cpus: int = RayCpus) -> dict:
     """Schema and token-length findings."""
     from workbench.stages.curation import validate as run
+    from workbench.stages.pipeline import log_progress
 
-    return run(Path(workspace), max_seq_len)
+    return run(Path(workspace), max_seq_len, engine=engine,
+               ray=ray_options(engine, ray_address, ray_cpus),
+               on_progress=log_progress("validate"))
 
 
 @command
-def pii(workspace: str = Workspace, redact: bool = typer.Option(False)) -> dict:
+def pii(workspace: str = Workspace, redact: bool = typer.Option(False),
+        engine: str = Engine, ray_address: str = RayAddress, ray_cpus: int = RayCpus) -> dict:
     """Presidio PII scan (and optional redaction)."""
     from workbench.stages.curation import pii as run
+    from workbench.stages.pipeline import log_progress
 
-    return run(Path(workspace), redact)
+    return run(Path(workspace), redact, engine=engine,
+               ray=ray_options(engine, ray_address, ray_cpus), on_progress=log_progress("pii"))
 
 
 @command

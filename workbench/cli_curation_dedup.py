@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from workbench.cli_engine import Engine, RayAddress, RayCpus, ray_options
 from workbench.cliapp import Workspace, command
 
 
@@ -25,7 +26,8 @@ def dedup(workspace: str = Workspace,
                                                      "fewest_findings."),
           backend: str = typer.Option("openvino", help="Semantic encoder: openvino|onnx|"
                                                        "onnx_int8|bf16|fp32|int8 (see "
-                                                       "curation.embed).")) -> dict:
+                                                       "curation.embed)."),
+          engine: str = Engine, ray_address: str = RayAddress, ray_cpus: int = RayCpus) -> dict:
     """Exact, near and semantic duplicate clusters; review decisions are re-applied."""
     from curation.dedup import DedupConfig, DedupPlan, ExactConfig
     from curation.dedup.near import NearDedupConfig
@@ -40,7 +42,10 @@ def dedup(workspace: str = Workspace,
                                               scope=scope, backend=backend), policy=policy)
     except ValueError as exc:
         raise StageError(str(exc)) from None
-    return run(Path(workspace), plan=plan)
+    from workbench.stages.pipeline import log_progress
+
+    return run(Path(workspace), plan=plan, engine=engine,
+               ray=ray_options(engine, ray_address, ray_cpus), on_progress=log_progress("dedup"))
 
 
 @command

@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 from curation.quality import QualityConfig
+from workbench.cli_engine import Engine, RayAddress, RayCpus, ray_options
 from workbench.cliapp import Workspace, command
 
 HELP = {f.name: f.metadata["help"] for f in fields(QualityConfig)}
@@ -24,14 +25,16 @@ def quality(workspace: str = Workspace,
             max_seq_len: int = typer.Option(DEFAULTS.max_seq_len, help=HELP["max_seq_len"]),
             max_batch_tokens: int = typer.Option(DEFAULTS.max_batch_tokens,
                                                  help=HELP["max_batch_tokens"]),
-            ngram: int = typer.Option(DEFAULTS.ngram, help=HELP["ngram"])) -> dict:
+            ngram: int = typer.Option(DEFAULTS.ngram, help=HELP["ngram"]),
+            engine: str = Engine, ray_address: str = RayAddress, ray_cpus: int = RayCpus) -> dict:
     """Compute the quality signals of every kept row (heuristics, flags, perplexities, IFD)."""
     from workbench.stages.pipeline import log_progress
     from workbench.stages.quality import quality as run
 
     config = QualityConfig(model=model, base_model=base_model, max_seq_len=max_seq_len,
                            max_batch_tokens=max_batch_tokens, ngram=ngram)
-    return run(Path(workspace), config, on_progress=log_progress("quality"))
+    return run(Path(workspace), config, on_progress=log_progress("quality"), engine=engine,
+               ray=ray_options(engine, ray_address, ray_cpus))
 
 
 @command

@@ -32,7 +32,13 @@ def text_key(text: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def exact_key_clusters(keys: list[str]) -> list[Cluster]:
+    """One Cluster per key (``text_key`` of each text, in visit order); equal keys point at
+    the first row with that key (similarity 1)."""
+    first: dict[str, int] = {}
+    return [Cluster(i, first.setdefault(k, i), 1.0) for i, k in enumerate(keys)]
+
+
 def exact_text_clusters(texts: list[str]) -> list[Cluster]:
     """One Cluster per text; equal keys point at the first such text (similarity 1)."""
-    first: dict[str, int] = {}
-    return [Cluster(i, first.setdefault(text_key(t), i), 1.0) for i, t in enumerate(texts)]
+    return exact_key_clusters([text_key(t) for t in texts])

@@ -97,6 +97,24 @@ def leader_clusters(embeddings: np.ndarray, threshold: float, block: int = 1024)
     return out
 
 
+def policy_keys(messages: list[dict]) -> tuple[int, str]:
+    """(characters of content, SHA-256 hex of ``conversation_text``): what the policies sort
+    one row by."""
+    return (sum(len(m["content"]) for m in messages),
+            hashlib.sha256(conversation_text(messages).encode()).hexdigest())
+
+
+def order_by_keys(lengths: list[int], keys: list[str], policy: str,
+                  findings: list[int] | None = None) -> list[int]:
+    """``policy_order`` from each row's ``policy_keys`` (computed elsewhere, e.g. on Ray)."""
+    if policy == "first":
+        return list(range(len(lengths)))
+    counts = findings or [0] * len(lengths)
+    if policy == "longest":
+        counts = [0] * len(lengths)
+    return sorted(range(len(lengths)), key=lambda i: (counts[i], -lengths[i], keys[i]))
+
+
 def policy_order(conversations: list[list[dict]], policy: str,
                  findings: list[int] | None = None) -> list[int]:
     """Row indices in the order the leader rule visits them (representatives first).
@@ -107,12 +125,8 @@ def policy_order(conversations: list[list[dict]], policy: str,
     """
     if policy == "first":
         return list(range(len(conversations)))
-    lengths = [sum(len(m["content"]) for m in c) for c in conversations]
-    keys = [hashlib.sha256(conversation_text(c).encode()).hexdigest() for c in conversations]
-    counts = findings or [0] * len(conversations)
-    if policy == "longest":
-        counts = [0] * len(conversations)
-    return sorted(range(len(conversations)), key=lambda i: (counts[i], -lengths[i], keys[i]))
+    lengths, keys = zip(*map(policy_keys, conversations)) if conversations else ((), ())
+    return order_by_keys(list(lengths), list(keys), policy, findings)
 
 
 def groups(n: int, levels: dict[str, list[Cluster]]) -> list[int]:

@@ -58,20 +58,6 @@ def _examples(workspace: Path) -> tuple[int, list[dict]]:
         return dataset_id, ws.examples(dataset_id)
 
 
-def _measure(tokenizer, messages: list[dict], max_seq_len: int) -> tuple:
-    """(templated tokens, assistant tokens left after truncation to ``max_seq_len``) as
-    training.data.measure counts them; the second is the ValueError when the template
-    cannot place an answer, and both are None when the row cannot be templated at all."""
-    from training.data import measure, token_length
-
-    try:
-        return measure(tokenizer, messages, max_seq_len)
-    except ValueError as exc:
-        return token_length(tokenizer, messages), exc
-    except Exception:  # a row the template refuses (e.g. an unknown role): schema reports it
-        return None, None
-
-
 def _trainable(measured: tuple) -> int:
     if isinstance(measured[1], ValueError):
         raise measured[1]
@@ -79,22 +65,39 @@ def _trainable(measured: tuple) -> int:
 
 
 def validate(workspace: Path, max_seq_len: int | None = None,
-             base_model: str = "embedded") -> dict:
+             base_model: str = "embedded", engine: str = "local", ray=None,
+             on_progress=None) -> dict:
     """Every validation check (curation.validate.CODES); token counts per example are kept
     for the length plot. ``max_seq_len``: default training's (training.config.MAX_SEQ_LEN).
-    Summary: validation_findings, by_severity, by_code, error_rows."""
+    ``engine``: 'local' or 'ray' (the token counts on Ray workers, ``ray``: a
+    curation.engine_ray.RayOptions; same findings). Summary: validation_findings,
+    by_severity, by_code, error_rows. Raises StageError when Ray does not answer or a
+    worker fails (nothing is written then)."""
     from curation.cost import num_tokens_from_messages
-    from curation.validate import ValidateConfig
+    from curation.engine_ray import check_engine
+    from curation.validate import ValidateConfig, measure_tokens
     from curation.validate import validate as run_checks
     from training.config import MAX_SEQ_LEN
     from training.model import ensure_base_model, load_tokenizer
 
+    check_engine(engine)
     max_seq_len = max_seq_len or MAX_SEQ_LEN
     dataset_id, rows = _examples(workspace)
-    tokenizer = load_tokenizer(ensure_base_model(base_model))
-    measured = {id(r["messages"]): _measure(tokenizer, r["messages"], max_seq_len)
-                for r in rows}
-    openai = {id(r["messages"]): num_tokens_from_messages(r["messages"]) for r in rows}
+    model_dir = ensure_base_model(base_model)
+    if engine == "ray":
+        from curation.engine_ray import measure_on_ray, ray_session
+
+        with ray_session(ray) as options:
+            got = measure_on_ray([r["messages"] for r in rows], model_dir, max_seq_len,
+                                 options, on_progress)
+        measured = {id(r["messages"]): (g["n_tokens"], ValueError(g["error"]) if g["error"]
+                                        else g["trainable"]) for r, g in zip(rows, got)}
+        openai = {id(r["messages"]): g["openai"] for r, g in zip(rows, got)}
+    else:
+        tokenizer = load_tokenizer(model_dir)
+        measured = {id(r["messages"]): measure_tokens(tokenizer, r["messages"], max_seq_len)
+                    for r in rows}
+        openai = {id(r["messages"]): num_tokens_from_messages(r["messages"]) for r in rows}
     findings = run_checks([(r["line"], r["messages"]) for r in rows],
                           ValidateConfig(max_seq_len=max_seq_len),
                           count_tokens=lambda m: measured[id(m)][0] or 0,
@@ -114,8 +117,17 @@ def validate(workspace: Path, max_seq_len: int | None = None,
         ws.replace_rows("findings", dataset_id, records, "AND step = ?", ["validate"])
         ws.replace_rows("example_tokens", dataset_id, tokens)
         ws.record_stage("validate", dataset_id, {"max_seq_len": max_seq_len,
-                                                 "base_model": base_model}, summary)
+                                                 "base_model": base_model,
+                                                 **_engine_config(engine, ray)}, summary)
     return summary
+
+
+def _engine_config(engine: str, ray) -> dict:
+    """What a stage records about its engine: nothing for the local one (its runs read as
+    before), the engine and the address for Ray."""
+    if engine == "local":
+        return {}
+    return {"engine": engine, "ray_address": getattr(ray, "address", None) or "local"}
 
 
 def _count_or_none(value) -> int | None:
@@ -123,31 +135,47 @@ def _count_or_none(value) -> int | None:
 
 
 def dedup(workspace: Path, semantic: bool = True, threshold: float = 0.95,
-          plan=None, encode=None) -> dict:
+          plan=None, encode=None, engine: str = "local", ray=None, on_progress=None) -> dict:
     """Exact → near → semantic clusters (curation.dedup.dedup_levels), overrides re-applied.
 
     ``plan``: a DedupPlan (default: every level, policy 'longest'; ``semantic`` and
     ``threshold`` set its semantic level). ``encode``: texts → vectors, for tests; without
     it the semantic level embeds through the workspace's embedding cache
     (workbench.store.embeddings), so texts embedded before are not embedded again.
+    ``engine``: 'local' or 'ray' (curation.engine_ray.dedup_levels_on_ray: the per-row keys,
+    signatures and embeddings on Ray workers, the same clusters; ``ray``: RayOptions).
     Summary: exact/near/semantic_duplicates, kept, overrides_reapplied; with the default
     encoder also embedded_texts, cached_texts (distinct texts) and embedding_backend.
+    Raises StageError when Ray does not answer or a worker fails (nothing is written then).
     """
     from curation.dedup import DedupPlan, dedup_levels
+    from curation.engine_ray import check_engine
     from workbench.store import dedup as store
 
+    check_engine(engine)
     if plan is None:
         plan = DedupPlan()
         plan.semantic.semantic, plan.semantic.threshold = semantic, threshold
     cache = None
-    if encode is None and plan.semantic.semantic:
-        encode, cache = _cached_encoder(workspace, plan.semantic)
     with open_workspace(workspace, create=False) as ws:
         dataset_id = ws.current_dataset()
         rows = ws.examples(dataset_id)
         counts = store.finding_counts(ws, dataset_id)
-    levels = dedup_levels([r["messages"] for r in rows], plan,
-                          [counts.get(r["id"], 0) for r in rows], encode)
+    conversations = [r["messages"] for r in rows]
+    findings = [counts.get(r["id"], 0) for r in rows]
+    if engine == "ray":
+        from curation.engine_ray import dedup_levels_on_ray, ray_session
+
+        with ray_session(ray) as options:
+            if encode is None and plan.semantic.semantic:
+                encode, cache = _ray_cached_encoder(workspace, plan.semantic, options,
+                                                    on_progress)
+            levels = dedup_levels_on_ray(conversations, plan, options, findings, encode,
+                                         on_progress)
+    else:
+        if encode is None and plan.semantic.semantic:
+            encode, cache = _cached_encoder(workspace, plan.semantic)
+        levels = dedup_levels(conversations, plan, findings, encode)
     records = [{"example_id": rows[c.index]["id"], "level": level,
                 "representative_id": rows[c.representative]["id"],
                 "similarity": round(c.similarity, 6)}
@@ -162,8 +190,41 @@ def dedup(workspace: Path, semantic: bool = True, threshold: float = 0.95,
                    "overrides_reapplied": reapplied}
         if cache is not None and cache.used:
             summary.update(_cache_counts(cache))
-        ws.record_stage("dedup", dataset_id, asdict(plan), summary)
+        ws.record_stage("dedup", dataset_id, {**asdict(plan), **_engine_config(engine, ray)},
+                        summary)
     return summary
+
+
+def _ray_cached_encoder(workspace: Path, config, options, on_progress=None):
+    """(texts → vectors: the cache's vectors, the missing ones embedded on Ray, the cache).
+
+    The cache key names the requested backend; vectors a worker embedded with a fallback
+    backend are stored under that backend's key (as the local encoder does)."""
+    import numpy as np
+
+    from curation.embed import model_id
+    from curation.engine_ray import embed_on_ray
+    from workbench.store.embeddings import EmbeddingCache
+
+    cache = EmbeddingCache(workspace)
+
+    def encode(texts: list[str]):
+        key = (model_id(), config.backend, config.max_seq_length)
+        distinct = list(dict.fromkeys(texts))
+        found = cache.lookup(key, distinct)
+        missing = [t for t in distinct if t not in found]
+        if missing:
+            vectors, backend = embed_on_ray(missing, config, options, on_progress)
+            fresh = dict(zip(missing, vectors, strict=True))
+            cache.store((key[0], backend or key[1], key[2]), fresh)
+            found.update(fresh)
+            if backend and backend != config.backend:
+                cache.backend, cache.fallback = backend, f"Ray workers used {backend}"
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([found[t] for t in texts]).astype(np.float32, copy=False)
+
+    return encode, cache
 
 
 def _cached_encoder(workspace: Path, config):
@@ -182,19 +243,30 @@ def _cache_counts(cache) -> dict:
     return {**out, "embedding_fallback": cache.fallback} if cache.fallback else out
 
 
-def pii(workspace: Path, redact: bool = False) -> dict:
+def pii(workspace: Path, redact: bool = False, engine: str = "local", ray=None,
+        on_progress=None) -> dict:
     """Presidio scan of every message; ``redact`` replaces every finding with <ENTITY_TYPE>.
 
     Summary: pii_spans, by_entity, examples_with_pii, redacted (examples). Span values are
     never logged or returned, only types and offsets. The redaction is a recorded decision
     (``workbench.stages.privacy.redact``, who = "pipeline --redact") that resolves the spans it
-    covers for the training gate.
+    covers for the training gate. ``engine``: 'local' or 'ray' (the scan on Ray workers,
+    curation.engine_ray.pii_on_ray: the same spans; ``ray``: RayOptions); the redaction runs
+    here. Raises StageError when Ray does not answer or a worker fails (nothing is written).
     """
+    from curation.engine_ray import check_engine
     from curation.pii import PiiConfig, count_by_entity, scan_messages, stage_processes
 
+    check_engine(engine)
     dataset_id, rows = _examples(workspace)
     config = PiiConfig()
-    spans = scan_messages([r["messages"] for r in rows], config, stage_processes())
+    if engine == "ray":
+        from curation.engine_ray import pii_on_ray, ray_session
+
+        with ray_session(ray) as options:
+            spans = pii_on_ray([r["messages"] for r in rows], config, options, on_progress)
+    else:
+        spans = scan_messages([r["messages"] for r in rows], config, stage_processes())
     records = [{"example_id": rows[s["example_index"]]["id"],
                 "message_index": s["message_index"], "entity_type": s["entity_type"],
                 "start_char": s["start"], "end_char": s["end"], "score": s["score"],
@@ -212,7 +284,8 @@ def pii(workspace: Path, redact: bool = False) -> dict:
                                               include_unreviewed=True,
                                               processes=stage_processes())["examples"]
     with open_workspace(workspace) as ws:
-        ws.record_stage("pii", dataset_id, {**asdict(config), "redact": redact}, summary)
+        ws.record_stage("pii", dataset_id, {**asdict(config), "redact": redact,
+                                            **_engine_config(engine, ray)}, summary)
     return summary
 
 

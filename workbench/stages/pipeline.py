@@ -50,6 +50,9 @@ class PipelineOptions:
     batch_size: int = 32  # generate: prompts per left-padded batch
     extractor: str = "auto"  # score: answer extractor (auto, none, or a name in EXTRACTORS)
     prompted: list[dict] | None = None  # generate: prompted systems (PromptedSystem.to_dict)
+    engine: str = "local"  # validate, dedup, pii: local or ray (curation.engine_ray)
+    ray_address: str | None = None  # engine ray: None = a local Ray; 'auto' or ray://HOST:10001
+    ray_cpus: int = 2  # engine ray without an address: CPUs of the local Ray
 
 
 def log_progress(stage: str) -> Callable[[dict], None]:
@@ -64,11 +67,15 @@ def stage_runners(o: PipelineOptions, execute: Execute = in_child
     """{stage name: zero-argument function running it with the options}, in order; train and
     generate run their job through ``execute``."""
     ws = Path(o.workspace)
+    ray = _ray_options(o)
     return {
         "ingest": lambda: stages.ingest(ws, o.input, o.format),
-        "validate": lambda: stages.validate(ws, o.max_seq_len),
-        "dedup": lambda: stages.dedup(ws, plan=_dedup_plan(o)),
-        "pii": lambda: stages.pii(ws, redact=o.redact),
+        "validate": lambda: stages.validate(ws, o.max_seq_len, engine=o.engine, ray=ray,
+                                            on_progress=log_progress("validate")),
+        "dedup": lambda: stages.dedup(ws, plan=_dedup_plan(o), engine=o.engine, ray=ray,
+                                      on_progress=log_progress("dedup")),
+        "pii": lambda: stages.pii(ws, redact=o.redact, engine=o.engine, ray=ray,
+                                  on_progress=log_progress("pii")),
         "split": lambda: stages.split(ws, o.seed, stratify_by=o.stratify_by),
         "leakage": lambda: stages.leakage(ws),
         "train": lambda: training.train(ws, o.max_train_steps, o.seed,
@@ -81,6 +88,16 @@ def stage_runners(o: PipelineOptions, execute: Execute = in_child
                                                 prompted=o.prompted, seed=o.seed),
         "score": lambda: evaluation.score(ws, o.extractor),
     }
+
+
+def _ray_options(o: PipelineOptions):
+    """RayOptions of the pipeline's Ray engine (None for the local engine)."""
+    from curation.engine_ray import RayOptions, check_engine
+
+    if check_engine(o.engine) == "local":
+        return None
+    return RayOptions(address=o.ray_address, num_cpus=o.ray_cpus,
+                      concurrency=o.ray_cpus if o.ray_address is None else 2)
 
 
 def _dedup_plan(o: PipelineOptions):

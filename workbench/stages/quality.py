@@ -33,15 +33,21 @@ def _example_id(origin: str) -> int:
 
 
 def quality(workspace: Path, config: QualityConfig | None = None,
-            on_progress: Progress | None = None, execute: Execute = in_child) -> dict:
+            on_progress: Progress | None = None, execute: Execute = in_child,
+            engine: str = "local", ray=None) -> dict:
     """Compute and store the quality signals of the current dataset's kept rows.
 
     Summary: run_id, rows, scored (rows with a model score), unscored ({reason: rows}),
-    model_id, medians ({signal: median over the rows that have it}). Raises StageError
-    without kept rows, InputError when the model folder does not exist or does not load.
+    model_id, medians ({signal: median over the rows that have it}). ``engine``: 'local' or
+    'ray' (the heuristics on Ray workers, curation.engine_ray.heuristics_on_ray, the same
+    values; ``ray``: RayOptions); the model-based signals run as the local job either way.
+    Raises StageError without kept rows, when Ray does not answer or a worker fails,
+    InputError when the model folder does not exist or does not load.
     """
+    from curation.engine_ray import check_engine
     from training.model import EMBEDDED_MODEL, ensure_base_model
 
+    check_engine(engine)
     config = config or QualityConfig()
     with open_workspace(workspace, create=False) as ws:
         dataset_id = ws.current_dataset()
@@ -49,11 +55,19 @@ def quality(workspace: Path, config: QualityConfig | None = None,
         flags = store.flag_codes(ws, dataset_id)
     if not rows:
         raise StageError("no kept row to score (every row is dropped or has an error)")
+    if engine == "ray":
+        from curation.engine_ray import heuristics_on_ray, ray_session
+
+        with ray_session(ray) as options:
+            signals = heuristics_on_ray([r["messages"] for r in rows], config.ngram, options,
+                                        on_progress)
+    else:
+        signals = [heuristics(r["messages"], config.ngram) for r in rows]
     records = []
-    for row in rows:
+    for row, values in zip(rows, signals, strict=True):
         example_id = _example_id(row["origin"])
         found = flags.get(example_id, set())
-        records.append({"example_id": example_id, **heuristics(row["messages"], config.ngram),
+        records.append({"example_id": example_id, **values,
                         **{code: code in found for code in FLAGS}})
     run_id, model_id = None, None
     if config.model:
@@ -69,7 +83,10 @@ def quality(workspace: Path, config: QualityConfig | None = None,
         if run_id:
             ws.finish_run(run_id, "succeeded", {"run_id": run_id, **summary})
         else:
-            run_id = ws.record_stage("quality", dataset_id, config.to_dict(), summary)
+            recorded = config.to_dict() if engine == "local" else \
+                {**config.to_dict(), "engine": engine,
+                 "ray_address": getattr(ray, "address", None) or "local"}
+            run_id = ws.record_stage("quality", dataset_id, recorded, summary)
     return {"run_id": run_id, **summary}
 
 
