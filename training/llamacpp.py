@@ -112,6 +112,13 @@ def applied_prompt_tokens(llm, messages: list[dict]) -> list[int]:
     raise errors.StageError("llama.cpp's chat handler did not produce a prompt")
 
 
+def last_logits(llm) -> np.ndarray:
+    """A copy of the logits after the last token ``llm`` evaluated (float32, n_vocab)."""
+    llama_cpp = _llama_cpp()
+    pointer = llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1)
+    return np.ctypeslib.as_array(pointer, shape=(llm.n_vocab(),)).copy()
+
+
 def greedy(llm, ids: list[int], max_new: int, stop_ids: set[int]) -> tuple[list[int], list]:
     """Greedy decode in llama.cpp from prompt ``ids``: (new token ids, logits row per step).
     Stops after a token in ``stop_ids`` (included) or ``max_new`` tokens."""
@@ -119,7 +126,7 @@ def greedy(llm, ids: list[int], max_new: int, stop_ids: set[int]) -> tuple[list[
     llm.eval(ids)
     tokens, rows = [], []
     for _ in range(max_new):
-        row = np.array(llm.scores[llm.n_tokens - 1], dtype=np.float32)
+        row = last_logits(llm)
         token = int(row.argmax())
         tokens.append(token)
         rows.append(row)
@@ -373,7 +380,7 @@ def check_modelfile(modelfile_path: Path, llm, conversations: list[list[dict]]) 
         equal += 1
     stops = parsed["parameters"].get("stop", [])
     eog = sorted({llm.detokenize([t], special=True).decode() for t in range(llm.n_vocab())
-                  if llm._model.token_is_eog(t)})
+                  if _llama_cpp().llama_vocab_is_eog(llm._model.vocab, t)})
     missing = [t for t in eog if t not in stops]
     if missing:
         raise errors.StageError(f"{modelfile_path}: stop tokens miss {missing}, where "
@@ -439,7 +446,7 @@ def decode_speed(llm, prompt_ids: list[int], new_tokens: int = 64) -> float:
     llm.eval(prompt_ids)
     started = time.perf_counter()
     for _ in range(new_tokens):
-        llm.eval([int(np.argmax(llm.scores[llm.n_tokens - 1]))])
+        llm.eval([int(np.argmax(last_logits(llm)))])
     return new_tokens / (time.perf_counter() - started)
 
 
