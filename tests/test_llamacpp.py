@@ -179,6 +179,22 @@ def test_missing_bindings_give_the_install_command(monkeypatch):
         "`make llama` (requirements-llama.txt)")
 
 
+def test_a_failed_build_whose_library_does_not_load_says_how_to_rebuild(monkeypatch):
+    import builtins
+
+    real = builtins.__import__
+
+    def broken(name, *args, **kwargs):
+        if name == "llama_cpp":
+            raise RuntimeError("Failed to load shared library 'libllama.so'")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", broken)
+    with pytest.raises(errors.StageError, match=r"library does not load \(Failed to load "
+                       r"shared library 'libllama.so'\); rebuild with `rm -f"):
+        llamacpp.quantize(Path("a.gguf"), Path("b.gguf"), "q8_0")
+
+
 # -- export and serve --------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -288,3 +304,19 @@ def test_serve_refuses_a_port_in_use_an_unknown_quant_and_a_run_without_adapter(
     finally:
         with open_workspace(ws) as handle:
             store.set_run_state(handle, run["run_id"], "succeeded")
+
+
+@needs_llama
+@pytest.mark.slow
+def test_embedded_model_f16_gguf_agrees_with_transformers_and_stops_at_im_end(tmp_path):
+    from training.model import embedded_gguf_path
+
+    base = ensure_base_model()
+    gguf = write_gguf(base, tmp_path / "model-f16.gguf", "f16",
+                      tokenizer_gguf=embedded_gguf_path())
+    conversations = [[{"role": "user", "content": "What is the capital of France?"}],
+                     [{"role": "user", "content": "Say hello."}]]
+    check = llamacpp.verify_in_llama_cpp(base, gguf, conversations, "f16", max_new=48)
+    assert check["prompt_tokens_equal"] == 2 and check["leaks"] == []
+    assert check["stopped"] == 2 and check["answers_equal"] == 2
+    assert check["identical_tokens"] == check["compared"] > 0

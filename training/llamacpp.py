@@ -49,6 +49,10 @@ def missing_reason() -> str | None:
     except ImportError as exc:
         return (f"llama.cpp bindings not importable ({exc}); install them with `make llama` "
                 "(requirements-llama.txt)")
+    except (OSError, RuntimeError) as exc:  # a failed or partial build: its library won't load
+        return (f"llama.cpp bindings installed but their library does not load ({exc}); "
+                "rebuild with `rm -f .cache/wheels/llama_cpp_python-* .venv/.llama-installed "
+                "&& make llama`")
     return None
 
 
