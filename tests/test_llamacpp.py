@@ -141,7 +141,7 @@ def test_modelfile_check_against_llama_cpp_passes_and_catches_a_duplicated_syste
     text = path.read_text()
     start = text.index('TEMPLATE """') + len('TEMPLATE """')
     path.write_text(text[:start] + OLD_TEMPLATE + text[text.index('"""', start):])
-    with pytest.raises(errors.StageError, match="renders conversation 1 differently"):
+    with pytest.raises(errors.StageError, match="renders conversation 0 differently from llama.cpp at character 110"):
         llamacpp.check_modelfile(path, llm, CONVERSATIONS)
     path.write_text(text.replace('PARAMETER stop "<|im_end|>"\n', ""))
     with pytest.raises(errors.StageError, match=r"stop tokens miss .*<\|im_end\|>"):

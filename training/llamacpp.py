@@ -9,7 +9,7 @@
 - ``check_modelfile``: the Ollama Modelfile's TEMPLATE rendered as Ollama renders it
   (system messages collected into ``.System`` and kept in ``.Messages``, the SYSTEM default
   prepended when a conversation has none) must give the same text as llama.cpp's template;
-  its stop tokens must include every end-of-generation token llama.cpp stops at.
+  its stop tokens must include the GGUF's end-of-turn token (its EOS).
 - ``quantize``: ``llama_model_quantize`` (Q8_0, Q4_K_M) from an F32/F16 GGUF.
 - ``perplexity``: exp(mean NLL) of held-out assistant tokens, computed from llama.cpp's logits.
 - ``decode_speed``: greedy decode tokens/s on this CPU.
@@ -364,10 +364,10 @@ def check_modelfile(modelfile_path: Path, llm, conversations: list[list[dict]]) 
     """Check a Modelfile against what llama.cpp applies for the same conversations.
 
     Returns {"template_equal": n of conversations rendered identically, "prompts",
-    "stops": the Modelfile's stop strings, "eog_tokens": llama.cpp's end-of-generation token
-    texts, "parameters"}. Raises StageError naming the first mismatch: a rendered prompt
-    that differs, an end-of-generation token missing from the stops, or ``num_ctx`` above the
-    GGUF's training context.
+    "stops": the Modelfile's stop strings, "eog_tokens": every token llama.cpp ends
+    generation at, "parameters"}. Raises StageError naming the first mismatch: a rendered
+    prompt that differs, the end-of-turn (EOS) token missing from the stops, or ``num_ctx``
+    above the GGUF's training context.
     """
     parsed = parse_modelfile(Path(modelfile_path).read_text())
     equal = 0
@@ -385,10 +385,10 @@ def check_modelfile(modelfile_path: Path, llm, conversations: list[list[dict]]) 
     stops = parsed["parameters"].get("stop", [])
     eog = sorted({llm.detokenize([t], special=True).decode() for t in range(llm.n_vocab())
                   if _llama_cpp().llama_vocab_is_eog(llm._model.vocab, t)})
-    missing = [t for t in eog if t not in stops]
-    if missing:
-        raise errors.StageError(f"{modelfile_path}: stop tokens miss {missing}, where "
-                                "llama.cpp ends generation")
+    end_of_turn = llm.detokenize([llm.token_eos()], special=True).decode()
+    if end_of_turn not in stops:
+        raise errors.StageError(f"{modelfile_path}: stop tokens miss {[end_of_turn]}, the "
+                                "end-of-turn token where llama.cpp ends an answer")
     num_ctx = parsed["parameters"].get("num_ctx")
     if num_ctx and int(num_ctx[0]) > llm.n_ctx_train():
         raise errors.StageError(f"{modelfile_path}: num_ctx {num_ctx[0]} exceeds the model's "
