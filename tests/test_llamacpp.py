@@ -216,7 +216,7 @@ def exported(tmp_path_factory, tiny):
 def test_export_writes_the_verification_table_of_four_gguf_types(exported):
     _, run, result = exported
     out = Path(result["gguf"]).parent
-    assert sorted(p.name for p in out.glob("*.gguf")) == [
+    assert sorted(p.name for p in out.glob("model*.gguf")) == [
         "model-f16.gguf", "model-q4_k_m.gguf", "model-q8_0.gguf", "model.gguf"]
     rows = result["llama_cpp"]["rows"]
     assert [r["type"] for r in rows] == ["F32", "F16", "Q8_0", "Q4_K_M"]
