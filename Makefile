@@ -1,12 +1,15 @@
 # Run as: make run   (set up, build the demo workspace once, start the app)
 #         make test  (set up, run the test suite)
+#         make llama (build llama-cpp-python once into .cache/wheels and install it)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+LLAMA_STAMP := $(VENV)/.llama-installed
+WHEELS := .cache/wheels
 WORKSPACE ?= workspaces/demo
 
-.PHONY: setup model demo run test test-e2e clean-demo
+.PHONY: setup llama model demo run test test-e2e clean-demo
 
 $(STAMP): requirements.txt requirements-models.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,6 +20,17 @@ $(STAMP): requirements.txt requirements-models.txt pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# llama.cpp bindings (requirements-llama.txt): not in setup, the source build takes minutes.
+# pip wheel reuses a wheel already in $(WHEELS) (it is built for this CPU: -march=native).
+$(LLAMA_STAMP): requirements-llama.txt | $(STAMP)
+	mkdir -p $(WHEELS)
+	CMAKE_ARGS="-DLLAVA_BUILD=OFF" CMAKE_BUILD_PARALLEL_LEVEL=$${CMAKE_BUILD_PARALLEL_LEVEL:-2} \
+	  $(PY) -m pip wheel -q --no-deps --find-links $(WHEELS) -w $(WHEELS) -r requirements-llama.txt
+	$(PY) -m pip install -q --no-deps --no-index --find-links $(WHEELS) -r requirements-llama.txt
+	touch $(LLAMA_STAMP)
+
+llama: $(LLAMA_STAMP)
 
 model: setup  ## convert the packaged GGUF once into .cache/models (safetensors)
 	$(PY) -m workbench prepare-model

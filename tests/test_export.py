@@ -96,7 +96,7 @@ def test_export_run_writes_merged_model_modelfiles_and_a_verified_gguf(tmp_path,
     ws = prepare_workspace(tmp_path / "ws", pii_reviewed=True)
     run = train_runs.launch(ws, TrainConfig(base_model=str(tiny_model), max_steps=2,
                                             batch_size=2, learning_rate=1e-2))
-    result = export_run(ws, run["run_id"])
+    result = export_run(ws, run["run_id"], llama=False)  # llama.cpp: tests/test_llamacpp.py
     out = Path(result["merged"]).parent
     assert sorted(p.name for p in out.iterdir()) == [
         "Modelfile", "Modelfile.gguf", "export.json", "merged", "model.gguf"]

@@ -152,3 +152,26 @@ def test_more_training_processes_than_cores_is_refused_on_the_page_before_a_job(
                                  f"at most {cores}")
     assert "train_launch" not in at.session_state
     assert not list((workspace / "artifacts" / "jobs").glob("train_launch-*"))
+
+
+def test_the_export_of_a_run_shows_its_llama_cpp_verification_table(workspace):
+    rows = [{"type": t, "file": f, "size_mb": size, "perplexity": ppl, "tokens_per_s": speed,
+             "identical_tokens": same, "compared": 96, "first_divergence": None,
+             "stopped": 3, "prompts": 3, "answers_equal": 3}
+            for t, f, size, ppl, speed, same in (
+                ("F32", "model.gguf", 513.0, 4.2, 40.0, 96),
+                ("Q4_K_M", "model-q4_k_m.gguf", 100.5, 4.6, 120.0, 40))]
+    export = workspace / "export"
+    export.mkdir()
+    (export / "export.json").write_text(json.dumps({"llama_cpp": {"rows": rows,
+                                                                  "threads": 2}}))
+    at = train_page()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="export_pick").value == "train-1"
+    table = next(d.value for d in at.dataframe if "size (MB)" in d.value.columns)
+    assert table.to_dict("records") == [
+        {"type": "F32", "file": "model.gguf", "size (MB)": 513.0, "held-out perplexity": 4.2,
+         "tokens/s": 40.0, "greedy tokens identical": "96/96", "stopped at <|im_end|>": "3/3"},
+        {"type": "Q4_K_M", "file": "model-q4_k_m.gguf", "size (MB)": 100.5,
+         "held-out perplexity": 4.6, "tokens/s": 120.0, "greedy tokens identical": "40/96",
+         "stopped at <|im_end|>": "3/3"}]

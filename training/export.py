@@ -200,11 +200,13 @@ def verify_gguf(model_dir: Path, gguf_path: Path, dtype: str = "f32",
     return result
 
 
+# Ollama passes system messages both joined in .System and in .Messages (template.collate):
+# the range skips them so the system turn is rendered once.
 CHATML_TEMPLATE = """{{- if .System }}<|im_start|>system
 {{ .System }}<|im_end|>
-{{ end }}{{- range .Messages }}<|im_start|>{{ .Role }}
+{{ end }}{{- range .Messages }}{{- if ne .Role "system" }}<|im_start|>{{ .Role }}
 {{ .Content }}<|im_end|>
-{{ end }}<|im_start|>assistant
+{{ end }}{{- end }}<|im_start|>assistant
 """
 
 

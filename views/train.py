@@ -20,7 +20,7 @@ from workbench.stages import training as train_runs
 from workbench.store import preferences as pref_store
 from workbench.store import training as store
 from workbench.store.versions import list_versions, split_version
-from workbench.train_exports import adapter_zip
+from workbench.train_exports import adapter_zip, export_run, latest_export
 
 CHOICES = {"method": METHODS, "lr_schedule": SCHEDULES, "precision": PRECISIONS}
 LABELS = {"base_model": "Base model", "lora_rank": "LoRA rank", "lora_alpha": "LoRA alpha",
@@ -191,13 +191,41 @@ finished = [r for r in runs if r["state"] == "succeeded" and (r["summary"] or {}
 if finished:
     st.subheader("Exports")
     st.caption("The adapter folder with its lineage.json, zipped. Merged model, Ollama "
-               "Modelfile and GGUF: `workbench export-model --run-id RUN`.")
+               "Modelfile and GGUF (F32, F16, Q8_0, Q4_K_M, verified in llama.cpp): "
+               "`workbench export-model --run-id RUN`, or the button below; serve one with "
+               "`workbench serve --run RUN --quant q4_k_m`.")
     for number, run in enumerate(finished):
         adapter = Path(run["summary"]["adapter"])
         if adapter.is_dir():
             st.download_button(f"Download {run['id']} adapter (zip)",
                                lambda a=adapter: adapter_zip(a), file_name=f"{run['id']}.zip",
                                mime="application/zip", key=f"export_run_{number}")
+    export_pick = st.selectbox("Export of run", [r["id"] for r in finished], key="export_pick")
+    export_dir = Path(by_id[export_pick]["dir"])
+    if st.button("Export GGUF (F32, F16, Q8_0, Q4_K_M) and verify in llama.cpp",
+                 key="export_gguf"):
+        with st.spinner("Merging, writing GGUFs, verifying and measuring in llama.cpp…"):
+            try:
+                export_run(_ui.workspace_path(), export_pick, overwrite=True)
+            except WorkbenchError as exc:
+                st.error(str(exc))
+    exported = latest_export(export_dir)
+    if exported is None:
+        st.caption(f"{export_pick} is not exported yet.")
+    elif "rows" in (exported.get("llama_cpp") or {}):
+        table = pd.DataFrame([{
+            "type": r["type"], "file": r["file"], "size (MB)": r["size_mb"],
+            "held-out perplexity": r["perplexity"], "tokens/s": r["tokens_per_s"],
+            "greedy tokens identical": f"{r['identical_tokens']}/{r['compared']}",
+            "stopped at <|im_end|>": f"{r['stopped']}/{r['prompts']}"}
+            for r in exported["llama_cpp"]["rows"]])
+        st.dataframe(table, hide_index=True, key="export_table")
+        st.caption(f"Measured in llama.cpp on this CPU ({exported['llama_cpp']['threads']} "
+                   "threads); greedy tokens compared with transformers on the merged model. "
+                   f"Files in {export_dir / 'export'}.")
+    else:
+        st.caption("GGUF checked in transformers only: "
+                   f"{(exported.get('llama_cpp') or {}).get('skipped', 'no GGUF written')}.")
 
 st.subheader("Compare")
 picked = st.multiselect("Runs to compare", list(by_id), default=list(by_id)[:2],

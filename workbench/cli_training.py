@@ -1,5 +1,5 @@
 """Training commands: train (flags generated from ``TrainConfig``), resume, cancel, list,
-compare, export.
+compare, export, serve.
 
 Run as: workbench train -w ws/ --preset configs/lora.yaml --lora-rank 8 --max-steps 20
         workbench train -w ws/ --from-lineage ws/artifacts/jobs/train-…/adapter/lineage.json
@@ -137,8 +137,34 @@ def export_model(workspace: str = Workspace,
            run_id: str = typer.Option(None, help="Train run (default: the latest succeeded)."),
            gguf: bool = typer.Option(True, help="Also write model.gguf (F32) and verify it."),
            overwrite: bool = typer.Option(False, help="Replace the run's earlier export."),
+           llama: bool = typer.Option(True, help="Verify in llama.cpp and write F16 and "
+                                      "quantized GGUFs (needs `make llama`)."),
+           quant: list[str] = typer.Option(["q8_0", "q4_k_m"], help="llama.cpp quantizations "
+                                           "to write and measure (q8_0, q4_k_m)."),
            ) -> dict:
-    """Merged model folder, Ollama Modelfile and a verified GGUF of a trained run."""
+    """Merged model folder, Ollama Modelfile and a GGUF verified in transformers and in
+    llama.cpp, with F16/Q8_0/Q4_K_M files and their verification table."""
     from workbench.train_exports import export_run
 
-    return export_run(Path(workspace), run_id, gguf=gguf, overwrite=overwrite)
+    return export_run(Path(workspace), run_id, gguf=gguf, overwrite=overwrite, llama=llama,
+                      quants=tuple(q.lower() for q in quant))
+
+
+@command
+def serve(workspace: str = Workspace,
+          run: str = typer.Option(..., "--run", help="Train run id, or 'base' for the "
+                                  "embedded base model."),
+          quant: str = typer.Option(None, help="GGUF of the export to serve: f32, f16, q8_0 "
+                                    "or q4_k_m (default f16, else f32)."),
+          port: int = typer.Option(8080, help="Port on 127.0.0.1."),
+          system: str = typer.Option(None, help="System prompt added to requests that have "
+                                     "none (a prompted system)."),
+          ) -> dict:
+    """Serve a run's GGUF in llama.cpp as an OpenAI-compatible /v1/chat/completions on
+    127.0.0.1 (Ctrl-C stops it)."""
+    from workbench.serve import make_server
+
+    server, sock, info = make_server(Path(workspace), run, quant, port, system)
+    typer.echo(f"serving {info['model']} ({info['gguf']}) at {info['url']}", err=True)
+    server.run(sockets=[sock])
+    return {**info, "stopped": True}

@@ -18,15 +18,19 @@ from workbench.store import training as store
 
 
 def export_run(workspace: Path, run_id: str | None = None, gguf: bool = True,
-               dtype: str = "f32", overwrite: bool = False) -> dict:
+               dtype: str = "f32", overwrite: bool = False, llama: bool = True,
+               quants: tuple[str, ...] = ("q8_0", "q4_k_m")) -> dict:
     """Write the exports of ``run_id`` (default: the newest succeeded train run).
 
-    Returns {"run_id", "merged", "modelfile", "gguf", "gguf_check"}. Raises ``StageError``
-    for an unknown or unfinished run or a failed GGUF check, InputError when ``export/`` is
+    With ``llama`` and llama-cpp-python installed, the GGUF is also verified in llama.cpp and
+    F16 and ``quants`` files are written and measured (``training.llamacpp.verification_table``
+    on the run's held-out answers) under "llama_cpp"; otherwise "llama_cpp" says why not.
+    Returns {"run_id", "merged", "modelfile", "gguf", "gguf_check", "llama_cpp"}. Raises
+    ``StageError`` for an unknown or unfinished run or a failed GGUF check, InputError when ``export/`` is
     a symbolic link, lies outside the workspace, or exists and ``overwrite`` is False (with
     ``overwrite`` the old folder is removed first).
     """
-    from training import export
+    from training import export, llamacpp
     from training.model import (
         EMBEDDED_MODEL,
         embedded_gguf_path,
@@ -63,8 +67,35 @@ def export_run(workspace: Path, run_id: str | None = None, gguf: bool = True,
         result["gguf_check"] = export.verify_gguf(merged, path, dtype)
         result["modelfile_gguf"] = str(export.write_modelfile(out / "Modelfile.gguf",
                                                               "./model.gguf", tokenizer))
+        if llama and (reason := llamacpp.missing_reason()) is None:
+            heldout = _heldout_conversations(workspace, run)
+            result["llama_cpp"] = llamacpp.verification_table(merged, path, out, heldout,
+                                                              quants=tuple(quants))
+        else:
+            result["llama_cpp"] = {"skipped": reason if llama else "not asked (--no-llama)"}
     (out / "export.json").write_text(json.dumps(result, indent=1))
     return result
+
+
+def _heldout_conversations(workspace: Path, run: dict, limit: int = 16) -> list[list[dict]]:
+    """Up to ``limit`` test-split conversations of the run's dataset (ending with an answer);
+    three fixed prompts without answers when the dataset has no test rows."""
+    from training.export import VERIFY_PROMPTS
+    from workbench.store import evaluation as eval_store
+
+    dataset_id = run.get("dataset_id")
+    rows = []
+    if dataset_id is not None:
+        with open_workspace(workspace, create=False) as ws:
+            rows = [r["messages"] for r in eval_store.heldout_rows(ws, dataset_id, limit)]
+    rows = [m for m in rows if any(t["role"] == "assistant" for t in m)]
+    return rows or [[{"role": "user", "content": p}] for p in VERIFY_PROMPTS]
+
+
+def latest_export(run_dir: Path) -> dict | None:
+    """The ``export.json`` of a run folder's export (None when it was never exported)."""
+    path = Path(run_dir) / "export" / "export.json"
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def adapter_zip(adapter: Path) -> bytes:

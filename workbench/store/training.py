@@ -44,8 +44,10 @@ def add_exclusion_findings(ws: Workspace, dataset_id: int, run_id: str,
 
 
 def train_runs(ws: Workspace) -> list[dict]:
-    """Every train run, newest first: id, state, dir, created_at, config, summary (decoded)."""
-    rows = ws.query("SELECT id, state, dir, created_at, finished_at, config, summary FROM runs "
+    """Every train run, newest first: id, state, dir, dataset_id, created_at, config, summary
+    (decoded)."""
+    rows = ws.query("SELECT id, state, dir, dataset_id, created_at, finished_at, config, summary "
+                    "FROM runs "
                     "WHERE kind = 'train' ORDER BY created_at DESC, id DESC")
     for row in rows:
         row["config"] = json.loads(row["config"] or "{}")
