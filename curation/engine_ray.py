@@ -88,13 +88,22 @@ def check_engine(engine: str) -> str:
 
 
 def _init(options: RayOptions) -> None:
+    local = options.address in (None, "", "local")
     for name, value in RAY_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
+    if local:
+        # ray.init turns a 127.0.0.1 node address into the machine's own interface address
+        # unless Ray clusters are switched off for this process (ray._private.services.
+        # get_node_ip_address); a local Ray then binds and talks on loopback only.
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     import ray
+    from ray._private import ray_constants
+
+    ray_constants.ENABLE_RAY_CLUSTER = not local  # read at call time, also after an earlier import
 
     kwargs = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
     try:
-        if options.address in (None, "", "local"):
+        if local:
             ray.init(num_cpus=options.num_cpus, _node_ip_address="127.0.0.1", **kwargs)
         else:
             kwargs.pop("include_dashboard")

@@ -161,6 +161,14 @@ def test_a_worker_lacking_the_model_is_one_message(ray_options):
         pii_on_ray([[{"role": "user", "content": "Hi"}]], config, ray_options)
 
 
+def test_a_local_ray_talks_on_loopback_only():
+    import ray
+
+    assert ray.is_initialized()  # the module's session, started by curation.engine_ray._init
+    assert ray.get_runtime_context().gcs_address.startswith("127.0.0.1:")
+    assert ray.util.get_node_ip_address() == "127.0.0.1"
+
+
 def test_an_address_that_does_not_answer_is_one_message():
     import ray
 
