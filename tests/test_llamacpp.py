@@ -321,4 +321,8 @@ def test_embedded_model_f16_gguf_agrees_with_transformers_and_stops_at_im_end(tm
     check = llamacpp.verify_in_llama_cpp(base, gguf, conversations, "f16", max_new=48)
     assert check["prompt_tokens_equal"] == 2 and check["leaks"] == []
     assert check["stopped"] == 2 and check["answers_equal"] == 2
-    assert check["identical_tokens"] == check["compared"] > 0
+    assert check["compared"] > 0
+    # F16 weights may turn a near tie of transformers' fp32 logits the other way (seen: token 9
+    # of "Say hello."): every divergence must be such a near tie, else the check raised.
+    assert check["identical_tokens"] == check["compared"] or all(
+        d["ref_gap"] <= llamacpp.DIVERGENCE_GAP["f16"] for d in check["divergences"])

@@ -129,7 +129,12 @@ SAFE = {  # page -> {computed part of a rendered text (ast.unparse): why it is s
                        "(chosen_data or split_vid or '–')[:12]": "a version id (a hash)",
                        "job.name": "a job id", "run['kind']": "dpo or orpo",
                        "state['state']": "a job state",
-                       "progress.get('message', '')": "a job's progress line (code-written)"},
+                       "progress.get('message', '')": "a job's progress line (code-written)",
+                       "export_pick": "a train run id",
+                       "exported['llama_cpp']['threads']": FIGURE,
+                       "export_dir / 'export'": "the export folder's path on the server",
+                       "(exported.get('llama_cpp') or {}).get('skipped', 'no GGUF written')":
+                           "why llama.cpp did not check the export (code-written)"},
     "views/versions.py": {"made['id']": FIGURE, "made['n_rows']": FIGURE,
                           "key.capitalize()": "added/removed/changed",
                           "result['written']": FIGURE, "result['path']": "the path written",
