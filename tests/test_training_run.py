@@ -171,6 +171,29 @@ def test_resume_after_an_interruption_ends_with_the_weights_of_an_uninterrupted_
     assert all(torch.equal(expected[name], got[name]) for name in expected)
 
 
+def test_a_cancel_held_during_the_update_still_logs_that_step_before_the_checkpoint(
+        tiny_model, tmp_path, monkeypatch):
+    import contextlib
+
+    held = {"blocks": 0}
+
+    @contextlib.contextmanager
+    def cancel_as_step_3s_update_ends():
+        # Each step holds signals twice (the update, then its log line); a SIGTERM that came
+        # during step 3's update is delivered as that block ends, before the step is logged.
+        held["blocks"] += 1
+        yield
+        if held["blocks"] == 5:
+            raise KeyboardInterrupt
+    monkeypatch.setattr(recipe_module, "signals_held", cancel_as_step_3s_update_ends)
+    logged = []
+    with pytest.raises(KeyboardInterrupt):
+        train_lora(TINY, tiny_config(tiny_model), tmp_path, on_log=logged.append)
+    assert [r["step"] for r in logged] == [1, 2, 3]
+    assert logged[-1]["val_loss"] is None
+    assert checkpoint.latest(tmp_path / "checkpoints").name == "step-000003"
+
+
 def test_a_corrupt_checkpoint_fails_readably_and_is_left_in_place(tiny_model, tmp_path):
     config = tiny_config(tiny_model, max_steps=2)
     train_lora(TINY, config, tmp_path)

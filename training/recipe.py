@@ -333,6 +333,7 @@ class FinetuneRecipe:
         """
         config, model, total = self.config, self.model, self.total
         started, session_tokens, session_steps = time.monotonic(), 0, 0
+        self.unlogged: StepRecord | None = None
         model.train()
         try:
             while self.state["step"] < total and not self.stopped_early:
@@ -352,7 +353,11 @@ class FinetuneRecipe:
                                   "batches": self.state["batches"] + config.gradient_accumulation,
                                   "losses": self.state["losses"] + [loss],
                                   "skipped_nonfinite": self.nonfinite.skipped + (not finite)}
-                session_tokens, session_steps = session_tokens + tokens, session_steps + 1
+                    session_tokens, session_steps = session_tokens + tokens, session_steps + 1
+                    # A cancel held during the update lands as the block ends, before the
+                    # step is logged: the handler below logs this record first.
+                    self.unlogged = self._record(started, session_tokens, session_steps, loss,
+                                                 lr, tokens, None)
                 step = self.state["step"]
                 self.guard.update(step, loss)
                 self.nonfinite.update(step, finite)
@@ -360,23 +365,20 @@ class FinetuneRecipe:
                 if config.eval_every and self.held_out and step % config.eval_every == 0:
                     val = self._eval_loss()
                     self.state, self.stopped_early = _early_stopping(self.state, val, config)
-                elapsed = time.monotonic() - started
-                record = StepRecord(
-                    step=step, total=total, epoch=round(self.state["batches"] / self.per_epoch, 4),
-                    loss=loss, lr=lr, tokens=tokens,
-                    tokens_per_s=session_tokens / elapsed if elapsed else 0.0,
-                    elapsed_s=round(elapsed, 3),
-                    eta_s=round(elapsed / session_steps * (total - step), 1), val_loss=val,
-                    skipped_nonfinite_steps=self.nonfinite.skipped)
-                if self.on_log and self.is_main:
-                    self.on_log(asdict(record))
-                if self.on_step and self.is_main:
-                    self.on_step(step, total, loss)
+                record = self._record(started, session_tokens, session_steps, loss, lr, tokens,
+                                      val)
+                with signals_held():  # the step's log line is written whole, exactly once
+                    self._log(record)
+                    if self.on_step and self.is_main:
+                        self.on_step(step, total, loss)
                 if config.checkpoint_every and step % config.checkpoint_every == 0:
                     self.save_checkpoint()
         except self.stop_exceptions:
-            if self.state["step"] > self.saved_step:
-                self.save_checkpoint()  # resume picks up exactly here
+            try:
+                self._log(self.unlogged)
+            finally:
+                if self.state["step"] > self.saved_step:
+                    self.save_checkpoint()  # resume picks up exactly here
             raise
         except (torch.OutOfMemoryError, MemoryError):
             raise errors.StageError(
@@ -387,6 +389,26 @@ class FinetuneRecipe:
         self.tokens_per_s = session_tokens / elapsed if elapsed else 0.0
         if self.state["step"] > self.saved_step:
             self.save_checkpoint()
+
+    def _record(self, started: float, session_tokens: int, session_steps: int, loss: float,
+                lr: float, tokens: int, val: float | None) -> StepRecord:
+        """The log record of the step just taken (``self.state``), timed from ``started``."""
+        step, total = self.state["step"], self.total
+        elapsed = time.monotonic() - started
+        return StepRecord(
+            step=step, total=total, epoch=round(self.state["batches"] / self.per_epoch, 4),
+            loss=loss, lr=lr, tokens=tokens,
+            tokens_per_s=session_tokens / elapsed if elapsed else 0.0,
+            elapsed_s=round(elapsed, 3),
+            eta_s=round(elapsed / session_steps * (total - step), 1), val_loss=val,
+            skipped_nonfinite_steps=self.state["skipped_nonfinite"])
+
+    def _log(self, record: StepRecord | None) -> None:
+        """Hand ``record`` to ``on_log`` (rank 0 only) once, also when ``on_log`` raises; None
+        is nothing to log."""
+        self.unlogged = None
+        if record is not None and self.on_log and self.is_main:
+            self.on_log(asdict(record))
 
     def _forward_backward(self, rows: list[dict]) -> tuple[float, int]:
         """One step's forward and backward passes over ``rows`` (the global batch); returns
