@@ -101,6 +101,25 @@ def click_until(page, button: str, then: str, attempts: int = 3) -> None:
     page.get_by_role("button", name=then).click()
 
 
+def untick(page, expander: str, checkbox: str, attempts: int = 3) -> None:
+    """Open the expander ``expander`` and clear its checkbox ``checkbox`` (a rerun that lands
+    on a click closes the expander again or drops the click: retried)."""
+    box = page.get_by_role("checkbox", name=checkbox)
+    for _ in range(attempts):
+        try:
+            if not box.is_visible():
+                page.get_by_text(expander, exact=True).click(timeout=10_000)
+            box.wait_for(state="visible", timeout=10_000)
+            if box.is_checked():
+                page.get_by_text(checkbox, exact=True).click(timeout=10_000)
+            expect(box).not_to_be_checked(timeout=10_000)
+            return
+        except (PlaywrightTimeout, AssertionError):
+            continue
+    shot(page, "flow-untick-failed")
+    raise AssertionError(f"could not clear {checkbox!r} under {expander!r}")
+
+
 def run_stage(page, stage: str, shot_name: str, **numbers) -> str:
     """Start one stage on the Run page and wait until its job says succeeded; returns the
     job's name. A failed job fails the test with the page's error line."""
@@ -214,9 +233,9 @@ def test_the_admin_curates_trains_generates_and_two_raters_rate(flow, browser):
     # 5. base and tuned answers for the 4 test rows, from the Run page
     go(admin, "Run")
     choose(admin, "What to run", "generate")  # base and tuned only: no prompted system here
-    admin.get_by_text("Prompted system (fine-tune or prompt?)").click()
-    admin.get_by_text("Add a prompted system").click()
-    expect(admin.get_by_role("checkbox", name="Add a prompted system")).not_to_be_checked()
+    # choosing generate hides the pipeline's curation-engine field: wait for that rerun
+    expect(admin.get_by_text("Curation engine", exact=True)).to_have_count(0, timeout=WAIT_MS)
+    untick(admin, "Prompted system (fine-tune or prompt?)", "Add a prompted system")
     run_stage(admin, "generate", "flow-10-run-generate", **{"Eval size": 4,
                                                             "Max new tokens": 8})
     with open_workspace(flow["workspace"]) as ws:
