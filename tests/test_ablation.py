@@ -116,7 +116,7 @@ def test_each_arm_trains_until_it_has_consumed_the_same_token_budget(
     ws = workspace_with_split(tmp_path / "ws")
     budget = 150
     result = ablate(ws, ["all", "random:50"], tiny_config(tiny_model), budget_tokens=budget,
-                    eval_size=4, max_new_tokens=4, execute=in_this_process)
+                    eval_size=4, max_new_tokens=4, run_job=in_this_process)
     arms = result["arms"]
     assert [(a["label"], a["train_rows"]) for a in arms] == [("everything kept", 12),
                                                              ("random 50%", 6)]

@@ -74,13 +74,13 @@ def _shown(prompt: str) -> tuple[str, str]:
 
 
 def scripted(rule):
-    """An ``execute`` that answers each request with ``rule(answer_a, answer_b)``."""
-    def execute(job_dir: Path, on_progress=None) -> dict:
+    """A ``run_job`` that answers each request with ``rule(answer_a, answer_b)``."""
+    def run_job(job_dir: Path, on_progress=None) -> dict:
         rows = read_jsonl(job_dir / "requests.jsonl")
         write_jsonl(job_dir / "answers.jsonl",
                     [{**r, "answer": rule(*_shown(r["prompt"]))} for r in rows])
         return {"answers": len(rows), "seconds": 0.0}
-    return execute
+    return run_job
 
 
 def test_planted_length_preference_is_detected_in_the_calibration_table(workspace,
@@ -91,7 +91,7 @@ def test_planted_length_preference_is_detected_in_the_calibration_table(workspac
     with open_workspace(workspace) as ws:
         session_id = _session(ws, longer, raters=("ana", "bo", "cy"), k=3)
     report = stage.judge(workspace, session_id, prompt=str(prompt_file), n_boot=50,
-                         execute=scripted(longer))
+                         run_job=scripted(longer))
     calibration = report["calibration"]
     assert (report["items"], report["verdicts"], report["unparsed"]["answers"]) == (N, N, 0)
     assert calibration["line"] == WITHIN
@@ -110,7 +110,7 @@ def test_planted_length_preference_is_detected_in_the_calibration_table(workspac
     assert pair["lc_win_rate"] is None and "separated" in pair["lc_note"]
 
     report = stage.judge(workspace, session_id, prompt=str(prompt_file), n_boot=50,
-                         execute=scripted(lambda a, b: "A"))
+                         run_job=scripted(lambda a, b: "A"))
     assert report["position_consistency"] == {
         "items": N, "consistent": 0, "rate": 0.0, "left": 2 * N, "right": 0,
         "left_rate": 1.0, "sign_test_p": 2 / 2 ** (2 * N)}
@@ -163,7 +163,7 @@ def test_an_openai_compatible_endpoint_judges_and_unparsed_answers_are_counted(
     with open_workspace(workspace) as ws:
         session_id = _session(ws, longer, n=6)
     report = stage.judge(workspace, session_id, url=fake_server, name="judge-7b",
-                         prompt=str(prompt_file), n_boot=50, execute=in_this_process)
+                         prompt=str(prompt_file), n_boot=50, run_job=in_this_process)
     assert len(FakeOpenAI.seen) == 12
     path, body, authorization = FakeOpenAI.seen[0]
     assert (path, authorization) == ("/v1/chat/completions", "Bearer key-123")
@@ -251,7 +251,7 @@ def test_a_tiny_local_model_judges_and_every_stored_answer_is_parsed_strictly(
     with open_workspace(workspace) as ws:
         session_id = _session(ws, longer, n=4)
     report = stage.judge(workspace, session_id, model_dir=str(model), max_new_tokens=3,
-                         n_boot=20, execute=in_this_process)
+                         n_boot=20, run_job=in_this_process)
     with open_workspace(workspace) as ws:
         stored = ws.query("SELECT item_no, order_no, a_system, choice, answer "
                           "FROM judge_verdicts ORDER BY item_no, order_no")
@@ -287,7 +287,7 @@ def test_the_report_and_the_sessions_page_show_the_judge(workspace, prompt_file,
     assert started == [(workspace.resolve(), session_id, "~/models/big")]
     assert at.success[-1].value.startswith("Started job judge_launch-1")
     report = stage.judge(workspace, session_id, prompt=str(prompt_file), n_boot=50,
-                         execute=scripted(lambda a, b: "A"))
+                         run_job=scripted(lambda a, b: "A"))
     gathered = gather(workspace)
     (session,) = gathered["sessions"]
     assert session["judge"]["run_id"] == report["run_id"]
@@ -316,7 +316,7 @@ def test_the_embedded_model_judges_by_default_with_the_shipped_prompt(workspace,
     with open_workspace(workspace) as ws:
         session_id = _session(ws, longer, raters=("ana",), k=1, n=2)
     report = stage.judge(workspace, session_id, max_new_tokens=4, n_boot=20,
-                         execute=in_this_process)
+                         run_job=in_this_process)
     assert report["judge"] == (f"SmolLM2-135M-Instruct (model: {embedded_model_dir()})")
     assert report["prompt_file"] == "default"
     assert report["items"] == 2

@@ -295,7 +295,7 @@ def test_dpo_learns_its_pairs_and_the_recheck_session_compares_it_with_its_start
                          learning_rate=5e-3, batch_size=4, lora_dropout=0.0,
                          checkpoint_every=0, seed=0)
     summary = stage.train(workspace, config, session_ids=[session_id],
-                          execute=in_this_process)
+                          run_job=in_this_process)
     assert summary["method"] == "dpo" and summary["steps"] == 3 and summary["pairs"] == 8
     assert summary["first_loss"] == pytest.approx(0.6931, abs=1e-4)  # log 2: policy = reference
     assert summary["reward_accuracy"] > 0.5 and summary["reward_margin"] > 0

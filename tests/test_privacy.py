@@ -114,7 +114,7 @@ def test_training_is_refused_from_the_cli_until_an_admin_overrides(ws, tmp_path,
 
     captured = {}
 
-    def fake_run(workspace, job_dir, dataset_id, on_progress, execute):
+    def fake_run(workspace, job_dir, dataset_id, on_progress, run_job):
         captured.update(json.loads((job_dir / "config.json").read_text()))
         raise WorkbenchError("stop before training")
 

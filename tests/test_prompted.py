@@ -261,7 +261,7 @@ def test_generate_stores_each_prompted_system_under_its_name_with_its_shot_count
     prompted = [PromptedSystem("0-shot", "Answer briefly.").to_dict(),
                 PromptedSystem("2-shot fixed", "Answer briefly.", k=2).to_dict()]
     summary = generate(root, eval_size=2, max_new_tokens=3, prompted=prompted,
-                       execute=in_this_process)
+                       run_job=in_this_process)
     assert summary["systems"] == ["base", "tuned", "0-shot", "2-shot fixed"]
     assert summary["prompted"] == {
         "0-shot": {"k": 0, "shots": "fixed", "mean_shots": 0.0, "min_shots": 0},

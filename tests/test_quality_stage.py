@@ -75,7 +75,7 @@ def test_the_model_signals_come_from_a_job_and_cut_rows_say_why(workspace, tiny_
     from training.model import load_model, load_tokenizer
 
     config = QualityConfig(base_model=str(tiny_folder), max_seq_len=64)
-    summary = stages.quality(workspace, config, execute=in_this_process)
+    summary = stages.quality(workspace, config, run_job=in_this_process)
     rows = stored(workspace)
     assert summary["scored"] == 4
     assert summary["unscored"] == {"no_trainable_tokens": 1}
@@ -95,7 +95,7 @@ def test_a_model_folder_that_does_not_load_is_one_clear_message(workspace, tmp_p
     (broken / "config.json").write_text("{not json")
     with pytest.raises(InputError, match=f"^model folder {broken} does not load: "):
         stages.quality(workspace, QualityConfig(base_model=str(broken)),
-                       execute=in_this_process)
+                       run_job=in_this_process)
     with pytest.raises(InputError, match="neither 'embedded' nor a local model folder"):
         stages.quality(workspace, QualityConfig(base_model=str(tmp_path / "absent")))
 

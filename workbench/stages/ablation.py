@@ -91,7 +91,7 @@ def plan_steps(arms: list[dict], config: TrainConfig, budget_tokens: int) -> Non
 def ablate(workspace: Path, versions: list[str], config: TrainConfig | None = None,
            budget_tokens: int = 0, steps: int = 0, seed: int = 0, eval_size: int = 50,
            max_new_tokens: int = 128, extractor: str = "auto",
-           on_progress: Progress | None = None, execute: Execute = in_child,
+           on_progress: Progress | None = None, run_job: Execute = in_child,
            raters: list[str] = ()) -> dict:
     """Train ``config`` on each arm, generate and score on the common test rows, compare.
 
@@ -127,14 +127,14 @@ def ablate(workspace: Path, versions: list[str], config: TrainConfig | None = No
         arm.setdefault("steps", steps)
         arm["train_rows"] = sum(r["split"] == "train" for r in arm["rows"])
         summary = train_runs.launch(workspace, replace(config, max_steps=arm["steps"]),
-                                    on_progress, execute=execute, version_id=arm["version"])
+                                    on_progress, run_job=run_job, version_id=arm["version"])
         with open_workspace(workspace, create=False) as ws:
             job_dir = Path(train_store.train_run(ws, summary["run_id"])["dir"])
         arm.update(run_id=summary["run_id"], final_loss=summary["final_loss"],
                    trained_tokens=sum(r["tokens"] for r in train_runs.live_log(job_dir)))
     run_ids = [arm["run_id"] for arm in arms]
     gen = generate(workspace, eval_size, max_new_tokens, on_progress, tuned_runs=run_ids,
-                   execute=execute, rows=test_rows)
+                   run_job=run_job, rows=test_rows)
     scored = score(workspace, extractor)
     names = {"base": "base model", "tuned": arms[0]["label"],
              **{arm["run_id"]: arm["label"] for arm in arms[1:]}}

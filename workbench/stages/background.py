@@ -29,7 +29,7 @@ def pipeline_task(config: dict, report: Reporter) -> dict:
     """Run every automatic stage (``workbench.stages.pipeline.pipeline``) as one job."""
     options = PipelineOptions(**config["options"])
     return pipeline(options, on_stage=lambda i, n, name: report(i, n, name),
-                    execute=in_this_process)
+                    run_job=in_this_process)
 
 
 def stage_task(config: dict, report: Reporter) -> dict:
@@ -72,9 +72,9 @@ def train_launch_task(config: dict, report: Reporter) -> dict:
         report(progress.get("step", 0), progress.get("total", 0), progress.get("message", ""))
 
     if config.get("resume"):
-        return training.resume(workspace, config["resume"], forward, execute=in_this_process)
+        return training.resume(workspace, config["resume"], forward, run_job=in_this_process)
     return training.train(workspace, config=TrainConfig.from_dict(config["train"]),
-                          on_progress=forward, execute=in_this_process,
+                          on_progress=forward, run_job=in_this_process,
                           version_id=config.get("version_id"))
 
 
@@ -87,7 +87,7 @@ def quality_launch_task(config: dict, report: Reporter) -> dict:
         report(progress.get("step", 0), progress.get("total", 0), progress.get("message", ""))
 
     return quality.quality(Path(config["workspace"]), QualityConfig(**config["quality"]),
-                           forward, execute=in_this_process)
+                           forward, run_job=in_this_process)
 
 
 def ablate_task(config: dict, report: Reporter) -> dict:

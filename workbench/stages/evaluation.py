@@ -1,7 +1,7 @@
 """The evaluation stages: generate (base and tuned answers, held-out losses) and score.
 
 Generate runs as a job (``workbench.jobs``): the stage writes the job's inputs into its
-folder, runs it through ``execute`` (reporting progress), then imports its outputs.
+folder, runs it through ``run_job`` (reporting progress), then imports its outputs.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ Progress = Callable[[dict], None]
 
 def _run_job(workspace: Path, kind: str, dataset_id: int, config: dict,
              inputs: dict[str, list[dict]], on_progress: Progress | None,
-             execute: Execute = in_child) -> tuple[str, Path, dict]:
-    """Create and run a job through ``execute``; record its run row. Returns (run id, dir,
+             run_job: Execute = in_child) -> tuple[str, Path, dict]:
+    """Create and run a job through ``run_job``; record its run row. Returns (run id, dir,
     result)."""
     with open_workspace(workspace) as ws:
         job_dir = jobs.new_job(ws.artifacts / "jobs", kind, config)
@@ -32,7 +32,7 @@ def _run_job(workspace: Path, kind: str, dataset_id: int, config: dict,
     for name, rows in inputs.items():
         write_jsonl(job_dir / name, rows)
     try:
-        result = execute(job_dir, on_progress)
+        result = run_job(job_dir, on_progress)
     except (JobFailed, jobs.Cancelled, KeyboardInterrupt):
         with open_workspace(workspace) as ws:
             state = jobs.status(job_dir)
@@ -63,7 +63,7 @@ def _tuned_systems(ws: Workspace, tuned_runs: list[str] | None) -> dict[str, dic
 def generate(workspace: Path, eval_size: int = 50, max_new_tokens: int = 256,
              on_progress: Progress | None = None, sampling: dict | None = None,
              tuned_runs: list[str] | None = None, batch_size: int = 32,
-             execute: Execute = in_child, rows: list[dict] | None = None,
+             run_job: Execute = in_child, rows: list[dict] | None = None,
              prompted: list[dict] | None = None, seed: int = 0) -> dict:
     """Base, tuned and prompted outputs (and held-out losses) for the first ``eval_size`` test
     rows, as a job.
@@ -71,7 +71,7 @@ def generate(workspace: Path, eval_size: int = 50, max_new_tokens: int = 256,
     Every system answers the same prompts with the same decoding: greedy, or ``sampling``
     (``evaluation.generate.Sampling`` fields: seed, temperature, top_p). ``tuned_runs``: train
     run ids to compare (default: the latest); the first is the system "tuned", the others are
-    named by their run id. All tuned runs must share one base model. ``execute``: how the job
+    named by their run id. All tuned runs must share one base model. ``run_job``: how the job
     runs (``workbench.jobs.execute``). ``rows``: the held-out rows ({id, messages}) to answer
     instead of the current dataset's test split (still the first ``eval_size``).
     ``prompted``: prompted systems (``evaluation.prompted.PromptedSystem.to_dict`` dicts), each
@@ -109,7 +109,7 @@ def generate(workspace: Path, eval_size: int = 50, max_new_tokens: int = 256,
               "max_new_tokens": max_new_tokens, "batch_size": batch_size,
               "sampling": sampling, "train_run": tuned["tuned"]["id"], "seed": seed}
     run_id, job_dir, result = _run_job(workspace, "generate", dataset_id, config,
-                                       {"prompts.jsonl": prompts}, on_progress, execute)
+                                       {"prompts.jsonl": prompts}, on_progress, run_job)
     records = _records(run_id, prompts, read_jsonl(job_dir / "generations.jsonl"))
     summary = {"run_id": run_id, "prompts": len(prompts), "max_new_tokens": max_new_tokens,
                "systems": list(config["systems"]),

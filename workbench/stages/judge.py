@@ -71,7 +71,7 @@ def judge(workspace: Path, session_id: int, model_dir: str | None = None,
           url: str | None = None, name: str | None = None, prompt: str | None = None,
           max_new_tokens: int = 8, batch_size: int = 16, timeout_s: float = 60.0,
           n_boot: int = 500, on_progress: Progress | None = None,
-          execute: Execute = in_child) -> dict:
+          run_job: Execute = in_child) -> dict:
     """Judge every item of session ``session_id`` in both orders and store the answers.
 
     ``prompt``: the judge prompt file (default ``evaluation.judge.DEFAULT_PROMPT``,
@@ -102,7 +102,7 @@ def judge(workspace: Path, session_id: int, model_dir: str | None = None,
         row["order_no"] = k % 2
     write_jsonl(job_dir / "requests.jsonl", requests)
     try:
-        result = execute(job_dir, on_progress)
+        result = run_job(job_dir, on_progress)
     except (JobFailed, jobs.Cancelled, KeyboardInterrupt) as exc:
         state = jobs.status(job_dir)
         _finish(workspace, job_dir.name, state["state"], {"error": state.get("error", "")})
@@ -186,6 +186,6 @@ def judge_launch_task(config: dict, report) -> dict:
         report(progress.get("step", 0), progress.get("total", 0), progress.get("message", ""))
 
     result = judge(Path(config["workspace"]), config["session_id"], config.get("model_dir"),
-                   on_progress=forward, execute=in_this_process)
+                   on_progress=forward, run_job=in_this_process)
     return {"run_id": result["run_id"], "items": result["items"],
             "unparsed": result["unparsed"]["answers"], "line": result["calibration"]["line"]}

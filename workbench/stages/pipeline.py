@@ -4,7 +4,7 @@
 job. After the split, the leakage stage checks every held-out row against its nearest
 training row; rows at or above the semantic-duplicate threshold become ``test_leakage``
 findings (``leakage.above_threshold`` in the summary; zero for the default split). A dataset too small for a test (or train) split completes with ``metrics: null`` and a
-reason instead of failing. Train and generate run as jobs through ``execute``: a child process
+reason instead of failing. Train and generate run as jobs through ``run_job``: a child process
 from the CLI, this process when the pipeline itself runs as a job (the Run page).
 """
 
@@ -62,10 +62,10 @@ def log_progress(stage: str) -> Callable[[dict], None]:
     return show
 
 
-def stage_runners(o: PipelineOptions, execute: Execute = in_child
+def stage_runners(o: PipelineOptions, run_job: Execute = in_child
                   ) -> dict[str, Callable[[], dict]]:
     """{stage name: zero-argument function running it with the options}, in order; train and
-    generate run their job through ``execute``."""
+    generate run their job through ``run_job``."""
     ws = Path(o.workspace)
     ray = _ray_options(o)
     return {
@@ -79,12 +79,12 @@ def stage_runners(o: PipelineOptions, execute: Execute = in_child
         "split": lambda: stages.split(ws, o.seed, stratify_by=o.stratify_by),
         "leakage": lambda: stages.leakage(ws),
         "train": lambda: training.train(ws, o.max_train_steps, o.seed,
-                                        on_progress=log_progress("train"), execute=execute,
+                                        on_progress=log_progress("train"), run_job=run_job,
                                         max_seq_len=o.max_seq_len),
         "generate": lambda: evaluation.generate(ws, o.eval_size, o.max_new_tokens,
                                                 on_progress=log_progress("generate"),
                                                 sampling=o.sampling, tuned_runs=o.tuned_runs,
-                                                batch_size=o.batch_size, execute=execute,
+                                                batch_size=o.batch_size, run_job=run_job,
                                                 prompted=o.prompted, seed=o.seed),
         "score": lambda: evaluation.score(ws, o.extractor),
     }
@@ -110,14 +110,14 @@ def _dedup_plan(o: PipelineOptions):
 
 
 def pipeline(o: PipelineOptions, on_stage: Callable[[int, int, str], None] | None = None,
-             execute: Execute = in_child) -> dict:
+             run_job: Execute = in_child) -> dict:
     """Run every stage; returns the summary (counts, train, metrics, timings in seconds).
-    ``execute``: how train and generate run their job (``workbench.jobs.execute``)."""
+    ``run_job``: how train and generate run their job (``workbench.jobs.execute``)."""
     ws = Path(o.workspace)
     results: dict[str, dict | None] = {}
     timings: dict[str, float] = {}
     reason = None
-    for i, (name, run) in enumerate(stage_runners(o, execute).items()):
+    for i, (name, run) in enumerate(stage_runners(o, run_job).items()):
         if on_stage:
             on_stage(i, len(STAGES), name)
         log.info("[%s] starting", name)

@@ -200,7 +200,7 @@ def _privacy(ws, found: list[Pair], sources: dict, accept_answer_pii: bool) -> d
 
 def train(workspace: Path, config: TrainConfig, session_ids: list[int] | None = None,
           preferences: str | None = None, min_agreement: int = 1,
-          on_progress: Progress | None = None, execute: Execute = in_child,
+          on_progress: Progress | None = None, run_job: Execute = in_child,
           accept_answer_pii: bool = False) -> dict:
     """Preference-tune (``config.method``: dpo or orpo) on the pairs of ``session_ids`` or of
     an export file ``preferences``, as a job recorded in ``runs`` (kind = the method).
@@ -247,11 +247,11 @@ def train(workspace: Path, config: TrainConfig, session_ids: list[int] | None = 
                    str(job_dir), {"train": config.to_dict(), "lineage": lineage})
     write_jsonl(job_dir / "pairs.jsonl", [trl_row(p) for p in found])
     write_jsonl(job_dir / "pairs_provenance.jsonl", pair_dicts(found))
-    return _execute(workspace, job_dir, start["from"], on_progress, execute)
+    return _execute(workspace, job_dir, start["from"], on_progress, run_job)
 
 
 def resume(workspace: Path, run_id: str, on_progress: Progress | None = None,
-           execute: Execute = in_child) -> dict:
+           run_job: Execute = in_child) -> dict:
     """Restart a failed or cancelled preference run in its folder from its newest checkpoint
     (same pairs, config and start). Returns the summary as ``train``. Raises StageError when
     the run is unknown, not a preference run, not failed/cancelled, or has no checkpoint."""
@@ -271,14 +271,14 @@ def resume(workspace: Path, run_id: str, on_progress: Progress | None = None,
         train_store.set_run_state(ws, run_id, "queued")
     jobs.write_json(job_dir / "status.json", {"state": "queued", "created": jobs.now()})
     return _execute(workspace, job_dir, run["config"]["lineage"]["start"]["from"],
-                    on_progress, execute)
+                    on_progress, run_job)
 
 
 def _execute(workspace: Path, job_dir: Path, start_from: str, on_progress: Progress | None,
-             execute: Execute) -> dict:
+             run_job: Execute) -> dict:
     """Run the prepared job folder; import its log and record the final state."""
     try:
-        result = execute(job_dir, on_progress)
+        result = run_job(job_dir, on_progress)
     except (JobFailed, jobs.Cancelled, KeyboardInterrupt):
         state = jobs.status(job_dir)
         _finish(workspace, job_dir, state["state"], {"error": state.get("error", "")})
@@ -324,7 +324,7 @@ def live_log(job_dir: Path) -> list[dict]:
 def recheck(workspace: Path, run_id: str, raters: list[str] | None = None,
             k: int | None = None, eval_size: int | None = None,
             max_new_tokens: int | None = None, seed: int | None = None,
-            on_progress: Progress | None = None, execute: Execute = in_child) -> dict:
+            on_progress: Progress | None = None, run_job: Execute = in_child) -> dict:
     """The next blind session: the preference run against the model it started from.
 
     Generates answers of both (a generate run: the preference run is the system "tuned"; its
@@ -369,7 +369,7 @@ def recheck(workspace: Path, run_id: str, raters: list[str] | None = None,
     tuned_runs = [run_id] if start == "base" else [run_id, start]
     made = generate(workspace, eval_size=eval_size or defaults["prompts"],
                     max_new_tokens=max_new_tokens or defaults["max_new_tokens"],
-                    on_progress=on_progress, tuned_runs=tuned_runs, execute=execute)
+                    on_progress=on_progress, tuned_runs=tuned_runs, run_job=run_job)
     systems = ("base" if start == "base" else start, "tuned")
     k = min(k or defaults["k"], len(raters))
     design = SessionDesign(systems=systems, k=k, repeat_share=defaults["repeat_share"],
@@ -405,6 +405,6 @@ def recheck_task(config: dict, report) -> dict:
         report(progress.get("step", 0), progress.get("total", 0), progress.get("message", ""))
 
     made = recheck(Path(config["workspace"]), config["run"], on_progress=forward,
-                   execute=in_this_process)
+                   run_job=in_this_process)
     return {**{k: v for k, v in made.items() if k != "tokens"},
             "raters": sorted(made["tokens"])}

@@ -33,7 +33,7 @@ def _example_id(origin: str) -> int:
 
 
 def quality(workspace: Path, config: QualityConfig | None = None,
-            on_progress: Progress | None = None, execute: Execute = in_child,
+            on_progress: Progress | None = None, run_job: Execute = in_child,
             engine: str = "local", ray=None) -> dict:
     """Compute and store the quality signals of the current dataset's kept rows.
 
@@ -74,7 +74,7 @@ def quality(workspace: Path, config: QualityConfig | None = None,
         model_dir = ensure_base_model(config.base_model)
         model_id = EMBEDDED_MODEL if config.base_model == "embedded" else str(model_dir)
         scores, run_id = _model_scores(workspace, dataset_id, rows, model_dir, config,
-                                       on_progress, execute)
+                                       on_progress, run_job)
         for record in records:
             record.update(scores[record["example_id"]], model_id=model_id)
     summary = _summary(records, model_id)
@@ -92,7 +92,7 @@ def quality(workspace: Path, config: QualityConfig | None = None,
 
 def _model_scores(workspace: Path, dataset_id: int, rows: list[dict], model_dir: Path,
                   config: QualityConfig, on_progress: Progress | None,
-                  execute: Execute) -> tuple[dict[int, dict], str]:
+                  run_job: Execute) -> tuple[dict[int, dict], str]:
     """({example id: model signals or unscored reason}, run id) from a ``quality`` job."""
     job_config = {**config.to_dict(), "model_dir": str(model_dir)}
     with open_workspace(workspace) as ws:
@@ -101,7 +101,7 @@ def _model_scores(workspace: Path, dataset_id: int, rows: list[dict], model_dir:
     write_jsonl(job_dir / "rows.jsonl", [{"example_id": _example_id(r["origin"]),
                                          "messages": r["messages"]} for r in rows])
     try:
-        execute(job_dir, on_progress)
+        run_job(job_dir, on_progress)
     except (JobFailed, jobs.Cancelled, KeyboardInterrupt) as exc:
         state = jobs.status(job_dir)
         with open_workspace(workspace) as ws:

@@ -3,7 +3,7 @@ a lineage; start from the Train page.
 
 The owner side of ``workbench.jobs.bodies.train_task``: it checks the privacy gate, writes the
 job's inputs (train and validation rows with their example ids, the config and the lineage),
-runs the job through ``execute`` (a child process, or this process when the caller is itself
+runs the job through ``run_job`` (a child process, or this process when the caller is itself
 a job), and imports the step log, the exclusion findings and the summary into the store, also
 when the job failed or was cancelled, so the page can show how far it got.
 """
@@ -29,7 +29,7 @@ Progress = Callable[[dict], None]
 
 def train(workspace: Path, max_steps: int = 30, seed: int = 0, base_model: str = "embedded",
           on_progress: Progress | None = None, config=None, dataset_id: int | None = None,
-          expect_version: str | None = None, execute: Execute = in_child,
+          expect_version: str | None = None, run_job: Execute = in_child,
           max_seq_len: int | None = None, version_id: str | None = None) -> dict:
     """Fine-tune on the train split as a job (``launch``).
 
@@ -43,7 +43,7 @@ def train(workspace: Path, max_steps: int = 30, seed: int = 0, base_model: str =
     config = config or TrainConfig(max_steps=max_steps, seed=seed, base_model=base_model,
                                    **({"max_seq_len": max_seq_len} if max_seq_len else {}))
     return launch(workspace, config, on_progress, dataset_id=dataset_id,
-                  expect_version=expect_version, execute=execute, version_id=version_id)
+                  expect_version=expect_version, run_job=run_job, version_id=version_id)
 
 
 def check_processes(config: TrainConfig) -> None:
@@ -73,7 +73,7 @@ def frozen_rows(ws, version_id: str) -> tuple[int, list[dict], list[dict]]:
 
 def launch(workspace: Path, config: TrainConfig, on_progress: Progress | None = None,
            dataset_id: int | None = None, expect_version: str | None = None,
-           execute: Execute = in_child, version_id: str | None = None) -> dict:
+           run_job: Execute = in_child, version_id: str | None = None) -> dict:
     """Train on the train split of ``dataset_id`` (default: the current dataset) as a job,
     or with ``version_id`` on the train rows of that stored version (``frozen_rows``).
 
@@ -83,7 +83,7 @@ def launch(workspace: Path, config: TrainConfig, on_progress: Progress | None = 
     ``WorkbenchError`` for an invalid config, ``StageError`` for an empty train split, for
     QLoRA without CUDA, or when ``expect_version`` is not the data's version any more, and
     ``JobFailed`` when the job fails or is cancelled; the privacy gate's error when the
-    version has unreviewed PII findings and no admin override. ``execute``: how the job runs
+    version has unreviewed PII findings and no admin override. ``run_job``: how the job runs
     (``workbench.jobs.execute``).
     """
     from training.recipe import qlora_unavailable
@@ -122,11 +122,11 @@ def launch(workspace: Path, config: TrainConfig, on_progress: Progress | None = 
                                           for r in rows])
     write_jsonl(job_dir / "validation.jsonl", [{"example_id": r["id"], "messages": r["messages"]}
                                                for r in validation])
-    return _run(workspace, job_dir, dataset_id, on_progress, execute)
+    return _run(workspace, job_dir, dataset_id, on_progress, run_job)
 
 
 def resume(workspace: Path, run_id: str, on_progress: Progress | None = None,
-           execute: Execute = in_child) -> dict:
+           run_job: Execute = in_child) -> dict:
     """Restart a failed or cancelled train run in its folder from its newest checkpoint.
 
     Raises ``StageError`` when the run is unknown, still running, already succeeded, or has
@@ -150,7 +150,7 @@ def resume(workspace: Path, run_id: str, on_progress: Progress | None = None,
         store.set_run_state(ws, run_id, "queued")
         dataset_id = run_dataset(ws, run_id)
     jobs.write_json(job_dir / "status.json", {"state": "queued", "created": jobs.now()})
-    return _run(workspace, job_dir, dataset_id, on_progress, execute)
+    return _run(workspace, job_dir, dataset_id, on_progress, run_job)
 
 
 def from_lineage(workspace: Path, lineage_path: Path,
@@ -180,10 +180,10 @@ def from_lineage(workspace: Path, lineage_path: Path,
 
 
 def _run(workspace: Path, job_dir: Path, dataset_id: int, on_progress: Progress | None,
-         execute: Execute) -> dict:
-    """Run the job through ``execute``, import its log and findings; record the final state."""
+         run_job: Execute) -> dict:
+    """Run the job through ``run_job``, import its log and findings; record the final state."""
     try:
-        result = execute(job_dir, on_progress)
+        result = run_job(job_dir, on_progress)
     except (JobFailed, jobs.Cancelled, KeyboardInterrupt):
         state = jobs.status(job_dir)
         _import(workspace, job_dir, dataset_id, state["state"], {"error": state.get("error", "")})
