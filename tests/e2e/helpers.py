@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -54,6 +56,27 @@ def start_server(workspace: Path, port: int, log: Path | None = None,
         process.kill()
         raise
     return process
+
+
+@contextmanager
+def served(workspace: Path, log: Path | None = None) -> Iterator[str]:
+    """The app over ``workspace`` on a free 127.0.0.1 port while the block runs; yields its
+    URL and stops the server after."""
+    port = free_port()
+    process = start_server(workspace, port, log)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+
+
+def first_start(page, password: str) -> None:
+    """On the first-start form, set the admin password and log in; waits for the Data page."""
+    heading(page, "First start: set the admin password")
+    page.get_by_label("New admin password").fill(password)
+    page.get_by_label("Repeat it").fill(password)
+    page.get_by_role("button", name="Set password and log in").click()
+    heading(page, "Data")
 
 
 def stop(process: subprocess.Popen) -> None:

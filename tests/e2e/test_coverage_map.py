@@ -13,13 +13,12 @@ from tests.conftest import SHARED_DATA
 from tests.e2e.helpers import (
     WAIT_MS,
     expect_text,
-    free_port,
+    first_start,
     heading,
     new_page,
+    served,
     settle,
     shot,
-    start_server,
-    stop,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.enable_socket]
@@ -37,22 +36,14 @@ def server(tmp_path_factory):
     curation.ingest(workspace, str(DOLLY))
     curation.pii(workspace)
     curation.split(workspace)
-    port = free_port()
-    process = start_server(workspace, port)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(process)
+    with served(workspace) as url:
+        yield url
 
 
 def test_the_map_is_drawn_with_its_embeddings_and_shows_uncovered_test_rows(server, browser):
     page = new_page(browser)
     page.goto(server)
-    heading(page, "First start: set the admin password")
-    page.get_by_label("New admin password").fill(PASSWORD)
-    page.get_by_label("Repeat it").fill(PASSWORD)
-    page.get_by_role("button", name="Set password and log in").click()
-    heading(page, "Data")
+    first_start(page, PASSWORD)
     page.get_by_role("link", name="Coverage map", exact=True).click()
     heading(page, "Coverage map")
     page.get_by_role("button", name="Draw the coverage map").click()

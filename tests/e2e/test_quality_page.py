@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.helpers import expect_text, free_port, heading, settle, shot, start_server, stop
+from tests.e2e.helpers import expect_text, first_start, heading, served, settle, shot
 from tests.prepared import prepare_workspace
 from workbench.store import open_workspace
 
@@ -21,22 +21,14 @@ def server(tmp_path_factory):
             {"dataset_id": 1, "example_id": i, "ifd": 0.1 * i, "answer_chars": 10 + i,
              "prompt_chars": 11, "ppl_conditioned": 2.0 + i, "ppl_answer": 4.0 + i}
             for i in range(1, 11) if i != 2])
-    port = free_port()
-    process = start_server(root, port)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(process)
+    with served(root) as url:
+        yield url
 
 
 def test_the_quality_page_shows_signals_and_selects_a_version(server, browser):
     page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     page.goto(server)
-    heading(page, "First start: set the admin password")
-    page.get_by_label("New admin password").fill(PASSWORD)
-    page.get_by_label("Repeat it").fill(PASSWORD)
-    page.get_by_role("button", name="Set password and log in").click()
-    heading(page, "Data")
+    first_start(page, PASSWORD)
     page.get_by_role("link", name="Quality", exact=True).click()
     heading(page, "Quality")
     expect_text(page, "10 lowest score")
