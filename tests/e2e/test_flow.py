@@ -88,6 +88,39 @@ def choose(page, label: str, option: str) -> None:
     raise AssertionError(f"the {label!r} list never offered {option!r}")
 
 
+def pick(page, option: str, attempts: int = 3) -> None:
+    """Choose ``option`` in the page's st.radio until it shows as chosen (a rerun that lands
+    on the click drops it)."""
+    radio = page.get_by_role("radio", name=option, exact=True)
+    for _ in range(attempts):
+        page.get_by_test_id("stRadio").get_by_text(option, exact=True).click()
+        try:
+            expect(radio).to_be_checked(timeout=10_000)
+            return
+        except AssertionError:
+            continue
+    shot(page, f"flow-pick-{option}-failed")
+    raise AssertionError(f"the radio never showed {option!r} as chosen")
+
+
+def type_in(page, label: str, text: str, attempts: int = 3) -> None:
+    """Fill the text input ``label`` and commit it with Enter, until the box holds ``text``
+    (a rerun that lands on the typing empties it)."""
+    box = page.get_by_label(label, exact=True)
+    for _ in range(attempts):
+        box.fill(text)
+        box.press("Enter")
+        try:
+            expect(box).to_have_value(text, timeout=10_000)
+            settle(page)
+            expect(box).to_have_value(text, timeout=1_000)
+            return
+        except AssertionError:
+            continue
+    shot(page, "flow-type-failed")
+    raise AssertionError(f"{label!r} never kept {text!r}")
+
+
 def click_until(page, button: str, then: str, attempts: int = 3) -> None:
     """Click the button ``button`` until the button ``then`` shows (a rerun that lands on the
     click drops it: Streamlit reruns the page after every widget change)."""
@@ -98,6 +131,8 @@ def click_until(page, button: str, then: str, attempts: int = 3) -> None:
             break
         except PlaywrightTimeout:
             continue
+    else:
+        shot(page, "flow-click-until-failed")
     page.get_by_role("button", name=then).click()
 
 
@@ -197,13 +232,13 @@ def test_the_admin_curates_trains_generates_and_two_raters_rate(flow, browser):
         assert ws.query("SELECT entity_type, example_id FROM pii_spans WHERE entity_type = "
                         "'EMAIL_ADDRESS'") == [{"entity_type": "EMAIL_ADDRESS",
                                                  "example_id": 7}]
-    admin.get_by_test_id("stRadio").get_by_text("accept", exact=True).click()
-    admin.get_by_label("Reason (kept in the audit log)").fill("a planted address")
+    pick(admin, "accept")
+    type_in(admin, "Reason (kept in the audit log)", "a planted address")
     click_until(admin, "Apply to all unreviewed EMAIL_ADDRESS", "Confirm: accept 1 finding(s)")
     expect_text(admin, "1 finding(s) decided")
     choose(admin, "Entity type", "PERSON")
-    admin.get_by_test_id("stRadio").get_by_text("reject", exact=True).click()
-    admin.get_by_label("Reason (kept in the audit log)").fill("topic words, not names")
+    pick(admin, "reject")
+    type_in(admin, "Reason (kept in the audit log)", "topic words, not names")
     click_until(admin, "Apply to all unreviewed PERSON", "Confirm: reject 8 finding(s)")
     expect_text(admin, "8 finding(s) decided")
     admin.get_by_role("button", name="Redact accepted findings").click()
