@@ -192,3 +192,27 @@ def test_find_lists_matching_job_folders_newest_first_and_active_needs_a_process
     assert jobs.active({"state": "running", "pid": 7})
     assert not jobs.active({"state": "queued"})
     assert not jobs.active({"state": "succeeded", "pid": 7})
+
+
+def test_the_live_section_reruns_the_page_when_the_job_ends(workspace, monkeypatch):
+    """The page sees the job running; its live section, reading the folder again, finds it
+    ended and reruns the page, which then shows the run's results and no progress bar."""
+    session_id = rated_session(workspace)
+    job_dir = planted_job(workspace, session_id, "running")
+    report = stage.judge(workspace, session_id, n_boot=20, run_job=always_longer,
+                         within=job_dir.name)
+    real_status, reads = jobs.status, []
+
+    def status(folder: Path) -> dict:  # running at the page's read, succeeded afterwards
+        reads.append(folder)
+        if folder == job_dir and len([f for f in reads if f == job_dir]) > 1:
+            return {"state": "succeeded", "pid": os.getpid()}
+        return real_status(folder)
+
+    monkeypatch.setattr(jobs, "status", status)
+    at = sessions_page()
+    assert not at.exception, at.exception
+    assert reads.count(job_dir) == 3  # the page, its live section, the page again
+    assert not at.get("progress")
+    assert any(c.value.startswith(f"Run {report['run_id']} · prompt default")
+               for c in at.caption)
