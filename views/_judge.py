@@ -1,6 +1,9 @@
-"""The pairwise judge on the Sessions page: the latest judge run of a session, its one-line
-calibration verdict, win rates raw and length-controlled, unparsed answers and the
-calibration table (``workbench.stages.judge.judge_report``, as the report shows them)."""
+"""The pairwise judge on the Sessions page: the button that starts a judge job; the session's
+latest judge job live while it runs (``views._jobs.live``: answers judged of total, the latest
+message, elapsed time, Cancel), or its one-line error when it failed; the latest judge run of
+the session, its one-line calibration verdict, win rates raw and length-controlled, unparsed
+answers and the calibration table (``workbench.stages.judge.judge_report``, as the report
+shows them)."""
 
 from __future__ import annotations
 
@@ -8,8 +11,9 @@ import pandas as pd
 import streamlit as st
 
 from evaluation.judge_calibration import WITHIN
-from views import _ui
+from views import _jobs, _ui
 from common.errors import WorkbenchError
+from workbench.jobs import runner as jobs
 from workbench.stages import judge as judge_stage
 
 WIN_COLUMNS = ["system", "other", "wins", "ties", "losses", "n", "win_rate", "low", "high",
@@ -29,14 +33,32 @@ def launch(session_id: int) -> None:
         except WorkbenchError as exc:
             st.error(str(exc))
         else:
-            st.success(f"Started job {job.name}: each item is judged in both orders; the "
-                       "results show here when it ends (reload the page).")
+            st.success(f"Started job {job.name}: each item is judged in both orders; its "
+                       "progress shows below, the results when it ends.")
+
+
+def latest_job(session_id: int) -> None:
+    """The session's newest judge job: live while active, its error when it failed, a line
+    when it was cancelled (a succeeded one shows as the results below)."""
+    found = judge_stage.judge_jobs(_ui.workspace_path(), session_id)
+    if not found:
+        return
+    job = found[0]
+    state = job["status"]
+    if jobs.active(state):
+        _jobs.live(job["dir"], "answers")
+    elif state["state"] == "failed":
+        st.error(f"The judge job {job['dir'].name} failed: {_jobs.error_line(state)}")
+    elif state["state"] == "cancelled":
+        st.info(f"The judge job {job['dir'].name} was cancelled; the results below are from "
+                "the session's latest finished judge run, if any.")
 
 
 def show(session_id: int) -> None:
     """The judge section of one session."""
     st.subheader("Pairwise judge")
     launch(session_id)
+    latest_job(session_id)
     with _ui.workspace() as ws:
         result = judge_stage.judge_report(ws, session_id)
     if result is None:

@@ -249,19 +249,40 @@ def judge_task(config: dict, report: Reporter) -> dict:
 
     rows, spec = read_jsonl(report.dir / "requests.jsonl"), config["judge"]
     prompts = [row["prompt"] for row in rows]
-    report(0, len(prompts), f"judging {len(prompts)} requests ({len(prompts) // 2} items, "
-                            "both orders)")
+    doing = f"judging {len(prompts) // 2} items in both orders"
+    report(0, len(prompts), doing)
     start = time.perf_counter()
+    answered = _judge_progress(report, doing)
     if spec["backend"] == "url":
         answers = answer_url(spec["url"], spec["name"], prompts, spec["max_new_tokens"],
-                             spec.get("timeout_s", 60.0), on_answer=report)
+                             spec.get("timeout_s", 60.0), on_answer=answered)
     else:
         with compute_slot(report):
             answers = answer_local(Path(spec["model_dir"]), prompts, spec["max_new_tokens"],
-                                   spec.get("batch_size", 16), on_batch=report)
+                                   spec.get("batch_size", 16), on_batch=answered)
     write_jsonl(report.dir / "answers.jsonl",
                 [{**row, "answer": answer} for row, answer in zip(rows, answers, strict=True)])
     return {"answers": len(answers), "seconds": round(time.perf_counter() - start, 2)}
+
+
+def _judge_progress(report: Reporter, doing: str, clock=None):
+    """``on_answer(done, total)`` for the judge backends: reports ``done`` of ``total``
+    answers with ``doing`` and the time left (``training.eta.eta_seconds`` over the measured
+    seconds per answer; the first report, which carries the model's loading, is not
+    measured). ``clock``: seconds, default ``time.perf_counter``."""
+    import time
+
+    from training.eta import duration, eta_seconds
+
+    clock = clock or time.perf_counter
+    start, records = clock(), []
+
+    def answered(done: int, total: int) -> None:
+        records.append({"step": done, "total": total, "elapsed_s": clock() - start})
+        eta = eta_seconds(records)
+        report(done, total, doing + ("" if eta is None else f" · ETA {duration(eta)}"))
+
+    return answered
 
 
 REGISTRY = {"train": train_task, "generate": generate_task, "quality": quality_task,

@@ -104,6 +104,30 @@ def progress(job_dir: Path) -> dict:
     return read_json(job_dir / "progress.json", {})
 
 
+def find(parent: Path, kind: str, **match) -> list[Path]:
+    """Job folders under ``parent`` of ``kind`` whose config.json holds each ``match`` key
+    with that value, newest first (by when their config.json was written); [] when
+    ``parent`` does not exist.
+
+    >>> find(Path("/nonexistent"), "judge", session_id=1)
+    []
+    """
+    found = []
+    for folder in parent.glob("*") if parent.is_dir() else []:
+        config = read_json(folder / "config.json")
+        if isinstance(config, dict) and config.get("kind") == kind and all(
+                config.get(key) == value for key, value in match.items()):
+            found.append(((folder / "config.json").stat().st_mtime_ns, folder.name, folder))
+    return [folder for *_, folder in sorted(found, reverse=True)]
+
+
+def active(state: dict) -> bool:
+    """Whether a ``status`` is a started job not yet ended: queued or running, with a live
+    process (a queued folder no process was started for, e.g. a stage's job run in its
+    caller, is not active)."""
+    return state.get("state") in ("queued", "running") and bool(state.get("pid"))
+
+
 def log_tail(job_dir: Path, lines: int = 40) -> str:
     try:
         return "\n".join((job_dir / "log.txt").read_text(errors="replace").splitlines()[-lines:])

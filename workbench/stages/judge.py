@@ -71,14 +71,17 @@ def judge(workspace: Path, session_id: int, model_dir: str | None = None,
           url: str | None = None, name: str | None = None, prompt: str | None = None,
           max_new_tokens: int = 8, batch_size: int = 16, timeout_s: float = 60.0,
           n_boot: int = 500, on_progress: Progress | None = None,
-          run_job: Execute = in_child) -> dict:
+          run_job: Execute = in_child, within: str | None = None) -> dict:
     """Judge every item of session ``session_id`` in both orders and store the answers.
 
     ``prompt``: the judge prompt file (default ``evaluation.judge.DEFAULT_PROMPT``,
-    configs/judge_prompt.txt). Returns ``judge_report`` of the new run. Raises InputError
-    (bad prompt file, URL or folder), StageError (unknown session, no item, a judge that
-    cannot run: the endpoint's or folder's one-line reason) or JobFailed.
+    configs/judge_prompt.txt). ``within``: the name of the ``judge_launch`` job this call
+    runs inside (recorded in the judge job's config, so the session shows one job, not two).
+    Returns ``judge_report`` of the new run. Raises InputError (bad prompt file, URL or
+    folder), StageError (unknown session, no item, another judge job running on the session,
+    a judge that cannot run: the endpoint's or folder's one-line reason) or JobFailed.
     """
+    refuse_second(workspace, session_id, besides=within)
     spec = judge_spec(model_dir, url, name, max_new_tokens, batch_size, timeout_s)
     try:
         template = load_prompt(prompt)
@@ -96,7 +99,8 @@ def judge(workspace: Path, session_id: int, model_dir: str | None = None,
             raise StageError(f"session {session_id}: {exc}") from None
         config = {"session_id": session_id, "judge": spec, "prompt_file": str(prompt or
                   "default"), "prompt_sha256": hashlib.sha256(template.encode()).hexdigest()}
-        job_dir = jobs.new_job(ws.artifacts / "jobs", "judge", {"judge": spec})
+        job_dir = jobs.new_job(ws.artifacts / "jobs", "judge", {
+            "judge": spec, "session_id": session_id, "within": within})
         ws.add_run(job_dir.name, "judge", None, str(job_dir), {**config, "prompt": template})
     for k, row in enumerate(requests):
         row["order_no"] = k % 2
@@ -167,10 +171,33 @@ def judge_report(ws: Workspace, session_id: int, n_boot: int = 500) -> dict | No
     return _report(ws, session_id, runs[0]["id"], n_boot) if runs else None
 
 
+def judge_jobs(workspace: Path, session_id: int) -> list[dict]:
+    """The judge jobs of a session, newest first: the Sessions page's ``judge_launch`` jobs
+    and the ``judge`` jobs of ``workbench judge`` (not those run inside a launch), each
+    {"dir" (Path), "status" (``runner.status``), "progress" (``runner.progress``)}."""
+    parent = Path(workspace) / "artifacts" / "jobs"
+    folders = [*jobs.find(parent, "judge_launch", session_id=session_id),
+               *jobs.find(parent, "judge", session_id=session_id, within=None)]
+    folders.sort(key=lambda f: ((f / "config.json").stat().st_mtime_ns, f.name), reverse=True)
+    return [{"dir": f, "status": jobs.status(f), "progress": jobs.progress(f)}
+            for f in folders]
+
+
+def refuse_second(workspace: Path, session_id: int, besides: str | None = None) -> None:
+    """Raise StageError when a judge job other than the one named ``besides`` is running on
+    the session (two judges of one session would only compete for the machine)."""
+    for job in judge_jobs(workspace, session_id):
+        if jobs.active(job["status"]) and job["dir"].name != besides:
+            raise StageError(f"session {session_id} is already being judged by job "
+                             f"{job['dir'].name}: wait for it to end, or cancel it on the "
+                             "Sessions page")
+
+
 def start_judge(workspace: Path, session_id: int, model_dir: str | None = None) -> Path:
     """Start a ``judge_launch`` job (the Sessions page's button): ``judge`` of the session
     with a local model folder (the embedded model when None) and the default prompt; returns
-    its folder."""
+    its folder. Raises StageError while another judge job runs on the session."""
+    refuse_second(workspace, session_id)
     job_dir = jobs.new_job(Path(workspace) / "artifacts" / "jobs", "judge_launch",
                            {"workspace": str(workspace), "session_id": session_id,
                             "model_dir": model_dir})
@@ -186,6 +213,7 @@ def judge_launch_task(config: dict, report) -> dict:
         report(progress.get("step", 0), progress.get("total", 0), progress.get("message", ""))
 
     result = judge(Path(config["workspace"]), config["session_id"], config.get("model_dir"),
-                   on_progress=forward, run_job=in_this_process)
+                   on_progress=forward, run_job=in_this_process,
+                   within=Path(report.dir).name)
     return {"run_id": result["run_id"], "items": result["items"],
             "unparsed": result["unparsed"]["answers"], "line": result["calibration"]["line"]}
