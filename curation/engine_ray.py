@@ -39,7 +39,9 @@ import logging
 import os
 import re
 import shutil
+import signal
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -124,19 +126,53 @@ def ray_session(options: RayOptions | None = None) -> Iterator[RayOptions]:
 
     A session already connected in this process (a test's, a bench's) is reused and left
     connected; one started here is shut down at the end, also on an error or a cancel, which
-    stops the job's actors and tasks. Raises StageError when the address does not answer.
+    stops the job's actors and tasks (and, for a local Ray, its raylet, GCS and workers).
+    ``ray.init`` sets its own SIGTERM handler (exit, after killing a local Ray's processes);
+    a handler this process had set (a job's cancel) is put back, so a SIGTERM stays that
+    handler's cancel, also during the start. Raises StageError when the address does not
+    answer.
     """
     import ray
 
     options = options or RayOptions()
     owned = not ray.is_initialized()
     if owned:
-        _init(options)
+        with _caller_sigterm():
+            _init(options)
     try:
         yield options
     finally:
         if owned:
             ray.shutdown()
+
+
+@contextmanager
+def _caller_sigterm() -> Iterator[None]:
+    """Keep this process's own SIGTERM handler across ``ray.init``.
+
+    When the handler before is a Python function (a job's cancel), it is restored after the
+    block; a SIGTERM that arrived during the block ran Ray's handler instead (which stops
+    the processes Ray had started and raises SystemExit): that SystemExit becomes a call of
+    the restored handler, so the caller sees its own cancel (StageError when that handler
+    returns). A default or ignored handler (a command run in a terminal) leaves Ray's
+    handler in place. Only the main thread can set handlers; elsewhere the block runs
+    unchanged.
+    """
+    before = signal.getsignal(signal.SIGTERM)
+    if not callable(before) or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    try:
+        yield
+    except SystemExit:
+        import ray
+
+        ray.shutdown()  # whatever the start had left connected
+        signal.signal(signal.SIGTERM, before)
+        before(signal.SIGTERM, None)
+        raise StageError("the Ray start was stopped by a SIGTERM") from None
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -167,7 +203,10 @@ def _worker_error(step: str, exc: BaseException) -> StageError:
 
     Ray nests a worker's exception (UserCodeException → RayTaskError → the error; an actor
     whose constructor failed: ActorDiedError, with the traceback in its text). The message
-    is the last ``Type: message`` line of the innermost exception that has one."""
+    is the last ``Type: message`` line of the innermost exception that has one, not counting
+    Ray's own wrappers (``ray.exceptions.UserCodeException: UDF failed to process a data
+    block.`` follows the step's error in a Ray Data worker's traceback) while another
+    line is there."""
     chain, cause = [], exc
     while isinstance(cause, BaseException) and all(cause is not c for c in chain):
         chain.append(cause)
@@ -175,6 +214,7 @@ def _worker_error(step: str, exc: BaseException) -> StageError:
     for error in reversed(chain):
         lines = [line.strip() for line in str(error).splitlines()]
         raised = [line for line in lines if _RAISED.match(line)]
+        raised = [line for line in raised if not line.startswith("ray.")] or raised
         if raised:
             return StageError(f"{step} failed on a Ray worker: {raised[-1]}")
     named = [e for e in chain if str(e).strip()] or chain
@@ -221,8 +261,10 @@ def map_rows(step: str, records: list[dict], actor: type, actor_kwargs: dict,
             done += len(idx)
             if on_progress:
                 on_progress({"step": done, "total": len(records),
-                             "message": f"{step} on Ray ({time.perf_counter() - start:.0f} s)"})
+                             "message": f"{step} on Ray: {done}/{len(records)} rows "
+                                        f"({time.perf_counter() - start:.0f} s)"})
     except ray.exceptions.RayError as exc:  # a worker's exception arrives wrapped in one
+        log.error("%s failed on a Ray worker; Ray's report:\n%s", step, exc)
         raise _worker_error(step, exc) from None
     finally:
         shutil.rmtree(folder, ignore_errors=True)

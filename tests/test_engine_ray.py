@@ -8,6 +8,12 @@ a few minutes for the module on the shared 2-core machine.
 
 from __future__ import annotations
 
+import os
+import re
+import time
+from pathlib import Path
+
+import psutil
 import pytest
 
 from tests.planted import planted_rows, write_planted
@@ -195,3 +201,164 @@ def test_an_unknown_engine_is_refused(planted_ws):
 
     with pytest.raises(StageError, match="--engine must be one of local, ray, not 'spark'"):
         pii(planted_ws, engine="spark")
+
+
+# -- Ray runs as jobs: what the Run page starts (a "stage" job, workbench.stages.background) --
+# Each job below starts its own local Ray in the job's process (about 20 s here). The batches
+# are gated by tests/ray_gate/sitecustomize.py, which the job and its Ray workers load.
+
+GATE = Path(__file__).with_name("ray_gate")
+CANCEL_BOUND_S = 60  # from the SIGTERM to the job's final state
+EXIT_BOUND_S = 60  # from the final state to the last of the job's processes gone
+SNAPSHOT = {"dup_clusters": "SELECT example_id, level, representative_id, similarity "
+                            "FROM dup_clusters ORDER BY ALL",
+            "findings": "SELECT step, example_id, code, severity, message FROM findings "
+                        "ORDER BY ALL",
+            "pii_spans": "SELECT example_id, message_index, start_char, end_char FROM pii_spans "
+                         "ORDER BY ALL",
+            "runs": "SELECT id, kind, state FROM runs ORDER BY id"}
+
+
+def _snapshot(ws) -> dict:
+    return {name: _table(ws, sql) for name, sql in SNAPSHOT.items()}
+
+
+def _start_gated_job(ws, stage: str, gate_dir, monkeypatch, mode: str = "hold",
+                     hold_from: int = 10**9):
+    """Start a Run-page stage job of ``stage`` on Ray (64-row batches) with the batch gate:
+    batches reaching row ``hold_from`` wait for ``gate_dir/release`` (hold) or raise (fail)."""
+    from workbench.jobs import runner as jobs
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [
+        str(GATE), str(root), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("WORKBENCH_TEST_RAY_GATE", str(gate_dir))
+    monkeypatch.setenv("WORKBENCH_TEST_RAY_HOLD_FROM", str(hold_from))
+    monkeypatch.setenv("WORKBENCH_TEST_RAY_GATE_MODE", mode)
+    options = {"input": "", "workspace": str(ws), "engine": "ray", "ray_batch_size": 64}
+    job = jobs.new_job(ws / "artifacts" / "jobs", "stage", {"stage": stage, "options": options},
+                       name=stage)
+    jobs.start(job)
+    return job
+
+
+class Watch:
+    """The job's process tree (the job, its local Ray's GCS, raylet, workers) seen so far."""
+
+    def __init__(self, job):
+        from workbench.jobs import runner as jobs
+
+        self.job, self.pid = job, jobs.read_json(job / "status.json")["pid"]
+        self.procs: dict[int, psutil.Process] = {self.pid: psutil.Process(self.pid)}
+        self.names: set[str] = set()
+
+    def look(self) -> None:
+        try:
+            found = self.procs[self.pid].children(recursive=True)
+        except psutil.NoSuchProcess:
+            return
+        for proc in found:
+            self.procs.setdefault(proc.pid, proc)
+            try:
+                self.names.add(proc.name())
+            except psutil.NoSuchProcess:
+                pass
+
+    def until(self, done, limit_s: float) -> bool:
+        """Look every 0.1 s until ``done()`` or ``limit_s`` seconds passed; returns done()."""
+        end = time.monotonic() + limit_s
+        while not done() and time.monotonic() < end:
+            self.look()
+            time.sleep(0.1)
+        return done()
+
+    def running(self) -> list[str]:
+        from workbench.jobs import runner as jobs
+
+        jobs.status(self.job)  # reaps the job's process (our child)
+        alive = []
+        for proc in self.procs.values():
+            try:
+                if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(f"{proc.pid} {proc.name()}")
+            except psutil.NoSuchProcess:
+                pass
+        return alive
+
+
+def _state(job) -> str:
+    from workbench.jobs import runner as jobs
+
+    return jobs.status(job)["state"]
+
+
+def _progress_lines(job) -> list[tuple[int, int, str]]:
+    """(step, total, message) of each progress update the job logged (workbench.jobs.Reporter)."""
+    text = (job / "log.txt").read_text()
+    return [(int(m[1]), int(m[2]), m[3])
+            for m in re.finditer(r" INFO (\d+)/(\d+) (.*)$", text, re.MULTILINE)]
+
+
+def test_a_ray_job_reports_its_batches_as_the_jobs_progress(planted_ws, tmp_path, monkeypatch):
+    from workbench.jobs import runner as jobs
+
+    job = _start_gated_job(planted_ws, "validate", tmp_path, monkeypatch)
+    watch = Watch(job)
+    assert watch.until(lambda: _state(job) in jobs.FINAL, 600), jobs.log_tail(job)
+    assert _state(job) == "succeeded", jobs.status(job)
+    lines = _progress_lines(job)
+    assert lines[0] == (0, 1, "validate") and lines[-1] == (1, 1, "done")
+    batches = lines[1:-1]
+    # 300 rows in 64-row batches: the job's step is the rows done so far, 300 at the end
+    assert len(batches) >= 3
+    assert [step for step, _, _ in batches] == sorted({step for step, _, _ in batches})
+    assert batches[-1][0] == 300 and {total for _, total, _ in batches} == {300}
+    for step, _, message in batches:
+        assert re.fullmatch(rf"validate: validate on Ray: {step}/300 rows \(\d+ s\)", message)
+    assert jobs.progress(job)["message"] == "done"
+    assert "raylet" in watch.names
+    assert watch.until(lambda: not watch.running(), EXIT_BOUND_S), watch.running()
+
+
+def test_a_cancel_while_ray_batches_run_stops_the_job_and_its_ray(planted_ws, tmp_path,
+                                                                  monkeypatch):
+    from curation.dedup import DedupPlan
+    from workbench.jobs import runner as jobs
+    from workbench.stages.curation import dedup
+
+    plan = DedupPlan()
+    plan.semantic.semantic = False
+    dedup(planted_ws, plan=plan)  # the clusters a partial run would overwrite
+    before = _snapshot(planted_ws)
+    assert before["dup_clusters"]
+    job = _start_gated_job(planted_ws, "dedup", tmp_path, monkeypatch, hold_from=150)
+    watch = Watch(job)
+    assert watch.until(lambda: any(tmp_path.glob("held-*")), 600), jobs.log_tail(job)
+    watch.look()
+    assert _state(job) == "running"
+    jobs.cancel(job)  # what the Run page's Cancel button does
+    assert watch.until(lambda: _state(job) in jobs.FINAL, CANCEL_BOUND_S), jobs.log_tail(job)
+    assert _state(job) == "cancelled", jobs.status(job)
+    assert {"raylet", "gcs_server"} <= watch.names
+    assert any(name.startswith("ray::MapWorker") for name in watch.names)
+    assert watch.until(lambda: not watch.running(), EXIT_BOUND_S), watch.running()
+    assert _snapshot(planted_ws) == before
+    assert (job / "log.txt").is_file()
+
+
+def test_a_step_failing_on_a_ray_worker_fails_the_job_with_one_line(planted_ws, tmp_path,
+                                                                     monkeypatch):
+    from workbench.jobs import runner as jobs
+
+    before = _snapshot(planted_ws)
+    job = _start_gated_job(planted_ws, "dedup", tmp_path, monkeypatch, mode="fail",
+                           hold_from=150)
+    watch = Watch(job)
+    assert watch.until(lambda: _state(job) in jobs.FINAL, 600), jobs.log_tail(job)
+    state = jobs.status(job)
+    assert state["state"] == "failed"
+    assert re.fullmatch(r"StageError: dedup keys failed on a Ray worker: "
+                        r"ValueError: planted failure at row \d+", state["error"]), state
+    assert "planted failure at row" in (job / "log.txt").read_text()
+    assert watch.until(lambda: not watch.running(), EXIT_BOUND_S), watch.running()
+    assert _snapshot(planted_ws) == before

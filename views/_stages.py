@@ -131,7 +131,8 @@ def card(stage: str, run: dict | None, before: dict | None, job: dict | None) ->
     if state in ("queued", "running"):
         progress = job["progress"]
         total = progress.get("total") or 1
-        current = progress.get("message") or "starting"
+        # the job's message is the stage's name or "<stage>: <the stage's own progress>"
+        current = (progress.get("message") or "starting").partition(":")[0]
         doing = current == stage or len(job["stages"]) == 1
         box.progress(min(progress.get("step", 0) / total, 1.0),
                      text="running" if doing else f"waiting (running {current})")
