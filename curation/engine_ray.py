@@ -44,11 +44,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 from common.errors import StageError
 
@@ -102,6 +103,8 @@ def _init(options: RayOptions) -> None:
     from ray._private import ray_constants
 
     ray_constants.ENABLE_RAY_CLUSTER = not local  # read at call time, also after an earlier import
+    if local:  # a SIGTERM during the start stops it at once: a local Ray has no traffic to drain
+        ray_constants.RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S = 0.0
 
     kwargs = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
     try:
@@ -126,24 +129,62 @@ def ray_session(options: RayOptions | None = None) -> Iterator[RayOptions]:
 
     A session already connected in this process (a test's, a bench's) is reused and left
     connected; one started here is shut down at the end, also on an error or a cancel, which
-    stops the job's actors and tasks (and, for a local Ray, its raylet, GCS and workers).
-    ``ray.init`` sets its own SIGTERM handler (exit, after killing a local Ray's processes);
-    a handler this process had set (a job's cancel) is put back, so a SIGTERM stays that
-    handler's cancel, also during the start. Raises StageError when the address does not
-    answer.
+    stops the job's actors and tasks; the processes the start added under this one (a local
+    Ray's GCS, raylet, agents and workers) are gone when the block has exited
+    (``_stop_processes``). ``ray.init`` sets its own SIGTERM handler (exit, after killing a
+    local Ray's processes); a handler this process had set (a job's cancel) is put back, so
+    a SIGTERM stays that handler's cancel, also during the start (``_caller_sigterm``).
+    Raises StageError when the address does not answer.
     """
     import ray
 
     options = options or RayOptions()
-    owned = not ray.is_initialized()
-    if owned:
+    if ray.is_initialized():
+        yield options
+        return
+    before = {p.pid for p in _descendants()}
+    try:
         with _caller_sigterm():
             _init(options)
-    try:
         yield options
     finally:
-        if owned:
-            ray.shutdown()
+        started = [p for p in _descendants() if p.pid not in before]
+        ray.shutdown()
+        _stop_processes(started)
+
+
+def _descendants() -> list[psutil.Process]:
+    return psutil.Process().children(recursive=True)
+
+
+def _running(procs: list[psutil.Process]) -> list[psutil.Process]:
+    """The processes of ``procs`` still running (a zombie has ended: its parent, or an init
+    that does not reap, just has not collected it)."""
+    out = []
+    for proc in procs:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                out.append(proc)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def _stop_processes(procs: list[psutil.Process], wait_s: float = 5.0) -> None:
+    """SIGTERM to those of ``procs`` still running, SIGKILL to any left after ``wait_s``.
+
+    After ``ray.shutdown`` a local Ray's workers and its raylet's agents notice that the
+    raylet is gone only on their next check (measured here: agents up to a minute later)."""
+    left = _running(procs)
+    for proc in left:
+        with suppress(psutil.NoSuchProcess):
+            proc.terminate()
+    end = time.monotonic() + wait_s
+    while (left := _running(left)) and time.monotonic() < end:
+        time.sleep(0.05)
+    for proc in left:
+        with suppress(psutil.NoSuchProcess):
+            proc.kill()
 
 
 @contextmanager
@@ -165,9 +206,6 @@ def _caller_sigterm() -> Iterator[None]:
     try:
         yield
     except SystemExit:
-        import ray
-
-        ray.shutdown()  # whatever the start had left connected
         signal.signal(signal.SIGTERM, before)
         before(signal.SIGTERM, None)
         raise StageError("the Ray start was stopped by a SIGTERM") from None

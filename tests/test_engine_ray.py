@@ -203,13 +203,35 @@ def test_an_unknown_engine_is_refused(planted_ws):
         pii(planted_ws, engine="spark")
 
 
+def test_the_cli_shows_each_ray_step_s_progress(planted_ws, ray_options, caplog):
+    import json
+    import logging
+
+    from typer.testing import CliRunner
+
+    from workbench.cli import app
+
+    caplog.set_level(logging.INFO, logger="workbench.pipeline")
+    result = CliRunner().invoke(app, ["dedup", "-w", str(planted_ws), "--engine", "ray",
+                                      "--no-semantic"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (summary["exact_duplicates"], summary["near_duplicates"]) == (30, 23)
+    lines = [r.getMessage() for r in caplog.records if r.name == "workbench.pipeline"]
+    # every row's keys, then the near level on the 270 exact representatives
+    for step, rows in (("dedup keys", 300), ("near dedup", 270)):
+        steps = [int(m[1]) for line in lines if (m := re.fullmatch(
+            rf"\[dedup\] (\d+)/{rows} {step} on Ray: \1/{rows} rows \(\d+ s\)", line))]
+        assert steps and steps == sorted(set(steps)) and steps[-1] == rows, lines
+
+
 # -- Ray runs as jobs: what the Run page starts (a "stage" job, workbench.stages.background) --
 # Each job below starts its own local Ray in the job's process (about 20 s here). The batches
 # are gated by tests/ray_gate/sitecustomize.py, which the job and its Ray workers load.
 
 GATE = Path(__file__).with_name("ray_gate")
 CANCEL_BOUND_S = 60  # from the SIGTERM to the job's final state
-EXIT_BOUND_S = 60  # from the final state to the last of the job's processes gone
+EXIT_BOUND_S = 20  # from the final state to the last of the job's processes gone
 SNAPSHOT = {"dup_clusters": "SELECT example_id, level, representative_id, similarity "
                             "FROM dup_clusters ORDER BY ALL",
             "findings": "SELECT step, example_id, code, severity, message FROM findings "
