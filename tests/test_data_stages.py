@@ -156,3 +156,19 @@ def test_a_card_reads_the_running_stage_from_a_progress_line(hand_made):
     texts = [bar.proto.text for bar in at.get("progress")]
     assert texts == ["waiting (running dedup)", "running", "waiting (running dedup)",
                      "waiting (running dedup)", "waiting (running dedup)"]
+
+
+def test_a_card_shows_the_error_of_the_stage_a_job_failed_in(hand_made):
+    job_dir = jobs.new_job(hand_made / "artifacts" / "jobs", "stage",
+                           {"stage": "validate", "stages": list(_stages.CURATION),
+                            "dataset_id": 1, "options": {"input": "", "workspace": ""}},
+                           name="all")
+    jobs.write_json(job_dir / "status.json", {
+        "state": "failed", "error": "StageError: dedup keys failed on a Ray worker: "
+                                    "ValueError: bad row"})
+    jobs.write_json(job_dir / "progress.json", {
+        "step": 334, "total": 1350, "message": "dedup: dedup keys on Ray: 64/300 rows (2 s)"})
+    at = admin_page("views/data.py")
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error] == [
+        "Deduplicate failed: StageError: dedup keys failed on a Ray worker: ValueError: bad row"]
