@@ -302,8 +302,9 @@ def map_rows(step: str, records: list[dict], actor: type, actor_kwargs: dict,
                              "message": f"{step} on Ray: {done}/{len(records)} rows "
                                         f"({time.perf_counter() - start:.0f} s)"})
     except ray.exceptions.RayError as exc:  # a worker's exception arrives wrapped in one
-        log.error("%s failed on a Ray worker; Ray's report:\n%s", step, exc)
-        raise _worker_error(step, exc) from None
+        # chained: a job's log prints Ray's report (the worker's traceback) before the
+        # one-line error's traceback; a page or the CLI shows the line alone
+        raise _worker_error(step, exc) from exc
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     missing = [i for i, value in enumerate(out) if value is None]

@@ -1,5 +1,8 @@
 """The Ray engine equals the local one: each curation step on a local Ray with 2 worker
-processes (one Ray session for the module), on 300 planted rows (tests/planted.py).
+processes (one Ray session for the module), on 300 planted rows (tests/planted.py). And a
+Ray run as a job (the Run page's stage job) shows its batches as the job's progress, ends
+cancelled without leftover Ray processes or workspace changes when cancelled mid-batch, and
+fails with the worker's one-line error: each of these three jobs starts its own local Ray.
 
 Ray's processes talk over 127.0.0.1, so this module allows sockets (pytest-socket). Marked
 slow: each step starts its actors (new worker processes that import the step's libraries),
@@ -381,6 +384,9 @@ def test_a_step_failing_on_a_ray_worker_fails_the_job_with_one_line(planted_ws, 
     assert state["state"] == "failed"
     assert re.fullmatch(r"StageError: dedup keys failed on a Ray worker: "
                         r"ValueError: planted failure at row \d+", state["error"]), state
-    assert "planted failure at row" in (job / "log.txt").read_text()
+    # the log keeps the worker's own traceback (Ray's report) above the one-line error
+    log = (job / "log.txt").read_text()
+    assert 'raise ValueError(f"planted failure at row {idx[0]}")' in log
+    assert log.rstrip().endswith(state["error"].replace("StageError", "common.errors.StageError"))
     assert watch.until(lambda: not watch.running(), EXIT_BOUND_S), watch.running()
     assert _snapshot(planted_ws) == before
