@@ -248,18 +248,23 @@ def _snapshot(ws) -> dict:
     return {name: _table(ws, sql) for name, sql in SNAPSHOT.items()}
 
 
-def _start_gated_job(ws, stage: str, gate_dir, monkeypatch, mode: str = "hold",
-                     hold_from: int = 10**9):
-    """Start a Run-page stage job of ``stage`` on Ray (64-row batches) with the batch gate:
-    batches reaching row ``hold_from`` wait for ``gate_dir/release`` (hold) or raise (fail)."""
-    from workbench.jobs import runner as jobs
-
+def _gate(gate_dir, monkeypatch, mode: str, hold_from: int = 10**9) -> None:
+    """Jobs started from now on load the batch gate: batches reaching row ``hold_from``
+    wait for ``gate_dir/release`` (hold) or raise ValueError (fail)."""
     root = Path(__file__).resolve().parents[1]
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [
         str(GATE), str(root), os.environ.get("PYTHONPATH")])))
     monkeypatch.setenv("WORKBENCH_TEST_RAY_GATE", str(gate_dir))
     monkeypatch.setenv("WORKBENCH_TEST_RAY_HOLD_FROM", str(hold_from))
     monkeypatch.setenv("WORKBENCH_TEST_RAY_GATE_MODE", mode)
+
+
+def _start_gated_job(ws, stage: str, gate_dir, monkeypatch, mode: str = "hold",
+                     hold_from: int = 10**9):
+    """Start the Run page's stage job of ``stage`` on Ray (64-row batches) with the gate."""
+    from workbench.jobs import runner as jobs
+
+    _gate(gate_dir, monkeypatch, mode, hold_from)
     options = {"input": "", "workspace": str(ws), "engine": "ray", "ray_batch_size": 64}
     job = jobs.new_job(ws / "artifacts" / "jobs", "stage", {"stage": stage, "options": options},
                        name=stage)
@@ -348,6 +353,7 @@ def test_a_ray_job_reports_its_batches_as_the_jobs_progress(planted_ws, tmp_path
 def test_a_cancel_while_ray_batches_run_stops_the_job_and_its_ray(planted_ws, tmp_path,
                                                                   monkeypatch):
     from curation.dedup import DedupPlan
+    from tests.prepared import admin_page
     from workbench.jobs import runner as jobs
     from workbench.stages.curation import dedup
 
@@ -356,12 +362,24 @@ def test_a_cancel_while_ray_batches_run_stops_the_job_and_its_ray(planted_ws, tm
     dedup(planted_ws, plan=plan)  # the clusters a partial run would overwrite
     before = _snapshot(planted_ws)
     assert before["dup_clusters"]
-    job = _start_gated_job(planted_ws, "dedup", tmp_path, monkeypatch, hold_from=150)
+    _gate(tmp_path, monkeypatch, "hold", hold_from=150)
+    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(planted_ws))
+    # started and cancelled as a person does it on the Run page
+    at = admin_page("views/run.py")
+    at.selectbox(key="stage").select("dedup").run()
+    at.radio(key="engine").set_value("ray").run()
+    jobs_dir = planted_ws / "artifacts" / "jobs"
+    known = set(jobs_dir.glob("*"))
+    at.button(key="start").click().run()
+    assert not at.exception, at.exception
+    (job,) = set(jobs_dir.glob("*")) - known
+    assert jobs.read_json(job / "config.json")["options"]["engine"] == "ray"
     watch = Watch(job)
     assert watch.until(lambda: any(tmp_path.glob("held-*")), 600), jobs.log_tail(job)
     watch.look()
     assert _state(job) == "running"
-    jobs.cancel(job)  # what the Run page's Cancel button does
+    at.run()
+    at.button(key=f"cancel_{job.name}").click().run()
     assert watch.until(lambda: _state(job) in jobs.FINAL, CANCEL_BOUND_S), jobs.log_tail(job)
     assert _state(job) == "cancelled", jobs.status(job)
     assert {"raylet", "gcs_server"} <= watch.names
