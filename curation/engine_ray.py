@@ -39,14 +39,17 @@ import logging
 import os
 import re
 import shutil
+import signal
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 from common.errors import StageError
 
@@ -100,6 +103,8 @@ def _init(options: RayOptions) -> None:
     from ray._private import ray_constants
 
     ray_constants.ENABLE_RAY_CLUSTER = not local  # read at call time, also after an earlier import
+    if local:  # a SIGTERM during the start stops it at once: a local Ray has no traffic to drain
+        ray_constants.RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S = 0.0
 
     kwargs = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
     try:
@@ -124,19 +129,88 @@ def ray_session(options: RayOptions | None = None) -> Iterator[RayOptions]:
 
     A session already connected in this process (a test's, a bench's) is reused and left
     connected; one started here is shut down at the end, also on an error or a cancel, which
-    stops the job's actors and tasks. Raises StageError when the address does not answer.
+    stops the job's actors and tasks; the processes the start added under this one (a local
+    Ray's GCS, raylet, agents and workers) are gone when the block has exited
+    (``_stop_processes``). ``ray.init`` sets its own SIGTERM handler (exit, after killing a
+    local Ray's processes); a handler this process had set (a job's cancel) is put back, so
+    a SIGTERM stays that handler's cancel, also during the start (``_caller_sigterm``).
+    Raises StageError when the address does not answer.
     """
     import ray
 
     options = options or RayOptions()
-    owned = not ray.is_initialized()
-    if owned:
-        _init(options)
+    if ray.is_initialized():
+        yield options
+        return
+    before = {p.pid for p in _descendants()}
     try:
+        with _caller_sigterm():
+            _init(options)
         yield options
     finally:
-        if owned:
-            ray.shutdown()
+        started = [p for p in _descendants() if p.pid not in before]
+        ray.shutdown()
+        _stop_processes(started)
+
+
+def _descendants() -> list[psutil.Process]:
+    return psutil.Process().children(recursive=True)
+
+
+def _running(procs: list[psutil.Process]) -> list[psutil.Process]:
+    """The processes of ``procs`` still running (a zombie has ended: its parent, or an init
+    that does not reap, just has not collected it)."""
+    out = []
+    for proc in procs:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                out.append(proc)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def _stop_processes(procs: list[psutil.Process], wait_s: float = 5.0) -> None:
+    """SIGTERM to those of ``procs`` still running, SIGKILL to any left after ``wait_s``.
+
+    After ``ray.shutdown`` a local Ray's workers and its raylet's agents notice that the
+    raylet is gone only on their next check (measured here: agents up to a minute later)."""
+    left = _running(procs)
+    for proc in left:
+        with suppress(psutil.NoSuchProcess):
+            proc.terminate()
+    end = time.monotonic() + wait_s
+    while (left := _running(left)) and time.monotonic() < end:
+        time.sleep(0.05)
+    for proc in left:
+        with suppress(psutil.NoSuchProcess):
+            proc.kill()
+
+
+@contextmanager
+def _caller_sigterm() -> Iterator[None]:
+    """Keep this process's own SIGTERM handler across ``ray.init``.
+
+    When the handler before is a Python function (a job's cancel), it is restored after the
+    block; a SIGTERM that arrived during the block ran Ray's handler instead (which stops
+    the processes Ray had started and raises SystemExit): that SystemExit becomes a call of
+    the restored handler, so the caller sees its own cancel (StageError when that handler
+    returns). A default or ignored handler (a command run in a terminal) leaves Ray's
+    handler in place. Only the main thread can set handlers; elsewhere the block runs
+    unchanged.
+    """
+    before = signal.getsignal(signal.SIGTERM)
+    if not callable(before) or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    try:
+        yield
+    except SystemExit:
+        signal.signal(signal.SIGTERM, before)
+        before(signal.SIGTERM, None)
+        raise StageError("the Ray start was stopped by a SIGTERM") from None
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -167,7 +241,10 @@ def _worker_error(step: str, exc: BaseException) -> StageError:
 
     Ray nests a worker's exception (UserCodeException → RayTaskError → the error; an actor
     whose constructor failed: ActorDiedError, with the traceback in its text). The message
-    is the last ``Type: message`` line of the innermost exception that has one."""
+    is the last ``Type: message`` line of the innermost exception that has one, not counting
+    Ray's own wrappers (``ray.exceptions.UserCodeException: UDF failed to process a data
+    block.`` follows the step's error in a Ray Data worker's traceback) while another
+    line is there."""
     chain, cause = [], exc
     while isinstance(cause, BaseException) and all(cause is not c for c in chain):
         chain.append(cause)
@@ -175,6 +252,7 @@ def _worker_error(step: str, exc: BaseException) -> StageError:
     for error in reversed(chain):
         lines = [line.strip() for line in str(error).splitlines()]
         raised = [line for line in lines if _RAISED.match(line)]
+        raised = [line for line in raised if not line.startswith("ray.")] or raised
         if raised:
             return StageError(f"{step} failed on a Ray worker: {raised[-1]}")
     named = [e for e in chain if str(e).strip()] or chain
@@ -221,9 +299,12 @@ def map_rows(step: str, records: list[dict], actor: type, actor_kwargs: dict,
             done += len(idx)
             if on_progress:
                 on_progress({"step": done, "total": len(records),
-                             "message": f"{step} on Ray ({time.perf_counter() - start:.0f} s)"})
+                             "message": f"{step} on Ray: {done}/{len(records)} rows "
+                                        f"({time.perf_counter() - start:.0f} s)"})
     except ray.exceptions.RayError as exc:  # a worker's exception arrives wrapped in one
-        raise _worker_error(step, exc) from None
+        # chained: a job's log prints Ray's report (the worker's traceback) before the
+        # one-line error's traceback; a page or the CLI shows the line alone
+        raise _worker_error(step, exc) from exc
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     missing = [i for i, value in enumerate(out) if value is None]

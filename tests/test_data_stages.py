@@ -125,3 +125,50 @@ def test_a_job_refuses_to_run_when_the_current_dataset_changed(hand_made):
                                                         (None, 3, None), (3, None, None)])
 def test_delta_is_the_change_of_two_numbers(value, before, change):
     assert _stages.delta(value, before) == change
+
+
+def test_a_stages_own_progress_moves_the_jobs_bar_within_its_share():
+    from workbench.stages.background import stage_progress
+
+    calls = []
+    progress = stage_progress(lambda *args: calls.append(args), ["validate", "dedup", "pii"])
+    progress("dedup")({"step": 64, "total": 270, "message": "near dedup on Ray: 64/270 rows"})
+    progress("pii")({"step": 0, "total": 0, "message": "waiting"})
+    progress("validate")({"step": 300, "total": 300, "message": "validate on Ray: 300/300"})
+    # dedup is stage 2 of 3: 270 + 64 of 3 × 270
+    assert calls == [(334, 810, "dedup: near dedup on Ray: 64/270 rows"),
+                     (2, 3, "pii: waiting"),
+                     (300, 900, "validate: validate on Ray: 300/300")]
+
+
+def test_a_card_reads_the_running_stage_from_a_progress_line(hand_made):
+    import os
+
+    job_dir = jobs.new_job(hand_made / "artifacts" / "jobs", "stage",
+                           {"stage": "validate", "stages": list(_stages.CURATION),
+                            "dataset_id": 1, "options": {"input": "", "workspace": ""}},
+                           name="all")
+    jobs.write_json(job_dir / "status.json", {"state": "running", "pid": os.getpid()})
+    jobs.write_json(job_dir / "progress.json", {
+        "step": 334, "total": 1350, "message": "dedup: near dedup on Ray: 64/270 rows (2 s)"})
+    at = admin_page("views/data.py")
+    assert not at.exception, at.exception
+    texts = [bar.proto.text for bar in at.get("progress")]
+    assert texts == ["waiting (running dedup)", "running", "waiting (running dedup)",
+                     "waiting (running dedup)", "waiting (running dedup)"]
+
+
+def test_a_card_shows_the_error_of_the_stage_a_job_failed_in(hand_made):
+    job_dir = jobs.new_job(hand_made / "artifacts" / "jobs", "stage",
+                           {"stage": "validate", "stages": list(_stages.CURATION),
+                            "dataset_id": 1, "options": {"input": "", "workspace": ""}},
+                           name="all")
+    jobs.write_json(job_dir / "status.json", {
+        "state": "failed", "error": "StageError: dedup keys failed on a Ray worker: "
+                                    "ValueError: bad row"})
+    jobs.write_json(job_dir / "progress.json", {
+        "step": 334, "total": 1350, "message": "dedup: dedup keys on Ray: 64/300 rows (2 s)"})
+    at = admin_page("views/data.py")
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error] == [
+        "Deduplicate failed: StageError: dedup keys failed on a Ray worker: ValueError: bad row"]

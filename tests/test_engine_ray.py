@@ -1,5 +1,8 @@
 """The Ray engine equals the local one: each curation step on a local Ray with 2 worker
-processes (one Ray session for the module), on 300 planted rows (tests/planted.py).
+processes (one Ray session for the module), on 300 planted rows (tests/planted.py). And a
+Ray run as a job (the Run page's stage job) shows its batches as the job's progress, ends
+cancelled without leftover Ray processes or workspace changes when cancelled mid-batch, and
+fails with the worker's one-line error: each of these three jobs starts its own local Ray.
 
 Ray's processes talk over 127.0.0.1, so this module allows sockets (pytest-socket). Marked
 slow: each step starts its actors (new worker processes that import the step's libraries),
@@ -8,6 +11,12 @@ a few minutes for the module on the shared 2-core machine.
 
 from __future__ import annotations
 
+import os
+import re
+import time
+from pathlib import Path
+
+import psutil
 import pytest
 
 from tests.planted import planted_rows, write_planted
@@ -195,3 +204,207 @@ def test_an_unknown_engine_is_refused(planted_ws):
 
     with pytest.raises(StageError, match="--engine must be one of local, ray, not 'spark'"):
         pii(planted_ws, engine="spark")
+
+
+def test_the_cli_shows_each_ray_step_s_progress(planted_ws, ray_options, caplog):
+    import json
+    import logging
+
+    from typer.testing import CliRunner
+
+    from workbench.cli import app
+
+    caplog.set_level(logging.INFO, logger="workbench.pipeline")
+    result = CliRunner().invoke(app, ["dedup", "-w", str(planted_ws), "--engine", "ray",
+                                      "--no-semantic"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (summary["exact_duplicates"], summary["near_duplicates"]) == (30, 23)
+    lines = [r.getMessage() for r in caplog.records if r.name == "workbench.pipeline"]
+    # every row's keys, then the near level on the 270 exact representatives
+    for step, rows in (("dedup keys", 300), ("near dedup", 270)):
+        steps = [int(m[1]) for line in lines if (m := re.fullmatch(
+            rf"\[dedup\] (\d+)/{rows} {step} on Ray: \1/{rows} rows \(\d+ s\)", line))]
+        assert steps and steps == sorted(set(steps)) and steps[-1] == rows, lines
+
+
+# -- Ray runs as jobs: what the Run page starts (a "stage" job, workbench.stages.background) --
+# Each job below starts its own local Ray in the job's process (about 20 s here). The batches
+# are gated by tests/ray_gate/sitecustomize.py, which the job and its Ray workers load.
+
+GATE = Path(__file__).with_name("ray_gate")
+CANCEL_BOUND_S = 60  # from the SIGTERM to the job's final state
+EXIT_BOUND_S = 20  # from the final state to the last of the job's processes gone
+SNAPSHOT = {"dup_clusters": "SELECT example_id, level, representative_id, similarity "
+                            "FROM dup_clusters ORDER BY ALL",
+            "findings": "SELECT step, example_id, code, severity, message FROM findings "
+                        "ORDER BY ALL",
+            "pii_spans": "SELECT example_id, message_index, start_char, end_char FROM pii_spans "
+                         "ORDER BY ALL",
+            "runs": "SELECT id, kind, state FROM runs ORDER BY id"}
+
+
+def _snapshot(ws) -> dict:
+    return {name: _table(ws, sql) for name, sql in SNAPSHOT.items()}
+
+
+def _gate(gate_dir, monkeypatch, mode: str, hold_from: int = 10**9) -> None:
+    """Jobs started from now on load the batch gate: batches reaching row ``hold_from``
+    wait for ``gate_dir/release`` (hold) or raise ValueError (fail)."""
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [
+        str(GATE), str(root), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("WORKBENCH_TEST_RAY_GATE", str(gate_dir))
+    monkeypatch.setenv("WORKBENCH_TEST_RAY_HOLD_FROM", str(hold_from))
+    monkeypatch.setenv("WORKBENCH_TEST_RAY_GATE_MODE", mode)
+
+
+def _start_gated_job(ws, stage: str, gate_dir, monkeypatch, mode: str = "hold",
+                     hold_from: int = 10**9):
+    """Start the Run page's stage job of ``stage`` on Ray (64-row batches) with the gate."""
+    from workbench.jobs import runner as jobs
+
+    _gate(gate_dir, monkeypatch, mode, hold_from)
+    options = {"input": "", "workspace": str(ws), "engine": "ray", "ray_batch_size": 64}
+    job = jobs.new_job(ws / "artifacts" / "jobs", "stage", {"stage": stage, "options": options},
+                       name=stage)
+    jobs.start(job)
+    return job
+
+
+class Watch:
+    """The job's process tree (the job, its local Ray's GCS, raylet, workers) seen so far."""
+
+    def __init__(self, job):
+        from workbench.jobs import runner as jobs
+
+        self.job, self.pid = job, jobs.read_json(job / "status.json")["pid"]
+        self.procs: dict[int, psutil.Process] = {self.pid: psutil.Process(self.pid)}
+        self.names: set[str] = set()
+
+    def look(self) -> None:
+        try:
+            found = self.procs[self.pid].children(recursive=True)
+        except psutil.NoSuchProcess:
+            return
+        for proc in found:
+            self.procs.setdefault(proc.pid, proc)
+            try:
+                self.names.add(proc.name())
+            except psutil.NoSuchProcess:
+                pass
+
+    def until(self, done, limit_s: float) -> bool:
+        """Look every 0.1 s until ``done()`` or ``limit_s`` seconds passed; returns done()."""
+        end = time.monotonic() + limit_s
+        while not done() and time.monotonic() < end:
+            self.look()
+            time.sleep(0.1)
+        return done()
+
+    def running(self) -> list[str]:
+        from workbench.jobs import runner as jobs
+
+        jobs.status(self.job)  # reaps the job's process (our child)
+        alive = []
+        for proc in self.procs.values():
+            try:
+                if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(f"{proc.pid} {proc.name()}")
+            except psutil.NoSuchProcess:
+                pass
+        return alive
+
+
+def _state(job) -> str:
+    from workbench.jobs import runner as jobs
+
+    return jobs.status(job)["state"]
+
+
+def _progress_lines(job) -> list[tuple[int, int, str]]:
+    """(step, total, message) of each progress update the job logged (workbench.jobs.Reporter)."""
+    text = (job / "log.txt").read_text()
+    return [(int(m[1]), int(m[2]), m[3])
+            for m in re.finditer(r" INFO (\d+)/(\d+) (.*)$", text, re.MULTILINE)]
+
+
+def test_a_ray_job_reports_its_batches_as_the_jobs_progress(planted_ws, tmp_path, monkeypatch):
+    from workbench.jobs import runner as jobs
+
+    job = _start_gated_job(planted_ws, "validate", tmp_path, monkeypatch)
+    watch = Watch(job)
+    assert watch.until(lambda: _state(job) in jobs.FINAL, 600), jobs.log_tail(job)
+    assert _state(job) == "succeeded", jobs.status(job)
+    lines = _progress_lines(job)
+    assert lines[0] == (0, 1, "validate") and lines[-1] == (1, 1, "done")
+    batches = lines[1:-1]
+    # 300 rows in 64-row batches: the job's step is the rows done so far, 300 at the end
+    assert len(batches) >= 3
+    assert [step for step, _, _ in batches] == sorted({step for step, _, _ in batches})
+    assert batches[-1][0] == 300 and {total for _, total, _ in batches} == {300}
+    for step, _, message in batches:
+        assert re.fullmatch(rf"validate: validate on Ray: {step}/300 rows \(\d+ s\)", message)
+    assert jobs.progress(job)["message"] == "done"
+    assert "raylet" in watch.names
+    assert watch.until(lambda: not watch.running(), EXIT_BOUND_S), watch.running()
+
+
+def test_a_cancel_while_ray_batches_run_stops_the_job_and_its_ray(planted_ws, tmp_path,
+                                                                  monkeypatch):
+    from curation.dedup import DedupPlan
+    from tests.prepared import admin_page
+    from workbench.jobs import runner as jobs
+    from workbench.stages.curation import dedup
+
+    plan = DedupPlan()
+    plan.semantic.semantic = False
+    dedup(planted_ws, plan=plan)  # the clusters a partial run would overwrite
+    before = _snapshot(planted_ws)
+    assert before["dup_clusters"]
+    _gate(tmp_path, monkeypatch, "hold", hold_from=150)
+    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(planted_ws))
+    # started and cancelled as a person does it on the Run page
+    at = admin_page("views/run.py")
+    at.selectbox(key="stage").select("dedup").run()
+    at.radio(key="engine").set_value("ray").run()
+    jobs_dir = planted_ws / "artifacts" / "jobs"
+    known = set(jobs_dir.glob("*"))
+    at.button(key="start").click().run()
+    assert not at.exception, at.exception
+    (job,) = set(jobs_dir.glob("*")) - known
+    assert jobs.read_json(job / "config.json")["options"]["engine"] == "ray"
+    watch = Watch(job)
+    assert watch.until(lambda: any(tmp_path.glob("held-*")), 600), jobs.log_tail(job)
+    watch.look()
+    assert _state(job) == "running"
+    at.run()
+    at.button(key=f"cancel_{job.name}").click().run()
+    assert watch.until(lambda: _state(job) in jobs.FINAL, CANCEL_BOUND_S), jobs.log_tail(job)
+    assert _state(job) == "cancelled", jobs.status(job)
+    assert {"raylet", "gcs_server"} <= watch.names
+    assert any(name.startswith("ray::MapWorker") for name in watch.names)
+    assert watch.until(lambda: not watch.running(), EXIT_BOUND_S), watch.running()
+    assert _snapshot(planted_ws) == before
+    assert (job / "log.txt").is_file()
+
+
+def test_a_step_failing_on_a_ray_worker_fails_the_job_with_one_line(planted_ws, tmp_path,
+                                                                     monkeypatch):
+    from workbench.jobs import runner as jobs
+
+    before = _snapshot(planted_ws)
+    job = _start_gated_job(planted_ws, "dedup", tmp_path, monkeypatch, mode="fail",
+                           hold_from=150)
+    watch = Watch(job)
+    assert watch.until(lambda: _state(job) in jobs.FINAL, 600), jobs.log_tail(job)
+    state = jobs.status(job)
+    assert state["state"] == "failed"
+    assert re.fullmatch(r"StageError: dedup keys failed on a Ray worker: "
+                        r"ValueError: planted failure at row \d+", state["error"]), state
+    # the log keeps the worker's own traceback (Ray's report) above the one-line error
+    log = (job / "log.txt").read_text()
+    assert 'raise ValueError(f"planted failure at row {idx[0]}")' in log
+    assert log.rstrip().endswith(state["error"].replace("StageError", "common.errors.StageError"))
+    assert watch.until(lambda: not watch.running(), EXIT_BOUND_S), watch.running()
+    assert _snapshot(planted_ws) == before

@@ -64,3 +64,72 @@ def test_an_unknown_engine_is_refused():
     assert check_engine("ray") == "ray"
     with pytest.raises(StageError, match="--engine must be one of local, ray, not 'spark'"):
         check_engine("spark")
+
+
+def test_a_ray_data_batch_error_is_the_steps_error_not_rays_wrapper():
+    from curation.engine_ray import _worker_error
+
+    # the text of the RayTaskError a Ray Data actor's failed batch arrives as
+    report = ("ray::MapWorker(MapBatches(RowKeys)).submit() (pid=7, ip=127.0.0.1)\n"
+              '  File "/src/curation/engine_ray.py", line 314, in __call__\n'
+              "    for d in _inputs(batch)])\n"
+              "ValueError: planted failure at row 128\n\n"
+              "The above exception was the direct cause of the following exception:\n\n"
+              "ray::MapWorker(MapBatches(RowKeys)).submit() (pid=7, ip=127.0.0.1)\n"
+              "ray.exceptions.UserCodeException: UDF failed to process a data block.\n"
+              "Failed to apply UDF transform after 1/1 attempts (total backoff 0.0s).")
+    assert str(_worker_error("dedup keys", RuntimeError(report))) == \
+        "dedup keys failed on a Ray worker: ValueError: planted failure at row 128"
+    only_ray = "ray.exceptions.UserCodeException: UDF failed to process a data block."
+    assert str(_worker_error("pii", RuntimeError(only_ray))) == \
+        f"pii failed on a Ray worker: {only_ray}"
+
+
+class Cancelled(Exception):
+    pass
+
+
+def _cancel(signum, frame):
+    raise Cancelled()
+
+
+def _ray_handler(signum, frame):  # what ray.init sets: stop Ray's processes, then exit
+    raise SystemExit(1)
+
+
+@pytest.fixture
+def sigterm():
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM)
+    yield signal
+    signal.signal(signal.SIGTERM, before)
+
+
+def test_the_callers_sigterm_handler_is_kept_across_the_ray_start(sigterm):
+    from curation.engine_ray import _caller_sigterm
+
+    sigterm.signal(sigterm.SIGTERM, _cancel)
+    with _caller_sigterm():
+        sigterm.signal(sigterm.SIGTERM, _ray_handler)
+    assert sigterm.getsignal(sigterm.SIGTERM) is _cancel
+
+
+def test_a_sigterm_during_the_ray_start_is_the_callers_cancel(sigterm):
+    from curation.engine_ray import _caller_sigterm
+
+    sigterm.signal(sigterm.SIGTERM, _cancel)
+    with pytest.raises(Cancelled):
+        with _caller_sigterm():
+            sigterm.signal(sigterm.SIGTERM, _ray_handler)
+            _ray_handler(sigterm.SIGTERM, None)
+    assert sigterm.getsignal(sigterm.SIGTERM) is _cancel
+
+
+def test_without_a_handler_of_the_callers_rays_is_left(sigterm):
+    from curation.engine_ray import _caller_sigterm
+
+    sigterm.signal(sigterm.SIGTERM, sigterm.SIG_DFL)
+    with _caller_sigterm():
+        sigterm.signal(sigterm.SIGTERM, _ray_handler)
+    assert sigterm.getsignal(sigterm.SIGTERM) is _ray_handler

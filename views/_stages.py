@@ -122,6 +122,12 @@ def active(found: list[dict]) -> list[dict]:
     return [j for j in found if j["status"]["state"] in ("queued", "running")]
 
 
+def stage_of(progress: dict) -> str:
+    """The stage a job's progress is at: its message is the stage's name or
+    ``"<stage>: <the stage's own progress>"`` (workbench.stages.background.stage_progress)."""
+    return (progress.get("message") or "").partition(":")[0]
+
+
 def card(stage: str, run: dict | None, before: dict | None, job: dict | None) -> None:
     """One stage's card: title, figures with their change, details, a link to the rows;
     a progress bar while ``job`` runs it; the error when ``job`` (its latest) failed."""
@@ -131,7 +137,7 @@ def card(stage: str, run: dict | None, before: dict | None, job: dict | None) ->
     if state in ("queued", "running"):
         progress = job["progress"]
         total = progress.get("total") or 1
-        current = progress.get("message") or "starting"
+        current = stage_of(progress) or "starting"
         doing = current == stage or len(job["stages"]) == 1
         box.progress(min(progress.get("step", 0) / total, 1.0),
                      text="running" if doing else f"waiting (running {current})")
@@ -148,7 +154,7 @@ def card(stage: str, run: dict | None, before: dict | None, job: dict | None) ->
                     + ("; change from the run before" if before else "; first run"))
         page, label = LINKS[stage]
         box.page_link(page, label=label, icon="➡️")
-    failed_here = len(job["stages"]) == 1 or job["progress"].get("message") == stage if job \
+    failed_here = len(job["stages"]) == 1 or stage_of(job["progress"]) == stage if job \
         else False
     if state in ("failed", "cancelled") and failed_here:
         error = job["status"].get("error") or "no error recorded"

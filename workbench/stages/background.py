@@ -18,8 +18,8 @@ from training.config import TrainConfig
 from workbench.jobs import bodies
 from workbench.jobs.execute import in_this_process
 from workbench.jobs.runner import Reporter
-from workbench.stages import quality, training
-from workbench.stages.pipeline import PipelineOptions, pipeline, stage_runners
+from workbench.stages import STAGES, quality, training
+from workbench.stages.pipeline import PipelineOptions, StageProgress, pipeline, stage_runners
 from workbench.stages.judge import judge_launch_task
 from workbench.stages.preferences import recheck_task
 from workbench.store import open_workspace
@@ -29,21 +29,45 @@ def pipeline_task(config: dict, report: Reporter) -> dict:
     """Run every automatic stage (``workbench.stages.pipeline.pipeline``) as one job."""
     options = PipelineOptions(**config["options"])
     return pipeline(options, on_stage=lambda i, n, name: report(i, n, name),
-                    run_job=in_this_process)
+                    run_job=in_this_process, progress=stage_progress(report, list(STAGES)))
+
+
+def stage_progress(report: Reporter, names: list[str]) -> StageProgress:
+    """The progress of the stages ``names`` (run in that order) as the job's own.
+
+    A stage's {"step", "total", "message"} moves the job's bar through that stage's share
+    (stage i of n: from i/n to (i+1)/n); the message is ``"<stage>: <message>"``, e.g.
+    ``dedup: near dedup on Ray: 128/250 rows (3 s)``. An update without a total (a wait)
+    keeps the bar at the stage's start.
+    """
+    def for_stage(name: str):
+        index = names.index(name)
+
+        def forward(progress: dict) -> None:
+            step, total = progress.get("step") or 0, progress.get("total") or 0
+            message = f"{name}: {progress.get('message', '')}"
+            if total > 0:
+                report(index * total + min(step, total), len(names) * total, message)
+            else:
+                report(index, len(names), message)
+        return forward
+    return for_stage
 
 
 def stage_task(config: dict, report: Reporter) -> dict:
     """Run one stage (``config["stage"]``), or several in order (``config["stages"]``), of
     ``workbench.stages.pipeline.stage_runners`` as one job; progress counts the stages.
 
-    Returns the stage's summary, or {stage: summary} for several. With
+    Returns the stage's summary, or {stage: summary} for several. The stages' own progress
+    (a Ray engine's batches, training steps) moves the bar within a stage
+    (``stage_progress``). With
     ``config["dataset_id"]`` the job refuses (StageError) to run when the current dataset
     changed meanwhile, so it never writes another dataset's rows than the one it was
     started for.
     """
     options = PipelineOptions(**config["options"])
     names = config.get("stages") or [config["stage"]]
-    runners = stage_runners(options, in_this_process)
+    runners = stage_runners(options, in_this_process, stage_progress(report, names))
     results = {}
     for i, name in enumerate(names):
         _check_dataset(options.workspace, config.get("dataset_id"))

@@ -53,36 +53,44 @@ class PipelineOptions:
     engine: str = "local"  # validate, dedup, pii: local or ray (curation.engine_ray)
     ray_address: str | None = None  # engine ray: None = a local Ray; 'auto' or ray://HOST:10001
     ray_cpus: int = 2  # engine ray without an address: CPUs of the local Ray
+    ray_batch_size: int = 512  # engine ray: rows per map_batches batch (one progress update)
 
 
-def log_progress(stage: str) -> Callable[[dict], None]:
+Progress = Callable[[dict], None]
+StageProgress = Callable[[str], Progress]  # stage name -> where its progress dicts go
+
+
+def log_progress(stage: str) -> Progress:
+    """A stage's progress dicts ({"step", "total", "message"}) as log lines
+    ``[stage] step/total message`` (the CLI's stderr)."""
     def show(progress: dict) -> None:
         log.info("[%s] %s/%s %s", stage, progress.get("step"), progress.get("total"),
                  progress.get("message", ""))
     return show
 
 
-def stage_runners(o: PipelineOptions, run_job: Execute = in_child
-                  ) -> dict[str, Callable[[], dict]]:
+def stage_runners(o: PipelineOptions, run_job: Execute = in_child,
+                  progress: StageProgress = log_progress) -> dict[str, Callable[[], dict]]:
     """{stage name: zero-argument function running it with the options}, in order; train and
-    generate run their job through ``run_job``."""
+    generate run their job through ``run_job``. ``progress(name)``: where the stages that
+    report progress (validate, dedup, pii, train, generate) send it."""
     ws = Path(o.workspace)
     ray = _ray_options(o)
     return {
         "ingest": lambda: stages.ingest(ws, o.input, o.format),
         "validate": lambda: stages.validate(ws, o.max_seq_len, engine=o.engine, ray=ray,
-                                            on_progress=log_progress("validate")),
+                                            on_progress=progress("validate")),
         "dedup": lambda: stages.dedup(ws, plan=_dedup_plan(o), engine=o.engine, ray=ray,
-                                      on_progress=log_progress("dedup")),
+                                      on_progress=progress("dedup")),
         "pii": lambda: stages.pii(ws, redact=o.redact, engine=o.engine, ray=ray,
-                                  on_progress=log_progress("pii")),
+                                  on_progress=progress("pii")),
         "split": lambda: stages.split(ws, o.seed, stratify_by=o.stratify_by),
         "leakage": lambda: stages.leakage(ws),
         "train": lambda: training.train(ws, o.max_train_steps, o.seed,
-                                        on_progress=log_progress("train"), run_job=run_job,
+                                        on_progress=progress("train"), run_job=run_job,
                                         max_seq_len=o.max_seq_len),
         "generate": lambda: evaluation.generate(ws, o.eval_size, o.max_new_tokens,
-                                                on_progress=log_progress("generate"),
+                                                on_progress=progress("generate"),
                                                 sampling=o.sampling, tuned_runs=o.tuned_runs,
                                                 batch_size=o.batch_size, run_job=run_job,
                                                 prompted=o.prompted, seed=o.seed),
@@ -97,7 +105,8 @@ def _ray_options(o: PipelineOptions):
     if check_engine(o.engine) == "local":
         return None
     return RayOptions(address=o.ray_address, num_cpus=o.ray_cpus,
-                      concurrency=o.ray_cpus if o.ray_address is None else 2)
+                      concurrency=o.ray_cpus if o.ray_address is None else 2,
+                      batch_size=o.ray_batch_size)
 
 
 def _dedup_plan(o: PipelineOptions):
@@ -110,14 +119,15 @@ def _dedup_plan(o: PipelineOptions):
 
 
 def pipeline(o: PipelineOptions, on_stage: Callable[[int, int, str], None] | None = None,
-             run_job: Execute = in_child) -> dict:
+             run_job: Execute = in_child, progress: StageProgress = log_progress) -> dict:
     """Run every stage; returns the summary (counts, train, metrics, timings in seconds).
-    ``run_job``: how train and generate run their job (``workbench.jobs.execute``)."""
+    ``run_job``: how train and generate run their job (``workbench.jobs.execute``);
+    ``on_stage(i, n, name)`` as each stage starts, ``progress``: see ``stage_runners``."""
     ws = Path(o.workspace)
     results: dict[str, dict | None] = {}
     timings: dict[str, float] = {}
     reason = None
-    for i, (name, run) in enumerate(stage_runners(o, run_job).items()):
+    for i, (name, run) in enumerate(stage_runners(o, run_job, progress).items()):
         if on_stage:
             on_stage(i, len(STAGES), name)
         log.info("[%s] starting", name)
