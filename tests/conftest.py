@@ -60,6 +60,19 @@ def workspace(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture
+def empty_workspace(tmp_path, monkeypatch) -> Path:
+    """An empty workspace folder (created, no dataset), shown by the app
+    ($WORKBENCH_WORKSPACE)."""
+    from workbench.store import open_workspace
+
+    root = tmp_path / "ws"
+    with open_workspace(root):
+        pass
+    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(root))
+    return root
+
+
+@pytest.fixture
 def ws(tmp_path):
     """An empty in-memory workspace (store tests); modules that need another ``ws`` define
     their own."""
@@ -90,6 +103,22 @@ def network_calls(monkeypatch) -> list:
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     monkeypatch.setattr(socket.socket, "connect", refuse)
     return calls
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> list[bytes]:
+    """Every file a page hands to st.download_button in this test, as bytes, in order."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    seen = []
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def record(self, data, mimetype, kind, filename=None):
+        seen.append(data if isinstance(data, bytes) else data.encode())
+        return original(self, data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", record)
+    return seen
 
 
 def write_jsonl(path: Path, rows: list) -> Path:

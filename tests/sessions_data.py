@@ -1,10 +1,13 @@
-"""Tiny generate runs for session tests: n examples × systems, with chosen identical outputs."""
+"""Tiny generate runs for session tests: n examples × systems, with chosen identical outputs;
+raters who rate every item of theirs by a rule."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 
 from workbench.store import Workspace
+from workbench.store import sessions as ss
 
 
 def add_generations(ws: Workspace, n: int, systems=("base", "tuned"), run_id="gen-1",
@@ -20,3 +23,14 @@ def add_generations(ws: Workspace, n: int, systems=("base", "tuned"), run_id="ge
                     f"same answer {e}" if e in identical else f"{system} answer {e}")}
         for e in range(1, n + 1) for system in systems])
     return run_id
+
+
+def rate_every_item(ws: Workspace, tokens: Iterable[str],
+                    choose: Callable[[str, str], str]) -> None:
+    """Each rater (by invite token) logs in and rates every item of theirs with
+    ``choose(left_output, right_output)`` ("A", "B", "tie" or "both_bad") as shown."""
+    for token in tokens:
+        rater = ss.login(ws, token)["rater_id"]
+        while (item := ss.screen(ws, rater)["item"]) is not None:
+            ss.submit(ws, rater, item["position"],
+                      choose(item["left_output"], item["right_output"]))

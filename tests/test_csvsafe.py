@@ -4,7 +4,6 @@ the Sessions page and Report page downloads (here), `session-stats --csv` and
 
 import pandas as pd
 import pytest
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from common.csvsafe import csv_text, escape_cell
 from tests.prepared import admin_page
@@ -30,20 +29,6 @@ def test_csv_text_of_dicts_escapes_text_and_keeps_negative_numbers():
 def test_csv_text_of_a_frame_writes_missing_values_as_empty_cells():
     frame = pd.DataFrame({"reason": [FORMULA, None], "delta": [-0.5, float("nan")]})
     assert csv_text(frame) == ('reason,delta\n"\'=HYPERLINK(""http://x"",""y"")",-0.5\n,\n')
-
-
-@pytest.fixture
-def downloads(monkeypatch) -> list[bytes]:
-    """Every file a page hands to st.download_button in this test."""
-    seen = []
-    original = MemoryMediaFileStorage.load_and_get_id
-
-    def record(self, data, mimetype, kind, filename=None):
-        seen.append(data if isinstance(data, bytes) else data.encode())
-        return original(self, data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", record)
-    return seen
 
 
 @pytest.mark.parametrize("page", ["views/sessions.py", "views/report.py"])

@@ -12,7 +12,7 @@ import pytest
 
 from common.errors import StageError
 from evaluation.sessions import SessionDesign
-from tests.sessions_data import add_generations
+from tests.sessions_data import add_generations, rate_every_item
 from workbench.jobs import bodies
 from workbench.jobs import runner as jobs
 from workbench.jobs.files import read_jsonl, write_jsonl
@@ -22,12 +22,9 @@ from workbench.store import sessions as ss
 
 
 @pytest.fixture
-def workspace(tmp_path, monkeypatch):
-    root = tmp_path / "ws"
-    with open_workspace(root):
-        pass
-    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(root))
-    return root
+def workspace(empty_workspace):
+    """conftest's empty workspace, in place of its prepared one."""
+    return empty_workspace
 
 
 def _text(example_id: int, system: str) -> str:
@@ -41,11 +38,8 @@ def rated_session(root: Path, n: int = 4) -> int:
         run_id = add_generations(ws, n, text=_text)
         made = ss.create_session(ws, "s", run_id, SessionDesign(("base", "tuned"), 2, 0.0),
                                  ["ana", "bo"], seed=3)
-        for token in made["tokens"].values():
-            rater = ss.login(ws, token)["rater_id"]
-            while (item := ss.screen(ws, rater)["item"]) is not None:
-                left, right = item["left_output"], item["right_output"]
-                ss.submit(ws, rater, item["position"], "A" if len(left) > len(right) else "B")
+        rate_every_item(ws, made["tokens"].values(),
+                        lambda left, right: "A" if len(left) > len(right) else "B")
     return made["session_id"]
 
 

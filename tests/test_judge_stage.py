@@ -17,7 +17,7 @@ from common.errors import StageError
 from evaluation.judge import parse_choice
 from evaluation.judge_calibration import DO_NOT_USE, WITHIN
 from evaluation.sessions import SessionDesign
-from tests.sessions_data import add_generations
+from tests.sessions_data import add_generations, rate_every_item
 from workbench.jobs.execute import in_this_process
 from workbench.jobs.files import read_jsonl, write_jsonl
 from workbench.stages import judge as stage
@@ -29,12 +29,9 @@ N = 12
 
 
 @pytest.fixture
-def workspace(tmp_path, monkeypatch):
-    root = tmp_path / "ws"
-    with open_workspace(root):
-        pass
-    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(root))
-    return root
+def workspace(empty_workspace):
+    """conftest's empty workspace, in place of its prepared one."""
+    return empty_workspace
 
 
 @pytest.fixture
@@ -56,11 +53,7 @@ def _session(ws, choose, raters=("ana", "bo"), k=2, n=N) -> int:
     run_id = add_generations(ws, n, text=_text, run_id=f"gen-{n}")
     made = ss.create_session(ws, "s", run_id, SessionDesign(("base", "tuned"), k, 0.0),
                              list(raters), seed=3)
-    for token in made["tokens"].values():
-        rater = ss.login(ws, token)["rater_id"]
-        while (item := ss.screen(ws, rater)["item"]) is not None:
-            ss.submit(ws, rater, item["position"],
-                      choose(item["left_output"], item["right_output"]))
+    rate_every_item(ws, made["tokens"].values(), choose)
     return made["session_id"]
 
 

@@ -23,20 +23,16 @@ from evaluation.preferences import (
     trl_row,
 )
 from evaluation.sessions import SessionDesign
-from tests.sessions_data import add_generations
+from tests.sessions_data import add_generations, rate_every_item
 from workbench.stages import preferences as stage
 from workbench.store import open_workspace
 from workbench.store import sessions as ss
 
 
 @pytest.fixture
-def workspace(tmp_path, monkeypatch):
-    """An empty workspace folder, shown by the app ($WORKBENCH_WORKSPACE)."""
-    root = tmp_path / "ws"
-    with open_workspace(root):
-        pass
-    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(root))
-    return root
+def workspace(empty_workspace):
+    """conftest's empty workspace, in place of its prepared one."""
+    return empty_workspace
 
 
 def _row(item_no, rater, label, repeat=False, example_id=None):
@@ -92,11 +88,7 @@ def _rated_session(ws, choose) -> int:
     run_id = add_generations(ws, 6)
     made = ss.create_session(ws, "s", run_id, SessionDesign(("base", "tuned"), 2, 0.25),
                              ["ana", "bo"], seed=7)
-    for token in made["tokens"].values():
-        rater = ss.login(ws, token)["rater_id"]
-        while (item := ss.screen(ws, rater)["item"]) is not None:
-            ss.submit(ws, rater, item["position"],
-                      choose(item["left_output"], item["right_output"]))
+    rate_every_item(ws, made["tokens"].values(), choose)
     return made["session_id"]
 
 
@@ -185,19 +177,10 @@ def test_export_files_read_back_as_the_sessions_pairs(workspace, fmt, name):
         stage.export(workspace, [session_id], fmt, str(workspace / name), cwd=False)
 
 
-def test_the_sessions_page_offers_the_pairs_as_a_download(workspace, monkeypatch):
-    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-
+def test_the_sessions_page_offers_the_pairs_as_a_download(workspace, downloads, monkeypatch):
     from tests.prepared import admin_page
 
-    seen = []
-    original = MemoryMediaFileStorage.load_and_get_id
-
-    def record(self, data, mimetype, kind, filename=None):
-        seen.append(data if isinstance(data, bytes) else data.encode())
-        return original(self, data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", record)
+    seen = downloads
     with open_workspace(workspace) as ws:
         session_id = _rated_session(ws, lambda left, right: "A" if "tuned" in left else "B")
     at = admin_page("views/sessions.py")
@@ -274,10 +257,8 @@ def _workspace_with_prompts(root, n: int) -> int:
             for system, out in (("base", "No idea."), ("tuned", f"The answer is {2 * e}."))])
         made = ss.create_session(ws, "first", "gen-1", SessionDesign(("base", "tuned"), 1),
                                  ["ana"], seed=1)
-        rater = ss.login(ws, made["tokens"]["ana"])["rater_id"]
-        while (item := ss.screen(ws, rater)["item"]) is not None:
-            ss.submit(ws, rater, item["position"], "A" if "answer" in item["left_output"]
-                      else "B")
+        rate_every_item(ws, [made["tokens"]["ana"]],
+                        lambda left, right: "A" if "answer" in left else "B")
     return made["session_id"]
 
 
@@ -372,9 +353,8 @@ def test_the_privacy_gate_scans_answers_and_the_prompts_of_a_file(workspace, mon
         add_generations(ws, 4, text=lambda e, s: f"{s} {e}" + (" Alice" if e == 3 else ""))
         made = ss.create_session(ws, "s", "gen-1", SessionDesign(("base", "tuned"), 1),
                                  ["ana"], seed=2)
-        rater = ss.login(ws, made["tokens"]["ana"])["rater_id"]
-        while (item := ss.screen(ws, rater)["item"]) is not None:
-            ss.submit(ws, rater, item["position"], "A" if "tuned" in item["left_output"] else "B")
+        rate_every_item(ws, [made["tokens"]["ana"]],
+                        lambda left, right: "A" if "tuned" in left else "B")
     config = TrainConfig(method="dpo")
     with pytest.raises(PrivacyGateError, match=r"in the answers of 1 preference pair\(s\) "
                                                r"\(PERSON 2; session 1 item 3\)"):
