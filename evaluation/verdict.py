@@ -83,12 +83,16 @@ yet (rate the pairs in a rating session)', 'Too few held-out rows for a firm con
     text = metric_clause(metric, system, label) + "; " + (
         ratings_clause(pair, system, scripted) if rated else
         "no blind ratings yet (rate the pairs in a rating session)")
+    return text + _too_few(metric, pair if rated else None) + "."
+
+
+def _too_few(metric: dict, pair: dict | None) -> str:
+    """". Too few held-out rows and ratings for a firm conclusion" for the counts (``n``) of
+    ``metric`` and ``pair`` (None: no ratings) under ``MIN_FIRM_N``; "" when none is."""
     few = [what for what, n in (("held-out rows", metric["n"]),
-                                ("ratings", pair["n"] if rated else None))
+                                ("ratings", pair["n"] if pair else None))
            if n is not None and n < MIN_FIRM_N]
-    if few:
-        text += f". Too few {' and '.join(few)} for a firm conclusion"
-    return text + "."
+    return f". Too few {' and '.join(few)} for a firm conclusion" if few else ""
 
 
 def report_verdict(report: dict, metric: str = METRIC) -> str:
@@ -236,9 +240,4 @@ and wins 64% [52%, 75%] of 120 blind ratings.'
                 "); keep the prompt")
     if payback and m * r >= 0 and (m > 0 or r > 0):  # pay-back matters only for a winner
         text += f"; {payback.rstrip('.')}"  # a sentence of its own: one final stop
-    few = [what for what, n in (("held-out rows", metric["n"]),
-                                ("ratings", pair["n"] if rated else None))
-           if n is not None and n < MIN_FIRM_N]
-    if few:
-        text += f". Too few {' and '.join(few)} for a firm conclusion"
-    return text + "."
+    return text + _too_few(metric, pair if rated else None) + "."
