@@ -96,12 +96,17 @@ class TrainConfig:
 
     def problems(self) -> list[str]:
         """Every invalid setting at once, as one human line each (empty when valid)."""
+
+        def at_least(name: str, minimum: int) -> tuple[bool, str]:
+            value = getattr(self, name)
+            return value >= minimum, f"{name} must be >= {minimum}, got {value}"
+
         checks = [
             (self.method in METHODS, f"method must be one of {', '.join(METHODS)}, "
                                      f"got {self.method!r}"),
             (math.isfinite(self.beta) and self.beta > 0, f"beta must be > 0, got {self.beta}"),
             (bool(self.start_from.strip()), "start_from must be 'base' or a train run id"),
-            (self.lora_rank >= 1, f"lora_rank must be >= 1, got {self.lora_rank}"),
+            at_least("lora_rank", 1),
             (self.lora_alpha > 0, f"lora_alpha must be > 0, got {self.lora_alpha}"),
             (0 <= self.lora_dropout < 1,
              f"lora_dropout must be in [0, 1), got {self.lora_dropout}"),
@@ -110,34 +115,26 @@ class TrainConfig:
              f"learning_rate must be > 0, got {self.learning_rate}"),
             (self.lr_schedule in SCHEDULES, f"lr_schedule must be one of "
                                             f"{', '.join(SCHEDULES)}, got {self.lr_schedule!r}"),
-            (self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}"),
-            (self.max_steps >= 0, f"max_steps must be >= 0, got {self.max_steps}"),
+            at_least("warmup_steps", 0),
+            at_least("max_steps", 0),
             (self.max_steps > 0 or self.epochs > 0,
              f"epochs must be > 0 when max_steps is 0, got {self.epochs}"),
-            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
-            (self.gradient_accumulation >= 1,
-             f"gradient_accumulation must be >= 1, got {self.gradient_accumulation}"),
-            (self.max_batch_tokens >= 1,
-             f"max_batch_tokens must be >= 1, got {self.max_batch_tokens}"),
-            (self.max_seq_len >= 8, f"max_seq_len must be >= 8, got {self.max_seq_len}"),
+            at_least("batch_size", 1),
+            at_least("gradient_accumulation", 1),
+            at_least("max_batch_tokens", 1),
+            at_least("max_seq_len", 8),
             (self.precision in PRECISIONS, f"precision must be one of "
                                            f"{', '.join(PRECISIONS)}, got {self.precision!r}"),
-            (self.eval_every >= 0, f"eval_every must be >= 0, got {self.eval_every}"),
-            (self.eval_max_examples >= 1,
-             f"eval_max_examples must be >= 1, got {self.eval_max_examples}"),
-            (self.early_stopping_patience >= 0,
-             f"early_stopping_patience must be >= 0, got {self.early_stopping_patience}"),
+            at_least("eval_every", 0),
+            at_least("eval_max_examples", 1),
+            at_least("early_stopping_patience", 0),
             (self.early_stopping_patience == 0 or self.eval_every > 0,
              "early_stopping_patience needs eval_every > 0"),
-            (self.checkpoint_every >= 0,
-             f"checkpoint_every must be >= 0, got {self.checkpoint_every}"),
-            (self.keep_checkpoints >= 1,
-             f"keep_checkpoints must be >= 1, got {self.keep_checkpoints}"),
-            (self.collapse_patience >= 1,
-             f"collapse_patience must be >= 1, got {self.collapse_patience}"),
-            (self.max_nonfinite_steps >= 1,
-             f"max_nonfinite_steps must be >= 1, got {self.max_nonfinite_steps}"),
-            (self.processes >= 1, f"processes must be >= 1, got {self.processes}"),
+            at_least("checkpoint_every", 0),
+            at_least("keep_checkpoints", 1),
+            at_least("collapse_patience", 1),
+            at_least("max_nonfinite_steps", 1),
+            at_least("processes", 1),
             (self.processes == 1 and not self.accelerate_config
              or self.method not in PREFERENCE_METHODS,
              f"method {self.method} trains in one process: processes must be 1 and "
