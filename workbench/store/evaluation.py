@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from workbench.store.workspace import Workspace
+from workbench.store.workspace import Workspace, decoded_run
 
 
 def generations(ws: Workspace, run_id: str) -> list[dict]:
@@ -80,10 +80,7 @@ def succeeded_runs(ws: Workspace, kind: str) -> list[dict]:
     """Every succeeded run of ``kind``, newest first, config and summary decoded."""
     rows = ws.query("SELECT id, config, summary, created_at FROM runs WHERE kind = ? AND "
                     "state = 'succeeded' ORDER BY created_at DESC, id DESC", [kind])
-    for row in rows:
-        row["config"] = json.loads(row["config"] or "{}")
-        row["summary"] = json.loads(row["summary"] or "null")
-    return rows
+    return [decoded_run(row) for row in rows]
 
 
 def train_logs(ws: Workspace, run_ids: list[str]) -> list[dict]:

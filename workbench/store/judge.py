@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 from workbench.store.sessions import RatingError, session
-from workbench.store.workspace import Workspace
+from workbench.store.workspace import Workspace, decoded_run
 
 COLUMNS = ("item_no", "example_id", "order_no", "a_system", "b_system", "answer", "choice",
            "label")
@@ -58,10 +58,7 @@ def judge_runs(ws: Workspace, session_id: int) -> list[dict]:
         WHERE kind = 'judge' AND state = 'succeeded'
           AND CAST(json_extract(config, '$.session_id') AS INTEGER) = ?
         ORDER BY created_at DESC, id DESC""", [session_id])
-    for row in rows:
-        row["config"] = json.loads(row["config"] or "{}")
-        row["summary"] = json.loads(row["summary"] or "null")
-    return rows
+    return [decoded_run(row) for row in rows]
 
 
 __all__ = ["RatingError", "judge_items", "judge_runs", "save_verdicts", "verdict_rows"]

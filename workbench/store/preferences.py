@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from workbench.store.sessions import RatingError
-from workbench.store.workspace import Workspace
+from workbench.store.workspace import Workspace, decoded_run
 
 
 def pair_sources(ws: Workspace, session_ids: list[int]) -> tuple[list[dict], dict, dict]:
@@ -63,12 +63,7 @@ def run_record(ws: Workspace, run_id: str) -> dict | None:
     None."""
     rows = ws.query("SELECT id, kind, state, dataset_id, dir, config, summary FROM runs "
                     "WHERE id = ?", [run_id])
-    if not rows:
-        return None
-    row = rows[0]
-    row["config"] = json.loads(row["config"] or "{}")
-    row["summary"] = json.loads(row["summary"] or "null")
-    return row
+    return decoded_run(rows[0]) if rows else None
 
 
 def rater_names(ws: Workspace, session_id: int) -> list[str]:
@@ -86,9 +81,7 @@ def preference_runs(ws: Workspace, session_id: int) -> list[dict]:
           AND list_contains(CAST(json_extract(config, '$.lineage.preferences.sessions')
                                  AS INTEGER[]), ?)
         ORDER BY created_at DESC, id DESC""", [session_id])
-    for row in rows:
-        row["summary"] = json.loads(row["summary"] or "null")
-    return rows
+    return [decoded_run(row) for row in rows]
 
 
 def all_preference_runs(ws: Workspace) -> list[dict]:
@@ -96,6 +89,4 @@ def all_preference_runs(ws: Workspace) -> list[dict]:
     (decoded)."""
     rows = ws.query("SELECT id, kind, state, dir, summary FROM runs WHERE kind IN ('dpo', "
                     "'orpo') ORDER BY created_at DESC, id DESC")
-    for row in rows:
-        row["summary"] = json.loads(row["summary"] or "null")
-    return rows
+    return [decoded_run(row) for row in rows]

@@ -6,9 +6,7 @@ import them (the job never opens the database) and read them back for the pages 
 
 from __future__ import annotations
 
-import json
-
-from workbench.store.workspace import Workspace
+from workbench.store.workspace import Workspace, decoded_run
 
 LOG_COLUMNS = ("step", "loss", "epoch", "lr", "tokens", "tokens_per_s", "elapsed_s", "val_loss")
 
@@ -49,10 +47,7 @@ def train_runs(ws: Workspace) -> list[dict]:
     rows = ws.query("SELECT id, state, dir, dataset_id, created_at, finished_at, config, summary "
                     "FROM runs "
                     "WHERE kind = 'train' ORDER BY created_at DESC, id DESC")
-    for row in rows:
-        row["config"] = json.loads(row["config"] or "{}")
-        row["summary"] = json.loads(row["summary"] or "null")
-    return rows
+    return [decoded_run(row) for row in rows]
 
 
 def train_run(ws: Workspace, run_id: str) -> dict | None:

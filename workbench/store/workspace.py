@@ -72,6 +72,16 @@ def open_workspace(path: str | Path, create: bool = True) -> Iterator["Workspace
         con.close()
 
 
+def decoded_run(row: dict) -> dict:
+    """A ``runs`` row with its JSON columns decoded in place, each where the row holds it:
+    ``config`` (``{}`` when NULL) and ``summary`` (None when NULL); returns ``row``."""
+    if "config" in row:
+        row["config"] = json.loads(row["config"] or "{}")
+    if "summary" in row:
+        row["summary"] = json.loads(row["summary"] or "null")
+    return row
+
+
 def memory_workspace(root: Path) -> "Workspace":
     """An in-memory workspace (tests); artifacts go under ``root``."""
     con = duckdb.connect(":memory:")
@@ -256,12 +266,7 @@ class Workspace:
                           "AND (? IS NULL OR dataset_id = ?) "
                           "ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET ?",
                           [kind, state, state, dataset_id, dataset_id, offset])
-        if not rows:
-            return None
-        row = rows[0]
-        row["config"] = json.loads(row["config"] or "{}")
-        row["summary"] = json.loads(row["summary"] or "null")
-        return row
+        return decoded_run(rows[0]) if rows else None
 
     def require_run(self, kind: str) -> dict:
         run = self.latest_run(kind)
