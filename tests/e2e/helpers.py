@@ -7,6 +7,7 @@ can kill it with SIGKILL and start another on the same workspace.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -59,15 +60,21 @@ def start_server(workspace: Path, port: int, log: Path | None = None,
 
 
 @contextmanager
-def served(workspace: Path, log: Path | None = None) -> Iterator[str]:
+def served(workspace: Path, log: Path | None = None,
+           keep_log: str | None = None) -> Iterator[str]:
     """The app over ``workspace`` on a free 127.0.0.1 port while the block runs; yields its
-    URL and stops the server after."""
+    URL and stops the server after. With ``log`` and ``keep_log``, the server's output is
+    copied to test-artifacts/KEEP_LOG once it has stopped (its tracebacks, for a failure seen
+    in CI)."""
     port = free_port()
     process = start_server(workspace, port, log)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         stop(process)
+        if log and keep_log:
+            ARTIFACTS.mkdir(exist_ok=True)
+            shutil.copyfile(log, ARTIFACTS / keep_log)
 
 
 def first_start(page, password: str) -> None:
@@ -77,6 +84,20 @@ def first_start(page, password: str) -> None:
     page.get_by_label("Repeat it").fill(password)
     page.get_by_role("button", name="Set password and log in").click()
     heading(page, "Data")
+
+
+def admin_login(page, password: str) -> None:
+    """On the login form (the admin password already set), log in as the admin; waits for
+    the Data page."""
+    page.get_by_label("Admin password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    heading(page, "Data")
+
+
+def rater_login(page, token: str) -> None:
+    """On the login form, start rating with the invite ``token`` (waits for nothing)."""
+    page.get_by_label("Invite token").fill(token)
+    page.get_by_role("button", name="Start rating").click()
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -118,6 +139,13 @@ def new_page(browser, requests: list | None = None):
 
 def heading(page, name: str) -> None:
     page.get_by_role("heading", name=name).first.wait_for(timeout=WAIT_MS)
+
+
+def go(page, title: str, heading_text: str | None = None) -> None:
+    """Click the sidebar link ``title`` and wait for the page's heading (``heading_text``,
+    else the title)."""
+    page.get_by_role("link", name=title, exact=True).click()
+    heading(page, heading_text or title)
 
 
 def expect_text(page, text, timeout: int = WAIT_MS):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.helpers import free_port, heading, new_page, shot, start_server, stop
+from tests.e2e.helpers import admin_login, first_start, go, heading, new_page, served, shot
 from tests.prepared import prepare_workspace
 from workbench.store import open_workspace
 
@@ -53,26 +53,17 @@ def e2e_workspace(root: Path) -> Path:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     workspace = e2e_workspace(tmp_path_factory.mktemp("e2e") / "ws")
-    port = free_port()
-    process = start_server(workspace, port)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(process)
+    with served(workspace) as url:
+        yield url
 
 
 def test_admin_creates_a_session_and_two_raters_rate_at_once(server, browser):
     requests: list[str] = []
     admin = new_page(browser, requests)
     admin.goto(server)
-    heading(admin, "First start: set the admin password")
-    admin.get_by_label("New admin password").fill(PASSWORD)
-    admin.get_by_label("Repeat it").fill(PASSWORD)
-    admin.get_by_role("button", name="Set password and log in").click()
-    heading(admin, "Data")
+    first_start(admin, PASSWORD)
     for title, slug in ADMIN_PAGES.items():
-        admin.get_by_role("link", name=title, exact=True).click()
-        heading(admin, HEADINGS.get(slug, title))
+        go(admin, title, HEADINGS.get(slug, title))
         shot(admin, f"admin-{slug}")
 
     admin.get_by_role("link", name="Sessions", exact=True).click()
@@ -127,25 +118,21 @@ def test_admin_creates_a_session_and_two_raters_rate_at_once(server, browser):
     shot(admin, "admin-session-progress")
 
 
-def admin_login(page, server: str) -> None:
+def log_in_as_admin(page, server: str) -> None:
     """Log in as the admin (setting the password if no test did yet); lands on Data."""
     page.goto(server)
     first = page.get_by_role("heading", name="First start: set the admin password")
     login = page.get_by_label("Admin password")
     first.or_(login).first.wait_for(timeout=60_000)
     if first.count():
-        page.get_by_label("New admin password").fill(PASSWORD)
-        page.get_by_label("Repeat it").fill(PASSWORD)
-        page.get_by_role("button", name="Set password and log in").click()
+        first_start(page, PASSWORD)
     else:
-        login.fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-    heading(page, "Data")
+        admin_login(page, PASSWORD)
 
 
 def test_clicking_a_findings_bar_lists_the_rows_behind_it(server, browser):
     page = new_page(browser, [])
-    admin_login(page, server)
+    log_in_as_admin(page, server)
     chart = page.locator("[data-testid='stVegaLiteChart']").first
     bars = chart.locator("path[role='graphics-symbol']")
     bars.first.wait_for(timeout=60_000)

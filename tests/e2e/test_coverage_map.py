@@ -14,7 +14,7 @@ from tests.e2e.helpers import (
     WAIT_MS,
     expect_text,
     first_start,
-    heading,
+    go,
     new_page,
     served,
     settle,
@@ -44,8 +44,7 @@ def test_the_map_is_drawn_with_its_embeddings_and_shows_uncovered_test_rows(serv
     page = new_page(browser)
     page.goto(server)
     first_start(page, PASSWORD)
-    page.get_by_role("link", name="Coverage map", exact=True).click()
-    heading(page, "Coverage map")
+    go(page, "Coverage map")
     page.get_by_role("button", name="Draw the coverage map").click()
     expect_text(page, "Held-out without a train neighbour", timeout=4 * WAIT_MS)
     settle(page)

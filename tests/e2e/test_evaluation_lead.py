@@ -9,23 +9,20 @@ scripted rating session and a session whose rater "eve" has 6 items and 2 repeat
 
 from __future__ import annotations
 
-import shutil
 import time
 from datetime import date
 
 import pytest
 
 from tests.e2e.helpers import (
-    ARTIFACTS,
     WAIT_MS,
+    admin_login,
     expect_text,
-    free_port,
     heading,
     new_page,
+    served,
     settle,
     shot,
-    start_server,
-    stop,
 )
 from tests.e2e.report_data import CUT_EXAMPLE, MAX_NEW_TOKENS, TOPICS, build_report_workspace
 from workbench.store import auth as admin
@@ -44,14 +41,8 @@ def lead(tmp_path_factory):
     built = build_report_workspace(root / "ws")
     with open_workspace(root / "ws") as ws:
         admin.set_admin_password(ws, PASSWORD)
-    port = free_port()
-    process = start_server(root / "ws", port, log=root / "server.log")
-    try:
-        yield {"url": f"http://127.0.0.1:{port}", "token": built["token"], "root": root}
-    finally:
-        stop(process)
-        ARTIFACTS.mkdir(exist_ok=True)
-        shutil.copyfile(root / "server.log", ARTIFACTS / "lead-server.log")
+    with served(root / "ws", log=root / "server.log", keep_log="lead-server.log") as url:
+        yield {"url": url, "token": built["token"], "root": root}
 
 
 def shown_item(page) -> tuple[str, str, str]:
@@ -71,9 +62,7 @@ def progress(page) -> str:
 def test_the_report_leads_with_the_verdict_and_its_download_holds_it(lead, browser):
     page = new_page(browser)
     page.goto(lead["url"])
-    page.get_by_label("Admin password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    heading(page, "Data")
+    admin_login(page, PASSWORD)
     started = time.monotonic()
     page.get_by_role("link", name="Report", exact=True).click()
     expect_text(page, VERDICT)

@@ -19,13 +19,14 @@ import pytest
 
 from evaluation.sessions import SessionDesign
 from tests.e2e.helpers import (
-    free_port,
+    admin_login,
+    go,
     heading,
     new_page,
+    rater_login,
+    served,
     settle,
     shot,
-    start_server,
-    stop,
 )
 from tests.prepared import prepare_workspace
 from workbench.store import auth, open_workspace
@@ -63,14 +64,10 @@ def hostile_workspace(root: Path) -> tuple[Path, str]:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def server(tmp_path_factory):
     root, token = hostile_workspace(tmp_path_factory.mktemp("outside") / "ws")
-    port = free_port()
-    process = start_server(root, port)
-    try:
-        yield f"http://127.0.0.1:{port}", token
-    finally:
-        stop(process)
+    with served(root) as url:
+        yield url, token
 
 
 def outside(requests: list[str]) -> list[str]:
@@ -93,19 +90,16 @@ def shown_as_text(page, title: str) -> bool:
     return page.get_by_text(PAYLOAD).count() > 0
 
 
-def test_the_admin_pages_fetch_nothing_outside_and_render_no_row(served, browser):
-    url, _ = served
+def test_the_admin_pages_fetch_nothing_outside_and_render_no_row(server, browser):
+    url, _ = server
     requests: list[str] = []
     admin = new_page(browser, requests)
     admin.goto(url)
     heading(admin, "Rater")
-    admin.get_by_label("Admin password").fill(PASSWORD)
-    admin.get_by_role("button", name="Log in").click()
-    heading(admin, "Data")
+    admin_login(admin, PASSWORD)
     problems = {}
     for title, head in PAGES.items():
-        admin.get_by_role("link", name=title, exact=True).click()
-        heading(admin, head)
+        go(admin, title, head)
         if title == "Playground":
             admin.get_by_text("A held-out row").click()
             admin.get_by_text("Held-out row (test split)").wait_for()
@@ -120,13 +114,12 @@ def test_the_admin_pages_fetch_nothing_outside_and_render_no_row(served, browser
     assert any(urlsplit(u).hostname == "127.0.0.1" for u in requests)  # the recorder works
 
 
-def test_the_rater_page_fetches_nothing_outside_and_renders_no_row(served, browser):
-    url, token = served
+def test_the_rater_page_fetches_nothing_outside_and_renders_no_row(server, browser):
+    url, token = server
     requests: list[str] = []
     rater = new_page(browser, requests)
     rater.goto(url)
-    rater.get_by_label("Invite token").fill(token)
-    rater.get_by_role("button", name="Start rating").click()
+    rater_login(rater, token)
     heading(rater, "Rate")
     settle(rater)
     rater.get_by_text("Prefer the").first.wait_for()  # the guidelines, open before rating

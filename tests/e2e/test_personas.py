@@ -23,16 +23,15 @@ import pytest
 
 from tests.conftest import SHARED_DATA
 from tests.e2e.helpers import (
-    ARTIFACTS,
     WAIT_MS,
+    admin_login,
     expect_text,
-    free_port,
-    heading,
+    first_start,
+    go,
     new_page,
+    served,
     settle,
     shot,
-    start_server,
-    stop,
     upload,
 )
 from workbench.store import open_workspace
@@ -54,20 +53,8 @@ def app(tmp_path_factory):
     dolly = root / "dolly25.jsonl"  # a short name: the upload chip shortens long ones
     shutil.copyfile(DOLLY, dolly)
     workspace = root / "ws"  # does not exist: the first start makes it
-    port = free_port()
-    process = start_server(workspace, port, log=root / "server.log")
-    try:
-        yield {"url": f"http://127.0.0.1:{port}", "workspace": workspace, "small": small,
-               "dolly": dolly}
-    finally:
-        stop(process)
-        ARTIFACTS.mkdir(exist_ok=True)
-        shutil.copyfile(root / "server.log", ARTIFACTS / "persona-server.log")
-
-
-def go(page, title: str, heading_text: str | None = None) -> None:
-    page.get_by_role("link", name=title, exact=True).click()
-    heading(page, heading_text or title)
+    with served(workspace, log=root / "server.log", keep_log="persona-server.log") as url:
+        yield {"url": url, "workspace": workspace, "small": small, "dolly": dolly}
 
 
 def choose(page, label: str, option: str) -> None:
@@ -92,11 +79,6 @@ def metric_shows(page, label: str, value: str, timeout_s: float = WAIT_MS / 1000
         page.wait_for_timeout(250)
 
 
-def log_in(page, url: str) -> None:
-    page.goto(url)
-    page.get_by_label("Admin password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    heading(page, "Data")
 
 
 def test_the_curator_imports_runs_every_stage_from_the_data_page_and_switches(app, browser):
@@ -104,11 +86,7 @@ def test_the_curator_imports_runs_every_stage_from_the_data_page_and_switches(ap
 
     page = new_page(browser)
     page.goto(app["url"])
-    heading(page, "First start: set the admin password")
-    page.get_by_label("New admin password").fill(PASSWORD)
-    page.get_by_label("Repeat it").fill(PASSWORD)
-    page.get_by_role("button", name="Set password and log in").click()
-    heading(page, "Data")
+    first_start(page, PASSWORD)
     expect_text(page, "then run the curation stages on the Data page.")
 
     go(page, "Datasets")
@@ -188,7 +166,8 @@ def test_the_privacy_reviewer_sees_blocking_findings_first_and_confirms_a_bulk_r
     if blocking is None:
         pytest.skip("the curator's test did not run first")
     page = new_page(browser)
-    log_in(page, app["url"])
+    page.goto(app["url"])
+    admin_login(page, PASSWORD)
     go(page, "Privacy", "Privacy review")
     expect_text(page, f"Training is blocked: {blocking} unreviewed finding(s) with score ≥ "
                       "0.4 and 0 accepted but not redacted.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.helpers import expect_text, first_start, heading, served, settle, shot
+from tests.e2e.helpers import expect_text, first_start, go, served, settle, shot
 from tests.prepared import prepare_workspace
 from workbench.store import open_workspace
 
@@ -29,8 +29,7 @@ def test_the_quality_page_shows_signals_and_selects_a_version(server, browser):
     page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     page.goto(server)
     first_start(page, PASSWORD)
-    page.get_by_role("link", name="Quality", exact=True).click()
-    heading(page, "Quality")
+    go(page, "Quality")
     expect_text(page, "10 lowest score")
     settle(page)
     shot(page, "quality")

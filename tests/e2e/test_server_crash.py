@@ -21,6 +21,7 @@ from tests.e2e.helpers import (
     expect_text,
     free_port,
     new_page,
+    rater_login,
     settle,
     shot,
     start_server,
@@ -57,12 +58,6 @@ def stored(root) -> dict:
     return {(r["name"], r["choice"]): r["n"] for r in rows}
 
 
-def log_in(page, url: str, token: str) -> None:
-    page.goto(url)
-    page.get_by_label("Invite token").fill(token)
-    page.get_by_role("button", name="Start rating").click()
-
-
 def test_kill_9_of_the_server_loses_no_acknowledged_rating(session, browser, tmp_path):
     root, tokens = session
     port = free_port()
@@ -95,7 +90,8 @@ def test_kill_9_of_the_server_loses_no_acknowledged_rating(session, browser, tmp
     server = start_server(root, port, log=tmp_path / "server.log")  # same workspace and port
     try:
         for name, page in raters.items():
-            log_in(page, url, tokens[name])
+            page.goto(url)
+            rater_login(page, tokens[name])
             rated = ACKED_EACH + (in_flight if name == "ana" else 0)
             expect_text(page, f"{rated} of {ITEMS_EACH} rated")
             settle(page)
