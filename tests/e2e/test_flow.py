@@ -14,7 +14,6 @@ contexts rate at the same time. Every page on the way is a screenshot in test-ar
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -22,16 +21,15 @@ from playwright.sync_api import expect
 
 from tests.e2e.flow_data import DUPLICATE_LINE, PII_EMAIL, ROWS_IN, flow_jsonl
 from tests.e2e.helpers import (
-    ARTIFACTS,
     WAIT_MS,
     expect_text,
-    free_port,
+    first_start,
+    go,
     heading,
     new_page,
+    served,
     settle,
     shot,
-    start_server,
-    stop,
     upload,
 )
 from tests.tiny_model import make_tiny_model
@@ -49,20 +47,8 @@ def flow(tmp_path_factory):
     data.write_text(flow_jsonl(), encoding="utf-8")
     tiny = make_tiny_model(root / "tiny-llama")
     workspace = root / "ws"  # does not exist: the first start makes it
-    port = free_port()
-    process = start_server(workspace, port, log=root / "server.log")
-    try:
-        yield {"url": f"http://127.0.0.1:{port}", "workspace": workspace, "data": data,
-               "tiny": tiny}
-    finally:
-        stop(process)
-        ARTIFACTS.mkdir(exist_ok=True)  # the server's tracebacks, for a failure seen in CI
-        shutil.copyfile(root / "server.log", ARTIFACTS / "flow-server.log")
-
-
-def go(page, title: str, heading_text: str | None = None) -> None:
-    page.get_by_role("link", name=title, exact=True).click()
-    heading(page, heading_text or title)
+    with served(workspace, log=root / "server.log", keep_log="flow-server.log") as url:
+        yield {"url": url, "workspace": workspace, "data": data, "tiny": tiny}
 
 
 def metrics(page, count: int) -> dict:
@@ -182,10 +168,7 @@ def test_the_admin_curates_trains_generates_and_two_raters_rate(flow, browser):
     admin.goto(flow["url"])
     heading(admin, "First start: set the admin password")
     shot(admin, "flow-01-first-start")
-    admin.get_by_label("New admin password").fill(PASSWORD)
-    admin.get_by_label("Repeat it").fill(PASSWORD)
-    admin.get_by_role("button", name="Set password and log in").click()
-    heading(admin, "Data")
+    first_start(admin, PASSWORD)
     expect_text(admin, "No dataset yet: import a file on the Datasets page")
     shot(admin, "flow-01-data-empty")
 
