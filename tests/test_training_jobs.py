@@ -6,19 +6,18 @@ Uses a tiny random Llama (tests/tiny_model.py), so each job spends its time star
 from __future__ import annotations
 
 import json
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.prepared import prepare_workspace
 from tests.tiny_model import make_tiny_model
+from tests.training_threads import launch_in_thread, wait_for_lines
 from training import checkpoint
 from training.config import TrainConfig
 from workbench.jobs import runner as jobs
 from workbench.stages import training as train_runs
-from common.errors import JobFailed, StageError
+from common.errors import StageError
 from workbench.store import open_workspace
 from workbench.store.splits import assign_splits
 from workbench.store import training as store
@@ -32,15 +31,6 @@ def tiny_model(tmp_path_factory) -> Path:
 def config(tiny_model: Path, **overrides) -> TrainConfig:
     return TrainConfig(**{"base_model": str(tiny_model), "max_steps": 4, "batch_size": 2,
                           "learning_rate": 1e-2, "checkpoint_every": 2, **overrides})
-
-
-def wait_for_lines(path: Path, n: int, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if path.is_file() and len(path.read_text().splitlines()) >= n:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{path} never reached {n} lines")
 
 
 def test_a_run_imports_its_step_log_and_excluded_rows_become_findings(tmp_path, tiny_model):
@@ -69,20 +59,9 @@ def test_a_run_imports_its_step_log_and_excluded_rows_become_findings(tmp_path, 
 def test_cancel_saves_a_checkpoint_and_resume_finishes_the_run_without_duplicate_steps(
         tmp_path, tiny_model):
     ws = prepare_workspace(tmp_path / "ws", pii_reviewed=True)
-    failure = []
-
-    def launch():
-        try:
-            train_runs.launch(ws, config(tiny_model, max_steps=60, checkpoint_every=0))
-        except JobFailed as exc:
-            failure.append(str(exc))
-    thread = threading.Thread(target=launch)
-    thread.start()
-    job_dir = None
-    while job_dir is None:
-        time.sleep(0.05)
-        job_dir = next((ws / "artifacts" / "jobs").glob("train-*"), None)
-    wait_for_lines(job_dir / "train_log.jsonl", 3)
+    thread, failure, job_dir = launch_in_thread(
+        ws, config(tiny_model, max_steps=60, checkpoint_every=0))
+    wait_for_lines(job_dir / "train_log.jsonl", 3, failure)
     jobs.cancel(job_dir)
     thread.join(timeout=120)
     assert "cancelled" in failure[0]

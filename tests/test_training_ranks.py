@@ -4,16 +4,15 @@ processes than cores before anything starts."""
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from common.errors import JobFailed, StageError
+from common.errors import StageError
 from tests.prepared import prepare_workspace
 from tests.tiny_model import make_tiny_model
+from tests.training_threads import launch_in_thread, wait_for_lines
 from training import checkpoint
 from training.config import TrainConfig
 from training.distributed import available_cores, processes_problem, shard
@@ -76,33 +75,12 @@ def test_a_batch_is_shared_by_striding_and_every_row_lands_on_one_rank():
     assert shard([5], 1, 2) == []
 
 
-def wait_for_lines(path: Path, n: int, failure: list, timeout_s: float = 600) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and not failure:
-        if path.is_file() and len(path.read_text().splitlines()) >= n:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{path} never reached {n} lines: {failure}")
-
-
 @pytest.mark.skipif(available_cores() < 2, reason="two training processes need two cores")
 def test_two_processes_train_like_one_and_resume_after_a_cancel(tmp_path, tiny_model):
     ws = prepare_workspace(tmp_path / "ws", pii_reviewed=True)
     two = config(tiny_model, processes=2, max_steps=STEPS)
-    failure = []
-
-    def launch():
-        try:
-            train_runs.launch(ws, two)
-        except JobFailed as exc:
-            failure.append(str(exc))
-    thread = threading.Thread(target=launch)
-    thread.start()
-    job_dir = None
-    while job_dir is None:
-        time.sleep(0.05)
-        job_dir = next((ws / "artifacts" / "jobs").glob("train-*"), None)
-    wait_for_lines(job_dir / "train_log.jsonl", 3, failure)
+    thread, failure, job_dir = launch_in_thread(ws, two)
+    wait_for_lines(job_dir / "train_log.jsonl", 3, failure, timeout_s=600)
     jobs.cancel(job_dir)
     thread.join(timeout=300)
     assert "cancelled" in failure[0]

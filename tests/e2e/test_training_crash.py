@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 
 import pytest
 
 from tests.prepared import prepare_workspace
 from tests.tiny_model import make_tiny_model
+from tests.training_threads import launch_in_thread
 from training import checkpoint
 from training.config import TrainConfig
 from workbench.jobs import runner as jobs
 from workbench.stages import training as train_runs
-from common.errors import JobFailed
 from workbench.store import open_workspace
 
 pytestmark = pytest.mark.e2e
@@ -25,22 +24,10 @@ def test_a_training_job_killed_with_sigkill_resumes_from_its_last_checkpoint(tmp
     ws = prepare_workspace(tmp_path / "ws", pii_reviewed=True)
     config = TrainConfig(base_model=str(make_tiny_model(tmp_path / "tiny")), max_steps=40,
                          batch_size=2, learning_rate=1e-2, checkpoint_every=5)
-    failures = []
-
-    def launch():
-        try:
-            train_runs.launch(ws, config)
-        except JobFailed as exc:
-            failures.append(str(exc))
-    thread = threading.Thread(target=launch)
-    thread.start()
-    root = None
+    thread, failures, job_dir = launch_in_thread(ws, config, timeout_s=180)
+    root = job_dir / "checkpoints"
     deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        job_dir = next((ws / "artifacts" / "jobs").glob("train-*"), None)
-        root = job_dir and job_dir / "checkpoints"
-        if root and checkpoint.latest(root) is not None:
-            break
+    while checkpoint.latest(root) is None and time.monotonic() < deadline:
         time.sleep(0.05)
     os.kill(jobs.read_json(job_dir / "status.json")["pid"], signal.SIGKILL)
     thread.join(timeout=60)
