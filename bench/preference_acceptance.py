@@ -12,9 +12,10 @@ and the CLI call:
 2. both raters rate every item through ``login`` / ``screen`` / ``submit`` (the Rate page's
    calls), by a deterministic rule that sees only what a rater sees (the prompt and the two
    answers, left and right as drawn) plus the reference answer:
-   the better answer is the one whose final answer is right, on GSM8K-style references
-   (``evaluation.extract.detect_extractor``: every reference ends with ``#### N``; the
-   answer's number is ``gsm8k_answer``), then the one with the higher ROUGE-L F against the
+   the better answer is the one whose final answer is right (``--answer gsm8k``, or
+   ``auto`` when every reference ends with ``#### N``: ``evaluation.extract.
+   detect_extractor``; an answer's number is ``gsm8k_answer``: the number after ``####``,
+   else the last number), then the one with the higher ROUGE-L F against the
    reference (``workbench.session_statistics.rouge_scores``, what ``session-stats --rouge``
    uses). Equal → "tie"; both ROUGE-L 0 and neither right → "both_bad".
    ``bench-rater-1`` applies the rule as is. ``bench-rater-2`` calls a tie when the two
@@ -116,7 +117,8 @@ def choose(rater: str, item_no: int, left: tuple[bool, float], right: tuple[bool
     return better
 
 
-def rate(workspace: Path, run: dict, items: int | None, seed: int) -> dict:
+def rate(workspace: Path, run: dict, items: int | None, seed: int, answer: str = "auto"
+         ) -> dict:
     """Create the session and rate every item of both raters; its figures."""
     from evaluation.extract import detect_extractor
     from evaluation.sessions import SessionDesign
@@ -128,8 +130,9 @@ def rate(workspace: Path, run: dict, items: int | None, seed: int) -> dict:
     with open_workspace(workspace) as ws:
         rows = scores_store.generations(ws, run["id"])
         example_ids = sorted({r["example_id"] for r in rows})[:items]
-        gsm8k = detect_extractor([r["reference"] or "" for r in rows
-                                  if r["example_id"] in set(example_ids)]) == "gsm8k"
+        gsm8k = answer == "gsm8k" or answer == "auto" and detect_extractor(
+            [r["reference"] or "" for r in rows if r["example_id"] in set(example_ids)]
+        ) == "gsm8k"
         design = SessionDesign(systems=("base", "tuned"), k=len(RATERS), repeat_share=0.0,
                                guidelines="Scripted ratings (bench/preference_acceptance.py): "
                                           "the right final answer, then the higher ROUGE-L.")
@@ -166,6 +169,9 @@ def main() -> None:
                                                         "many as the rated generate run).")
     parser.add_argument("--recheck-tokens", type=int, help="Re-check max_new_tokens "
                                                           "(default: the rated run's).")
+    parser.add_argument("--answer", choices=("auto", "gsm8k", "none"), default="auto",
+                        help="Compare final answers first: gsm8k always, none never, auto "
+                             "when every reference ends with '#### N'.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
@@ -193,7 +199,8 @@ def main() -> None:
 
     with open_workspace(workspace, create=False) as ws:
         run = _generate_run(ws, args.run)
-    rated = timed("session_and_rating", rate, workspace, run, args.items, args.seed)
+    rated = timed("session_and_rating", rate, workspace, run, args.items, args.seed,
+                  args.answer)
     session_id = rated["session_id"]
     with open_workspace(workspace, create=False) as ws:
         stats = timed("statistics", statistics, ws, session_id, n_boot=50)
