@@ -26,7 +26,9 @@ and the CLI call:
    preferences --format trl``) and read back (``read_pairs``);
 4. DPO with LoRA on the embedded model from the exported file
    (``workbench.stages.preferences.train``, as ``workbench train-preferences --preferences``;
-   a job in a child process), reward accuracy read from the run: its first and last logged
+   a job in a child process; the privacy gate scans the file's answers and prompts, and
+   ``--accept-answer-pii`` lets findings through as the CLI flag does), reward accuracy read
+   from the run: its first and last logged
    steps (TRL's ``rewards/accuracies`` on the step's batch; the first is 0 because the
    policy starts equal to its reference) and after training on all its training pairs;
 5. the re-check session (``workbench.stages.preferences.recheck``, as ``workbench recheck``):
@@ -172,6 +174,10 @@ def main() -> None:
     parser.add_argument("--answer", choices=("auto", "gsm8k", "none"), default="auto",
                         help="Compare final answers first: gsm8k always, none never, auto "
                              "when every reference ends with '#### N'.")
+    parser.add_argument("--accept-answer-pii", action="store_true",
+                        help="Train although the PII detector finds something in the pairs' "
+                             "texts (as `train-preferences --accept-answer-pii`; GSM8K's "
+                             "word problems name people). The findings' counts are printed.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
@@ -214,11 +220,14 @@ def main() -> None:
                          learning_rate=args.learning_rate, beta=args.beta,
                          batch_size=args.batch_size, warmup_steps=0, lora_dropout=0.0,
                          checkpoint_every=0, seed=args.seed)
-    trained = timed("dpo", stage.train, workspace, config, preferences=str(out))
+    trained = timed("dpo", stage.train, workspace, config, preferences=str(out),
+                    accept_answer_pii=args.accept_answer_pii)
     with open_workspace(workspace, create=False) as ws:
         from workbench.store import preferences as pstore
 
-        log = stage.live_log(pstore.run_record(ws, trained["run_id"])["dir"])
+        dpo_run = pstore.run_record(ws, trained["run_id"])
+        log = stage.live_log(dpo_run["dir"])
+    answer_pii = dpo_run["config"]["lineage"]["privacy"]["answers"]
     recheck = timed("recheck", stage.recheck, workspace, trained["run_id"],
                     eval_size=args.recheck_size, max_new_tokens=args.recheck_tokens,
                     seed=args.seed)
@@ -231,6 +240,8 @@ def main() -> None:
         "pairs": exported["pairs"], "left_out": {k: v for k, v in exported["counts"].items()
                                                  if k not in ("items", "pairs")},
         "read_back_pairs": len(read_back), "export": exported["out"],
+        "pii_in_pair_texts": {k: answer_pii[k] for k in ("findings", "by_entity", "pairs",
+                                                          "accepted")},
         "dpo_run": trained["run_id"], "steps": trained["steps"],
         "learning_rate": args.learning_rate, "beta": args.beta,
         "batch_size": args.batch_size, "first_loss": trained["first_loss"],
