@@ -62,14 +62,16 @@ def gate_decision(blocking: dict, override: dict | None) -> GateDecision:
 
 
 def answer_gate(found: list[tuple[tuple[int, int], object]], accepted: bool,
-                threshold: float = DEFAULT_GATE_THRESHOLD) -> dict:
-    """The gate over preference pairs' texts that no dataset review covers (model answers).
+                threshold: float = DEFAULT_GATE_THRESHOLD, file_prompts: bool = False) -> dict:
+    """The gate over preference pairs' texts that no dataset review covers (model answers,
+    and with ``file_prompts`` the prompts of pairs read from a file).
 
     ``found``: ((session_id, item_no), span) for every PII span found in a pair's text
     (``curation.pii.Span``: entity_type, score); spans scoring below ``threshold`` do not
     count. Returns {"findings", "by_entity", "pairs", "threshold", "accepted"} (counts and
     types, never the values). Raises PrivacyGateError when a finding counts and ``accepted``
-    is False (the user has not said that these answers may be trained on).
+    is False (the user has not said that these texts may be trained on); its message names
+    the texts scanned: "answers", or "answers or prompts" with ``file_prompts``.
     """
     counted = [(owner, span) for owner, span in found if span.score >= threshold]
     by_entity: dict[str, int] = {}
@@ -82,9 +84,11 @@ def answer_gate(found: list[tuple[tuple[int, int], object]], accepted: bool,
         where = ", ".join(f"session {s} item {i}" for s, i in owners[:5])
         more = f" and {len(owners) - 5} more" if len(owners) > 5 else ""
         types = ", ".join(f"{t} {n}" for t, n in facts["by_entity"].items())
+        scanned, origin = (("answers or prompts", "model outputs and prompts read from a "
+                            "file") if file_prompts else ("answers", "model outputs"))
         raise PrivacyGateError(
             f"privacy gate: {len(counted)} PII finding(s) with score >= {threshold} in the "
-            f"answers of {len(owners)} preference pair(s) ({types}; {where}{more}); these "
-            "texts are model outputs no dataset review covers: check them, and train with "
-            "--accept-answer-pii to accept them")
+            f"{scanned} of {len(owners)} preference pair(s) ({types}; {where}{more}); these "
+            f"texts are {origin}, which no dataset review covers: check them, and train "
+            "with --accept-answer-pii to accept them")
     return facts

@@ -228,7 +228,8 @@ def test_answer_gate_blocks_pii_in_answers_unless_accepted():
     with pytest.raises(PrivacyGateError) as caught:
         answer_gate(found, accepted=False)
     assert "2 PII finding(s) with score >= 0.4 in the answers of 1 preference pair(s) " \
-           "(EMAIL_ADDRESS 1, PERSON 1; session 1 item 2)" in str(caught.value)
+           "(EMAIL_ADDRESS 1, PERSON 1; session 1 item 2); these texts are model outputs, " \
+           "which no dataset review covers" in str(caught.value)
     assert answer_gate(found, accepted=True) == {
         "findings": 2, "by_entity": {"EMAIL_ADDRESS": 1, "PERSON": 1}, "pairs": 1,
         "threshold": 0.4, "accepted": True}
@@ -363,8 +364,11 @@ def test_the_privacy_gate_scans_answers_and_the_prompts_of_a_file(workspace, mon
     named = [Pair(**{**p.__dict__, "prompt": ({"role": "user", "content": "Alice?"},)})
              for p in clean[:1]]
     (workspace / "f.jsonl").write_bytes(encode(named, "trl"))
-    with pytest.raises(PrivacyGateError, match=r"\(PERSON 1; session 1 item 1\)"):
+    with pytest.raises(PrivacyGateError) as caught:  # the finding is in the file's prompt
         stage.train(workspace, config, preferences=str(workspace / "f.jsonl"))
+    assert "1 PII finding(s) with score >= 0.4 in the answers or prompts of 1 preference " \
+           "pair(s) (PERSON 1; session 1 item 1); these texts are model outputs and prompts " \
+           "read from a file, which no dataset review covers" in str(caught.value)
 
 
 def test_the_cli_exports_pairs_and_says_why_there_are_none(workspace, tmp_path, monkeypatch):

@@ -193,7 +193,8 @@ def _privacy(ws, found: list[Pair], sources: dict, accept_answer_pii: bool) -> d
         owners += [(pair.session_id, pair.item_no)] * len(pieces)
     spans = _scan_answers(texts)
     decision = answer_gate([(owner, s) for owner, per in zip(owners, spans, strict=True)
-                            for s in per], accept_answer_pii)
+                            for s in per], accept_answer_pii,
+                           file_prompts=any(p.session_id not in sources for p in found))
     facts["answers"] = decision
     return facts
 
