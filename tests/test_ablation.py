@@ -78,6 +78,20 @@ def workspace_with_split(root, n: int = 16):
     return root
 
 
+def test_a_version_arm_is_labelled_by_its_note_and_short_id(tmp_path):
+    from workbench.stages.ablation import _resolve
+    from workbench.store.versions import create_version, curated_rows
+
+    ws = workspace_with_split(tmp_path / "ws")
+    with open_workspace(ws) as w:
+        rows = curated_rows(w, w.current_dataset())
+        noted = create_version(w, w.current_dataset(), "top 20% by IFD", rows[:4])["id"]
+        bare = create_version(w, w.current_dataset(), "", rows[4:8])["id"]
+        assert (_resolve(w, noted, 0)["label"], len(_resolve(w, noted, 0)["rows"])) == (
+            f"top 20% by IFD ({noted[:8]})", 4)
+        assert _resolve(w, bare, 0)["label"] == bare
+
+
 def test_versions_without_a_common_test_row_are_one_clear_message(tmp_path, tiny_model):
     from workbench.stages.ablation import ablate
     from workbench.store.versions import create_version, curated_rows

@@ -30,7 +30,12 @@ RANDOM = "random:"
 def _resolve(ws, spec: str, seed: int) -> dict:
     """{label, version, rows} of one arm; built-ins are created as versions."""
     from curation.subset import random_subset
-    from workbench.store.versions import create_version, curated_rows, version_rows
+    from workbench.store.versions import (
+        create_version,
+        curated_rows,
+        version_note,
+        version_rows,
+    )
 
     if spec == ALL or spec.startswith(RANDOM):
         dataset_id = ws.current_dataset()
@@ -46,7 +51,9 @@ def _resolve(ws, spec: str, seed: int) -> dict:
         made = create_version(ws, dataset_id, f"random {percent:g}% of the training rows of "
                                               f"everything kept (seed {seed})", rows)
         return {"label": f"random {percent:g}%", "version": made["id"], "rows": rows}
-    return {"label": spec, "version": spec, "rows": version_rows(ws, spec)}
+    rows = version_rows(ws, spec)
+    note = version_note(ws, spec)  # e.g. a selection's "top 20% by IFD"
+    return {"label": f"{note} ({spec[:8]})" if note else spec, "version": spec, "rows": rows}
 
 
 def common_test_rows(arms: list[dict]) -> list[dict]:

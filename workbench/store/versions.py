@@ -114,6 +114,11 @@ def version_recipe(ws: Workspace, vid: str) -> dict:
     return json.loads(recipe)
 
 
+def version_note(ws: Workspace, vid: str) -> str:
+    """The note stored with version ``vid`` ("" when it has none or the id is unknown)."""
+    return ws.scalar("SELECT note FROM versions WHERE id = ?", [vid]) or ""
+
+
 def version_rows(ws: Workspace, vid: str, split: str | None = None) -> list[dict]:
     """The rows of version ``vid`` (optionally one split); StageError for an unknown id."""
     rows = ws.query("SELECT origin, messages, meta, split FROM version_rows WHERE "
