@@ -47,7 +47,8 @@ def table(report: dict) -> str:
     header = ["system", "kind", "shots"]
     for _, label in shown:
         header += [label, f"{label} − best prompt"]
-    header += ["prompt tokens mean / p95", "s / request"]
+    unit = "CPU s" if (report.get("cost") or {}).get("basis") == "CPU seconds" else "s"
+    header += ["prompt tokens mean / p95", f"{unit} / request"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         name = row["system"]
@@ -66,7 +67,7 @@ def table(report: dict) -> str:
     for name, entry in cost.items():
         if entry.get("kind") == "tuned":
             lines.append(
-                f"{name}: training {_num(entry.get('training_seconds'), 0)} s, "
+                f"{name}: training {_num(entry.get('training_seconds'), 0)} {unit}, "
                 f"{entry.get('training_tokens')} tokens; break-even against "
                 f"{(report.get('cost') or {}).get('best_prompted')!r}: "
                 + (f"{entry['payback_requests']:,} requests" if entry.get("payback_requests")

@@ -6,7 +6,12 @@ generation seconds per system, the train run's step log) and returns plain dicts
 Cost per request (on the machine that generated): prompt tokens and generated tokens (mean
 and 95th percentile over the evaluation's requests) and seconds per request = the system's
 measured generation wall time / its requests (batched generation: the throughput cost of a
-request, model loading excluded).
+request, model loading excluded), and the same in CPU seconds of the generating process.
+
+A report's seconds are CPU seconds when the training logs and every system's timing
+recorded them, else wall seconds. CPU seconds measure the work done; wall seconds also
+count the time other work on the machine took the cores from the job, so two systems
+generated at different loads would be compared unfairly in wall time.
 
 Break-even: a tuned system costs ``T`` training seconds once, then ``t`` seconds per request;
 a prompted system (longer prompts: instructions and shots) costs ``p`` seconds per request.
@@ -45,33 +50,43 @@ def token_stats(values: list[int | None]) -> dict:
 
 
 def training_cost(steps: list[dict]) -> dict | None:
-    """{"seconds", "tokens", "steps", "sessions"} of a train run from its step log, or None
-    without steps.
+    """{"seconds", "cpu_seconds", "tokens", "steps", "sessions"} of a train run from its step
+    log, or None without steps.
 
-    ``steps``: rows {step, tokens, elapsed_s} by step; ``elapsed_s`` counts from the start of
-    the training process (model loading and the final save excluded), so a resumed run starts
-    a new session where it falls. Seconds = the sum of each session's last ``elapsed_s``;
-    tokens = the sum of the steps' non-padding tokens.
+    ``steps``: rows {step, tokens, elapsed_s, cpu_s} by step; ``elapsed_s`` (wall) and
+    ``cpu_s`` (CPU) count from the start of the training process (model loading and the final
+    save excluded), so a resumed run starts a new session where it falls. Seconds = the sum of
+    each session's last ``elapsed_s``; cpu_seconds the same of ``cpu_s`` (None unless every
+    step recorded it); tokens = the sum of the steps' non-padding tokens.
 
-    >>> training_cost([{"step": 1, "tokens": 100, "elapsed_s": 2.0},
-    ...                {"step": 2, "tokens": 100, "elapsed_s": 4.5},
-    ...                {"step": 3, "tokens": 50, "elapsed_s": 1.5}])
-    {'seconds': 6.0, 'tokens': 250, 'steps': 3, 'sessions': 2}
+    >>> training_cost([{"step": 1, "tokens": 100, "elapsed_s": 2.0, "cpu_s": 3.0},
+    ...                {"step": 2, "tokens": 100, "elapsed_s": 4.5, "cpu_s": 7.0},
+    ...                {"step": 3, "tokens": 50, "elapsed_s": 1.5, "cpu_s": 2.5}])
+    {'seconds': 6.0, 'cpu_seconds': 9.5, 'tokens': 250, 'steps': 3, 'sessions': 2}
     """
     if not steps:
         return None
-    seconds, sessions, last = 0.0, 0, None
-    for row in steps:
-        elapsed = row.get("elapsed_s")
-        if elapsed is None:
-            continue
-        if last is None or elapsed < last:
-            sessions += 1
-            seconds += last or 0.0
-        last = elapsed
-    seconds += last or 0.0
-    return {"seconds": seconds, "tokens": sum(row.get("tokens") or 0 for row in steps),
+    seconds, sessions = _session_total(steps, "elapsed_s")
+    cpu = _session_total(steps, "cpu_s")[0] if all(
+        row.get("cpu_s") is not None for row in steps) else None
+    return {"seconds": seconds, "cpu_seconds": cpu,
+            "tokens": sum(row.get("tokens") or 0 for row in steps),
             "steps": len(steps), "sessions": sessions}
+
+
+def _session_total(steps: list[dict], key: str) -> tuple[float, int]:
+    """(sum over the log's sessions of each session's last ``key``, the session count): a
+    value smaller than the one before starts a new session (a resumed process)."""
+    total, sessions, last = 0.0, 0, None
+    for row in steps:
+        value = row.get(key)
+        if value is None:
+            continue
+        if last is None or value < last:
+            sessions += 1
+            total += last or 0.0
+        last = value
+    return total + (last or 0.0), sessions
 
 
 def break_even(training_seconds: float, prompted_seconds: float,
@@ -120,49 +135,70 @@ def cost_report(requests: dict[str, dict], kinds: dict[str, str],
     """Cost per request of every system and each tuned system's break-even.
 
     ``requests``: {system: {"prompt_tokens": [...], "new_tokens": [...], "requests",
-    "seconds", "device", "batch_size"}} (``workbench.store.evaluation.request_costs``);
+    "seconds", "cpu_seconds", "device", "batch_size"}} (``workbench.store.evaluation.request_costs``);
     ``kinds``: ``system_kinds``; ``training``: {tuned system: ``training_cost`` or None};
     ``metrics``: {system: {metric: mean}} to pick the best prompted system by ``metric``.
 
     Returns {"systems" {system (in the order of ``kinds``): {"kind", "requests", "prompt_tokens" {n, mean, p95},
-    "new_tokens" {n, mean, p95}, "seconds_per_request" (None when not measured),
-    "training_seconds", "training_tokens" (tuned only, else None), "break_even" (tuned only:
-    requests as a float, None when not faster or not measured), "payback_requests"
-    (``ceil`` of it)}}, "best_prompted", "best_prompted_by", "device", "batch_size",
-    "rule"}. Seconds and break-even figures are unrounded.
+    "new_tokens" {n, mean, p95}, "seconds_per_request", "training_seconds" (in the report's
+    basis), "wall_seconds_per_request", "training_wall_seconds", "training_tokens" (training
+    figures for tuned systems only, else None; per-request None when not measured),
+    "break_even" (tuned only: requests as a float, None when not faster or not measured),
+    "payback_requests" (``ceil`` of it)}}, "best_prompted", "best_prompted_by", "basis"
+    ("CPU seconds" when every system and training run recorded CPU time, else "wall
+    seconds"), "device", "batch_size", "rule"}. Seconds and break-even figures are
+    unrounded.
     """
     best, chosen_by = best_prompted(kinds, metrics, metric)
-    systems = {}
     names = [name for name in kinds if name in requests] + [
         name for name in requests if name not in kinds]
+    tuned_costs = {name: training.get(name) for name in names
+                   if kinds.get(name, "prompted") == "tuned" and training.get(name)}
+    on_cpu = all(requests[name].get("cpu_seconds") is not None for name in names) and all(
+        cost.get("cpu_seconds") is not None for cost in tuned_costs.values())
+    basis = "CPU seconds" if on_cpu else "wall seconds"
+    systems = {}
     for name in names:
-        entry = requests[name]
-        seconds, count = entry.get("seconds"), entry.get("requests")
+        entry, count = requests[name], requests[name].get("requests")
+        cost = tuned_costs.get(name)
         systems[name] = {
             "kind": kinds.get(name, "prompted"), "requests": count,
             "prompt_tokens": token_stats(entry.get("prompt_tokens") or []),
             "new_tokens": token_stats(entry.get("new_tokens") or []),
-            "seconds_per_request": seconds / count if seconds is not None and count else None,
-            "training_seconds": None, "training_tokens": None, "break_even": None,
-            "payback_requests": None}
+            "seconds_per_request": _per(entry.get("cpu_seconds" if on_cpu else "seconds"),
+                                        count),
+            "wall_seconds_per_request": _per(entry.get("seconds"), count),
+            "training_seconds": (cost["cpu_seconds"] if on_cpu else cost["seconds"])
+            if cost else None,
+            "training_wall_seconds": cost["seconds"] if cost else None,
+            "training_tokens": cost["tokens"] if cost else None,
+            "break_even": None, "payback_requests": None}
     against = systems.get(best, {}).get("seconds_per_request")
-    for name, row in systems.items():
-        cost = training.get(name) if row["kind"] == "tuned" else None
-        if cost is None:
-            continue
-        row["training_seconds"], row["training_tokens"] = cost["seconds"], cost["tokens"]
-        if against is not None and row["seconds_per_request"] is not None:
-            row["break_even"] = break_even(cost["seconds"], against, row["seconds_per_request"])
+    for row in systems.values():
+        if row["training_seconds"] is not None and against is not None \
+                and row["seconds_per_request"] is not None:
+            row["break_even"] = break_even(row["training_seconds"], against,
+                                           row["seconds_per_request"])
             if row["break_even"] is not None:
                 row["payback_requests"] = math.ceil(row["break_even"])
     devices = {entry.get("device") for entry in requests.values()} - {None}
     batches = {entry.get("batch_size") for entry in requests.values()} - {None}
     return {"systems": systems, "best_prompted": best, "best_prompted_by": chosen_by,
-            "device": ", ".join(sorted(devices)) or None,
+            "basis": basis, "device": ", ".join(sorted(devices)) or None,
             "batch_size": batches.pop() if len(batches) == 1 else None,
-            "rule": ("break-even = training seconds / (seconds per request of the best "
+            "rule": (f"Seconds are {basis}"
+                     + (" of the generating and training processes (other work on the "
+                        "machine does not move them)" if on_cpu else
+                        " (CPU time was not recorded for every system: other work on the "
+                        "machine while they ran stretches these)")
+                     + "; break-even = training seconds / (seconds per request of the best "
                      "prompted system − seconds per request of the tuned system); none when "
                      "the tuned system is not faster")}
+
+
+def _per(total: float | None, count: int | None) -> float | None:
+    """``total / count``; None when either is missing or the count is 0."""
+    return total / count if total is not None and count else None
 
 
 def duration_label(seconds: float) -> str:
@@ -193,7 +229,8 @@ def payback_clause(cost: dict | None, tuned: str = "tuned",
                    against: str | None = None) -> str | None:
     """The pay-back clause a verdict sentence can end with, e.g. "it pays back its 14 minutes
     of training after ~2,300 requests.", or "it does not pay back its 14 minutes of training
-    in speed: it is not faster per request than '3-shot fixed' (0.52 s vs 0.50 s)."; None
+    in speed: it is not faster per request than '3-shot fixed' (0.52 s vs 0.50 s)." ("its 14
+    minutes of CPU time in training" when the report's seconds are CPU seconds); None
     when there is nothing to compare (no cost section, no training time, no prompted system,
     or no measured seconds).
 
@@ -207,16 +244,17 @@ def payback_clause(cost: dict | None, tuned: str = "tuned",
     if (not mine or not other or mine.get("training_seconds") is None
             or mine["seconds_per_request"] is None or other["seconds_per_request"] is None):
         return None
-    trained = duration_label(mine["training_seconds"])
+    trained = duration_label(mine["training_seconds"]) + (
+        " of CPU time in training" if cost.get("basis") == "CPU seconds" else " of training")
     requests = break_even(mine["training_seconds"], other["seconds_per_request"],
                           mine["seconds_per_request"])
     if requests is None:
         name = against or cost["best_prompted"]
-        return (f"it does not pay back its {trained} of training in speed: it is not faster "
+        return (f"it does not pay back its {trained} in speed: it is not faster "
                 f"per request than '{name}' ({mine['seconds_per_request']:.2f} s vs "
                 f"{other['seconds_per_request']:.2f} s).")
     count = requests_label(math.ceil(requests))
-    return f"it pays back its {trained} of training after {count} requests."
+    return f"it pays back its {trained} after {count} requests."
 
 
 def payback_note(cost: dict | None, tuned: str = "tuned") -> str | None:

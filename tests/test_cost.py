@@ -53,9 +53,40 @@ def test_token_figures_are_the_mean_and_the_interpolated_95th_percentile():
 
 
 def test_training_cost_adds_the_sessions_of_a_resumed_run():
-    assert training_cost(TRAIN_LOG) == {"seconds": 600.0, "tokens": 250, "steps": 3,
-                                        "sessions": 2}
+    assert training_cost(TRAIN_LOG) == {"seconds": 600.0, "cpu_seconds": None, "tokens": 250,
+                                        "steps": 3, "sessions": 2}
+    assert training_cost(CPU_LOG)["cpu_seconds"] == 1000.0  # 700 + 300 CPU seconds
     assert training_cost([]) is None
+
+
+# the same run with the training process's CPU seconds: 2 threads busy, so about twice wall
+CPU_LOG = [{**row, "cpu_s": cpu} for row, cpu in zip(TRAIN_LOG, (350.0, 700.0, 300.0))]
+# CPU seconds per 4 requests; the wall seconds below differ because the load changed between
+# the systems' runs: the tuned system generated on a loaded machine
+CPU = {"base": 4.0, "tuned": 2.0, "0-shot": 4.8, "3-shot": 6.0}
+LOADED = {**SECONDS, "tuned": 12.0}
+
+
+def test_with_cpu_seconds_everywhere_the_break_even_does_not_move_with_the_load():
+    requests = {name: {"prompt_tokens": PROMPT_TOKENS[name], "new_tokens": NEW_TOKENS[name],
+                       "requests": 4, "seconds": LOADED[name], "cpu_seconds": CPU[name]}
+                for name in SYSTEMS}
+    kinds, metrics = system_kinds(SYSTEMS, ["tuned"]), {
+        name: {"rougeL": value} for name, value in ROUGE_L.items()}
+    cost = cost_report(requests, kinds, {"tuned": training_cost(CPU_LOG)}, metrics)
+    tuned = cost["systems"]["tuned"]
+    assert cost["basis"] == "CPU seconds" and cost["rule"].startswith("Seconds are CPU seconds")
+    # 1000 CPU s / (1.5 − 0.5 CPU s per request) = 1000 requests; wall time would say never
+    assert (tuned["seconds_per_request"], tuned["wall_seconds_per_request"]) == (0.5, 3.0)
+    assert (tuned["training_seconds"], tuned["training_wall_seconds"]) == (1000.0, 600.0)
+    assert (tuned["break_even"], tuned["payback_requests"]) == (1000.0, 1000)
+    assert payback_clause(cost) == ("it pays back its 17 minutes of CPU time in training "
+                                    "after 1,000 requests.")
+    # one system without CPU time: the whole report falls back to wall seconds
+    del requests["0-shot"]["cpu_seconds"]
+    wall = cost_report(requests, kinds, {"tuned": training_cost(CPU_LOG)}, metrics)
+    assert wall["basis"] == "wall seconds" and "stretches these" in wall["rule"]
+    assert wall["systems"]["tuned"]["break_even"] is None  # 3.0 s vs 0.75 s: not faster
 
 
 def test_request_counts_read_to_two_significant_figures():

@@ -56,3 +56,4 @@ def test_every_system_answers_the_same_prompts_with_the_same_seeded_sampling(tmp
     assert {entry["requests"] for entry in costs.values()} == {2}
     assert all(entry["seconds"] > 0 and entry["device"].startswith("cpu, ")
                for entry in costs.values())
+    assert all(entry["cpu_seconds"] > 0 for entry in costs.values())

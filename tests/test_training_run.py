@@ -149,6 +149,8 @@ def test_run_logs_progress_fields_and_evaluates_every_n_steps(tiny_model, tmp_pa
     assert [r["val_loss"] is not None for r in records] == [False, True] * 3
     assert [r["epoch"] for r in records] == [0.3333, 0.6667, 1.0, 1.3333, 1.6667, 2.0]
     assert all(r["tokens"] > 0 and r["tokens_per_s"] > 0 for r in records)
+    cpu = [r["cpu_s"] for r in records]  # this process's CPU seconds since training started
+    assert all(later >= earlier for earlier, later in zip(cpu, cpu[1:])) and cpu[-1] > 0
     assert records[-1]["eta_s"] == 0.0
     assert result["best_val_loss"] == min(r["val_loss"] for r in records if r["val_loss"])
 

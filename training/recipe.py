@@ -76,6 +76,10 @@ class StepRecord:
     tokens_per_s: float  # non-padding tokens per second since this process started training
     elapsed_s: float
     eta_s: float
+    # CPU seconds of training since this process started training (all its threads; under
+    # several processes, rank 0's times the number of ranks): unlike elapsed_s, other work
+    # on the machine does not move it
+    cpu_s: float | None = None
     val_loss: float | None = None
     skipped_nonfinite_steps: int = 0  # steps so far whose gradient norm was not finite
 
@@ -333,6 +337,7 @@ class FinetuneRecipe:
         """
         config, model, total = self.config, self.model, self.total
         started, session_tokens, session_steps = time.monotonic(), 0, 0
+        self.cpu_started = time.process_time()
         self.unlogged: StepRecord | None = None
         model.train()
         try:
@@ -401,6 +406,8 @@ class FinetuneRecipe:
             tokens_per_s=session_tokens / elapsed if elapsed else 0.0,
             elapsed_s=round(elapsed, 3),
             eta_s=round(elapsed / session_steps * (total - step), 1), val_loss=val,
+            cpu_s=round((time.process_time() - self.cpu_started)
+                        * (self.ranks.world if self.ranks else 1), 3),
             skipped_nonfinite_steps=self.state["skipped_nonfinite"])
 
     def _log(self, record: StepRecord | None) -> None:

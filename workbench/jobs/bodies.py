@@ -168,17 +168,18 @@ def _generate_all(rows: list[dict], config: dict, report: Reporter):
 
     sampling = Sampling(**config["sampling"]) if config.get("sampling") else None
     systems, out, losses = config["systems"], [], []
-    timing: dict = {"seconds": {}, "new_tokens": {}}
+    timing: dict = {"seconds": {}, "cpu_seconds": {}, "new_tokens": {}}
     for k, (system, adapter) in enumerate(systems.items()):
         # a prompted system answers its own messages (system prompt + shots + test prompt)
         prompts = [(row.get("system_prompts") or {}).get(system, row["prompt"]) for row in rows]
         model_dir = Path((config.get("model_dirs") or {}).get(system, config["model_dir"]))
         report(k, len(systems), f"generating with {system} ({len(prompts)} prompts)")
         model, tokenizer = load_for_generation(model_dir, Path(adapter) if adapter else None)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         answers = generate_detailed(model, tokenizer, prompts, config["max_new_tokens"],
                                     config.get("batch_size", 32), sampling=sampling)
         timing["seconds"][system] = round(time.perf_counter() - start, 2)
+        timing["cpu_seconds"][system] = round(time.process_time() - cpu_start, 2)
         timing["new_tokens"][system] = sum(n for _, n in answers)
         timing["device"] = device_label(model)
         out += [{"example_id": row["example_id"], "system": system, "output": text,

@@ -116,8 +116,10 @@ def generate(workspace: Path, eval_size: int = 50, max_new_tokens: int = 256,
                "prompted": _shot_summary(prompts, prompted),
                "decoding": "greedy" if sampling is None else {"sampling": sampling},
                "seconds": result.get("seconds"), "new_tokens": result.get("new_tokens")}
+    cpu = result.get("cpu_seconds") or {}
     timings = [{"system": system, "requests": len(prompts), "seconds": seconds,
-                "batch_size": batch_size, "device": result.get("device")}
+                "cpu_seconds": cpu.get(system), "batch_size": batch_size,
+                "device": result.get("device")}
                for system, seconds in (result.get("seconds") or {}).items()]
     with open_workspace(workspace) as ws:
         from workbench.store.evaluation import save_losses, save_timings

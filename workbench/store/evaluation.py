@@ -97,34 +97,37 @@ def heldout_rows(ws: Workspace, dataset_id: int, limit: int = 200) -> list[dict]
 
 
 def save_timings(ws: Workspace, run_id: str, rows: list[dict]) -> None:
-    """Store rows {system, requests, seconds, batch_size, device} of a generate run (seconds:
-    wall time of generating the system's ``requests`` answers, model loading excluded)."""
+    """Store rows {system, requests, seconds, cpu_seconds, batch_size, device} of a generate
+    run (seconds: wall time of generating the system's ``requests`` answers, model loading
+    excluded; cpu_seconds: the generating process's CPU time over the same span, or None)."""
     ws.insert("generation_timings", [{"run_id": run_id, **row} for row in rows])
 
 
 def request_costs(ws: Workspace, run_id: str) -> dict[str, dict]:
     """What each system's requests of a generate run cost: {system: {"prompt_tokens": [...],
     "new_tokens": [...] (per generation, by example; None where not recorded), "requests",
-    "seconds", "batch_size", "device" (None for a run generated before timings were
-    recorded)}}."""
+    "seconds", "cpu_seconds", "batch_size", "device" (None for a run generated before they
+    were recorded)}}."""
     out: dict[str, dict] = {}
     for row in ws.query("SELECT system, prompt_tokens, new_tokens FROM generations "
                         "WHERE run_id = ? ORDER BY system, example_id", [run_id]):
         entry = out.setdefault(row["system"], {"prompt_tokens": [], "new_tokens": [],
                                                "requests": None, "seconds": None,
+                                               "cpu_seconds": None,
                                                "batch_size": None, "device": None})
         entry["prompt_tokens"].append(row["prompt_tokens"])
         entry["new_tokens"].append(row["new_tokens"])
-    for row in ws.query("SELECT system, requests, seconds, batch_size, device "
+    for row in ws.query("SELECT system, requests, seconds, cpu_seconds, batch_size, device "
                         "FROM generation_timings WHERE run_id = ?", [run_id]):
         if row["system"] in out:
-            out[row["system"]].update({k: row[k] for k in
-                                       ("requests", "seconds", "batch_size", "device")})
+            out[row["system"]].update({k: row[k] for k in ("requests", "seconds", "cpu_seconds",
+                                                           "batch_size", "device")})
     return out
 
 
 def train_steps(ws: Workspace, run_id: str) -> list[dict]:
-    """Rows {step, tokens, elapsed_s} of a train run's step log, by step (``elapsed_s``:
-    seconds since its training process started; a resumed run starts again from 0)."""
-    return ws.query("SELECT step, tokens, elapsed_s FROM train_log WHERE run_id = ? "
+    """Rows {step, tokens, elapsed_s, cpu_s} of a train run's step log, by step
+    (``elapsed_s`` / ``cpu_s``: wall / CPU seconds since its training process started; a
+    resumed run starts again from 0; ``cpu_s`` None where not recorded)."""
+    return ws.query("SELECT step, tokens, elapsed_s, cpu_s FROM train_log WHERE run_id = ? "
                     "ORDER BY step", [run_id])

@@ -250,11 +250,23 @@ def m017_judge_verdicts(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def m018_cpu_seconds(con: duckdb.DuckDBPyConnection) -> None:
+    """CPU seconds beside the wall seconds of what an evaluation's cost is computed from: per
+    training step (``train_log.cpu_s``, since the training process started) and per system of
+    a generate run (``generation_timings.cpu_seconds``); NULL where not recorded. Other work
+    on the machine stretches wall time, not CPU time. Owners: store/training.py,
+    store/evaluation.py."""
+    con.execute("""
+    ALTER TABLE train_log ADD COLUMN cpu_s DOUBLE;
+    ALTER TABLE generation_timings ADD COLUMN cpu_seconds DOUBLE;
+    """)
+
+
 MIGRATIONS = [m001_initial, m002_privacy, m003_training, m004_sessions, m005_curation_io,
               m006_curation_dedup, m007_evaluation, m008_embedding_cache,
               m009_drop_unused_rating_tables, m010_pii_phone_region, m011_login_guard,
               m012_quality_signals, m013_current_dataset, m014_coverage_map, m015_request_cost,
-              m016_prompted_generations, m017_judge_verdicts]
+              m016_prompted_generations, m017_judge_verdicts, m018_cpu_seconds]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from workbench.store.workspace import Workspace, decoded_run
 
-LOG_COLUMNS = ("step", "loss", "epoch", "lr", "tokens", "tokens_per_s", "elapsed_s", "val_loss")
+LOG_COLUMNS = ("step", "loss", "epoch", "lr", "tokens", "tokens_per_s", "elapsed_s", "val_loss",
+               "cpu_s")
 
 
 def import_train_log(ws: Workspace, run_id: str, records: list[dict]) -> int:
