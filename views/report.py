@@ -46,15 +46,21 @@ if ev and ev["examples"] < MIN_FIRM_N:
                "intervals are approximate; treat the verdict as a first look, not a "
                "conclusion. Generate on more held-out rows (Run page, eval size).")
 
+def systems_row(r: dict, best: str) -> dict:
+    """One row of the fine-tune-or-prompt table as text: "–" where a metric does not apply
+    (answer accuracy without an extractor) and for the best prompt's own difference."""
+    vs_best = r["vs_best_prompt"].get("rougeL") or {}
+    return {"system": r["system"], "kind": r["kind"],
+            "shots": "" if r["k"] is None else f"{r['k']} {r['shots']} (mean {r['mean_shots']})",
+            **{METRIC_LABELS.get(m, m): f.number(v) for m, v in r["metrics"].items()},
+            f"ROUGE-L − {best}": f.signed(vs_best.get("diff")),
+            "95% interval": f.interval(vs_best.get("low"), vs_best.get("high"))
+            if vs_best.get("low") is not None else f.DASH}
+
+
 if ev and ev.get("prompted"):  # fine-tune or prompt: every system against the best prompt
-    st.dataframe(pd.DataFrame([{
-        "system": r["system"], "kind": r["kind"],
-        "shots": "" if r["k"] is None else f"{r['k']} {r['shots']} (mean {r['mean_shots']})",
-        **{METRIC_LABELS.get(m, m): v for m, v in r["metrics"].items()},
-        f"ROUGE-L − {ev['best_prompt']}": (r["vs_best_prompt"].get("rougeL") or {}).get("diff"),
-        "95% low": (r["vs_best_prompt"].get("rougeL") or {}).get("low"),
-        "95% high": (r["vs_best_prompt"].get("rougeL") or {}).get("high")}
-        for r in ev["systems_table"]]), hide_index=True, width="stretch", key="systems_table")
+    st.dataframe(pd.DataFrame([systems_row(r, ev["best_prompt"]) for r in ev["systems_table"]]),
+                 hide_index=True, width="stretch", key="systems_table")
     st.caption(ev["rule"])
 
 
