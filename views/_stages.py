@@ -107,12 +107,8 @@ def curation_jobs(path: Path, dataset_id: int) -> list[dict]:
     """The Data page's jobs on ``dataset_id``, newest first: {"dir", "stages", "status",
     "progress"}."""
     out = []
-    parent = path / "artifacts" / "jobs"
-    for folder in sorted(parent.glob("*"), key=lambda p: p.name.split("-", 1)[-1],
-                         reverse=True) if parent.is_dir() else []:
+    for folder in jobs.find(path / "artifacts" / "jobs", "stage", dataset_id=dataset_id):
         config = jobs.read_json(folder / "config.json", {}) or {}
-        if config.get("kind") != "stage" or config.get("dataset_id") != dataset_id:
-            continue
         out.append({"dir": folder, "stages": config.get("stages") or [config.get("stage")],
                     "status": jobs.status(folder), "progress": jobs.progress(folder)})
     return out
