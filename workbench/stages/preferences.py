@@ -248,7 +248,7 @@ def train(workspace: Path, config: TrainConfig, session_ids: list[int] | None = 
                    str(job_dir), {"train": config.to_dict(), "lineage": lineage})
     write_jsonl(job_dir / "pairs.jsonl", [trl_row(p) for p in found])
     write_jsonl(job_dir / "pairs_provenance.jsonl", pair_dicts(found))
-    return _execute(workspace, job_dir, start["from"], on_progress, run_job)
+    return _run_and_record(workspace, job_dir, start["from"], on_progress, run_job)
 
 
 def resume(workspace: Path, run_id: str, on_progress: Progress | None = None,
@@ -271,12 +271,12 @@ def resume(workspace: Path, run_id: str, on_progress: Progress | None = None,
 
         train_store.set_run_state(ws, run_id, "queued")
     jobs.write_json(job_dir / "status.json", {"state": "queued", "created": jobs.now()})
-    return _execute(workspace, job_dir, run["config"]["lineage"]["start"]["from"],
-                    on_progress, run_job)
+    return _run_and_record(workspace, job_dir, run["config"]["lineage"]["start"]["from"],
+                           on_progress, run_job)
 
 
-def _execute(workspace: Path, job_dir: Path, start_from: str, on_progress: Progress | None,
-             run_job: Execute) -> dict:
+def _run_and_record(workspace: Path, job_dir: Path, start_from: str,
+                    on_progress: Progress | None, run_job: Execute) -> dict:
     """Run the prepared job folder; import its log and record the final state."""
     try:
         result = run_job(job_dir, on_progress)
