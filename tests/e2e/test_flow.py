@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from tests.e2e.flow_data import DUPLICATE_LINE, PII_EMAIL, ROWS_IN, flow_jsonl
@@ -64,11 +64,12 @@ def metrics(page, count: int) -> dict:
 def choose(page, label: str, option: str) -> None:
     """Pick ``option`` in the st.selectbox labelled ``label``."""
     for attempt in range(3):  # a rerun that lands on the click closes the list: open again
-        page.get_by_label(label, exact=True).click()
         try:
+            settle(page)
+            page.get_by_label(label, exact=True).click(timeout=10_000)
             page.get_by_role("option", name=option, exact=True).click(timeout=10_000)
             return
-        except PlaywrightTimeout:
+        except PlaywrightError:  # a timeout, or two copies mid-rerun
             page.keyboard.press("Escape")
     shot(page, f"flow-choose-{option}-failed")
     raise AssertionError(f"the {label!r} list never offered {option!r}")
@@ -79,11 +80,12 @@ def pick(page, option: str, attempts: int = 3) -> None:
     on the click drops it)."""
     radio = page.get_by_role("radio", name=option, exact=True)
     for _ in range(attempts):
-        page.get_by_test_id("stRadio").get_by_text(option, exact=True).click()
         try:
+            settle(page)
+            page.get_by_test_id("stRadio").get_by_text(option, exact=True).click(timeout=10_000)
             expect(radio).to_be_checked(timeout=10_000)
             return
-        except AssertionError:
+        except (PlaywrightError, AssertionError):  # a timeout, or two copies mid-rerun
             continue
     shot(page, f"flow-pick-{option}-failed")
     raise AssertionError(f"the radio never showed {option!r} as chosen")
@@ -111,11 +113,12 @@ def click_until(page, button: str, then: str, attempts: int = 3) -> None:
     """Click the button ``button`` until the button ``then`` shows (a rerun that lands on the
     click drops it: Streamlit reruns the page after every widget change)."""
     for _ in range(attempts):
-        page.get_by_role("button", name=button).click()
         try:
+            settle(page)
+            page.get_by_role("button", name=button).click(timeout=10_000)
             page.get_by_role("button", name=then).wait_for(timeout=10_000)
             break
-        except PlaywrightTimeout:
+        except PlaywrightError:  # a timeout, or two copies mid-rerun
             continue
     else:
         shot(page, "flow-click-until-failed")
@@ -128,6 +131,7 @@ def untick(page, expander: str, checkbox: str, attempts: int = 3) -> None:
     box = page.get_by_role("checkbox", name=checkbox)
     for _ in range(attempts):
         try:
+            settle(page)  # a rerun in flight shows the stale expander beside the new one
             if not box.is_visible():
                 page.get_by_text(expander, exact=True).click(timeout=10_000)
             box.wait_for(state="visible", timeout=10_000)
@@ -135,7 +139,7 @@ def untick(page, expander: str, checkbox: str, attempts: int = 3) -> None:
                 page.get_by_text(checkbox, exact=True).click(timeout=10_000)
             expect(box).not_to_be_checked(timeout=10_000)
             return
-        except (PlaywrightTimeout, AssertionError):
+        except (PlaywrightError, AssertionError):  # a timeout, or two copies mid-rerun
             continue
     shot(page, "flow-untick-failed")
     raise AssertionError(f"could not clear {checkbox!r} under {expander!r}")
