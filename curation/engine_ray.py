@@ -74,7 +74,8 @@ class RayOptions:
         "help": "CPUs of the local Ray this process starts (ignored with an address)."})
     concurrency: int = field(default=2, metadata={
         "help": "Actors per step (each loads the step's model once)."})
-    batch_size: int = field(default=512, metadata={"help": "Rows per map_batches batch."})
+    batch_size: int = field(default=512, metadata={
+        "help": "Most rows per map_batches batch (fewer when an equal share per actor is less)."})
     rows_per_shard: int = field(default=5000, metadata={"help": "Rows per Parquet shard."})
     shards_dir: str | None = field(
         default_factory=lambda: os.environ.get("WORKBENCH_RAY_SHARDS") or None, metadata={
@@ -283,8 +284,10 @@ def map_rows(step: str, records: list[dict], actor: type, actor_kwargs: dict,
         # Ray Data reads small files into one block, which one actor would take alone:
         # blocks of a batch each spread the work over every actor
         dataset = ray.data.read_parquet(str(folder), override_num_blocks=len(paths))
-        dataset = dataset.repartition(target_num_rows_per_block=options.batch_size).map_batches(
-            actor, fn_constructor_kwargs=actor_kwargs, batch_size=options.batch_size,
+        # at most an equal share per actor, so a few hundred rows still reach every actor
+        batch = min(options.batch_size, -(-len(records) // options.concurrency))
+        dataset = dataset.repartition(target_num_rows_per_block=batch).map_batches(
+            actor, fn_constructor_kwargs=actor_kwargs, batch_size=batch,
             compute=ray.data.ActorPoolStrategy(size=options.concurrency),
             num_cpus=actor_cpus(options.concurrency),
             batch_format="pyarrow", max_restarts=0)

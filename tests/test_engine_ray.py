@@ -408,3 +408,24 @@ def test_a_step_failing_on_a_ray_worker_fails_the_job_with_one_line(planted_ws, 
     assert log.rstrip().endswith(state["error"].replace("StageError", "common.errors.StageError"))
     assert watch.until(lambda: not watch.running(), EXIT_BOUND_S), watch.running()
     assert _snapshot(planted_ws) == before
+
+
+
+def test_a_few_hundred_rows_are_cut_into_one_batch_per_actor(ray_options):
+    """The default batch (512 rows) is cut to an equal share per actor: 300 rows on 2 actors
+    come back as two batches of 150, so each actor can take one (which actor takes which is
+    Ray's scheduling), not as one batch that leaves the other actor idle."""
+    from dataclasses import replace
+
+    from curation.engine_ray import _inputs, _result, map_rows
+
+    class Echo:
+        def __call__(self, batch):
+            return _result(batch, [text.encode() for text in _inputs(batch)])
+
+    records = [{"idx": i, "data": str(i)} for i in range(ROWS)]
+    steps = []
+    out = map_rows("echo", records, Echo, {}, replace(ray_options, batch_size=512),
+                   on_progress=lambda p: steps.append(p["step"]))
+    assert out == [str(i).encode() for i in range(ROWS)]
+    assert steps == [150, 300]
