@@ -112,3 +112,39 @@ def test_perplexities_are_binned_on_a_log_scale_and_other_signals_as_they_are():
     assert plain["encoding"]["x"]["title"] == "ifd"
     assert [row["value"] for row in plain["datasets"][plain["data"]["name"]]] == [
         0.5, 0.25, 1.0, 0.5]
+
+
+def planted_quality_job(root, state: str, **status):
+    """A ``quality_launch`` job folder whose status says ``state``, with this process as its
+    pid (alive, so a "running" job reads as running)."""
+    import os
+
+    from workbench.jobs import runner as jobs
+
+    job_dir = jobs.new_job(root / "artifacts" / "jobs", "quality_launch",
+                           {"workspace": str(root), "quality": {}})
+    jobs.write_json(job_dir / "status.json", {"state": state, "pid": os.getpid(), **status})
+    return job_dir
+
+
+def test_a_running_quality_job_shows_its_progress_and_a_cancel(workspace):
+    from workbench.jobs import runner as jobs
+
+    job_dir = planted_quality_job(workspace, "running")
+    jobs.write_json(job_dir / "progress.json",
+                    {"step": 12, "total": 40, "message": "12/40 sequences (2 per row)"})
+    at = page()
+    assert at.get("progress")[0].proto.text == (
+        "12 of 40 sequences · 12/40 sequences (2 per row)")
+    assert [b.label for b in at.button if b.key == f"cancel_{job_dir.name}"] == ["Cancel"]
+    assert not at.error
+
+
+def test_a_failed_quality_job_shows_its_one_line_error(workspace):
+    job_dir = planted_quality_job(workspace, "failed", error=(
+        "InputError: model folder /m does not load: no config.json in /m\nTraceback ..."))
+    at = page()
+    assert [e.value for e in at.error] == [
+        f"The quality job {job_dir.name} failed: model folder /m does not load: "
+        "no config.json in /m"]
+    assert not at.get("progress")

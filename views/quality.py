@@ -10,7 +10,7 @@ import streamlit as st
 
 from common.errors import WorkbenchError
 from curation.quality import FLAGS, SIGNALS, QualityConfig, combined_scores, parse_formula
-from views import _ui, coverage
+from views import _jobs, _ui, coverage
 from views.quality_charts import histogram
 from workbench.jobs import runner as jobs
 from workbench.stages import quality as stages
@@ -31,23 +31,26 @@ def compute_section(path: Path) -> None:
         seq = c[2].number_input("Max tokens per row", 16, 8192, 1024, key="q_max_seq_len")
         if st.form_submit_button("Compute", key="q_compute"):
             config = QualityConfig(model=model, base_model=base, max_seq_len=int(seq))
-            st.session_state["quality_job"] = str(stages.start_in_background(path, config))
-    if st.session_state.get("quality_job"):
-        progress(Path(st.session_state["quality_job"]))
+            job = stages.start_in_background(path, config)
+            st.success(f"Started job {job.name}: its progress shows below, the signals when "
+                       "it ends.")
+    latest_job(path)
 
 
-@st.fragment(run_every=2)
-def progress(job_dir: Path) -> None:
-    """The quality job's progress; the page reruns once it has finished."""
-    state, now = jobs.status(job_dir), jobs.progress(job_dir)
-    total = now.get("total") or 1
-    st.progress(min(now.get("step", 0) / total, 1.0), text=now.get("message", "starting"))
-    if state["state"] in jobs.FINAL:
-        st.session_state.pop("quality_job", None)
-        if state.get("error"):
-            st.error(state["error"].removeprefix(stages.LOAD_ERROR))
-        else:
-            st.rerun()
+def latest_job(path: Path) -> None:
+    """The newest quality job started from this page: live while active (progress, elapsed
+    time, Cancel), its one-line error when it failed, a line when it was cancelled."""
+    found = jobs.find(path / "artifacts" / "jobs", "quality_launch")
+    if not found:
+        return
+    state = jobs.status(found[0])
+    if jobs.active(state):
+        _jobs.live(found[0], "sequences")
+    elif state["state"] == "failed":
+        st.error(f"The quality job {found[0].name} failed: {_jobs.error_line(state)}")
+    elif state["state"] == "cancelled":
+        st.info(f"The quality job {found[0].name} was cancelled; the signals below are from "
+                "the latest finished run, if any.")
 
 
 def scored_frame(rows: list[dict], formula_text: str) -> pd.DataFrame:
