@@ -37,8 +37,8 @@ def ablation_table(scores: dict[str, dict[str, dict[int, float | None]]], baseli
             ids = sorted(set(base[metric]) & set(values[metric]))
             found = paired_interval([values[metric][i] for i in ids],
                                     [base[metric][i] for i in ids], **options)
-            rows.append({"arm": arm, "metric": metric, "n": found["n"], "mean": found["tuned"],
-                         "baseline_mean": found["base"], "diff": found["diff"],
+            rows.append({"arm": arm, "metric": metric, "n": found["n"], "mean": found["mean"],
+                         "baseline_mean": found["baseline_mean"], "diff": found["diff"],
                          "low": found["low"], "high": found["high"],
                          "better": _better(found, higher)})
     return rows

@@ -46,9 +46,10 @@ def paired_interval(tuned: list[float | None], base: list[float | None],
     """Means of both systems and a bootstrap interval for mean(tuned − base).
 
     Shapes: ``tuned[i]`` and ``base[i]`` are the two systems' scores on example i (same
-    length n; pairs with a None/NaN on either side are dropped). Returns ``{"n", "tuned",
-    "base", "diff", "low", "high"}`` (means and interval bounds in the metric's unit; all
-    None when no pair remains). With fewer than 2 pairs, or when every difference is the
+    length n; pairs with a None/NaN on either side are dropped). Returns ``{"n", "mean",
+    "baseline_mean", "diff", "low", "high"}`` (``mean`` of the first system, ``tuned``,
+    ``baseline_mean`` of the second, the one compared against; means and interval bounds in
+    the metric's unit; all None when no pair remains). With fewer than 2 pairs, or when every difference is the
     same, the interval is the single point ``diff`` (no sampling variability to show).
     Deterministic for a given ``seed``. Raises ValueError on differing lengths, an unknown
     method, or a confidence outside (0, 1).
@@ -59,9 +60,11 @@ def paired_interval(tuned: list[float | None], base: list[float | None],
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     t, b = _pairs(tuned, base)
     if t.size == 0:
-        return {"n": 0, "tuned": None, "base": None, "diff": None, "low": None, "high": None}
+        return {"n": 0, "mean": None, "baseline_mean": None, "diff": None, "low": None,
+                "high": None}
     diff = float(np.mean(t - b))
-    summary = {"n": int(t.size), "tuned": float(t.mean()), "base": float(b.mean()), "diff": diff}
+    summary = {"n": int(t.size), "mean": float(t.mean()), "baseline_mean": float(b.mean()),
+               "diff": diff}
     if t.size < 2 or np.ptp(t - b) == 0:
         return {**summary, "low": diff, "high": diff}
     low, high = _bootstrap(t, b, confidence, n_resamples, seed, method)

@@ -121,8 +121,8 @@ def _metrics_section(ev: dict) -> str:
     names = sorted({m for values in ev["metrics"].values() for m in values},
                    key=lambda m: list(METRIC_LABELS).index(m) if m in METRIC_LABELS else 99)
     rows = [[METRIC_LABELS.get(m, m)] + [ev["metrics"][s].get(m) for s in systems] for m in names]
-    diffs = [[system, METRIC_LABELS.get(m, m), v["n"], v["tuned"], v["base"], v["diff"],
-              v["low"], v["high"]]
+    diffs = [[system, METRIC_LABELS.get(m, m), v["n"], v["mean"], v["baseline_mean"],
+              v["diff"], v["low"], v["high"]]
              for system, by_metric in ev["intervals"].items() for m, v in by_metric.items()]
     extractor = ev.get("extractor") or {}
     extractor_note = ("" if not extractor else
@@ -158,8 +158,8 @@ def _metrics_section(ev: dict) -> str:
 def _breakdown_section(ev: dict) -> str:
     if not ev.get("breakdown"):
         return ""
-    rows = [[METRIC_LABELS.get(metric, metric), group, v["n"], v["tuned"], v["base"],
-             v["diff"], v["low"], v["high"]]
+    rows = [[METRIC_LABELS.get(metric, metric), group, v["n"], v["mean"],
+             v["baseline_mean"], v["diff"], v["low"], v["high"]]
             for metric, groups in ev["breakdown"]["by_metric"].items()
             for group, v in groups.items()]
     figures = "".join(png(breakdown_figure(ev["breakdown"], metric))

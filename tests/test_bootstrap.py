@@ -18,7 +18,7 @@ def test_percentile_interval_equals_percentiles_of_resampled_mean_differences():
     low, high = np.percentile(diffs[rows].mean(axis=1), [2.5, 97.5])
     assert out["low"] == pytest.approx(low) and out["high"] == pytest.approx(high)
     assert out["diff"] == pytest.approx(1 / 6)
-    assert out["tuned"] == pytest.approx(3.5 / 6) and out["base"] == pytest.approx(2.5 / 6)
+    assert out["mean"] == pytest.approx(3.5 / 6) and out["baseline_mean"] == pytest.approx(2.5 / 6)
 
 
 def test_same_seed_gives_the_same_interval():
@@ -46,12 +46,12 @@ def test_pairs_with_a_missing_value_are_dropped():
 
 def test_no_pairs_gives_no_numbers():
     assert paired_interval([None], [1.0]) == {
-        "n": 0, "tuned": None, "base": None, "diff": None, "low": None, "high": None}
+        "n": 0, "mean": None, "baseline_mean": None, "diff": None, "low": None, "high": None}
 
 
 def test_one_pair_is_a_point_interval():
     assert paired_interval([0.75], [0.5]) == {
-        "n": 1, "tuned": 0.75, "base": 0.5, "diff": 0.25, "low": 0.25, "high": 0.25}
+        "n": 1, "mean": 0.75, "baseline_mean": 0.5, "diff": 0.25, "low": 0.25, "high": 0.25}
 
 
 def test_differing_lengths_are_refused():
@@ -67,7 +67,7 @@ def test_unknown_method_is_refused():
 def test_breakdown_groups_examples_by_meta_value():
     out = breakdown(["qa", "math", "qa", None], [1.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0])
     assert list(out) == ["(none)", "math", "qa"]
-    assert out["qa"] == {"n": 2, "tuned": 1.0, "base": 0.0, "diff": 1.0, "low": 1.0, "high": 1.0}
+    assert out["qa"] == {"n": 2, "mean": 1.0, "baseline_mean": 0.0, "diff": 1.0, "low": 1.0, "high": 1.0}
     assert out["(none)"]["diff"] == -1.0 and out["math"]["diff"] == 0.0
 
 

@@ -56,13 +56,13 @@ def test_report_gives_paired_intervals_and_a_breakdown_by_category(scored):
     assert rouge1["n"] == 3 and rouge1["diff"] == pytest.approx((0.5 + 0 + 2 / 3) / 3)
     assert rouge1["low"] <= rouge1["diff"] <= rouge1["high"]
     assert ev["intervals"]["tuned"]["heldout_loss"] == {
-        "n": 3, "tuned": 1.0, "base": 2.0, "diff": -1.0, "low": -1.0, "high": -1.0}
+        "n": 3, "mean": 1.0, "baseline_mean": 2.0, "diff": -1.0, "low": -1.0, "high": -1.0}
     by_group = ev["breakdown"]["by_metric"]["exact_match"]
     assert list(by_group) == ["math", "qa"]
     qa = by_group["qa"]
-    assert (qa["n"], qa["tuned"], qa["base"], qa["diff"]) == (2, 1.0, 0.5, 0.5)
+    assert (qa["n"], qa["mean"], qa["baseline_mean"], qa["diff"]) == (2, 1.0, 0.5, 0.5)
     assert 0.0 <= qa["low"] <= 0.5 <= qa["high"] <= 1.0
-    assert by_group["math"] == {"n": 1, "tuned": 0.0, "base": 0.0, "diff": 0.0, "low": 0.0,
+    assert by_group["math"] == {"n": 1, "mean": 0.0, "baseline_mean": 0.0, "diff": 0.0, "low": 0.0,
                                 "high": 0.0}
     assert ev["meta_keys"] == ["category"]
 

@@ -94,7 +94,7 @@ def in_order(metrics) -> list[str]:
 
 def paired_rows(intervals: dict) -> list[dict]:
     return [{"system": system, "metric": label(metric), "n": f.number(v["n"]),
-             "system mean": f.number(v["tuned"]), "base mean": f.number(v["base"]),
+             "system mean": f.number(v["mean"]), "base mean": f.number(v["baseline_mean"]),
              "difference": f.signed(v["diff"]), "95% interval": f.interval(v["low"], v["high"])}
             for system, by_metric in intervals.items() for metric in in_order(by_metric)
             for v in [by_metric[metric]]]
@@ -115,7 +115,7 @@ if ev and ev["intervals"]:
     if ev["breakdown"]:
         plot("breakdown", ev["breakdown"], "rougeL")
         frame([{"metric": label(m), "group": g, "n": f.number(v["n"]),
-                "tuned": f.number(v["tuned"]), "base": f.number(v["base"]),
+                "tuned": f.number(v["mean"]), "base": f.number(v["baseline_mean"]),
                 "difference": f.signed(v["diff"]), "95% interval": f.interval(v["low"], v["high"])}
                for m, groups in ev["breakdown"]["by_metric"].items() for g, v in groups.items()],
               "breakdown")
