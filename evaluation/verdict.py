@@ -205,7 +205,8 @@ def prompt_verdict(metric: dict, pair: dict | None, best: str, *, label: str = M
     """The one-line verdict of the fine-tune against the best prompted system ``best``
     (rule: ``PROMPT_RULE``).
 
-    ``metric``: ``paired_interval`` of tuned − best prompt ({"n", "diff", "low", "high"});
+    ``metric``: ``paired_interval`` of tuned − best prompt ({"n", "diff", "low", "high"}),
+    said as prompt − tuned in a sentence whose subject is the prompt (its lead, positive);
     ``pair``: the fine-tune's session pair row against ``best`` (``pair_of``; None or n = 0:
     no ratings); ``payback``: a clause appended after "; " (the training-cost break-even) when
     the fine-tune wins; a kept prompt has no training to pay back.
@@ -229,8 +230,11 @@ and wins 64% [52%, 75%] of 120 blind ratings.'
                 "not significant)")
         text += f" and wins {ratings}" if rated else "; no blind ratings yet"
     elif m < 0 or r < 0:
-        text = (f"The best prompt ({best}) beats the fine-tune by {scores}" if m < 0 else
-                f"The best prompt ({best}) beats the fine-tune in blind ratings ({scores}, "
+        # the prompt is the sentence's subject: its lead over the fine-tune, prompt − tuned
+        lead = _fmt_metric({"diff": -metric["diff"], "low": -metric["high"],
+                            "high": -metric["low"]}, label)
+        text = (f"The best prompt ({best}) beats the fine-tune by {lead}" if m < 0 else
+                f"The best prompt ({best}) beats the fine-tune in blind ratings ({lead}, "
                 "not significant)")
         text += f"; the fine-tune wins {ratings}" if rated else ""
         text += "; keep the prompt"

@@ -40,14 +40,14 @@ def test_no_difference_on_either_says_prompting_is_as_good_and_keeps_the_prompt(
 
 def test_a_prompt_ahead_on_the_metric_wins():
     assert prompt_verdict(interval(-0.05, -0.09, -0.01), None, "0-shot") == (
-        "The best prompt (0-shot) beats the fine-tune by ROUGE-L -0.050 [-0.090, -0.010]; "
+        "The best prompt (0-shot) beats the fine-tune by ROUGE-L +0.050 [+0.010, +0.090]; "
         "keep the prompt.")
 
 
 def test_ratings_decide_when_the_metric_does_not():
     assert prompt_verdict(interval(0.01, -0.03, 0.05), pair(0.30, 0.22, 0.39), "p") == (
-        "The best prompt (p) beats the fine-tune in blind ratings (ROUGE-L +0.010 [-0.030, "
-        "+0.050], not significant); the fine-tune wins 30% [22%, 39%] of 120 blind ratings; "
+        "The best prompt (p) beats the fine-tune in blind ratings (ROUGE-L -0.010 [-0.050, "
+        "+0.030], not significant); the fine-tune wins 30% [22%, 39%] of 120 blind ratings; "
         "keep the prompt.")
     assert prompt_verdict(interval(0.01, -0.03, 0.05), pair(0.70, 0.61, 0.78), "p") == (
         "The fine-tune beats the best prompt (p) in blind ratings (ROUGE-L +0.010 [-0.030, "
@@ -83,7 +83,7 @@ def test_the_cost_sections_clause_ends_the_verdict_with_one_stop():
 def test_a_kept_prompt_gets_no_pay_back_clause():
     text = prompt_verdict(interval(-0.045, -0.083, -0.002), None, "p",
                           payback="it pays back its 35 seconds of training after 88 requests.")
-    assert text == ("The best prompt (p) beats the fine-tune by ROUGE-L -0.045 [-0.083, -0.002]; "
+    assert text == ("The best prompt (p) beats the fine-tune by ROUGE-L +0.045 [+0.002, +0.083]; "
                     "keep the prompt.")
 
 
@@ -158,7 +158,7 @@ def test_the_report_compares_every_system_with_the_best_prompt(tmp_path):
     ([0.5, 0.625, 0.75, 0.875], "Prompting is as good: the fine-tune's advantage over '3-shot "
      "fixed' is not significant (ROUGE-L +0.000 [+0.000, +0.000]); keep the prompt."),
     ([0.625, 0.75, 0.875, 1.0], "The best prompt (3-shot fixed) beats the fine-tune by "
-     "ROUGE-L -0.125 [-0.125, -0.125]; keep the prompt."),
+     "ROUGE-L +0.125 [+0.125, +0.125]; keep the prompt."),
 ])
 def test_the_report_verdict_on_a_tie_and_on_a_prompt_ahead(tmp_path, best, verdict):
     result = gather(_scored(tmp_path / "ws", {**ROUGE_L, "3-shot fixed": best}), n_boot=20)
