@@ -18,7 +18,8 @@ Formats (``FORMATS``), each a function ``row -> (messages, meta)`` that raises
 - ``oasst``: an OpenAssistant message tree ``{"message_tree_id", "prompt": {"text", "role":
   prompter|assistant, "replies": [...]}}`` flattened along the best-ranked path
 
-Files are parsed by :mod:`curation.files` (JSONL, JSON, CSV/TSV, Parquet, a saved HF
+A row's other fields become its ``meta`` (a ``meta`` object's fields are lifted beside
+them). Files are parsed by :mod:`curation.files` (JSONL, JSON, CSV/TSV, Parquet, a saved HF
 ``datasets`` folder). A :class:`Mapping` renames columns and roles before a row is read.
 
 Whole-file problems raise InputError (missing, empty, binary, not UTF-8, a broken JSON
@@ -131,7 +132,15 @@ def _text(row: dict, key: str, required: bool = True) -> str:
 
 
 def _meta(row: dict, used: set[str]) -> dict:
-    return {k: v for k, v in row.items() if k not in used}
+    """The row's fields other than ``used``; a ``meta`` object's fields are lifted to the top
+    (``{"meta": {"category": "qa"}}`` gives ``{"category": "qa"}``, as ``category`` beside
+    ``messages`` would), a top-level field winning over a ``meta`` field of the same name."""
+    extra = {k: v for k, v in row.items() if k not in used}
+    nested = extra.get("meta")
+    if isinstance(nested, dict) and all(isinstance(k, str) for k in nested):
+        extra.pop("meta")
+        extra = {**nested, **extra}
+    return extra
 
 
 def _join(first: str, second: str) -> str:

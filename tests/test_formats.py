@@ -50,6 +50,16 @@ def test_dolly_keeps_context_in_prompt_and_category_in_meta(tmp_path):
     assert example.meta == {"category": "closed_qa"}
 
 
+def test_a_meta_object_s_fields_are_lifted_into_meta(tmp_path):
+    chat = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]
+    rows = [{"messages": chat, "meta": {"category": "qa"}},
+            {"messages": chat, "meta": {"category": "b", "source": "web"}, "category": "a"},
+            {"messages": chat, "meta": "free text"}]
+    examples = read_file(write_jsonl(tmp_path / "m.jsonl", rows)).examples
+    assert [e.meta for e in examples] == [
+        {"category": "qa"}, {"category": "a", "source": "web"}, {"meta": "free text"}]
+
+
 def test_json_array_rows_are_numbered_from_one(tmp_path):
     path = tmp_path / "a.json"
     path.write_text(json.dumps([ALPACA, 7]))
