@@ -61,7 +61,10 @@ def systems_row(r: dict, best: str) -> dict:
 if ev and ev.get("prompted"):  # fine-tune or prompt: every system against the best prompt
     st.dataframe(pd.DataFrame([systems_row(r, ev["best_prompt"]) for r in ev["systems_table"]]),
                  hide_index=True, width="stretch", key="systems_table")
-    st.caption(ev["rule"])
+    st.caption("Metric columns: corpus-level scores (chrF pools character n-gram counts, "
+               "held-out loss pools reference tokens), as under 'Corpus-level scores per "
+               "system' below; the difference and its interval are paired means over rows, "
+               "as in 'Paired comparison'. " + ev["rule"])
 
 
 
