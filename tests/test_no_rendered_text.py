@@ -26,7 +26,7 @@ SAFE = {  # page -> {computed part of a rendered text (ast.unparse): why it is s
     "views/_ui.py": {"str(exc)": ERROR, "path": "the workspace folder the server runs on"},
     "views/browse.py": {"total": FIGURE, "page": FIGURE, "max(1, -(-total // PAGE))": FIGURE,
                         "example_id": FIGURE, "row['line']": FIGURE,
-                        "row['status']": "keep/drop/edited, set by the store",
+                        "row['status']": "kept/drop/error/duplicate, set by the store",
                         "st.session_state.pop('browse_note')": "a note the page wrote"},
     "views/_current.py": {"exc": ERROR, "st.session_state.pop('picker_error')": ERROR,
                           "offer['id']": FIGURE, "offer['previous']": FIGURE},

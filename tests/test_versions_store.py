@@ -109,6 +109,8 @@ def test_browse_filters_by_words_code_meta_and_status(ws):
     assert ids(code="missing_system") == [1, 2]
     assert ids(meta_key="category", meta_value="qa") == [2, 4, 6]
     assert ids(status="drop") == [3]
+    assert (ids(status="duplicate"), ids(status="error"), ids(status="kept")) == (
+        [4], [5], [1, 2, 6])  # 4 is represented by 3; 5 has empty_content
     assert ids(cluster=3) == [3, 4]
     page, total = browse_rows(ws, 1, RowFilter(), limit=2, offset=2)
     assert (page["id"].tolist(), total) == ([3, 4], 6)

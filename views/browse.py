@@ -4,7 +4,7 @@ and drop is a recorded decision (who, why, old and new text)."""
 import streamlit as st
 
 from views import _ui
-from workbench.store.browse import RowFilter, browse_rows, example_detail, meta_keys
+from workbench.store.browse import STATUSES, RowFilter, browse_rows, example_detail, meta_keys
 from workbench.store.datasets import finding_codes
 from workbench.store.versions import decide, decisions, edit_message
 
@@ -24,7 +24,10 @@ search = c[0].text_input("Search the messages", key="search", placeholder="words
 code = c[1].selectbox("Finding", ["", *codes], key="code", format_func=ANY)
 split = c[2].selectbox("Split", ["", "train", "validation", "test"], key="split",
                        format_func=ANY)
-status = c[3].selectbox("Status", ["", "kept", "drop", "edited"], key="status", format_func=ANY)
+status = c[3].selectbox("Status", ["", *STATUSES, "edited"], key="status", format_func=ANY,
+                        help="kept: in the curated set; drop: a curator dropped it; error: an "
+                             "error finding; duplicate: another row represents it; edited: a "
+                             "curator edited a message")
 m = st.columns([2, 2, 2, 1])
 meta_key = m[0].selectbox("Meta field", ["", *keys], key="meta_key", format_func=ANY)
 meta_value = m[1].text_input("equals", key="meta_value", disabled=not meta_key)

@@ -10,12 +10,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from workbench.store.kept import latest_drop_or_restore
+from workbench.store.kept import latest_drop_or_restore, no_error, not_duplicate
 from workbench.store.workspace import Workspace
 
 CONTENT_SQL = ("lower(array_to_string(json_extract_string(e.messages, '$[*].content'), "
                "chr(10)))")  # message texts only: a search for "user" must not match roles
-STATUS_SQL = f"coalesce({latest_drop_or_restore()}, 'kept')"
+# a row's status, in the order ``kept`` tests it: a curator's drop, an error finding, a
+# duplicate that another row represents, else kept (a restore only undoes a drop)
+STATUS_SQL = f"""CASE WHEN coalesce({latest_drop_or_restore()}, '') = 'drop' THEN 'drop'
+    WHEN NOT ({no_error()}) THEN 'error' WHEN NOT ({not_duplicate()}) THEN 'duplicate'
+    ELSE 'kept' END"""
+STATUSES = ("kept", "drop", "error", "duplicate")
 
 
 @dataclass
@@ -28,7 +33,7 @@ class RowFilter:
     cluster: int | None = None  # representative id of a duplicate cluster
     meta_key: str = ""          # meta field ...
     meta_value: str = ""        # ... equal to this text
-    status: str = ""            # kept / drop / edited
+    status: str = ""            # one of STATUSES, or edited
 
 
 def _where(f: RowFilter) -> tuple[str, list]:
@@ -55,8 +60,7 @@ def _where(f: RowFilter) -> tuple[str, list]:
                        "AND x.example_id = e.id AND x.action = 'edit')")
     elif f.status:
         clauses.append(f"{STATUS_SQL} = ?")
-        params.append("drop" if f.status == "drop" else "kept" if f.status == "kept"
-                      else f.status)
+        params.append(f.status)
     return "".join(f" AND {c}" for c in clauses), params
 
 
