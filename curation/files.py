@@ -100,7 +100,7 @@ def _checked(value: Any, text: str) -> Any:
 def _json_error(text: str, exc: json.JSONDecodeError) -> str:
     if _PY_DICT.match(text):
         return "not JSON (looks like a Python dict: use double quotes)"
-    return f"not valid JSON: {exc.msg} at column {exc.colno}"
+    return f"not valid JSON: {exc.msg.removesuffix(' at')} at column {exc.colno}"
 
 
 def loads_row(text: str) -> Any:

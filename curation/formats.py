@@ -288,7 +288,7 @@ def _unknown_shape(rows: list[tuple[int, Any]]) -> str:
     keys = sorted({k for _, row in rows[:1000] if isinstance(row, dict) for k in row})[:8]
     seen = f"rows have keys {', '.join(keys)}" if keys else "rows are not objects"
     return (f"unrecognized format: {seen}; expected one of: {accepted_formats()} "
-            "(rename columns with --column OLD=NEW)")
+            "(rename columns: --column OLD=NEW, or Rename columns on the Datasets page)")
 
 
 def detect_format(rows: list[tuple[int, Any]]) -> str:
@@ -347,7 +347,13 @@ def read_file(path: str | Path, fmt: str = "auto", mapping: Mapping | None = Non
         raise _no_rows(path, rejects)
     if mapping:
         rows = [(line, mapping.apply(row)) for line, row in rows]
-    fmt = detect_format(rows) if fmt == "auto" else fmt
+    try:
+        fmt = detect_format(rows) if fmt == "auto" else fmt
+    except InputError as exc:  # name the file, and the lines that did not even parse
+        first = rejects[0] if rejects else None
+        malformed = (f"; {len(rejects)} other line(s) malformed (line {first.line}: "
+                     f"{first.reason}: {first.detail})" if first else "")
+        raise InputError(f"{path}: {exc}{malformed}") from None
     examples, more = map_rows(rows, fmt)
     rejects = sorted(rejects + more, key=lambda r: r.line)
     return ReadResult(str(path), fmt, examples, rejects)

@@ -127,13 +127,28 @@ def test_datasets_page_imports_a_file_with_a_column_mapping(workspace, data_dir)
     assert at.success[0].value.startswith("Imported as dataset 2: format alpaca · rows in 1")
 
 
+def test_datasets_page_lists_the_rejected_lines_of_an_import(workspace, data_dir):
+    source = write_jsonl(data_dir / "qa.jsonl", [{"instruction": "Q?", "output": "A."},
+                                                 '{"instruction": "broken',
+                                                 {"instruction": "no output"}])
+    at = page("views/datasets.py")
+    at.text_input(key="import_path").input(str(source))
+    at.button(key="import").click().run()
+    assert not at.exception
+    assert at.warning[0].value.startswith("2 row(s) rejected, each kept with its line and reason")
+    assert at.dataframe[0].value.values.tolist() == [  # above the datasets table
+        [2, "invalid_json", "not valid JSON: Unterminated string starting at column 17"],
+        [3, "missing_field", "alpaca: field 'output' is missing"]]
+
+
 def test_datasets_page_refuses_an_unknown_shape_with_one_message(workspace, data_dir):
     source = write_jsonl(data_dir / "qa.jsonl", [{"question": "Q?", "answer": "A."}])
     at = page("views/datasets.py")
     at.text_input(key="import_path").input(str(source))
     at.button(key="import").click().run()
     assert not at.exception
-    assert at.error[0].value.startswith("unrecognized format: rows have keys answer, question")
+    assert at.error[0].value.startswith(f"{source}: unrecognized format: rows have keys answer, "
+                                        "question")
 
 
 def test_versions_page_freezes_exports_and_estimates_the_cost(workspace):

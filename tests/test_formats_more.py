@@ -169,7 +169,18 @@ def test_unknown_shape_names_the_keys_it_saw(tmp_path):
         read_file(path)
 
 
-def test_a_50_megabyte_single_line_is_one_clear_message(tmp_path):
+def test_an_unknown_shape_names_the_file_and_the_lines_that_did_not_parse(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"instruction": "broken\n{"instruction": "no output"}\nnot json\n')
+    with pytest.raises(InputError) as found:
+        read_file(path)
+    message = str(found.value)
+    assert message.startswith(f"{path}: unrecognized format: rows have keys instruction; ")
+    assert message.endswith("; 2 other line(s) malformed (line 1: invalid_json: not valid "
+                            "JSON: Unterminated string starting at column 17)")
+
+
+
     path = tmp_path / "big.jsonl"
     path.write_text('{"prompt": "' + "x" * (50 * 2**20) + '", "completion": "c"}\n')
     with pytest.raises(InputError) as exc:

@@ -71,10 +71,19 @@ elif imported:
     if summary:
         st.session_state["datasets_flash"] = (f"Imported as dataset {summary['dataset_id']}: "
                                               + _ui.describe(summary))
+        if summary.get("rejects"):
+            st.session_state["datasets_rejects"] = summary["dataset_id"]
         offer(summary, Path(source.strip()).name, previous)
         st.rerun()  # the sidebar's picker lists the new dataset
 if "datasets_flash" in st.session_state:
     st.success(st.session_state.pop("datasets_flash"))
+if "datasets_rejects" in st.session_state:  # which lines did not import, and why
+    with _ui.workspace() as ws:
+        rejects = ws.browse("rejects", st.session_state.pop("datasets_rejects"))
+    st.warning(f"{len(rejects)} row(s) rejected, each kept with its line and reason (also on "
+               "the Data page, Rejects, once this dataset is the current one):")
+    st.dataframe(rejects[["line", "reason", "detail"]].head(50), hide_index=True,
+                 key="import_rejects")
 _current.offer_switch(path)
 
 if (path / "workspace.duckdb").exists():
