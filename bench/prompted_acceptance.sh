@@ -18,6 +18,9 @@
 # these public data sets are fictional or public figures), then runs the remaining stages one
 # command each: train, generate (with the same prompted systems), score. GATE=override with
 # RESUME=1 keeps a gated workspace that a first pipeline run left and starts at the override.
+# REGENERATE=1 keeps a finished workspace and runs generate, score and report again (the
+# same train run and greedy decoding: the same answers, the cost measured once more, e.g. on
+# a quieter machine).
 set -euo pipefail
 name=${1:?usage: bench/prompted_acceptance.sh dolly|gsm8k [OUT_DIR]}
 out=${2:-/tmp/prompted-acceptance}
@@ -32,7 +35,7 @@ esac
 [ -f "$input" ] || { echo "$input not found" >&2; exit 2; }
 mkdir -p "$out"
 ws=$out/$name
-[ "${RESUME:-0}" = 1 ] || rm -rf "$ws"  # a fresh workspace every time
+[ "${RESUME:-0}" = 1 ] || [ "${REGENERATE:-0}" = 1 ] || rm -rf "$ws"  # a fresh workspace
 printf '%s\n' "$prompt" > "$out/$name.prompt.txt"
 wb() { PYTHONPATH=$root "$root/.venv/bin/python" -m workbench "$@"; }
 log=$out/$name.log
@@ -41,7 +44,12 @@ systems=(--prompted "0-shot prompt=$out/$name.prompt.txt,k=0"
          --prompted "3-shot fixed=$out/$name.prompt.txt,k=3,shots=fixed"
          --prompted "3-shot retrieved=$out/$name.prompt.txt,k=3,shots=retrieved")
 start=$(date +%s)
-if [ "${RESUME:-0}" != 1 ]; then
+if [ "${REGENERATE:-0}" = 1 ]; then
+  [ -d "$ws" ] || { echo "$ws not found: run without REGENERATE first" >&2; exit 2; }
+  wb generate --workspace "$ws" --eval-size 50 "${systems[@]}" > "$out/$name.generate.json" 2>> "$log"
+  stamp "generate done in $(( $(date +%s) - start )) s"
+  wb score --workspace "$ws" > "$out/$name.score.json" 2>> "$log"
+elif [ "${RESUME:-0}" != 1 ]; then
   stamp "pipeline start: $input"
   flags=(--redact); [ "${GATE:-redact}" = override ] && flags=()
   wb pipeline --input "$input" --workspace "$ws" --max-train-steps 30 --eval-size 50 \
