@@ -92,12 +92,12 @@ def labels(at) -> set:
 
 def test_run_page_shows_only_the_fields_of_the_chosen_stage_and_decoding(workspace):
     at = page("views/run.py")  # the pipeline uses every field; greedy: no sampling fields
-    assert {"Dataset file (JSON or JSONL)", "LoRA steps", "Eval size", "Max new tokens",
+    assert {"Dataset file (JSONL, JSON, CSV, Parquet)", "LoRA steps", "Eval size", "Max new tokens",
             "Decoding", "Seed", "Answer extractor"} <= labels(at)
     assert not {"Temperature", "Top-p", "Sampling seed"} & labels(at)
     at.selectbox(key="stage").select("generate").run()
     assert "Temperature" not in labels(at) and "Seed" not in labels(at)
-    assert not {"LoRA steps", "Dataset file (JSON or JSONL)",
+    assert not {"LoRA steps", "Dataset file (JSONL, JSON, CSV, Parquet)",
                 "Train on PII-redacted text"} & labels(at)
     at.radio(key="decoding").set_value("sampling").run()
     assert {"Temperature", "Top-p", "Seed"} <= labels(at)

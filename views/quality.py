@@ -20,9 +20,10 @@ ENDS = 10  # rows shown at each end of a signal
 SHOWN = ["example_id", "split", "score", "prompt", "answer"]
 
 
-def compute_section(path: Path) -> None:
-    """The form that starts the quality job, and its progress."""
-    with st.expander("Compute quality signals", expanded=False), st.form("quality_form"):
+def compute_section(path: Path, expanded: bool = False) -> None:
+    """The form that starts the quality job (open when ``expanded``: no signals yet), and
+    the newest job's progress."""
+    with st.expander("Compute quality signals", expanded=expanded), st.form("quality_form"):
         c = st.columns(3)
         model = c[0].checkbox("Model-based signals (perplexities, IFD)", True, key="q_model")
         base = c[1].text_input("Model", "embedded", key="q_base_model",
@@ -142,11 +143,11 @@ def selection_section(path: Path, formula_text: str) -> None:
 def main() -> None:
     path = _ui.sidebar()
     st.title("Quality")
-    compute_section(path)
     with _ui.workspace() as ws:
         dataset_id = ws.current_dataset()
         rows = store.signal_rows(ws, dataset_id)
         unscored = store.unscored(ws, dataset_id)
+    compute_section(path, expanded=not rows)
     if not rows:
         st.info("No quality signals yet: press **Compute** above (or run "
                 "`workbench quality -w <workspace>`).")
