@@ -87,6 +87,22 @@ def interval(low: float | None, high: float | None) -> str:
     return f"{signed(low)} to {signed(high)}"
 
 
+def pair_rows(pairs: list[dict]) -> list[dict]:
+    """A rating session's pairs (``evaluation.session_stats.pair_table`` rows) as text rows:
+    the counts, the win rate and its Wilson 95% interval in whole percent, the sign-test p.
+
+    >>> pair_rows([{"system": "tuned", "other": "base", "wins": 3, "ties": 1, "losses": 1,
+    ...             "both_bad": 0, "auto_ties": 1, "n": 5, "win_rate": 0.7, "low": 0.3,
+    ...             "high": 0.93, "sign_test_p": 0.625}])[0]["Wilson 95% interval"]
+    '30% to 93%'
+    """
+    return [{"pair": f"{p['system']} vs {p['other']}", "wins": p["wins"], "ties": p["ties"],
+             "losses": p["losses"], "both bad": p["both_bad"], "auto ties": p["auto_ties"],
+             "n": p["n"], "win rate": share(p["win_rate"]),
+             "Wilson 95% interval": f"{share(p['low'])} to {share(p['high'])}",
+             "sign test p": p_value(p["sign_test_p"])} for p in pairs]
+
+
 def summary_line(summary: dict, skip: tuple = ("run_id", "adapter", "dataset_id", "metrics",
                                                  "all_metrics", "empty_after_tokenization",
                                                  "warnings", "job")) -> str:

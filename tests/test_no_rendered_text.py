@@ -41,7 +41,8 @@ SAFE = {  # page -> {computed part of a rendered text (ast.unparse): why it is s
     "views/datasets.py": {"summary['dataset_id']": FIGURE,
                           "st.session_state.pop('datasets_flash')":
                               "a flash the page wrote: ids and a stage summary",
-                          "_ui.describe(summary)": "a stage summary: counts and ids"},
+                          "_ui.describe(summary)": "a stage summary: counts and ids",
+                          "len(rejects)": FIGURE},
     "views/dedup.py": {"action.replace('_', ' ')": "a button's action", "example_id": FIGURE,
                        "member['example_id']": FIGURE, "member['line']": FIGURE,
                        "similarity": FIGURE, "level": "a dedup level name",
@@ -59,8 +60,8 @@ SAFE = {  # page -> {computed part of a rendered text (ast.unparse): why it is s
                          "pending['what']": "the page's words, an entity type and counts",
                          "pending['decision']": "accept or reject",
                          "pending['count']": FIGURE},
-    "views/quality.py": {"state['error'].removeprefix(stages.LOAD_ERROR)":
-                             "a job's error message (code-written)",
+    "views/quality.py": {"job.name": "a job id", "found[0].name": "a job id",
+                         "_jobs.error_line(state)": "a job's error message (code-written)",
                          "exc": "a formula's parse error (code-written)", "str(exc)": ERROR,
                          "code": "a flag code", "n": FIGURE, "ENDS": FIGURE,
                          "name": "a signal name", "len(shown)": FIGURE, "len(frame)": FIGURE,

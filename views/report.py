@@ -64,7 +64,8 @@ if ev and ev.get("prompted"):  # fine-tune or prompt: every system against the b
     st.caption("Metric columns: corpus-level scores (chrF pools character n-gram counts, "
                "held-out loss pools reference tokens), as under 'Corpus-level scores per "
                "system' below; the difference and its interval are paired means over rows, "
-               "as in 'Paired comparison'. " + ev["rule"])
+               "as in 'Paired comparison'.")
+    st.caption(ev["rule"])
 
 
 
@@ -156,12 +157,7 @@ for number, session in enumerate(result["sessions"]):
         continue
     for pair in session["pairs"]:
         plot("pair", pair)
-    frame([{"pair": f"{p['system']} vs {p['other']}", "wins": p["wins"], "ties": p["ties"],
-            "losses": p["losses"], "both bad": p["both_bad"], "auto ties": p["auto_ties"],
-            "n": p["n"], "win rate": f.share(p["win_rate"]),
-            "Wilson 95% interval": f"{f.share(p['low'])} to {f.share(p['high'])}",
-            "sign test p": f.p_value(p["sign_test_p"])} for p in session["pairs"]],
-          f"pairs_{number}")
+    frame(f.pair_rows(session["pairs"]), f"pairs_{number}")
     agreement, bias = session["agreement"], session["position_bias"]
     cols = st.columns(5)
     for col, (title, value) in zip(cols, [

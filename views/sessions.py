@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 import streamlit as st
 
+from evaluation.formatting import pair_rows
 from evaluation.sessions import SessionDesign
 from views import _judge, _ui
 from common.csvsafe import csv_text
@@ -139,7 +140,7 @@ with_rouge = st.toggle("Agreement of ROUGE-L with the raters", key="with_rouge")
 with _ui.workspace() as ws:
     scores = rouge_scores(ws, session_id) if with_rouge else None
     result = statistics(ws, session_id, scores)
-st.dataframe(pd.DataFrame(result["pairs"]), hide_index=True, key="pairs")
+st.dataframe(pd.DataFrame(pair_rows(result["pairs"])), hide_index=True, key="pairs")
 if result["bradley_terry"]:
     st.caption("Bradley–Terry strengths (log-odds, bootstrap 95% intervals)")
     st.dataframe(pd.DataFrame(result["bradley_terry"]).T, key="bt")
