@@ -3,7 +3,8 @@ elapsed time, a Cancel button, refreshed every 2 seconds from the job folder onl
 opened the workspace would keep it from the job's process); the whole page reruns when the
 job ends, so what it produced shows without a reload.
 
-Run as: ``_jobs.live(job_dir, "answers")`` on a page, while ``runner.active(status)``.
+Run as: ``_jobs.newest(job_dir, status, "judge", "answers", "...")`` for a kind's newest job
+(``live`` while ``runner.active(status)``).
 """
 
 from __future__ import annotations
@@ -80,3 +81,16 @@ def live(job_dir: Path, unit: str) -> None:
     """``show`` every 2 seconds while the job is active; then the whole page again."""
     if not jobs.active(show(job_dir, unit)):
         st.rerun()
+
+
+def newest(job_dir: Path, state: dict, what: str, unit: str, cancelled: str) -> None:
+    """A kind's newest job on its page, by its ``runner.status`` ``state``: ``live`` while
+    active, its one-line error when it failed, "… was cancelled; ``cancelled``" when it was
+    cancelled; nothing once it succeeded (the page shows what it produced).
+    ``what`` names the kind in those lines ("judge", "quality")."""
+    if jobs.active(state):
+        live(job_dir, unit)
+    elif state["state"] == "failed":
+        st.error(f"The {what} job {job_dir.name} failed: {error_line(state)}")
+    elif state["state"] == "cancelled":
+        st.info(f"The {what} job {job_dir.name} was cancelled; {cancelled}")

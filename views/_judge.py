@@ -13,7 +13,6 @@ import streamlit as st
 from evaluation.judge_calibration import WITHIN
 from views import _jobs, _ui
 from common.errors import WorkbenchError
-from workbench.jobs import runner as jobs
 from workbench.stages import judge as judge_stage
 
 WIN_COLUMNS = ["system", "other", "wins", "ties", "losses", "n", "win_rate", "low", "high",
@@ -43,15 +42,8 @@ def latest_job(session_id: int) -> None:
     found = judge_stage.judge_jobs(_ui.workspace_path(), session_id)
     if not found:
         return
-    job = found[0]
-    state = job["status"]
-    if jobs.active(state):
-        _jobs.live(job["dir"], "answers")
-    elif state["state"] == "failed":
-        st.error(f"The judge job {job['dir'].name} failed: {_jobs.error_line(state)}")
-    elif state["state"] == "cancelled":
-        st.info(f"The judge job {job['dir'].name} was cancelled; the results below are from "
-                "the session's latest finished judge run, if any.")
+    _jobs.newest(found[0]["dir"], found[0]["status"], "judge", "answers",
+                 "the results below are from the session's latest finished judge run, if any.")
 
 
 def show(session_id: int) -> None:

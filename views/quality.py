@@ -44,14 +44,8 @@ def latest_job(path: Path) -> None:
     found = jobs.find(path / "artifacts" / "jobs", "quality_launch")
     if not found:
         return
-    state = jobs.status(found[0])
-    if jobs.active(state):
-        _jobs.live(found[0], "sequences")
-    elif state["state"] == "failed":
-        st.error(f"The quality job {found[0].name} failed: {_jobs.error_line(state)}")
-    elif state["state"] == "cancelled":
-        st.info(f"The quality job {found[0].name} was cancelled; the signals below are from "
-                "the latest finished run, if any.")
+    _jobs.newest(found[0], jobs.status(found[0]), "quality", "sequences",
+                 "the signals below are from the latest finished run, if any.")
 
 
 def scored_frame(rows: list[dict], formula_text: str) -> pd.DataFrame:
