@@ -25,6 +25,18 @@ def admin_page(path: str, timeout: float = 60) -> AppTest:
     return at.run()
 
 
+def planted_job(root: Path, kind: str, config: dict, state: str, **status) -> Path:
+    """A job folder of ``kind`` under the workspace ``root`` whose status says ``state``, with
+    this process as its pid (alive, so a "running" job reads as running)."""
+    import os
+
+    from workbench.jobs import runner as jobs
+
+    job_dir = jobs.new_job(root / "artifacts" / "jobs", kind, config)
+    jobs.write_json(job_dir / "status.json", {"state": state, "pid": os.getpid(), **status})
+    return job_dir
+
+
 def conv(question: str, answer: str) -> list[dict]:
     return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
 

@@ -12,6 +12,7 @@ import pytest
 
 from common.errors import StageError
 from evaluation.sessions import SessionDesign
+from tests.prepared import planted_job
 from tests.sessions_data import add_generations, rate_every_item
 from workbench.jobs import bodies
 from workbench.jobs import runner as jobs
@@ -43,14 +44,10 @@ def rated_session(root: Path, n: int = 4) -> int:
     return made["session_id"]
 
 
-def planted_job(root: Path, session_id: int, state: str, **status) -> Path:
-    """A ``judge_launch`` job folder of the session whose status says ``state`` with this
-    process as its pid (alive, so a "running" job reads as running)."""
-    job_dir = jobs.new_job(root / "artifacts" / "jobs", "judge_launch",
-                           {"workspace": str(root), "session_id": session_id,
-                            "model_dir": None})
-    jobs.write_json(job_dir / "status.json", {"state": state, "pid": os.getpid(), **status})
-    return job_dir
+def planted_judge_job(root: Path, session_id: int, state: str, **status) -> Path:
+    """A ``judge_launch`` job folder of the session whose status says ``state``."""
+    return planted_job(root, "judge_launch", {"workspace": str(root), "session_id": session_id,
+                                              "model_dir": None}, state, **status)
 
 
 def always_longer(job_dir: Path, on_progress=None) -> dict:
@@ -71,7 +68,7 @@ def test_a_running_judge_job_shows_its_progress_elapsed_time_and_a_cancel(worksp
                                                                          monkeypatch):
     session_id = rated_session(workspace)
     started = datetime.now(timezone.utc) - timedelta(seconds=65)
-    job_dir = planted_job(workspace, session_id, "running",
+    job_dir = planted_judge_job(workspace, session_id, "running",
                           started=started.isoformat(timespec="seconds"))
     jobs.write_json(job_dir / "progress.json", {
         "step": 12, "total": 40, "message": "judging 20 items in both orders · ETA 1m05s"})
@@ -100,7 +97,7 @@ def test_a_running_judge_job_shows_its_progress_elapsed_time_and_a_cancel(worksp
 
 def test_the_start_button_refuses_a_second_judge_while_one_runs(workspace, monkeypatch):
     session_id = rated_session(workspace)
-    job_dir = planted_job(workspace, session_id, "running")
+    job_dir = planted_judge_job(workspace, session_id, "running")
     monkeypatch.setattr(jobs, "start", lambda folder: pytest.fail(f"{folder} was started"))
     at = sessions_page()
     at.button(key="judge_start").click().run()
@@ -114,7 +111,7 @@ def test_the_start_button_refuses_a_second_judge_while_one_runs(workspace, monke
 
 def test_a_failed_judge_job_shows_its_one_line_error(workspace):
     session_id = rated_session(workspace)
-    job_dir = planted_job(workspace, session_id, "failed", error=(
+    job_dir = planted_judge_job(workspace, session_id, "failed", error=(
         "StageError: judge model folder /m does not load: no config.json in /m"))
     at = sessions_page()
     assert not at.exception, at.exception
@@ -127,7 +124,7 @@ def test_a_failed_judge_job_shows_its_one_line_error(workspace):
 
 def test_a_finished_judge_job_shows_its_results(workspace):
     session_id = rated_session(workspace)
-    job_dir = planted_job(workspace, session_id, "running")
+    job_dir = planted_judge_job(workspace, session_id, "running")
     jobs.write_json(job_dir / "progress.json", {"step": 3, "total": 8, "message": "judging"})
     at = sessions_page()
     assert at.get("progress")[0].proto.text == "3 of 8 answers · judging"
@@ -148,7 +145,7 @@ def test_a_finished_judge_job_shows_its_results(workspace):
 
 def test_the_judge_refuses_a_session_being_judged_and_lists_one_job_per_launch(workspace):
     session_id = rated_session(workspace)
-    job_dir = planted_job(workspace, session_id, "running")
+    job_dir = planted_judge_job(workspace, session_id, "running")
     with pytest.raises(StageError, match=f"already being judged by job {job_dir.name}"):
         stage.judge(workspace, session_id, run_job=always_longer)
     with pytest.raises(StageError, match=f"already being judged by job {job_dir.name}"):
@@ -192,7 +189,7 @@ def test_the_live_section_reruns_the_page_when_the_job_ends(workspace, monkeypat
     """The page sees the job running; its live section, reading the folder again, finds it
     ended and reruns the page, which then shows the run's results and no progress bar."""
     session_id = rated_session(workspace)
-    job_dir = planted_job(workspace, session_id, "running")
+    job_dir = planted_judge_job(workspace, session_id, "running")
     report = stage.judge(workspace, session_id, n_boot=20, run_job=always_longer,
                          within=job_dir.name)
     real_status, reads = jobs.status, []

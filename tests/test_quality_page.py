@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.prepared import admin_page
+from tests.prepared import admin_page, planted_job
 from workbench.store import open_workspace
 
 IFD = {1: 0.5, 2: 0.9, 3: None, 4: 0.2, 5: 0.7, 6: 0.1, 7: 1.3, 8: 0.3, 9: 0.6, 10: 0.4}
@@ -115,16 +115,9 @@ def test_perplexities_are_binned_on_a_log_scale_and_other_signals_as_they_are():
 
 
 def planted_quality_job(root, state: str, **status):
-    """A ``quality_launch`` job folder whose status says ``state``, with this process as its
-    pid (alive, so a "running" job reads as running)."""
-    import os
-
-    from workbench.jobs import runner as jobs
-
-    job_dir = jobs.new_job(root / "artifacts" / "jobs", "quality_launch",
-                           {"workspace": str(root), "quality": {}})
-    jobs.write_json(job_dir / "status.json", {"state": state, "pid": os.getpid(), **status})
-    return job_dir
+    """A ``quality_launch`` job folder whose status says ``state``."""
+    return planted_job(root, "quality_launch", {"workspace": str(root), "quality": {}}, state,
+                       **status)
 
 
 def test_a_running_quality_job_shows_its_progress_and_a_cancel(workspace):
