@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from workbench.store.kept import latest_drop_or_restore, no_error, not_duplicate
+from workbench.store.kept import no_error, not_dropped, not_duplicate
 from workbench.store.workspace import Workspace
 
 CONTENT_SQL = ("lower(array_to_string(json_extract_string(e.messages, '$[*].content'), "
                "chr(10)))")  # message texts only: a search for "user" must not match roles
 # a row's status, in the order ``kept`` tests it: a curator's drop, an error finding, a
 # duplicate that another row represents, else kept (a restore only undoes a drop)
-STATUS_SQL = f"""CASE WHEN coalesce({latest_drop_or_restore()}, '') = 'drop' THEN 'drop'
+STATUS_SQL = f"""CASE WHEN NOT ({not_dropped()}) THEN 'drop'
     WHEN NOT ({no_error()}) THEN 'error' WHEN NOT ({not_duplicate()}) THEN 'duplicate'
     ELSE 'kept' END"""
 STATUSES = ("kept", "drop", "error", "duplicate")
