@@ -11,7 +11,9 @@ request, model loading excluded), and the same in CPU seconds of the generating 
 A report's seconds are CPU seconds when the training logs and every system's timing
 recorded them, else wall seconds. CPU seconds measure the work done; wall seconds also
 count the time other work on the machine took the cores from the job, so two systems
-generated at different loads would be compared unfairly in wall time.
+generated at different loads would be compared unfairly in wall time. CPU seconds are not
+immune to load either (threads that spin while a sibling waits for a core are counted):
+figures to quote come from a quiet machine.
 
 Break-even: a tuned system costs ``T`` training seconds once, then ``t`` seconds per request;
 a prompted system (longer prompts: instructions and shots) costs ``p`` seconds per request.
@@ -188,7 +190,7 @@ def cost_report(requests: dict[str, dict], kinds: dict[str, str],
             "batch_size": batches.pop() if len(batches) == 1 else None,
             "rule": (f"Seconds are {basis}"
                      + (" of the generating and training processes (other work on the "
-                        "machine does not move them)" if on_cpu else
+                        "machine moves them far less than wall seconds)" if on_cpu else
                         " (CPU time was not recorded for every system: other work on the "
                         "machine while they ran stretches these)")
                      + "; break-even = training seconds / (seconds per request of the best "

@@ -77,8 +77,8 @@ class StepRecord:
     elapsed_s: float
     eta_s: float
     # CPU seconds of training since this process started training (all its threads; under
-    # several processes, rank 0's times the number of ranks): unlike elapsed_s, other work
-    # on the machine does not move it
+    # several processes, rank 0's times the number of ranks): other work on the machine moves
+    # it far less than elapsed_s, though threads that spin while waiting still count
     cpu_s: float | None = None
     val_loss: float | None = None
     skipped_nonfinite_steps: int = 0  # steps so far whose gradient norm was not finite

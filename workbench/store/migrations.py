@@ -254,7 +254,7 @@ def m018_cpu_seconds(con: duckdb.DuckDBPyConnection) -> None:
     """CPU seconds beside the wall seconds of what an evaluation's cost is computed from: per
     training step (``train_log.cpu_s``, since the training process started) and per system of
     a generate run (``generation_timings.cpu_seconds``); NULL where not recorded. Other work
-    on the machine stretches wall time, not CPU time. Owners: store/training.py,
+    on the machine stretches wall time far more than CPU time. Owners: store/training.py,
     store/evaluation.py."""
     con.execute("""
     ALTER TABLE train_log ADD COLUMN cpu_s DOUBLE;
