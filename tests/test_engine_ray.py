@@ -410,7 +410,6 @@ def test_a_step_failing_on_a_ray_worker_fails_the_job_with_one_line(planted_ws, 
     assert _snapshot(planted_ws) == before
 
 
-
 def test_a_few_hundred_rows_are_cut_into_one_batch_per_actor(ray_options):
     """The default batch (512 rows) is cut to an equal share per actor: 300 rows on 2 actors
     come back as two batches of 150, so each actor can take one (which actor takes which is

@@ -46,6 +46,7 @@ if ev and ev["examples"] < MIN_FIRM_N:
                "intervals are approximate; treat the verdict as a first look, not a "
                "conclusion. Generate on more held-out rows (Run page, eval size).")
 
+
 def systems_row(r: dict, best: str) -> dict:
     """One row of the fine-tune-or-prompt table as text: "–" where a metric does not apply
     (answer accuracy without an extractor) and for the best prompt's own difference."""

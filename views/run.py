@@ -53,7 +53,8 @@ if (path / DB_NAME).exists():  # no workspace yet: the pipeline creates it
 
 stage = st.selectbox("What to run", ["pipeline", *STAGES], key="stage",
                      help="The curation stages also have buttons on the Data page.")
-source = (st.text_input("Dataset file (JSONL, JSON, CSV, Parquet)", value=str(DEMO_DATA), key="input")
+source = (st.text_input("Dataset file (JSONL, JSON, CSV, Parquet)",
+                         value=str(DEMO_DATA), key="input")
           if uses("input", stage) else "")
 cells = iter(st.columns(4))  # the shown fields side by side, from the left
 steps = next(cells).number_input("LoRA steps", 1, 10_000, 10, key="steps") \
